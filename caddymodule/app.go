@@ -1,0 +1,270 @@
+package caddymodule
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/rules"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// Defaults of the app's configuration (SPEC §2).
+var (
+	defaultRetry        = []caddy.Duration{caddy.Duration(time.Minute), caddy.Duration(5 * time.Minute), caddy.Duration(15 * time.Minute)}
+	defaultTimeout      = caddy.Duration(10 * time.Second)
+	defaultRateLimit    = "100/m"
+	defaultDisableAfter = 20
+	defaultRetention    = caddy.Duration(7 * 24 * time.Hour)
+	defaultWorkers      = 16
+)
+
+// App is the `webhooks` app: it owns the Badger store that the handlers
+// write inferred events to, and the settings of their delivery. Configure it
+// with the `webhooks` global option; a handler provisions a default one when
+// the config has none.
+type App struct {
+	// Storage is the Badger directory. Default: Caddy's data directory + /webhooks.
+	Storage string `json:"storage,omitempty"`
+	// Retry is the list of delays before each retry; attempts = 1 + len(Retry).
+	Retry []caddy.Duration `json:"retry,omitempty"`
+	// Timeout bounds each delivery attempt.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// RateLimit is the default per-subscription rate, like "100/m".
+	RateLimit string `json:"rate_limit,omitempty"`
+	// DisableAfter is the number of consecutive failed deliveries after
+	// which a subscription is paused.
+	DisableAfter int `json:"disable_after,omitempty"`
+	// Durability is "sync" (default: a client's response is released only
+	// once its events are on disk) or "async" (faster; a crash may lose the
+	// last events).
+	Durability string `json:"durability,omitempty"`
+	// AllowPrivateTargets allows deliveries to loopback, private and
+	// link-local addresses.
+	AllowPrivateTargets bool `json:"allow_private_targets,omitempty"`
+	// Retention is how long events and finished deliveries are kept.
+	Retention caddy.Duration `json:"retention,omitempty"`
+	// Workers is the number of concurrent delivery workers.
+	Workers int `json:"workers,omitempty"`
+
+	durability queue.Durability
+	dir        string
+	logger     *zap.Logger
+
+	mu       sync.RWMutex
+	store    *queue.Store
+	catalogs []*rules.Set // rule sets of the handlers of this config
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "webhooks",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision applies defaults and placeholders. It does not open the store:
+// that happens in Start, so that `caddy validate` of a config whose storage
+// a running server has locked still succeeds.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+	a.dir = repl.ReplaceKnown(a.Storage, "")
+	if a.dir == "" {
+		a.dir = filepath.Join(caddy.AppDataDir(), "webhooks")
+	}
+	if abs, err := filepath.Abs(a.dir); err == nil {
+		a.dir = abs // one key per directory in the process-wide pool
+	}
+	if a.Retry == nil {
+		a.Retry = defaultRetry
+	}
+	if a.Timeout == 0 {
+		a.Timeout = defaultTimeout
+	}
+	a.RateLimit = repl.ReplaceKnown(a.RateLimit, "")
+	if a.RateLimit == "" {
+		a.RateLimit = defaultRateLimit
+	}
+	if a.DisableAfter == 0 {
+		a.DisableAfter = defaultDisableAfter
+	}
+	if a.Retention == 0 {
+		a.Retention = defaultRetention
+	}
+	if a.Workers == 0 {
+		a.Workers = defaultWorkers
+	}
+	switch a.Durability {
+	case "", "sync":
+		a.durability = queue.Sync
+	case "async":
+		a.durability = queue.Async
+	}
+	return nil
+}
+
+// rateRe is the form of a rate limit: a count per second, minute or hour.
+var rateRe = regexp.MustCompile(`^([1-9][0-9]*)/(s|m|h)$`)
+
+// Validate checks the settings.
+func (a *App) Validate() error {
+	if a.Durability != "" && a.Durability != "sync" && a.Durability != "async" {
+		return fmt.Errorf("webhooks: durability: %q is neither sync nor async", a.Durability)
+	}
+	for i, d := range a.Retry {
+		if d <= 0 {
+			return fmt.Errorf("webhooks: retry[%d]: delay must be positive, got %s", i, time.Duration(d))
+		}
+	}
+	if a.Timeout < 0 {
+		return fmt.Errorf("webhooks: timeout must be positive, got %s", time.Duration(a.Timeout))
+	}
+	if !rateRe.MatchString(a.RateLimit) {
+		return fmt.Errorf("webhooks: rate_limit: %q is not like 100/m (count per s, m or h)", a.RateLimit)
+	}
+	if a.DisableAfter < 0 {
+		return fmt.Errorf("webhooks: disable_after must be positive, got %d", a.DisableAfter)
+	}
+	if a.Retention < 0 {
+		return fmt.Errorf("webhooks: retention must be positive, got %s", time.Duration(a.Retention))
+	}
+	if a.Workers < 0 {
+		return fmt.Errorf("webhooks: workers must be positive, got %d", a.Workers)
+	}
+	return nil
+}
+
+// stores holds one open Badger database per directory for the whole
+// process. Caddy provisions and starts a new config before it stops the old
+// one, and Badger locks its directory, so a reload must share the database
+// rather than reopen it.
+var stores = caddy.NewUsagePool()
+
+// Start opens (or shares) the store.
+func (a *App) Start() error {
+	if err := os.MkdirAll(a.dir, 0o700); err != nil {
+		return fmt.Errorf("webhooks: storage %s: %w", a.dir, err)
+	}
+	val, _, err := stores.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
+		return queue.Open(queue.Options{
+			Dir:        a.dir,
+			SyncWrites: a.durability == queue.Sync,
+			Logger:     badgerLogger{a.logger.Named("badger").Sugar()},
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	a.mu.Lock()
+	a.store = val.(*queue.Store)
+	a.mu.Unlock()
+	setRunning(a)
+	a.logger.Info("webhooks store ready", zap.String("storage", a.dir), zap.String("durability", a.durabilityName()))
+	return nil
+}
+
+// Stop releases this config's use of the store; the last user closes it.
+func (a *App) Stop() error {
+	clearRunning(a)
+	a.mu.Lock()
+	had := a.store != nil
+	a.store = nil
+	a.mu.Unlock()
+	if !had {
+		return nil
+	}
+	if _, err := stores.Delete(a.dir); err != nil {
+		return fmt.Errorf("webhooks: closing store %s: %w", a.dir, err)
+	}
+	return nil
+}
+
+// Store returns the open store, or nil when the app is not running.
+func (a *App) Store() *queue.Store {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.store
+}
+
+// Events returns the events that the rules of this config can emit.
+func (a *App) Events() []rules.EventInfo {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	seen := map[string]bool{}
+	var out []rules.EventInfo
+	for _, set := range a.catalogs {
+		for _, ev := range set.Events() {
+			if !seen[ev.Name] {
+				seen[ev.Name] = true
+				out = append(out, ev)
+			}
+		}
+	}
+	return out
+}
+
+// addRules records a handler's rule set for the event catalogue.
+func (a *App) addRules(set *rules.Set) {
+	a.mu.Lock()
+	a.catalogs = append(a.catalogs, set)
+	a.mu.Unlock()
+}
+
+func (a *App) durabilityName() string {
+	if a.durability == queue.Async {
+		return "async"
+	}
+	return "sync"
+}
+
+// running is the app of the config that was started last; the admin routes,
+// which Caddy builds without access to apps, find the store through it.
+var (
+	runningMu sync.Mutex
+	running   *App
+)
+
+func setRunning(a *App) {
+	runningMu.Lock()
+	running = a
+	runningMu.Unlock()
+}
+
+func clearRunning(a *App) {
+	runningMu.Lock()
+	if running == a {
+		running = nil
+	}
+	runningMu.Unlock()
+}
+
+// Running returns the webhooks app of the running config, or nil.
+func Running() *App {
+	runningMu.Lock()
+	defer runningMu.Unlock()
+	return running
+}
+
+// badgerLogger adapts zap's sugared logger to Badger's Logger interface.
+type badgerLogger struct{ *zap.SugaredLogger }
+
+func (l badgerLogger) Warningf(format string, args ...any) { l.Warnf(format, args...) }
+
+// Interface guards
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Validator   = (*App)(nil)
+)

@@ -1,0 +1,271 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-webhooks/caddy-webhooks/rules"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("webhooks", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("webhooks", parseHandlerDirective)
+	// The handler must see the upstream's response, so it runs before
+	// reverse_proxy; a user's own `order` line still takes precedence.
+	httpcaddyfile.RegisterDirectiveOrder("webhooks", httpcaddyfile.Before, "reverse_proxy")
+}
+
+// parseGlobalOption reads the `webhooks` global option into the app:
+//
+//	webhooks {
+//		storage       <dir>
+//		retry         <delay>...
+//		timeout       <duration>
+//		rate_limit    <n>/<s|m|h>
+//		disable_after <n>
+//		durability    sync|async
+//		allow_private_targets
+//		retention     <duration>
+//		workers       <n>
+//	}
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "webhooks", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from Caddyfile tokens.
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		key := d.Val()
+		switch key {
+		case "storage", "rate_limit", "durability":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			switch key {
+			case "storage":
+				a.Storage = v
+			case "rate_limit":
+				a.RateLimit = v
+			case "durability":
+				if v != "sync" && v != "async" {
+					return d.Errf("durability: %q is neither sync nor async", v)
+				}
+				a.Durability = v
+			}
+		case "retry":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			a.Retry = []caddy.Duration{}
+			for _, s := range args {
+				dur, err := caddy.ParseDuration(s)
+				if err != nil {
+					return d.Errf("retry: %v", err)
+				}
+				a.Retry = append(a.Retry, caddy.Duration(dur))
+			}
+		case "timeout", "retention":
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil {
+				return d.Errf("%s: %v", key, err)
+			}
+			if key == "timeout" {
+				a.Timeout = caddy.Duration(dur)
+			} else {
+				a.Retention = caddy.Duration(dur)
+			}
+		case "disable_after", "workers":
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil || n <= 0 {
+				return d.Errf("%s: %q is not a positive integer", key, s)
+			}
+			if key == "workers" {
+				a.Workers = n
+			} else {
+				a.DisableAfter = n
+			}
+		case "allow_private_targets":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			a.AllowPrivateTargets = true
+		default:
+			return d.Errf("unrecognized webhooks option %q", key)
+		}
+	}
+	return nil
+}
+
+func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	webhooks [<rule files...>] {
+//		rules    <file>...
+//		max_body <size>
+//		event <name> {
+//			description <text>
+//			match {
+//				method <method>...
+//				path   <pattern>
+//				status <code|class>...
+//			}
+//			when    <cel expression>
+//			data    <source>          # or a block: data { <field> <source> ... }
+//			redact  <path>...
+//			site    <source>
+//			user_id <source>
+//		}
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	h.Rules = append(h.Rules, d.RemainingArgs()...)
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "rules":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.Rules = append(h.Rules, args...)
+		case "max_body":
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			n, err := humanize.ParseBytes(s)
+			if err != nil || n == 0 {
+				return d.Errf("max_body: %q is not a size like 1MiB", s)
+			}
+			h.MaxBody = int64(n)
+		case "event":
+			spec, err := parseEventBlock(d)
+			if err != nil {
+				return err
+			}
+			h.Events = append(h.Events, spec)
+		default:
+			return d.Errf("unrecognized webhooks subdirective %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// parseEventBlock reads one inline rule; its keys are those of the YAML.
+func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
+	var s rules.Spec
+	if !d.AllArgs(&s.Name) {
+		return s, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		key := d.Val()
+		switch key {
+		case "description", "when", "site", "user_id":
+			var v string
+			if !d.AllArgs(&v) {
+				return s, d.Errf("%s takes one argument (quote it if it has spaces)", key)
+			}
+			switch key {
+			case "description":
+				s.Description = v
+			case "when":
+				s.When = v
+			case "site":
+				s.Site = v
+			case "user_id":
+				s.UserID = v
+			}
+		case "redact":
+			s.Redact = d.RemainingArgs()
+			if len(s.Redact) == 0 {
+				return s, d.ArgErr()
+			}
+		case "match":
+			if d.NextArg() {
+				return s, d.ArgErr()
+			}
+			for n := d.Nesting(); d.NextBlock(n); {
+				switch d.Val() {
+				case "method":
+					s.Match.Method = d.RemainingArgs()
+				case "status":
+					s.Match.Status = d.RemainingArgs()
+				case "path":
+					if !d.AllArgs(&s.Match.Path) {
+						return s, d.ArgErr()
+					}
+				default:
+					return s, d.Errf("unrecognized match key %q", d.Val())
+				}
+			}
+		case "data":
+			data, err := parseData(d)
+			if err != nil {
+				return s, err
+			}
+			s.Data = data
+		default:
+			return s, d.Errf("unrecognized event key %q", key)
+		}
+	}
+	return s, nil
+}
+
+// parseData reads `data <source>` or a block of fields, nested blocks
+// making nested objects.
+func parseData(d *caddyfile.Dispenser) (*rules.Data, error) {
+	if d.NextArg() {
+		data := &rules.Data{Source: d.Val()}
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+		return data, nil
+	}
+	data := &rules.Data{}
+	for n := d.Nesting(); d.NextBlock(n); {
+		name := d.Val()
+		value, err := parseData(d)
+		if err != nil {
+			return nil, err
+		}
+		data.Fields = append(data.Fields, rules.DataField{Name: name, Value: *value})
+	}
+	if len(data.Fields) == 0 {
+		return nil, d.Err("data needs a source or a block of fields")
+	}
+	return data, nil
+}
+
+// Interface guards
+var (
+	_ caddyfile.Unmarshaler = (*App)(nil)
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+)

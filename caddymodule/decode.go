@@ -1,0 +1,57 @@
+package caddymodule
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"compress/zlib"
+	"io"
+	"strings"
+
+	"github.com/andybalholm/brotli"
+	"github.com/klauspost/compress/zstd"
+)
+
+// decode returns body without its Content-Encoding, for extraction only (the
+// client gets the original bytes). Decoded bodies are bounded by limit, so a
+// compression bomb is skipped rather than expanded. side names the body in
+// the skip reasons ("request" or "response").
+func decode(encoding string, body []byte, limit int64, side string) ([]byte, string) {
+	encoding = strings.ToLower(strings.TrimSpace(encoding))
+	if encoding == "" || encoding == "identity" {
+		return body, ""
+	}
+	var r io.Reader
+	var err error
+	switch encoding {
+	case "gzip", "x-gzip":
+		r, err = gzip.NewReader(bytes.NewReader(body))
+	case "deflate":
+		// RFC 9110's deflate is zlib-wrapped; some servers send raw deflate.
+		if r, err = zlib.NewReader(bytes.NewReader(body)); err != nil {
+			r, err = flate.NewReader(bytes.NewReader(body)), nil
+		}
+	case "br":
+		r = brotli.NewReader(bytes.NewReader(body))
+	case "zstd":
+		var zr *zstd.Decoder
+		zr, err = zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(limit)+1))
+		if err == nil {
+			defer zr.Close()
+			r = zr
+		}
+	default:
+		return nil, side + "_body_encoding_unsupported"
+	}
+	if err != nil {
+		return nil, side + "_body_not_decodable"
+	}
+	out, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, side + "_body_not_decodable"
+	}
+	if int64(len(out)) > limit {
+		return nil, side + "_body_too_large"
+	}
+	return out, ""
+}

@@ -1,0 +1,295 @@
+package caddymodule
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/rules"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// defaultMaxBody is the largest request or response body read for
+// extraction when max_body is not set.
+const defaultMaxBody = 1 << 20
+
+// Handler is the `webhooks` HTTP handler. It sits before reverse_proxy,
+// lets every request through untouched, and turns the requests and responses
+// that its rules match into events in the webhooks app's store.
+type Handler struct {
+	// Rules lists YAML rule files (SPEC §3).
+	Rules []string `json:"rules,omitempty"`
+	// Events are rules written inline, with the same keys as the YAML.
+	Events []rules.Spec `json:"events,omitempty"`
+	// MaxBody is the largest body, in bytes, read for extraction; larger
+	// bodies pass through untouched and their events are skipped. Default 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	set    *rules.Set
+	app    *App
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.webhooks",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision reads and compiles the rules once, and finds the app.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.MaxBody == 0 {
+		h.MaxBody = defaultMaxBody
+	}
+	repl := caddy.NewReplacer()
+	var specs []rules.Spec
+	for _, name := range h.Rules {
+		name = repl.ReplaceKnown(name, "")
+		src, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("webhooks: rules: %w", err)
+		}
+		parsed, err := rules.Parse(name, src)
+		if err != nil {
+			return fmt.Errorf("webhooks: %w", err)
+		}
+		specs = append(specs, parsed...)
+	}
+	specs = append(specs, h.Events...)
+	if len(specs) == 0 {
+		return errors.New("webhooks: no rules: give a rule file with `rules` or inline `event` blocks")
+	}
+	set, err := rules.Compile(specs)
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+	h.set = set
+
+	appIface, err := ctx.App("webhooks")
+	if err != nil {
+		return fmt.Errorf("webhooks: getting the webhooks app: %w", err)
+	}
+	h.app = appIface.(*App)
+	h.app.addRules(set)
+	registerMetrics(ctx.GetMetricsRegistry())
+	return nil
+}
+
+// Validate checks the handler's settings.
+func (h *Handler) Validate() error {
+	if h.MaxBody < 0 {
+		return fmt.Errorf("webhooks: max_body must be positive, got %d", h.MaxBody)
+	}
+	return nil
+}
+
+// ServeHTTP passes requests that no rule can match straight on; the others
+// are observed on their way through.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !h.set.Matches(r.Method, r.URL.Path) {
+		return next.ServeHTTP(w, r)
+	}
+	return h.observe(w, r, next)
+}
+
+// bufPool recycles response buffers of candidate requests.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// observe proxies a candidate request, capturing the request body as it
+// streams upstream and holding the response until its events are stored.
+func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	cands := h.set.Candidates(r.Method, r.URL.Path)
+	var needReq, needResp bool
+	for _, c := range cands {
+		needReq = needReq || c.Rule.NeedsRequestBody()
+		needResp = needResp || c.Rule.NeedsResponseBody()
+	}
+	canMatch := func(status int) bool {
+		for _, c := range cands {
+			if c.Rule.MatchesStatus(status) {
+				return true
+			}
+		}
+		return false
+	}
+
+	var reqBody *bodyCapture
+	reqSkip := ""
+	if needReq {
+		reqBody, reqSkip = captureBody(r, h.MaxBody)
+	}
+
+	// The response is held back (buffered) when an event may come of it:
+	// to read its body, and with sync durability so that the client sees
+	// it only once the event is on disk. Streams and large bodies are never
+	// held; rules that need their bodies skip their events.
+	hold := needResp || h.app.durability == queue.Sync
+	respSkip := ""
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= int(h.MaxBody)+bytes.MinRead { // do not keep huge buffers around
+			bufPool.Put(buf)
+		}
+	}()
+	shouldBuffer := func(status int, header http.Header) bool {
+		if !hold || !canMatch(status) {
+			return false
+		}
+		if ct := header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") {
+			respSkip = "response_is_stream"
+			return false
+		}
+		if cl := header.Get("Content-Length"); cl != "" {
+			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > h.MaxBody {
+				respSkip = "response_body_too_large"
+				return false
+			}
+		}
+		return true
+	}
+	rec := newSpillRecorder(w, buf, shouldBuffer, int(h.MaxBody))
+
+	err := next.ServeHTTP(rec, r)
+	if err != nil {
+		// Nothing buffered was written: Caddy's error handling answers
+		// the client as it would without this module.
+		return err
+	}
+	status := rec.Status()
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if canMatch(status) {
+		if rec.spilled {
+			respSkip = "response_body_too_large"
+		}
+		in := &rules.Input{
+			Method:      r.Method,
+			Path:        r.URL.Path,
+			Header:      r.Header,
+			Query:       r.URL.Query(),
+			Status:      status,
+			RespHeader:  w.Header(),
+			BodyErr:     reqSkip,
+			RespBodyErr: respSkip,
+		}
+		if reqBody != nil {
+			in.Body, in.BodyErr = reqBody.result(r.ContentLength)
+			if in.BodyErr == "" {
+				in.Body, in.BodyErr = decode(r.Header.Get("Content-Encoding"), in.Body, h.MaxBody, "request")
+			}
+		}
+		if needResp && in.RespBodyErr == "" {
+			if rec.Buffered() {
+				in.RespBody, in.RespBodyErr = decode(w.Header().Get("Content-Encoding"), buf.Bytes(), h.MaxBody, "response")
+			} else {
+				in.RespBodyErr = "response_not_buffered"
+			}
+		}
+		h.emit(r, cands, in)
+	}
+	if rec.Buffered() && !rec.spilled {
+		return rec.WriteResponse()
+	}
+	return nil
+}
+
+// emit evaluates the candidate rules and stores their events in one
+// transaction.
+func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input) {
+	now := time.Now()
+	var events []queue.Event
+	for _, c := range cands {
+		if !c.Rule.MatchesStatus(in.Status) {
+			continue
+		}
+		ev, err := c.Eval(in)
+		if err != nil {
+			h.skip(r, c.Rule, err)
+			continue
+		}
+		if ev == nil {
+			continue // `when` is false
+		}
+		events = append(events, queue.Event{
+			ID:     queue.NewID("evt_", now),
+			Name:   ev.Name,
+			Time:   now,
+			Data:   ev.Data,
+			UserID: ev.UserID,
+			Site:   ev.Site,
+		})
+	}
+	if len(events) == 0 {
+		return
+	}
+	store := h.app.Store()
+	if store == nil {
+		for _, ev := range events {
+			h.skipped(r, ev.Name, "store_unavailable", nil)
+		}
+		return
+	}
+	err := store.Append(events, time.Duration(h.app.Retention), h.app.durability, func(err error) {
+		h.logger.Error("storing events failed", zap.Error(err))
+	})
+	if err != nil {
+		for _, ev := range events {
+			h.skipped(r, ev.Name, "store_error", err)
+		}
+		return
+	}
+	for _, ev := range events {
+		metrics.events.WithLabelValues(ev.Name).Inc()
+		if ce := h.logger.Check(zap.DebugLevel, "event_inferred"); ce != nil {
+			ce.Write(zap.String("event", ev.Name), zap.String("id", ev.ID),
+				zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", in.Status))
+		}
+	}
+}
+
+// skip logs and counts a rule whose event could not be produced.
+func (h *Handler) skip(r *http.Request, rule *rules.Rule, err error) {
+	reason := "error"
+	var se *rules.SkipError
+	if errors.As(err, &se) {
+		reason = se.Reason
+		err = se.Err
+	}
+	h.skipped(r, rule.Name(), reason, err)
+}
+
+func (h *Handler) skipped(r *http.Request, event, reason string, err error) {
+	metrics.skipped.WithLabelValues(reason).Inc()
+	fields := []zap.Field{zap.String("event", event), zap.String("reason", reason),
+		zap.String("method", r.Method), zap.String("path", r.URL.Path)}
+	if err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	h.logger.Warn("event_skipped", fields...)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,38 @@
+package caddymodule
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are created once for the process and registered on every registry
+// Caddy makes (one per config load), so counts survive reloads.
+var metrics = struct {
+	events  *prometheus.CounterVec
+	skipped *prometheus.CounterVec
+}{
+	events: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "webhooks", Name: "events_total",
+		Help: "Events inferred from traffic and stored, by event name.",
+	}, []string{"event"}),
+	skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy", Subsystem: "webhooks", Name: "events_skipped_total",
+		Help: "Events a rule matched but could not produce, by reason.",
+	}, []string{"reason"}),
+}
+
+// registerMetrics adds the collectors to reg, once per registry.
+func registerMetrics(reg *prometheus.Registry) {
+	if reg == nil {
+		return
+	}
+	for _, c := range []prometheus.Collector{metrics.events, metrics.skipped} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err) // a programming error: two collectors with one name
+			}
+		}
+	}
+}

@@ -1,0 +1,14 @@
+// Command caddy is Caddy with its standard modules and caddy-webhooks.
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/caddy-webhooks/caddy-webhooks/caddymodule"
+)
+
+func main() {
+	caddycmd.Main()
+}

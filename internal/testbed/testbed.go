@@ -1,0 +1,225 @@
+// Package testbed starts the real processes that integration tests need:
+// the Caddy binary built from ./cmd/caddy, on free loopback ports, stopped
+// when the test ends.
+package testbed
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	caddyBin  string
+	buildErr  error
+)
+
+// Root returns the repository root.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// CaddyBinary builds ./cmd/caddy once per test process and returns its path.
+func CaddyBinary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "caddy-webhooks-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		caddyBin = filepath.Join(dir, "caddy")
+		cmd := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
+		cmd.Dir = Root()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return caddyBin
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Eventually polls cond every few milliseconds until it holds or timeout
+// passes, then fails the test with msg.
+func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s: %s", timeout, msg)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Caddy is a running Caddy process.
+type Caddy struct {
+	t         testing.TB
+	Dir       string // the process's home: data dir, logs, config
+	AdminAddr string // host:port of its admin endpoint
+	LogFile   string // JSON log lines (configured by the test's Caddyfile via {LOG})
+	config    string
+	cmd       *exec.Cmd
+	out       *syncBuffer
+	done      chan struct{}
+}
+
+// Config placeholders that StartCaddy fills in: {ADMIN} the admin address,
+// {LOG} the log file path, {DIR} the process's own directory.
+const (
+	AdminPlaceholder = "{ADMIN}"
+	LogPlaceholder   = "{LOG}"
+	DirPlaceholder   = "{DIR}"
+)
+
+// StartCaddy writes caddyfile (after filling the placeholders) into a new
+// directory, runs Caddy on it and waits until its admin endpoint answers.
+// dir may be "" for a new temporary directory, or an earlier process's Dir
+// to restart on the same data.
+func StartCaddy(t testing.TB, dir, caddyfile string) *Caddy {
+	t.Helper()
+	bin := CaddyBinary(t)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	c := &Caddy{t: t, Dir: dir, AdminAddr: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), LogFile: filepath.Join(dir, "caddy.log")}
+	c.config = strings.NewReplacer(AdminPlaceholder, c.AdminAddr, LogPlaceholder, c.LogFile, DirPlaceholder, dir).Replace(caddyfile)
+	cfgPath := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(cfgPath, []byte(c.config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.out = new(syncBuffer)
+	c.cmd = exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
+	c.cmd.Dir = Root()
+	c.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	c.cmd.Stdout = c.out
+	c.cmd.Stderr = c.out
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c.done = make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(c.done) }()
+	t.Cleanup(c.Kill)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-c.done:
+			t.Fatalf("caddy exited at start:\n%s", c.Output())
+		default:
+		}
+		resp, err := http.Get("http://" + c.AdminAddr + "/config/")
+		if err == nil {
+			resp.Body.Close()
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy admin %s never answered:\n%s", c.AdminAddr, c.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Output returns what the process printed.
+func (c *Caddy) Output() string { return c.out.String() }
+
+// Logs returns the process's log file.
+func (c *Caddy) Logs() string {
+	b, _ := os.ReadFile(c.LogFile)
+	return string(b)
+}
+
+// Kill ends the process with SIGKILL (no cleanup, as in a crash).
+func (c *Caddy) Kill() {
+	if c.cmd.Process != nil {
+		_ = c.cmd.Process.Signal(syscall.SIGKILL)
+		<-c.done
+	}
+}
+
+// Stop ends the process gracefully (SIGTERM) and waits for it.
+func (c *Caddy) Stop() {
+	c.t.Helper()
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		c.t.Errorf("caddy did not stop within 30s; killing it")
+		c.Kill()
+	}
+}
+
+// Load posts a new Caddyfile config to the admin endpoint (a reload), with
+// the same placeholders as StartCaddy. It returns the status and body.
+func (c *Caddy) Load(caddyfile string) (int, string) {
+	c.t.Helper()
+	cfg := strings.NewReplacer(AdminPlaceholder, c.AdminAddr, LogPlaceholder, c.LogFile, DirPlaceholder, c.Dir).Replace(caddyfile)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+c.AdminAddr+"/load", strings.NewReader(cfg))
+	req.Header.Set("Content-Type", "text/caddyfile")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+// Validate runs `caddy validate` on a Caddyfile and returns its combined
+// output and whether it succeeded.
+func Validate(t testing.TB, caddyfile string) (string, bool) {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(cfgPath, []byte(caddyfile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(CaddyBinary(t), "validate", "--config", cfgPath, "--adapter", "caddyfile")
+	cmd.Dir = Root()
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writers and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

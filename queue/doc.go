@@ -1,0 +1,22 @@
+// Package queue is the durable store of caddy-webhooks: one Badger database
+// that holds inferred events and, for the features built on it, deliveries,
+// attempts, subscriptions and resource state.
+//
+// Key layout (every key starts with a one-letter family and a slash so that
+// families never interleave and each can be scanned by prefix):
+//
+//	e/<event id>              event record; ids are time-ordered, so a
+//	                          prefix scan from an id made for a time T
+//	                          yields the events since T (replay)
+//	d/<delivery id>           delivery record
+//	q/<due unix nanos BE>/<delivery id>
+//	                          dispatch index: deliveries by due time
+//	s/<subscription id>       subscription record
+//	x/<subscription id>/<delivery id>
+//	                          per-subscription index of deliveries
+//	k/<state key>             resource snapshot (state-aware rules)
+//
+// Records that only matter for a while (events, finished deliveries,
+// snapshots) carry a Badger TTL equal to the configured retention, so old
+// data disappears without a sweeper.
+package queue

@@ -1,0 +1,156 @@
+package queue
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Key family prefixes; see the package documentation.
+var (
+	prefixEvent = []byte("e/")
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir is the Badger directory; it is created if missing.
+	Dir string
+	// SyncWrites makes every commit wait for fsync. Set it when the
+	// configuration asks for sync durability: Badger then groups the fsyncs
+	// of concurrent commits, which a Sync per write would not.
+	SyncWrites bool
+	// Logger receives Badger's own log lines; nil discards them.
+	Logger badger.Logger
+}
+
+// Store is an open Badger database. It is safe for concurrent use.
+type Store struct {
+	db   *badger.DB
+	dir  string
+	sync bool
+}
+
+// Open opens (or creates) the store in opts.Dir. Badger locks the directory:
+// a process must open a directory once and share the Store.
+func Open(opts Options) (*Store, error) {
+	bo := badger.DefaultOptions(opts.Dir).
+		WithSyncWrites(opts.SyncWrites).
+		WithLogger(opts.Logger).
+		// The defaults are sized for large databases (64 MiB memtables,
+		// 1 GiB value log files, 256 MiB block cache); a webhook queue is
+		// small, and a sidecar should not take that much memory.
+		WithMemTableSize(16 << 20).
+		WithNumMemtables(3).
+		WithValueLogFileSize(64 << 20).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(8 << 20).
+		WithNumCompactors(2).
+		WithNumVersionsToKeep(1)
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
+	}
+	return &Store{db: db, dir: opts.Dir, sync: opts.SyncWrites}, nil
+}
+
+// Dir returns the directory the store was opened in.
+func (s *Store) Dir() string { return s.dir }
+
+// Close flushes and closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Destruct closes the store; it lets a caddy.UsagePool close the database
+// when the last configuration using it is stopped.
+func (s *Store) Destruct() error { return s.Close() }
+
+// Durability says when Append returns.
+type Durability int
+
+const (
+	// Sync returns once the events are on disk (fsynced).
+	Sync Durability = iota
+	// Async returns at once; the commit and its write happen in the
+	// background and the last events may be lost on a crash.
+	Async
+)
+
+// Append stores events in one transaction: all of them or none. Records
+// expire after retention (0 keeps them forever). With Async, errors are
+// reported to onAsyncErr instead (which may be nil).
+func (s *Store) Append(events []Event, retention time.Duration, d Durability, onAsyncErr func(error)) error {
+	if len(events) == 0 {
+		return nil
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	for i := range events {
+		ev := &events[i]
+		val, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encoding event %s: %w", ev.Name, err)
+		}
+		e := badger.NewEntry(key(prefixEvent, ev.ID), val)
+		if retention > 0 {
+			e = e.WithTTL(retention)
+		}
+		if err := txn.SetEntry(e); err != nil {
+			return fmt.Errorf("storing event %s: %w", ev.Name, err)
+		}
+	}
+	if d == Async {
+		txn.CommitWith(func(err error) {
+			if err != nil && onAsyncErr != nil {
+				onAsyncErr(fmt.Errorf("storing events: %w", err))
+			}
+		})
+		return nil
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("storing events: %w", err)
+	}
+	if !s.sync {
+		// Opened for async durability by an earlier config: fsync now so
+		// this caller's guarantee holds anyway.
+		if err := s.db.Sync(); err != nil {
+			return fmt.Errorf("syncing events: %w", err)
+		}
+	}
+	return nil
+}
+
+// ErrStop may be returned by a callback to end a scan early without error.
+var ErrStop = errors.New("stop")
+
+// EventsSince calls fn for each stored event inferred at or after since, in
+// time order, until fn returns an error (ErrStop ends the scan cleanly).
+func (s *Store) EventsSince(since time.Time, fn func(Event) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixEvent, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Seek(key(prefixEvent, IDAt("evt_", since))); it.Valid(); it.Next() {
+			var ev Event
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ev) }); err != nil {
+				return fmt.Errorf("reading event %s: %w", it.Item().Key(), err)
+			}
+			if ev.Time.Before(since) {
+				continue
+			}
+			if err := fn(ev); err != nil {
+				if errors.Is(err, ErrStop) {
+					return nil
+				}
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// key joins a family prefix and an id.
+func key(prefix []byte, id string) []byte {
+	return append(bytes.Clone(prefix), id...)
+}

@@ -1,0 +1,163 @@
+package queue
+
+import (
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T, sync bool) *Store {
+	t.Helper()
+	s, err := Open(Options{Dir: t.TempDir(), SyncWrites: sync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func collect(t *testing.T, s *Store, since time.Time) []Event {
+	t.Helper()
+	var got []Event
+	if err := s.EventsSince(since, func(e Event) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestAppendAndReadBack(t *testing.T) {
+	s := openTest(t, true)
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 123e6, time.UTC)
+	evs := []Event{
+		{ID: NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{"orderId":"a1","total":12.5}`), Site: "s1"},
+		{ID: NewID("evt_", t0.Add(time.Second)), Name: "customer.created", Time: t0.Add(time.Second), Data: json.RawMessage(`{"email":"x@y"}`), UserID: json.RawMessage(`"u7"`)},
+	}
+	if err := s.Append(evs, time.Hour, Sync, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := collect(t, s, t0.Add(-time.Minute))
+	if len(got) != 2 {
+		t.Fatalf("got %d events, want 2", len(got))
+	}
+	for i := range evs {
+		if got[i].ID != evs[i].ID || got[i].Name != evs[i].Name || !got[i].Time.Equal(evs[i].Time) ||
+			string(got[i].Data) != string(evs[i].Data) || string(got[i].UserID) != string(evs[i].UserID) || got[i].Site != evs[i].Site {
+			t.Errorf("event %d: got %+v, want %+v", i, got[i], evs[i])
+		}
+	}
+	// Since is inclusive and filters by time.
+	if got := collect(t, s, t0.Add(500*time.Millisecond)); len(got) != 1 || got[0].Name != "customer.created" {
+		t.Errorf("since t0+0.5s: got %+v", got)
+	}
+}
+
+func TestEventJSONTimestamp(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
+	b, err := json.Marshal(Event{ID: "evt_1", Name: "a.b", Time: t0, Data: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"timestamp":"2026-11-23T09:00:00.123Z"`) {
+		t.Errorf("timestamp not UTC with millis: %s", b)
+	}
+}
+
+func TestAsyncAppendEventuallyVisible(t *testing.T) {
+	s := openTest(t, false)
+	now := time.Now()
+	errc := make(chan error, 1)
+	if err := s.Append([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, 0, Async, func(err error) { errc <- err }); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(collect(t, s, now.Add(-time.Second))) == 0 {
+		select {
+		case err := <-errc:
+			t.Fatal(err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("async event never became visible")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestEventsSurviveReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, SyncWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := s.Append([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}}, 0, Sync, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := collect(t, s, time.Time{}); len(got) != 1 {
+		t.Fatalf("after reopen: %d events", len(got))
+	}
+}
+
+func TestOpenLockedDirFails(t *testing.T) {
+	s := openTest(t, false)
+	if _, err := Open(Options{Dir: s.Dir()}); err == nil {
+		t.Fatal("second Open of the same directory succeeded; Badger should refuse")
+	}
+}
+
+func TestScanStops(t *testing.T) {
+	s := openTest(t, false)
+	now := time.Now()
+	var evs []Event
+	for i := 0; i < 5; i++ {
+		evs = append(evs, Event{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)})
+	}
+	if err := s.Append(evs, 0, Sync, nil); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err := s.EventsSince(time.Time{}, func(Event) error {
+		n++
+		if n == 2 {
+			return ErrStop
+		}
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("n=%d err=%v", n, err)
+	}
+	boom := errors.New("boom")
+	if err := s.EventsSince(time.Time{}, func(Event) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("err=%v, want boom", err)
+	}
+}
+
+func TestIDsSortByTime(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := 0; i < 100; i++ {
+		ids = append(ids, NewID("evt_", base.Add(time.Duration(i)*time.Millisecond)))
+	}
+	if !sort.StringsAreSorted(ids) {
+		t.Fatal("ids made later do not sort later")
+	}
+	for _, id := range ids {
+		if len(id) != 4+26 {
+			t.Fatalf("id %q has length %d", id, len(id))
+		}
+	}
+	if at := IDAt("evt_", base.Add(50*time.Millisecond)); !(ids[49] < at && at <= ids[50]) {
+		t.Fatalf("IDAt(%v)=%s not between %s and %s", base, at, ids[49], ids[50])
+	}
+}
