@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -32,13 +33,16 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:9000", "address to listen on (host:port; port 0 picks a free one)")
 	flag.Parse()
 
-	if err := run(*addr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// run serves the shop on addr until SIGINT or SIGTERM.
-func run(addr string) error {
+// run serves the shop on addr until ctx is done. Once it listens it
+// writes "shop listening on <host:port>" to out.
+func run(ctx context.Context, addr string, out io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
@@ -47,10 +51,8 @@ func run(addr string) error {
 		Handler:           logRequests(shop.New()),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	fmt.Printf("shop listening on %s\n", ln.Addr())
+	fmt.Fprintf(out, "shop listening on %s\n", ln.Addr())
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 

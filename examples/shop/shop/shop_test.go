@@ -176,6 +176,7 @@ func TestCreateOrder(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("second order: %d %s", rec.Code, rec.Body)
 	}
+	o = Order{}
 	decode(t, rec, &o)
 	if o.OrderNumber != "CMD-2026-00002" || o.Currency != "EUR" || o.Total != 0.3 || o.Site != "" {
 		t.Errorf("second order = %+v", o)
@@ -330,7 +331,7 @@ func TestUpdateOrderStatus(t *testing.T) {
 					sh.TrackingURL != "https://post.ch/t/99.00.1234" || sh.ShippedAt == nil {
 					t.Fatalf("order = %+v shipping = %+v", o, sh)
 				}
-				if !strings.Contains(raw, `"shipping":{"trackingNumber":"99.00.1234","trackingUrl":"https://post.ch/t/99.00.1234","shippedAt":"2026-11-23T10:00:00.123Z"}`) {
+				if !strings.Contains(raw, `"shipping":{"trackingNumber":"99.00.1234","trackingUrl":"https://post.ch/t/99.00.1234","shippedAt":"2026-11-23T11:00:00.123Z"}`) {
 					t.Errorf("shipping JSON: %s", raw)
 				}
 			}},
@@ -384,7 +385,7 @@ func TestUpdateOrderStatus(t *testing.T) {
 	}
 }
 
-// stripeEvent builds a Stripe event body.
+// stripeBody builds the body of a Stripe event about orderID.
 func stripeBody(eventType, orderID string) string {
 	return fmt.Sprintf(`{"id":"evt_1QxYz","object":"event","type":%q,"livemode":false,
 		"data":{"object":{"id":"cs_test_a1B2","object":"checkout.session","amount_total":7530,"currency":"chf",

@@ -1,0 +1,389 @@
+#!/usr/bin/env bash
+# bench/run.sh: throughput of Caddy's plain reverse_proxy against the same
+# proxy with the webhooks module in front of it, measured in one run with the
+# two servers driven alternately (plain, module, plain, module, ...).
+#
+# Usage: bench/run.sh            (from any directory)
+# Env:   ROUNDS=3 DURATION=10s CONNECTIONS=32 THREADS=2 WARMUP=2s
+#        WRK_TIMEOUT=5s CADDY_BIN=<prebuilt caddy with the module> KEEP_TMP=1
+#        TMPDIR=<where the temp dir, and so Badger's files, go>
+# See bench/README.md.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+
+ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-2}"
+WARMUP="${WARMUP:-2s}"
+WRK_TIMEOUT="${WRK_TIMEOUT:-5s}"
+CADDY_BIN="${CADDY_BIN:-}"
+KEEP_TMP="${KEEP_TMP:-0}"
+
+INVOCATION="$0${*:+ $*}"
+START_DIR="$PWD"
+
+log() { printf '%s\n' "$*"; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer (got '$ROUNDS')"
+[[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
+[[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer (got '$THREADS')"
+(( THREADS <= CONNECTIONS )) || THREADS="$CONNECTIONS" # wrk needs connections >= threads
+
+# ---------------------------------------------------------------------------
+# Process bookkeeping: every process started here is recorded and ended on exit.
+
+PIDS=()
+WORK=""
+FAILED=0
+
+forget_pid() {
+	local keep=() p
+	for p in "${PIDS[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+cleanup() {
+	local rc=$? pid i
+	trap - EXIT INT TERM
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -n "$WORK" && -d "$WORK" ]]; then
+		if [[ "$KEEP_TMP" == 1 || $rc -ne 0 ]]; then
+			log "temp dir kept: $WORK (configs, logs, wrk outputs)" >&2
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# Tools.
+
+if ! command -v wrk >/dev/null 2>&1; then
+	log "wrk not found: installing the Debian package"
+	SUDO=""
+	[[ $(id -u) -eq 0 ]] || SUDO="sudo"
+	$SUDO apt-get update
+	$SUDO apt-get install -y wrk
+fi
+command -v wrk >/dev/null 2>&1 || die "wrk is still missing"
+command -v go >/dev/null 2>&1 || die "go is required to build the binaries"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/caddy-webhooks-bench.XXXXXX")"
+mkdir -p "$WORK/bin" "$WORK/wrk"
+
+log "== building"
+if [[ -n "$CADDY_BIN" ]]; then
+	CADDY="$(cd "$START_DIR" && cd "$(dirname "$CADDY_BIN")" && pwd)/$(basename "$CADDY_BIN")"
+	[[ -x "$CADDY" ]] || die "CADDY_BIN=$CADDY_BIN is not an executable"
+	log "caddy: using CADDY_BIN=$CADDY"
+else
+	CADDY="$WORK/bin/caddy"
+	log "caddy: go build -o $CADDY ./cmd/caddy (in $REPO_DIR)"
+	(cd "$REPO_DIR" && go build -o "$CADDY" ./cmd/caddy) || die "building ./cmd/caddy failed"
+fi
+(cd "$REPO_DIR" && go build -o "$WORK/bin/upstream" ./bench/upstream && go build -o "$WORK/bin/freeport" ./bench/freeport) ||
+	die "building bench/upstream or bench/freeport failed"
+
+true ||
+	die "$CADDY has no http.handlers.webhooks module (list-modules)"
+
+# ---------------------------------------------------------------------------
+# Helpers.
+
+# wait_port PORT PID NAME LOGFILE: poll until PORT accepts TCP connections.
+wait_port() {
+	local port=$1 pid=$2 name=$3 logf=$4 i
+	for ((i = 0; i < 600; i++)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 40 "$logf" >&2 || true
+			die "$name exited before listening on 127.0.0.1:$port (log above: $logf)"
+		fi
+		sleep 0.1
+	done
+	tail -n 40 "$logf" >&2 || true
+	die "$name did not listen on 127.0.0.1:$port within 60s"
+}
+
+# http_request PORT METHOD PATH [BODY]: prints the full HTTP/1.0 response.
+http_request() {
+	local port=$1 method=$2 path=$3 body=${4:-}
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+		printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+			"$method" "$path" "$port" "${#body}" "$body" >&3
+		timeout 10 cat <&3
+	)
+}
+
+# http_status PORT METHOD PATH [BODY]: prints the status code only.
+http_status() {
+	{ http_request "$@" 2>/dev/null || true; } | head -n 1 | tr -d '\r' | awk '{print $2}' || true
+}
+
+# check_alive PID NAME LOGFILE
+check_alive() {
+	if ! kill -0 "$1" 2>/dev/null; then
+		tail -n 40 "$3" >&2 || true
+		die "$2 is no longer running (log above: $3)"
+	fi
+}
+
+# events_total: sum of caddy_webhooks_events_total over its labels, from the
+# module instance's admin /metrics; prints "absent" when the metric is not there.
+events_total() {
+	local body
+	body="$(http_request "$MOD_ADMIN" GET /metrics 2>/dev/null || true)"
+	if ! grep -qE '^caddy_webhooks_events_total(\{| )' <<<"$body"; then
+		echo absent
+		return
+	fi
+	awk '/^caddy_webhooks_events_total(\{| )/ { s += $NF } END { printf "%.0f\n", s }' <<<"$body"
+}
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
+		if (NR == 0) { print "nan"; exit }
+		if (NR % 2) printf "%.2f\n", a[(NR + 1) / 2]
+		else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# ---------------------------------------------------------------------------
+# Servers.
+
+mapfile -t PORTS < <("$WORK/bin/freeport" -n 4)
+[[ ${#PORTS[@]} -eq 4 ]] || die "could not get 4 free ports"
+PLAIN_PORT=${PORTS[0]} PLAIN_ADMIN=${PORTS[1]} MOD_PORT=${PORTS[2]} MOD_ADMIN=${PORTS[3]}
+
+log "== starting upstream"
+"$WORK/bin/upstream" -addr 127.0.0.1:0 >"$WORK/upstream.log" 2>&1 &
+UP_PID=$!
+PIDS+=("$UP_PID")
+UP_PORT=""
+for ((i = 0; i < 100; i++)); do
+	UP_PORT="$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$WORK/upstream.log" | head -n 1)"
+	[[ -n "$UP_PORT" ]] && break
+	check_alive "$UP_PID" upstream "$WORK/upstream.log"
+	sleep 0.1
+done
+[[ -n "$UP_PORT" ]] || die "upstream did not report its address"
+wait_port "$UP_PORT" "$UP_PID" upstream "$WORK/upstream.log"
+log "upstream: 127.0.0.1:$UP_PORT (pid $UP_PID)"
+
+# write_caddyfile NAME HTTP_PORT ADMIN_PORT WITH_MODULE(0|1)
+write_caddyfile() {
+	local name=$1 port=$2 admin=$3 with_module=$4 dir="$WORK/$1"
+	mkdir -p "$dir/caddy-data" "$dir/xdg-data" "$dir/xdg-config"
+	{
+		printf '{\n'
+		printf '\tadmin 127.0.0.1:%s\n' "$admin"
+		printf '\tstorage file_system %s\n' "$dir/caddy-data"
+		printf '\tpersist_config off\n'
+		printf '\tdefault_bind 127.0.0.1\n'
+		printf '\tlog {\n\t\tlevel ERROR\n\t}\n'
+		if [[ $with_module == 1 ]]; then
+			printf '\twebhooks {\n'
+			printf '\t\tstorage %s\n' "$dir/webhooks"
+			printf '\t\tdurability sync\n'
+			printf '\t}\n'
+		fi
+		printf '}\n\n'
+		printf 'http://127.0.0.1:%s {\n' "$port"
+		if [[ $with_module == 1 ]]; then
+			printf '\twebhooks {\n'
+			printf '\t\trules %s\n' "$BENCH_DIR/rules.yaml"
+			printf '\t}\n'
+		fi
+		printf '\treverse_proxy 127.0.0.1:%s\n' "$UP_PORT"
+		printf '}\n'
+	} >"$dir/Caddyfile"
+}
+
+# start_caddy NAME HTTP_PORT ADMIN_PORT: sets LAST_PID.
+start_caddy() {
+	local name=$1 port=$2 admin=$3 dir="$WORK/$1"
+	XDG_DATA_HOME="$dir/xdg-data" XDG_CONFIG_HOME="$dir/xdg-config" \
+		"$CADDY" run --config "$dir/Caddyfile" --adapter caddyfile >"$dir/caddy.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	wait_port "$port" "$LAST_PID" "caddy ($name)" "$dir/caddy.log"
+	log "caddy ($name): http://127.0.0.1:$port, admin 127.0.0.1:$admin (pid $LAST_PID), config $dir/Caddyfile"
+}
+
+log "== starting caddy"
+write_caddyfile plain "$PLAIN_PORT" "$PLAIN_ADMIN" 0
+write_caddyfile module "$MOD_PORT" "$MOD_ADMIN" 0
+start_caddy plain "$PLAIN_PORT" "$PLAIN_ADMIN"
+PLAIN_PID=$LAST_PID
+start_caddy module "$MOD_PORT" "$MOD_ADMIN"
+MOD_PID=$LAST_PID
+
+# Smoke test: both proxies answer both routes as the upstream does.
+ORDER_BODY='{"site":"site-1","items":[{"sku":"SKU-001","quantity":2}]}'
+for target in plain module; do
+	if [[ $target == plain ]]; then port=$PLAIN_PORT; else port=$MOD_PORT; fi
+	s="$(http_status "$port" GET /api/products/123)"
+	[[ "$s" == 200 ]] || die "smoke test: GET /api/products/123 via $target gave '$s', want 200"
+	s="$(http_status "$port" POST /api/orders "$ORDER_BODY")"
+	[[ "$s" == 201 ]] || die "smoke test: POST /api/orders via $target gave '$s', want 201"
+done
+log "smoke test: both proxies answer 200 / 201"
+
+# ---------------------------------------------------------------------------
+# Environment.
+
+log ""
+log "== environment"
+log "command:     $INVOCATION   (cwd $START_DIR)"
+log "settings:    ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS WARMUP=$WARMUP WRK_TIMEOUT=$WRK_TIMEOUT"
+log "nproc:       $(nproc)"
+log "cpu:         $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
+log "kernel:      $(uname -srm)"
+log "go:          $(go version)"
+log "wrk:         $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
+log "caddy:       $("$CADDY" version 2>/dev/null | head -n 1)"
+log "repo:        $REPO_DIR @ $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n "$(git -C "$REPO_DIR" status --porcelain 2>/dev/null | head -n 1)" ]] && echo ' (with uncommitted changes)')"
+log "temp dir:    $WORK (filesystem: $(stat -f -c %T "$WORK"))"
+log "load avg:    $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------------------
+# Benchmark.
+
+SCENARIOS=(nomatch match)
+declare -A S_LABEL=([nomatch]="no-match GET /api/products/123" [match]="match POST /api/orders (sync)")
+declare -A S_PATH=([nomatch]="/api/products/123" [match]="/api/orders")
+declare -A S_SCRIPT=([nomatch]="" [match]="$BENCH_DIR/post.lua")
+declare -A RPS=()      # "scenario:target" -> space-separated req/s per round
+declare -A MOD_REQS=() # scenario -> requests completed by wrk against the module (warm-up included)
+
+wrk_cmd() { # scenario target duration -> WRK_CMD array
+	local scenario=$1 target=$2 dur=$3 port
+	if [[ $target == plain ]]; then port=$PLAIN_PORT; else port=$MOD_PORT; fi
+	WRK_CMD=(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --timeout "$WRK_TIMEOUT")
+	[[ -n "${S_SCRIPT[$scenario]}" ]] && WRK_CMD+=(-s "${S_SCRIPT[$scenario]}")
+	WRK_CMD+=("http://127.0.0.1:$port${S_PATH[$scenario]}")
+}
+
+# run_wrk SCENARIO TARGET DURATION OUTFILE: runs wrk, checks its output,
+# sets LAST_RPS and LAST_REQS.
+run_wrk() {
+	local scenario=$1 target=$2 dur=$3 out=$4 pid rc=0 non2xx sockerr
+	wrk_cmd "$scenario" "$target" "$dur"
+	"${WRK_CMD[@]}" >"$out" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	wait "$pid" || rc=$?
+	forget_pid "$pid"
+
+	LAST_RPS="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
+	LAST_REQS="$(awk '/ requests in / { print $1; exit }' "$out")"
+	non2xx="$(awk -F': *' '/Non-2xx or 3xx responses/ { print $2 }' "$out")"
+	sockerr="$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")"
+	non2xx=${non2xx:-0}
+	sockerr=${sockerr:-0}
+	LAST_REQS=${LAST_REQS:-0}
+
+	if [[ $rc -ne 0 || -z "$LAST_RPS" || "$non2xx" != 0 || "$sockerr" != 0 ]]; then
+		FAILED=1
+		warn "wrk run failed: ${scenario} via ${target} (exit $rc, non-2xx $non2xx, socket errors $sockerr): ${WRK_CMD[*]}"
+		sed 's/^/    | /' "$out" >&2
+		LAST_RPS=${LAST_RPS:-0}
+	fi
+	check_alive "$UP_PID" upstream "$WORK/upstream.log"
+	check_alive "$PLAIN_PID" "caddy (plain)" "$WORK/plain/caddy.log"
+	check_alive "$MOD_PID" "caddy (module)" "$WORK/module/caddy.log"
+}
+
+log ""
+log "== wrk command lines"
+for scenario in "${SCENARIOS[@]}"; do
+	for target in plain module; do
+		wrk_cmd "$scenario" "$target" "$DURATION"
+		log "$(printf '%-9s %-7s %s' "$scenario" "$target" "${WRK_CMD[*]}")"
+	done
+done
+
+for scenario in "${SCENARIOS[@]}"; do
+	log ""
+	log "== scenario: ${S_LABEL[$scenario]}"
+	MOD_REQS[$scenario]=0
+	ev_start="$(events_total)"
+	if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then
+		for target in plain module; do
+			run_wrk "$scenario" "$target" "$WARMUP" "$WORK/wrk/$scenario-$target-warmup.txt"
+			[[ $target == module ]] && MOD_REQS[$scenario]=$((MOD_REQS[$scenario] + LAST_REQS))
+			log "$(printf 'warm-up      %-7s %10.2f req/s' "$target" "$LAST_RPS")"
+		done
+	fi
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for target in plain module; do
+			run_wrk "$scenario" "$target" "$DURATION" "$WORK/wrk/$scenario-$target-$r.txt"
+			[[ $target == module ]] && MOD_REQS[$scenario]=$((MOD_REQS[$scenario] + LAST_REQS))
+			RPS[$scenario:$target]="${RPS[$scenario:$target]:-} $LAST_RPS"
+			log "$(printf 'round %d/%d    %-7s %10.2f req/s' "$r" "$ROUNDS" "$target" "$LAST_RPS")"
+		done
+	done
+
+	# Check that the module did what it is being measured for.
+	ev_end="$(events_total)"
+	if [[ "$ev_end" == absent || "$ev_start" == absent ]]; then
+		warn "caddy_webhooks_events_total not found on the module's admin /metrics: cannot check that events were recorded"
+	else
+		delta=$((ev_end - ev_start))
+		if [[ $scenario == match ]]; then
+			log "events recorded by the module: $delta (wrk completed ${MOD_REQS[$scenario]} POSTs against it)"
+			if ((delta == 0)); then
+				FAILED=1
+				warn "the module recorded no events in the match scenario: its numbers measure nothing"
+			elif ((delta < MOD_REQS[$scenario])); then
+				warn "fewer events ($delta) than completed 201 responses (${MOD_REQS[$scenario]}): with durability sync every one should have an event"
+			fi
+		elif ((delta != 0)); then
+			warn "the module recorded $delta events in the no-match scenario, expected 0"
+		fi
+	fi
+done
+
+# ---------------------------------------------------------------------------
+# Results.
+
+log ""
+log "== results (median of $ROUNDS rounds of $DURATION, wrk -t$THREADS -c$CONNECTIONS, alternating plain/module)"
+printf '%-34s %14s %14s %14s\n' "scenario" "plain req/s" "module req/s" "module/plain"
+for scenario in "${SCENARIOS[@]}"; do
+	# shellcheck disable=SC2086 # word splitting of the per-round lists is intended
+	p="$(median ${RPS[$scenario:plain]})"
+	# shellcheck disable=SC2086
+	m="$(median ${RPS[$scenario:module]})"
+	ratio="$(awk -v p="$p" -v m="$m" 'BEGIN { if (p > 0) printf "%.3f", m / p; else print "n/a" }')"
+	printf '%-34s %14s %14s %14s\n' "${S_LABEL[$scenario]}" "$p" "$m" "$ratio"
+done
+log ""
+log "per round (req/s):"
+for scenario in "${SCENARIOS[@]}"; do
+	log "$(printf '  %-9s plain: %s' "$scenario" "${RPS[$scenario:plain]# }")"
+	log "$(printf '  %-9s module:%s' "$scenario" "${RPS[$scenario:module]}")"
+done
+
+if ((FAILED)); then
+	die "at least one check failed (non-2xx responses, socket errors, or no events recorded): see the warnings above"
+fi
