@@ -381,7 +381,7 @@ log ""
 log "per round (req/s):"
 for scenario in "${SCENARIOS[@]}"; do
 	log "$(printf '  %-9s plain: %s' "$scenario" "${RPS[$scenario:plain]# }")"
-	log "$(printf '  %-9s module:%s' "$scenario" "${RPS[$scenario:module]}")"
+	log "$(printf '  %-9s module: %s' "$scenario" "${RPS[$scenario:module]# }")"
 done
 
 if ((FAILED)); then
