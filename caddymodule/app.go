@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 )
 
 func init() {
-	caddy.RegisterModule(App{})
+	caddy.RegisterModule(new(App))
 }
 
 // Defaults of the app's configuration (SPEC §2).
@@ -67,7 +68,7 @@ type App struct {
 }
 
 // CaddyModule returns the Caddy module information.
-func (App) CaddyModule() caddy.ModuleInfo {
+func (*App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "webhooks",
 		New: func() caddy.Module { return new(App) },
@@ -158,11 +159,15 @@ func (a *App) Start() error {
 		return fmt.Errorf("webhooks: storage %s: %w", a.dir, err)
 	}
 	val, _, err := stores.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
-		return queue.Open(queue.Options{
+		s, err := queue.Open(queue.Options{
 			Dir:        a.dir,
 			SyncWrites: a.durability == queue.Sync,
 			Logger:     badgerLogger{a.logger.Named("badger").Sugar()},
 		})
+		if err == nil {
+			a.logger.Info("webhooks store opened", zap.String("storage", a.dir), zap.String("durability", a.durabilityName()))
+		}
+		return s, err
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
@@ -171,13 +176,20 @@ func (a *App) Start() error {
 	a.store = val.(*queue.Store)
 	a.mu.Unlock()
 	setRunning(a)
-	a.logger.Info("webhooks store ready", zap.String("storage", a.dir), zap.String("durability", a.durabilityName()))
 	return nil
 }
 
-// Stop releases this config's use of the store; the last user closes it.
+// Stop marks the app as no longer the running one. The store stays open
+// until Cleanup: Caddy stops its apps in no fixed order, and requests still
+// draining from the HTTP app must be able to store their events.
 func (a *App) Stop() error {
 	clearRunning(a)
+	return nil
+}
+
+// Cleanup releases this config's use of the store once every app of the
+// config has stopped; the last config using it closes it.
+func (a *App) Cleanup() error {
 	a.mu.Lock()
 	had := a.store != nil
 	a.store = nil
@@ -190,6 +202,21 @@ func (a *App) Stop() error {
 	}
 	return nil
 }
+
+// append stores events, holding the app's read lock so that Cleanup cannot
+// close the store under a write.
+func (a *App) append(events []queue.Event, onAsyncErr func(error)) error {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.store == nil {
+		return errStoreUnavailable
+	}
+	return a.store.Append(events, time.Duration(a.Retention), a.durability, onAsyncErr)
+}
+
+// errStoreUnavailable is returned when events arrive before Start or after
+// Cleanup.
+var errStoreUnavailable = errors.New("the webhooks store is not open")
 
 // Store returns the open store, or nil when the app is not running.
 func (a *App) Store() *queue.Store {
@@ -264,7 +291,8 @@ func (l badgerLogger) Warningf(format string, args ...any) { l.Warnf(format, arg
 
 // Interface guards
 var (
-	_ caddy.App         = (*App)(nil)
-	_ caddy.Provisioner = (*App)(nil)
-	_ caddy.Validator   = (*App)(nil)
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
 )

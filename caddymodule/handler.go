@@ -241,19 +241,16 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 	if len(events) == 0 {
 		return
 	}
-	store := h.app.Store()
-	if store == nil {
-		for _, ev := range events {
-			h.skipped(r, ev.Name, "store_unavailable", nil)
-		}
-		return
-	}
-	err := store.Append(events, time.Duration(h.app.Retention), h.app.durability, func(err error) {
+	err := h.app.append(events, func(err error) {
 		h.logger.Error("storing events failed", zap.Error(err))
 	})
 	if err != nil {
+		reason := "store_error"
+		if errors.Is(err, errStoreUnavailable) {
+			reason = "store_unavailable"
+		}
 		for _, ev := range events {
-			h.skipped(r, ev.Name, "store_error", err)
+			h.skipped(r, ev.Name, reason, err)
 		}
 		return
 	}

@@ -3,7 +3,7 @@ package rules
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"strconv"
 
 	"github.com/tidwall/gjson"
@@ -95,7 +95,7 @@ func compileData(d *Data, at string, pp *pathPattern, errf func(at string, err e
 	if d.Source != "" || d.Fields == nil {
 		s, err := compileSource(d.Source, pp)
 		if d.Source == "" {
-			err = fmt.Errorf("%s: empty source", at)
+			err = errors.New("empty source")
 		}
 		if err != nil {
 			errf(at, err)
@@ -108,7 +108,7 @@ func compileData(d *Data, at string, pp *pathPattern, errf func(at string, err e
 	for _, f := range d.Fields {
 		sub := at + "." + f.Name
 		if seen[f.Name] {
-			errf(sub, fmt.Errorf("%s: duplicate field", sub))
+			errf(sub, errors.New("duplicate field"))
 			continue
 		}
 		seen[f.Name] = true

@@ -13,7 +13,7 @@ import (
 type srcKind uint8
 
 const (
-	srcRequestMethod srcKind = iota
+	srcRequestMethod srcKind = iota + 1 // zero is no source
 	srcRequestPath
 	srcRequestHeader
 	srcRequestQuery

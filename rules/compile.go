@@ -1,0 +1,276 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// reservedName is the event the admin API sends on its own; a rule must
+// not pretend to emit it.
+const reservedName = "webhook.test"
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// Rule is one compiled rule.
+type Rule struct {
+	name        string
+	description string
+	pos         Pos
+	methods     []string // nil = any method
+	path        *pathPattern
+	status      statusSet
+	when        *whenProg
+	data        *dataTmpl // nil = null data
+	redact      *redactor
+	site        *source
+	userID      *source
+	needsReq    bool
+	needsResp   bool
+}
+
+// Name returns the event name.
+func (r *Rule) Name() string { return r.name }
+
+// Description returns the rule's description, for the event catalogue.
+func (r *Rule) Description() string { return r.description }
+
+// Pos returns where the rule was written.
+func (r *Rule) Pos() Pos { return r.pos }
+
+// MatchesStatus reports whether the response status is one the rule
+// fires on.
+func (r *Rule) MatchesStatus(code int) bool { return r.status.has(code) }
+
+// NeedsRequestBody reports whether some source (data, when, site,
+// user_id) reads request.body, so the caller must buffer it.
+func (r *Rule) NeedsRequestBody() bool { return r.needsReq }
+
+// NeedsResponseBody reports whether some source reads response.body.
+func (r *Rule) NeedsResponseBody() bool { return r.needsResp }
+
+func (r *Rule) matchesMethod(method string) bool {
+	if r.methods == nil {
+		return true
+	}
+	for _, m := range r.methods {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+// Set is a compiled set of rules, safe for concurrent use.
+type Set struct {
+	rules     []*Rule
+	byMethod  map[string][]*Rule
+	anyMethod []*Rule
+	events    []EventInfo
+}
+
+// EventInfo describes one event the rules can emit.
+type EventInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// Candidate is a rule whose method and path match a request, with the
+// values its {params} captured.
+type Candidate struct {
+	Rule   *Rule
+	Params map[string]string
+}
+
+// Compile validates and compiles specs once. Errors read
+// "file:line: event NAME: what", or "events[i]: event NAME: what" for
+// specs without a file; all of them are returned, joined.
+func Compile(specs []Spec) (*Set, error) {
+	s := &Set{byMethod: map[string][]*Rule{}}
+	var errs []error
+	for i := range specs {
+		r, err := compileRule(i, &specs[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.rules = append(s.rules, r)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	descs := map[string]string{}
+	for _, r := range s.rules {
+		if r.methods == nil {
+			s.anyMethod = append(s.anyMethod, r)
+		}
+		for _, m := range r.methods {
+			s.byMethod[m] = append(s.byMethod[m], r)
+		}
+		if d, seen := descs[r.name]; !seen || d == "" {
+			descs[r.name] = r.description
+		}
+	}
+	for name, d := range descs {
+		s.events = append(s.events, EventInfo{Name: name, Description: d})
+	}
+	sort.Slice(s.events, func(i, j int) bool { return s.events[i].Name < s.events[j].Name })
+	return s, nil
+}
+
+// compileRule compiles spec i, returning all of its errors joined.
+func compileRule(i int, spec *Spec) (*Rule, error) {
+	var errs []error
+	fail := func(field string, err error) {
+		errs = append(errs, errAt(i, spec, field, err))
+	}
+	r := &Rule{name: spec.Name, description: spec.Description, pos: spec.Pos}
+
+	switch {
+	case spec.Name == "":
+		fail("", errors.New("missing name"))
+	case spec.Name == reservedName:
+		fail("name", fmt.Errorf("the name %q is reserved for test deliveries", reservedName))
+	case !nameRE.MatchString(spec.Name):
+		fail("name", fmt.Errorf("bad name %q: use letters, digits, _ and - in dot-separated parts, like order.created", spec.Name))
+	}
+
+	for _, m := range spec.Match.Method {
+		up := strings.ToUpper(strings.TrimSpace(m))
+		if !isToken(up) {
+			fail("match.method", fmt.Errorf("bad method %q", m))
+			continue
+		}
+		if !slices.Contains(r.methods, up) {
+			r.methods = append(r.methods, up)
+		}
+	}
+
+	var err error
+	if r.status, err = compileStatus(spec.Match.Status); err != nil {
+		fail("match.status", err)
+	}
+	if r.redact, err = compileRedact(spec.Redact); err != nil {
+		fail("redact", fmt.Errorf("redact: %w", err))
+	}
+
+	r.path, err = compilePath(spec.Match.Path)
+	if err != nil {
+		field := "match.path"
+		if spec.Match.Path == "" {
+			field = "match"
+		}
+		fail(field, err)
+		// Sources may name {params}: without a pattern they cannot be
+		// checked, and their errors would only be noise.
+		return nil, errors.Join(errs...)
+	}
+
+	if spec.Data != nil {
+		d := compileData(spec.Data, "data", r.path, func(at string, err error) {
+			fail(at, fmt.Errorf("%s: %w", at, err))
+		})
+		r.data = &d
+	}
+	one := func(field, raw string) *source {
+		if raw == "" {
+			return nil
+		}
+		src, err := compileSource(raw, r.path)
+		if err != nil {
+			fail(field, fmt.Errorf("%s: %w", field, err))
+			return nil
+		}
+		return &src
+	}
+	r.site = one("site", spec.Site)
+	r.userID = one("user_id", spec.UserID)
+
+	if strings.TrimSpace(spec.When) != "" {
+		if r.when, err = compileWhen(spec.When, r.path); err != nil {
+			fail("when", fmt.Errorf("when: %w", err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	mark := func(s *source) {
+		req, resp := s.needs()
+		r.needsReq = r.needsReq || req
+		r.needsResp = r.needsResp || resp
+	}
+	if r.data != nil {
+		r.data.walk(mark)
+	}
+	for _, s := range []*source{r.site, r.userID} {
+		if s != nil {
+			mark(s)
+		}
+	}
+	if r.when != nil {
+		r.needsReq = r.needsReq || r.when.needsReq
+		r.needsResp = r.needsResp || r.when.needsResp
+	}
+	return r, nil
+}
+
+// Rules returns the rules in file order.
+func (s *Set) Rules() []*Rule {
+	if s == nil {
+		return nil
+	}
+	return s.rules
+}
+
+// Events returns the distinct named events, sorted by name, each with the
+// first description given for it.
+func (s *Set) Events() []EventInfo {
+	if s == nil {
+		return nil
+	}
+	return s.events
+}
+
+// Matches reports whether some rule's method and path match. It does not
+// allocate, so the caller can ask it for every request.
+func (s *Set) Matches(method, path string) bool {
+	if s == nil {
+		return false
+	}
+	for _, r := range s.byMethod[method] {
+		if r.path.match(path, nil) {
+			return true
+		}
+	}
+	for _, r := range s.anyMethod {
+		if r.path.match(path, nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// Candidates returns the rules whose method and path match, in file
+// order, with their captured {params} (nil when the pattern has none).
+func (s *Set) Candidates(method, path string) []Candidate {
+	if s == nil {
+		return nil
+	}
+	var out []Candidate
+	for _, r := range s.rules {
+		if !r.matchesMethod(method) || !r.path.match(path, nil) {
+			continue
+		}
+		c := Candidate{Rule: r}
+		if len(r.path.params) > 0 {
+			c.Params = make(map[string]string, len(r.path.params))
+			r.path.match(path, c.Params)
+		}
+		out = append(out, c)
+	}
+	return out
+}

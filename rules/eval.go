@@ -1,0 +1,78 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// Event is what a rule emits.
+type Event struct {
+	Name   string
+	Data   json.RawMessage // always valid JSON (null when data is missing/empty)
+	UserID json.RawMessage // nil when the rule has no user_id
+	Site   string          // the `site` value as text ("" when none/null); strings unquoted, numbers as text
+}
+
+// Eval runs the candidate's rule on in. It returns nil, nil when `when` is
+// false, and a *SkipError when the event cannot be produced. A body is
+// looked at only if the rule reads it, and only once `when` has passed
+// when `when` itself does not read it.
+func (c Candidate) Eval(in *Input) (*Event, error) {
+	r := c.Rule
+	if w := r.when; w != nil {
+		if w.needsReq {
+			if _, err := in.requestBody(); err != nil {
+				return nil, err
+			}
+		}
+		if w.needsResp {
+			if _, err := in.responseBody(); err != nil {
+				return nil, err
+			}
+		}
+		ok, err := w.eval(in, c.Params)
+		if err != nil {
+			return nil, &SkipError{Reason: reasonWhenError, Err: fmt.Errorf("when: %w", err)}
+		}
+		if !ok {
+			return nil, nil
+		}
+	}
+
+	ev := &Event{Name: r.name, Data: json.RawMessage(nullJSON)}
+	if r.data != nil {
+		var buf bytes.Buffer
+		if err := r.data.appendJSON(&buf, in, c.Params); err != nil {
+			return nil, err
+		}
+		data := r.redact.apply(buf.Bytes())
+		var out bytes.Buffer
+		out.Grow(len(data))
+		if err := json.Compact(&out, data); err != nil {
+			// Unreachable: every piece was checked. Say so rather than
+			// emit bytes a receiver cannot read.
+			return nil, &SkipError{Reason: "data_not_json", Err: err}
+		}
+		ev.Data = out.Bytes()
+	}
+	if r.userID != nil {
+		v, err := r.userID.value(in, c.Params)
+		if err != nil {
+			return nil, err
+		}
+		var out bytes.Buffer
+		if json.Compact(&out, v) != nil {
+			return nil, &SkipError{Reason: "user_id_not_json"}
+		}
+		ev.UserID = out.Bytes()
+	}
+	if r.site != nil {
+		v, err := r.site.value(in, c.Params)
+		if err != nil {
+			return nil, err
+		}
+		ev.Site = siteText(v)
+	}
+	return ev, nil
+}

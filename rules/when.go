@@ -1,0 +1,298 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"sync"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/overloads"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
+	"cel.dev/cel-go/ext"
+)
+
+// The variables a `when` expression sees, and the fields each one has
+// (path's fields are the rule's {params}, checked separately).
+var whenFields = map[string][]string{
+	"request":  {"method", "path", "headers", "query", "body"},
+	"response": {"status", "headers", "body"},
+}
+
+// celEnv is built once: building it is costly, and it is safe to share.
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
+	obj := cel.MapType(cel.StringType, cel.DynType)
+	return cel.NewEnv(
+		cel.Variable("request", obj),
+		cel.Variable("response", obj),
+		cel.Variable("path", obj),
+		cel.Variable("previous", cel.DynType),
+		cel.OptionalTypes(),
+		cel.CrossTypeNumericComparisons(true),
+		ext.Strings(),
+	)
+})
+
+// whenProg is a compiled `when` expression.
+type whenProg struct {
+	prog      cel.Program
+	needsReq  bool // reads request.body
+	needsResp bool // reads response.body
+	needsPrev bool // reads previous
+	strict    bool // the null-safe rewrite failed: missing fields are errors
+}
+
+// compileWhen type-checks expr, checks its field names against the
+// variables (and path's against pp's {params}), then makes field access
+// null-safe (see nullSafe) and plans the program.
+func compileWhen(expr string, pp *pathPattern) (w *whenProg, err error) {
+	defer func() {
+		// cel-go is third-party code fed with user text: a panic there
+		// must fail the config, not the server.
+		if r := recover(); r != nil {
+			w, err = nil, fmt.Errorf("internal CEL error: %v", r)
+		}
+	}()
+	env, err := celEnv()
+	if err != nil {
+		return nil, fmt.Errorf("CEL environment: %w", err)
+	}
+	checked, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, celIssues(expr, iss)
+	}
+	if k := checked.OutputType().Kind(); k != types.BoolKind && k != types.DynKind {
+		return nil, fmt.Errorf("must be a boolean expression, not %s", checked.OutputType())
+	}
+	w = &whenProg{}
+	if err := w.analyse(checked.NativeRep(), pp); err != nil {
+		return nil, err
+	}
+	// Should the rewrite fail, keep the strict form: a missing field is
+	// then an evaluation error, which still counts as false.
+	prepared := checked
+	w.strict = true
+	if opt, err := cel.NewStaticOptimizer(nullSafe{}); err == nil {
+		if rewritten, iss := opt.Optimize(env, checked); iss.Err() == nil {
+			prepared, w.strict = rewritten, false
+		}
+	}
+	w.prog, err = env.Program(prepared)
+	if err != nil {
+		return nil, fmt.Errorf("planning CEL program: %w", err)
+	}
+	return w, nil
+}
+
+// celIssues turns CEL's multi-line report into one line per issue.
+func celIssues(expr string, iss *cel.Issues) error {
+	multiline := strings.Contains(expr, "\n")
+	var msgs []string
+	for _, e := range iss.Errors() {
+		loc := fmt.Sprintf("column %d", e.Location.Column()+1)
+		if multiline {
+			loc = fmt.Sprintf("line %d column %d", e.Location.Line(), e.Location.Column()+1)
+		}
+		msg := strings.ReplaceAll(e.Message, " (in container '')", "")
+		msgs = append(msgs, fmt.Sprintf("%s (%s)", msg, loc))
+	}
+	if len(msgs) == 0 {
+		return iss.Err()
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// analyse checks request.X, response.X and path.X names and records
+// whether the bodies are read. Any use of request or response other than
+// selecting a non-body field counts as reading the body, to be safe.
+func (w *whenProg) analyse(a *ast.AST, pp *pathPattern) error {
+	uses := map[string]int{}
+	safe := map[string]int{}
+	var err error
+	ast.PostOrderVisit(a.Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		switch e.Kind() {
+		case ast.IdentKind:
+			uses[e.AsIdent()]++
+		case ast.SelectKind:
+			sel := e.AsSelect()
+			op := sel.Operand()
+			if op.Kind() != ast.IdentKind {
+				return
+			}
+			v, field := op.AsIdent(), sel.FieldName()
+			switch v {
+			case "request", "response":
+				known := false
+				for _, f := range whenFields[v] {
+					known = known || f == field
+				}
+				if !known && err == nil {
+					err = fmt.Errorf("%s has no field %q (it has %s)", v, field, strings.Join(whenFields[v], ", "))
+				}
+				if field != "body" {
+					safe[v]++
+				}
+			case "path":
+				if (pp == nil || !pp.hasParam(field)) && err == nil {
+					err = fmt.Errorf("path.%s: the path pattern has no {%s}", field, field)
+				}
+			}
+		}
+	}))
+	w.needsReq = uses["request"] > safe["request"]
+	w.needsResp = uses["response"] > safe["response"]
+	w.needsPrev = uses["previous"] > 0
+	return err
+}
+
+// nullSafe rewrites every dynamically typed field selection x.f into
+// x.?f.orValue(null), and every index x[i] into x[?i].orValue(null), so a
+// missing field, or a field of null, reads as null instead of failing.
+// has() tests are left alone: they already answer false.
+type nullSafe struct{}
+
+// Optimize implements cel.ASTOptimizer.
+func (nullSafe) Optimize(ctx *cel.OptimizerContext, a *ast.AST) *ast.AST {
+	var targets []ast.Expr
+	ast.PostOrderVisit(a.Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		if a.GetType(e.ID()).Kind() != types.DynKind {
+			return // typed values (literals) keep strict access
+		}
+		switch e.Kind() {
+		case ast.SelectKind:
+			if !e.AsSelect().IsTestOnly() {
+				targets = append(targets, e)
+			}
+		case ast.CallKind:
+			c := e.AsCall()
+			if c.FunctionName() == operators.Index && !c.IsMemberFunction() && len(c.Args()) == 2 {
+				targets = append(targets, e)
+			}
+		}
+	}))
+	// Post order: an inner access is rewritten in place before the one
+	// around it, which then picks up the rewritten node as its operand.
+	for _, e := range targets {
+		var opt ast.Expr
+		if e.Kind() == ast.SelectKind {
+			sel := e.AsSelect()
+			opt = ctx.NewCall(operators.OptSelect, sel.Operand(), ctx.NewLiteral(types.String(sel.FieldName())))
+		} else {
+			args := e.AsCall().Args()
+			opt = ctx.NewCall(operators.OptIndex, args[0], args[1])
+		}
+		// dyn(null), not null: a bare null would let the checker type the
+		// result of x[?i].orValue(null) as null_type.
+		null := ctx.NewCall(overloads.TypeConvertDyn, ctx.NewLiteral(types.NullValue))
+		ctx.UpdateExpr(e, ctx.NewMemberCall("orValue", opt, null))
+	}
+	return a
+}
+
+// eval runs the expression. The caller checks the bodies it needs first,
+// to report why one is unavailable as that body's skip reason.
+func (w *whenProg) eval(in *Input, params map[string]string) (bool, error) {
+	req := map[string]any{
+		"method":  in.Method,
+		"path":    in.Path,
+		"headers": in.celHeaders(&in.celReqHeaders, in.Header),
+		"query":   in.celQueryMap(),
+	}
+	resp := map[string]any{
+		"status":  int64(in.Status),
+		"headers": in.celHeaders(&in.celRespHeaders, in.RespHeader),
+	}
+	if w.needsReq {
+		if _, err := in.requestBody(); err != nil {
+			return false, err
+		}
+		v, err := in.req.decode()
+		if err != nil {
+			return false, err
+		}
+		req["body"] = v
+	}
+	if w.needsResp {
+		if _, err := in.responseBody(); err != nil {
+			return false, err
+		}
+		v, err := in.resp.decode()
+		if err != nil {
+			return false, err
+		}
+		resp["body"] = v
+	}
+	var prev any
+	if w.needsPrev {
+		in.previous()
+		v, err := in.prev.decode()
+		if err != nil {
+			return false, err
+		}
+		prev = v
+	}
+	if params == nil {
+		params = map[string]string{}
+	}
+	out, _, err := w.prog.Eval(map[string]any{
+		"request":  req,
+		"response": resp,
+		"path":     params,
+		"previous": prev,
+	})
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("result is %s, not a bool", out.Type().TypeName())
+	}
+	return bool(b), nil
+}
+
+// celHeaders builds (once per Input) the CEL map of first header values.
+func (in *Input) celHeaders(cache *any, h http.Header) any {
+	if *cache == nil {
+		m := make(map[string]string, len(h))
+		for k, v := range h {
+			if len(v) > 0 {
+				m[textproto.CanonicalMIMEHeaderKey(k)] = v[0]
+			}
+		}
+		*cache = headerMap{types.NewStringStringMap(types.DefaultTypeAdapter, m)}
+	}
+	return *cache
+}
+
+func (in *Input) celQueryMap() any {
+	if in.celQuery == nil {
+		in.celQuery = firstValues(in.Query)
+	}
+	return in.celQuery
+}
+
+// headerMap is a CEL map of header values whose lookups canonicalise the
+// name, so request.headers["content-type"] finds Content-Type.
+type headerMap struct{ traits.Mapper }
+
+func canonKey(k ref.Val) ref.Val {
+	if s, ok := k.(types.String); ok {
+		return types.String(textproto.CanonicalMIMEHeaderKey(string(s)))
+	}
+	return k
+}
+
+// Find implements traits.Mapper.
+func (m headerMap) Find(k ref.Val) (ref.Val, bool) { return m.Mapper.Find(canonKey(k)) }
+
+// Get implements traits.Indexer.
+func (m headerMap) Get(k ref.Val) ref.Val { return m.Mapper.Get(canonKey(k)) }
+
+// Contains implements traits.Container.
+func (m headerMap) Contains(k ref.Val) ref.Val { return m.Mapper.Contains(canonKey(k)) }

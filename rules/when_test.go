@@ -1,0 +1,167 @@
+package rules
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestWhen(t *testing.T) {
+	pp, err := compilePath("/api/orders/{id}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := func() *Input {
+		return &Input{
+			Method:     "PUT",
+			Path:       "/api/orders/42",
+			Header:     http.Header{"Content-Type": {"application/json"}, "X-User-Id": {"u1"}},
+			Query:      map[string][]string{"dry": {"1"}},
+			Body:       []byte(`{"total": 150, "items": [{"sku":"a"},{"sku":"b"}], "customer": null, "note": "hi"}`),
+			Status:     200,
+			RespHeader: http.Header{"Content-Type": {"application/json"}},
+			RespBody:   []byte(`{"status":"paid","count":3,"flag":true}`),
+		}
+	}
+	params := map[string]string{"id": "42"}
+	tests := []struct {
+		expr string
+		prev string
+		want bool
+		err  bool
+	}{
+		{expr: `response.body.status == "paid"`, want: true},
+		{expr: `response.body.status == "open"`, want: false},
+		{expr: `request.body.total > 100`, want: true},
+		{expr: `request.body.total > 100.5`, want: true},
+		{expr: `request.body.total == 150`, want: true},
+		{expr: `response.body.count == 3`, want: true},
+		{expr: `response.body.count in [1, 2, 3]`, want: true},
+		{expr: `response.body.flag`, want: true},
+		{expr: `previous.status != response.body.status`, want: true},
+		{expr: `previous == null`, want: true},
+		{expr: `previous.status == null`, want: true},
+		{expr: `previous.a.b.c == null`, want: true},
+		{expr: `previous.status != response.body.status`, prev: `{"status":"paid"}`, want: false},
+		{expr: `previous.status != response.body.status`, prev: `{"status":"open"}`, want: true},
+		{expr: `previous != null`, prev: `{"status":"open"}`, want: true},
+		{expr: `has(previous.status)`, want: false},
+		{expr: `has(previous.status)`, prev: `{"status":"open"}`, want: true},
+		{expr: `has(request.body.total)`, want: true},
+		{expr: `has(request.body.missing)`, want: false},
+		{expr: `has(request.body.missing.deeper)`, want: false},
+		{expr: `request.body.missing == null`, want: true},
+		{expr: `request.body.customer == null`, want: true},
+		{expr: `request.body.customer.name == null`, want: true},
+		{expr: `size(request.body.items) > 0`, want: true},
+		{expr: `size(request.body.items) == 2`, want: true},
+		{expr: `request.body.items[0].sku == "a"`, want: true},
+		{expr: `request.body.items[5].sku == null`, want: true},
+		{expr: `request.body.items.exists(i, i.sku == "b")`, want: true},
+		{expr: `request.body.items.all(i, has(i.sku))`, want: true},
+		{expr: `request.body.items.map(i, i.sku) == ["a", "b"]`, want: true},
+		{expr: `request.body.note.startsWith("h")`, want: true},
+		{expr: `request.body.note.upperAscii() == "HI"`, want: true},
+		{expr: `"total" in request.body`, want: true},
+		{expr: `request.method == "PUT" && request.path.startsWith("/api/")`, want: true},
+		{expr: `request.headers["x-user-id"] == "u1"`, want: true},
+		{expr: `request.headers["X-User-Id"] == "u1"`, want: true},
+		{expr: `"x-user-id" in request.headers`, want: true},
+		{expr: `request.headers["X-Missing"] == null`, want: true},
+		{expr: `request.query.dry == "1"`, want: true},
+		{expr: `request.query.nope == null`, want: true},
+		{expr: `response.status == 200`, want: true},
+		{expr: `response.status >= 200 && response.status < 300`, want: true},
+		{expr: `response.headers["Content-Type"].contains("json")`, want: true},
+		{expr: `path.id == "42"`, want: true},
+		{expr: `int(path.id) == 42`, want: true},
+		{expr: `{"a": 1}.a == 1`, want: true},
+		// Run-time failures.
+		{expr: `request.body.missing > 5`, err: true},
+		{expr: `request.body.note > 5`, err: true},
+		{expr: `request.body.note`, err: true},
+		{expr: `request.body.total / 0.0 > 1.0 && 1 / 0 == 1`, err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			w, err := compileWhen(tt.expr, pp)
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			if w.strict {
+				t.Fatal("the null-safe rewrite failed")
+			}
+			in := base()
+			if tt.prev != "" {
+				in.Previous = []byte(tt.prev)
+			}
+			if w.needsReq {
+				if _, err := in.requestBody(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if w.needsResp {
+				if _, err := in.responseBody(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := w.eval(in, params)
+			if tt.err {
+				if err == nil {
+					t.Fatalf("got %v, want an error", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("eval: %v", err)
+			}
+			if got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWhenCompileErrors(t *testing.T) {
+	pp, _ := compilePath("/api/orders/{id}")
+	tests := []struct{ expr, want string }{
+		{`foo == 1`, "undeclared reference to 'foo'"},
+		{`request.bdy.x == 1`, `request has no field "bdy"`},
+		{`has(response.stat)`, `response has no field "stat"`},
+		{`path.nope == "1"`, "path pattern has no {nope}"},
+		{`1 + 1`, "must be a boolean expression, not int"},
+		{`request.body.x ==`, "Syntax error"},
+		{"request.body.x == 1 &&\n  foo", "line 2 column 3"},
+	}
+	for _, tt := range tests {
+		_, err := compileWhen(tt.expr, pp)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: got %v, want an error containing %q", tt.expr, err, tt.want)
+		}
+	}
+}
+
+func TestWhenNeeds(t *testing.T) {
+	pp, _ := compilePath("/x/{id}")
+	tests := []struct {
+		expr            string
+		req, resp, prev bool
+	}{
+		{`request.method == "POST"`, false, false, false},
+		{`request.body.a == 1`, true, false, false},
+		{`response.status == 201 && request.headers["X"] == "y"`, false, false, false},
+		{`response.body.a == 1`, false, true, false},
+		{`has(request.body)`, true, false, false},
+		{`request["body"] != null`, true, false, false},
+		{`previous.a == path.id`, false, false, true},
+	}
+	for _, tt := range tests {
+		w, err := compileWhen(tt.expr, pp)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.expr, err)
+		}
+		if w.needsReq != tt.req || w.needsResp != tt.resp || w.needsPrev != tt.prev {
+			t.Errorf("%q: needs req=%v resp=%v prev=%v, want %v %v %v", tt.expr, w.needsReq, w.needsResp, w.needsPrev, tt.req, tt.resp, tt.prev)
+		}
+	}
+}
