@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,7 +62,8 @@ type App struct {
 	logger     *zap.Logger
 
 	mu       sync.RWMutex
-	store    *queue.Store
+	store    *queue.Store // set by Start; kept after Cleanup (see there)
+	started  bool         // holds a reference in stores
 	catalogs []*rules.Set // rule sets of the handlers of this config
 }
 
@@ -174,6 +174,7 @@ func (a *App) Start() error {
 	}
 	a.mu.Lock()
 	a.store = val.(*queue.Store)
+	a.started = true
 	a.mu.Unlock()
 	setRunning(a)
 	return nil
@@ -188,11 +189,14 @@ func (a *App) Stop() error {
 }
 
 // Cleanup releases this config's use of the store once every app of the
-// config has stopped; the last config using it closes it.
+// config has stopped; the last config using it closes it. On a reload the
+// old config's requests may still be draining (Caddy does not wait for them
+// unless the process exits): they keep writing to the store, which the new
+// config holds open.
 func (a *App) Cleanup() error {
 	a.mu.Lock()
-	had := a.store != nil
-	a.store = nil
+	had := a.started
+	a.started = false
 	a.mu.Unlock()
 	if !had {
 		return nil
@@ -203,20 +207,14 @@ func (a *App) Cleanup() error {
 	return nil
 }
 
-// append stores events, holding the app's read lock so that Cleanup cannot
-// close the store under a write.
+// append stores events in this config's store.
 func (a *App) append(events []queue.Event, onAsyncErr func(error)) error {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	if a.store == nil {
-		return errStoreUnavailable
+	store := a.Store()
+	if store == nil {
+		return queue.ErrClosed
 	}
-	return a.store.Append(events, time.Duration(a.Retention), a.durability, onAsyncErr)
+	return store.Append(events, time.Duration(a.Retention), a.durability, onAsyncErr)
 }
-
-// errStoreUnavailable is returned when events arrive before Start or after
-// Cleanup.
-var errStoreUnavailable = errors.New("the webhooks store is not open")
 
 // Store returns the open store, or nil when the app is not running.
 func (a *App) Store() *queue.Store {

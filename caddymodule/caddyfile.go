@@ -128,7 +128,7 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
-//	webhooks [<rule files...>] {
+//	webhooks {
 //		rules    <file>...
 //		max_body <size>
 //		event <name> {
@@ -147,7 +147,11 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	h.Rules = append(h.Rules, d.RemainingArgs()...)
+	if d.NextArg() {
+		// An argument here would be read as a matcher when it starts
+		// with "/", so rule files are only given with `rules`.
+		return d.Errf("webhooks takes no arguments; give rule files with `rules <file>...` in its block")
+	}
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "rules":

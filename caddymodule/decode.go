@@ -35,7 +35,7 @@ func decode(encoding string, body []byte, limit int64, side string) ([]byte, str
 		r = brotli.NewReader(bytes.NewReader(body))
 	case "zstd":
 		var zr *zstd.Decoder
-		zr, err = zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(limit)+1))
+		zr, err = zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
 		if err == nil {
 			defer zr.Close()
 			r = zr

@@ -246,7 +246,7 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 	})
 	if err != nil {
 		reason := "store_error"
-		if errors.Is(err, errStoreUnavailable) {
+		if errors.Is(err, queue.ErrClosed) {
 			reason = "store_unavailable"
 		}
 		for _, ev := range events {

@@ -25,7 +25,7 @@ func TestValidateRuleErrors(t *testing.T) {
 		line        int
 		what        string
 	}{
-		{"yaml syntax", "events:\n  - name: a.b\n    match: { method: POST, path: /a\n", 3, ""},
+		{"yaml syntax", "events:\n  - name: a.b\n    match: { path: /a }\n    when: x: y\n", 4, "mapping values"},
 		{"unknown key", "events:\n  - name: a.b\n    match: { method: POST, path: /a }\n    dta: {}\n", 4, "dta"},
 		{"bad status", "events:\n  - name: a.b\n    match:\n      method: POST\n      path: /a\n      status: 2xz\n", 6, "2xz"},
 		{"bad path pattern", "events:\n  - name: a.b\n    match:\n      path: /a/{id\n", 4, "path"},
@@ -38,7 +38,7 @@ func TestValidateRuleErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rulePath := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".yaml")
 			writeFile(t, rulePath, tc.rules)
-			out, ok := testbed.Validate(t, "{\n\tadmin off\n\tauto_https off\n\twebhooks {\n\t\tstorage "+filepath.Join(dir, "wh")+"\n\t}\n}\nhttp://127.0.0.1:1 {\n\twebhooks "+rulePath+"\n\treverse_proxy 127.0.0.1:2\n}\n")
+			out, ok := testbed.Validate(t, "{\n\tadmin off\n\tauto_https off\n\twebhooks {\n\t\tstorage "+filepath.Join(dir, "wh")+"\n\t}\n}\nhttp://127.0.0.1:1 {\n\twebhooks {\n\t\trules "+rulePath+"\n\t}\n\treverse_proxy 127.0.0.1:2\n}\n")
 			if ok {
 				t.Fatalf("caddy validate accepted the broken rules:\n%s", out)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -32,6 +33,25 @@ type Store struct {
 	db   *badger.DB
 	dir  string
 	sync bool
+
+	// mu makes Close wait for the operations in progress and later ones
+	// fail with ErrClosed: requests of an old config may still be
+	// draining when the last config using the store lets it go.
+	mu     sync.RWMutex
+	closed bool
+}
+
+// ErrClosed is returned by operations on a closed store.
+var ErrClosed = errors.New("webhooks store is closed")
+
+// use runs fn unless the store is closed, keeping Close out meanwhile.
+func (s *Store) use(fn func() error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return fn()
 }
 
 // Open opens (or creates) the store in opts.Dir. Badger locks the directory:
@@ -60,8 +80,17 @@ func Open(opts Options) (*Store, error) {
 // Dir returns the directory the store was opened in.
 func (s *Store) Dir() string { return s.dir }
 
-// Close flushes and closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close waits for the operations in progress, then flushes and closes the
+// database. Closing twice is harmless.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.db.Close()
+}
 
 // Destruct closes the store; it lets a caddy.UsagePool close the database
 // when the last configuration using it is stopped.
@@ -85,6 +114,10 @@ func (s *Store) Append(events []Event, retention time.Duration, d Durability, on
 	if len(events) == 0 {
 		return nil
 	}
+	return s.use(func() error { return s.append(events, retention, d, onAsyncErr) })
+}
+
+func (s *Store) append(events []Event, retention time.Duration, d Durability, onAsyncErr func(error)) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for i := range events {
@@ -128,6 +161,10 @@ var ErrStop = errors.New("stop")
 // EventsSince calls fn for each stored event inferred at or after since, in
 // time order, until fn returns an error (ErrStop ends the scan cleanly).
 func (s *Store) EventsSince(since time.Time, fn func(Event) error) error {
+	return s.use(func() error { return s.eventsSince(since, fn) })
+}
+
+func (s *Store) eventsSince(since time.Time, fn func(Event) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixEvent, PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()

@@ -161,3 +161,23 @@ func TestIDsSortByTime(t *testing.T) {
 		t.Fatalf("IDAt(%v)=%s not between %s and %s", base, at, ids[49], ids[50])
 	}
 }
+
+func TestUseAfterClose(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := s.Append([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now}}, 0, Sync, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Append after Close: %v, want ErrClosed", err)
+	}
+	if err := s.EventsSince(now, func(Event) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("EventsSince after Close: %v, want ErrClosed", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
