@@ -2,6 +2,7 @@ package caddymodule_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,6 +30,17 @@ func TestInferOrderCreated(t *testing.T) {
 		r.Body.Close()
 	}
 	post(t, s.plain+"/api/orders", `{"total":5000}`) // not through the module
+
+	// The counters are in Caddy's metrics registry.
+	resp, err := http.Get("http://" + s.caddy.AdminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), `caddy_webhooks_events_total{event="order.created"} 1`+"\n") {
+		t.Errorf("metrics lack caddy_webhooks_events_total for order.created:\n%s", grepLines(string(metrics), "caddy_webhooks"))
+	}
 	s.caddy.Stop()
 
 	evs := storedEvents(t, s.storage)
@@ -71,4 +83,14 @@ func TestWhenTrueEmits(t *testing.T) {
 	if evs[0].ID == evs[1].ID {
 		t.Errorf("events share an id: %s", evs[0].ID)
 	}
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
