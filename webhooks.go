@@ -1,0 +1,8 @@
+// Package caddywebhooks is the import path that Caddy builds use to include
+// caddy-webhooks (xcaddy --with github.com/caddy-webhooks/caddy-webhooks):
+// it registers the modules of package caddymodule.
+package caddywebhooks
+
+import (
+	_ "github.com/caddy-webhooks/caddy-webhooks/caddymodule"
+)
