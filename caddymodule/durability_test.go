@@ -29,14 +29,7 @@ func TestDurabilitySyncSurvivesKill(t *testing.T) {
 	// Caddy restarts on the same directory and opens the store.
 	c := startAgain(t, s)
 	c.Stop()
-	got := map[string]bool{}
-	for _, e := range byName(storedEvents(t, s.storage), "order.created") {
-		var d struct {
-			OrderID string `json:"orderId"`
-		}
-		_ = json.Unmarshal(e.Data, &d)
-		got[d.OrderID] = true
-	}
+	got := createdOrderIDs(t, s.storage)
 	for _, id := range ids {
 		if !got[id] {
 			t.Errorf("order %s got its 201 but its event is not in the store after kill -9", id)

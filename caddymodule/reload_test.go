@@ -90,14 +90,7 @@ func TestReloadWhileRequestsFlow(t *testing.T) {
 		t.Errorf("%d requests got an HTTP error during reloads (first: %v)", httpErrs.Load(), firstErr.Load())
 	}
 	s.caddy.Stop()
-	stored := map[string]bool{}
-	for _, e := range byName(storedEvents(t, s.storage), "order.created") {
-		var d struct {
-			OrderID string `json:"orderId"`
-		}
-		_ = json.Unmarshal(e.Data, &d)
-		stored[d.OrderID] = true
-	}
+	stored := createdOrderIDs(t, s.storage)
 	lost := 0
 	for _, id := range mod.orders {
 		if !stored[id] {

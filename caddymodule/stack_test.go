@@ -234,6 +234,22 @@ func storedEvents(t *testing.T, dir string) []queue.Event {
 	return evs
 }
 
+// createdOrderIDs returns the orderIds of the stored order.created events.
+func createdOrderIDs(t *testing.T, storage string) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, e := range byName(storedEvents(t, storage), "order.created") {
+		var d struct {
+			OrderID string `json:"orderId"`
+		}
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			t.Fatalf("event %s: %v", e.ID, err)
+		}
+		ids[d.OrderID] = true
+	}
+	return ids
+}
+
 func byName(evs []queue.Event, name string) []queue.Event {
 	var out []queue.Event
 	for _, e := range evs {
