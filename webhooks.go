@@ -1,8 +1,9 @@
 // Package caddywebhooks is the import path that Caddy builds use to include
 // caddy-webhooks (xcaddy --with github.com/caddy-webhooks/caddy-webhooks):
-// it registers the modules of package caddymodule.
+// it registers the modules of packages caddymodule and admin.
 package caddywebhooks
 
 import (
+	_ "github.com/caddy-webhooks/caddy-webhooks/admin"
 	_ "github.com/caddy-webhooks/caddy-webhooks/caddymodule"
 )

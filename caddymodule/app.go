@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +58,8 @@ type App struct {
 	Retention caddy.Duration `json:"retention,omitempty"`
 	// Workers is the number of concurrent delivery workers.
 	Workers int `json:"workers,omitempty"`
+	// Subscriptions declared in config, by name.
+	Subscriptions map[string]*SubscriptionConfig `json:"subscriptions,omitempty"`
 
 	durability queue.Durability
 	dir        string
@@ -107,6 +111,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.Workers == 0 {
 		a.Workers = defaultWorkers
 	}
+	a.provisionSubscriptions(repl)
 	switch a.Durability {
 	case "", "sync":
 		a.durability = queue.Sync
@@ -144,7 +149,7 @@ func (a *App) Validate() error {
 	if a.Workers < 0 {
 		return fmt.Errorf("webhooks: workers must be positive, got %d", a.Workers)
 	}
-	return nil
+	return a.validateSubscriptions(nil)
 }
 
 // stores holds one open Badger database per directory for the whole
@@ -176,6 +181,9 @@ func (a *App) Start() error {
 	a.store = val.(*queue.Store)
 	a.started = true
 	a.mu.Unlock()
+	if err := a.syncSubscriptions(a.store); err != nil {
+		return err // Caddy then cleans up, releasing the store
+	}
 	setRunning(a)
 	return nil
 }
@@ -237,6 +245,7 @@ func (a *App) Events() []rules.EventInfo {
 			}
 		}
 	}
+	slices.SortFunc(out, func(x, y rules.EventInfo) int { return strings.Compare(x.Name, y.Name) })
 	return out
 }
 

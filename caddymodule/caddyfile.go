@@ -33,6 +33,16 @@ func init() {
 //		allow_private_targets
 //		retention     <duration>
 //		workers       <n>
+//		subscription <name> {
+//			url         <url>
+//			events      <event|pattern>...
+//			secret      <secret>
+//			signature   standard|sha256|hex
+//			description <text>
+//			site_ids    <id>...
+//			rate_limit  <n>/<s|m|h>
+//			header      <name> <value>
+//		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -108,6 +118,26 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			} else {
 				a.DisableAfter = n
 			}
+		case "subscription":
+			var name string
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			name = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			sc, err := parseSubscriptionBlock(d)
+			if err != nil {
+				return err
+			}
+			if a.Subscriptions == nil {
+				a.Subscriptions = map[string]*SubscriptionConfig{}
+			}
+			if a.Subscriptions[name] != nil {
+				return d.Errf("subscription %q declared twice", name)
+			}
+			a.Subscriptions[name] = sc
 		case "allow_private_targets":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -118,6 +148,55 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// parseSubscriptionBlock reads the block of a `subscription` option.
+func parseSubscriptionBlock(d *caddyfile.Dispenser) (*SubscriptionConfig, error) {
+	sc := new(SubscriptionConfig)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		key := d.Val()
+		switch key {
+		case "url", "secret", "signature", "description", "rate_limit":
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.Errf("%s takes one argument", key)
+			}
+			switch key {
+			case "url":
+				sc.URL = v
+			case "secret":
+				sc.Secret = v
+			case "signature":
+				sc.Signature = v
+			case "description":
+				sc.Description = v
+			case "rate_limit":
+				sc.RateLimit = v
+			}
+		case "events", "site_ids":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.ArgErr()
+			}
+			if key == "events" {
+				sc.Events = append(sc.Events, args...)
+			} else {
+				sc.SiteIDs = append(sc.SiteIDs, args...)
+			}
+		case "header":
+			var name, value string
+			if !d.AllArgs(&name, &value) {
+				return nil, d.Errf("header takes a name and a value")
+			}
+			if sc.Headers == nil {
+				sc.Headers = map[string]string{}
+			}
+			sc.Headers[name] = value
+		default:
+			return nil, d.Errf("unrecognized subscription option %q", key)
+		}
+	}
+	return sc, nil
 }
 
 func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

@@ -1,0 +1,160 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+)
+
+// input holds the writable fields of a subscription that a request gave;
+// nil means not given, so PUT and PATCH change only what they name.
+type input struct {
+	AppName     *string
+	URL         *string
+	Events      *[]string
+	Description *string
+	IsActive    *bool
+	Signature   *string
+	Secret      *string
+	Filters     *queue.Filters
+	RateLimit   *string
+	Headers     *map[string]string
+}
+
+// readOnly are fields of a subscription's JSON that requests cannot set.
+var readOnly = map[string]bool{
+	"id": true, "secret_hint": true, "stats": true, "disabled_reason": true, "managed_by": true,
+	"created_at": true, "updated_at": true, "previous_secret_expires_at": true,
+}
+
+// errBadBody is a request body that is not a JSON object.
+var errBadBody = errors.New("request body must be a JSON object")
+
+// decodeInput reads the request body field by field, so that each bad
+// field gets its own message.
+func decodeInput(r *http.Request) (*input, queue.FieldErrors, error) {
+	raw, err := readObject(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := new(input)
+	fe := queue.FieldErrors{}
+	for name, val := range raw {
+		var target any
+		var want string
+		switch name {
+		case "app_name":
+			in.AppName, target, want = new(string), &in.AppName, "a string"
+		case "url":
+			in.URL, target, want = new(string), &in.URL, "a string"
+		case "events":
+			in.Events, target, want = new([]string), &in.Events, "an array of strings"
+		case "description":
+			in.Description, target, want = new(string), &in.Description, "a string"
+		case "is_active":
+			in.IsActive, target, want = new(bool), &in.IsActive, "true or false"
+		case "signature":
+			in.Signature, target, want = new(string), &in.Signature, "a string"
+		case "secret":
+			in.Secret, target, want = new(string), &in.Secret, "a string"
+		case "rate_limit":
+			in.RateLimit, target, want = new(string), &in.RateLimit, "a string like 100/m"
+		case "headers":
+			in.Headers, target, want = new(map[string]string), &in.Headers, "an object of strings"
+		case "filters":
+			in.Filters = new(queue.Filters)
+			dec := json.NewDecoder(strings.NewReader(string(val)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(in.Filters); err != nil {
+				fe["filters"] = `must be {"site_ids": [strings]}: ` + err.Error()
+			}
+			continue
+		default:
+			if readOnly[name] {
+				fe[name] = "read-only"
+			} else {
+				fe[name] = "unknown field"
+			}
+			continue
+		}
+		if err := json.Unmarshal(val, target); err != nil {
+			fe[name] = "must be " + want
+		}
+	}
+	if len(fe) > 0 {
+		return nil, fe, nil
+	}
+	return in, nil, nil
+}
+
+// readObject reads a JSON object body; an empty body is an empty object.
+func readObject(r *http.Request) (map[string]json.RawMessage, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("request body larger than %d bytes", tooBig.Limit)
+		}
+		return nil, fmt.Errorf("reading request body: %w", err)
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return map[string]json.RawMessage{}, nil
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		return nil, errBadBody
+	}
+	return raw, nil
+}
+
+// apply copies the given fields onto sub.
+func (in *input) apply(sub *queue.Subscription) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = strings.TrimSpace(*src)
+		}
+	}
+	set(&sub.AppName, in.AppName)
+	set(&sub.URL, in.URL)
+	set(&sub.Description, in.Description)
+	set(&sub.Signature, in.Signature)
+	set(&sub.RateLimit, in.RateLimit)
+	if in.Secret != nil {
+		sub.Secret = *in.Secret // secrets are taken as given, spaces included
+	}
+	if in.Events != nil {
+		sub.Events = dedupe(*in.Events)
+	}
+	if in.Filters != nil {
+		sub.Filters = *in.Filters
+	}
+	if in.Headers != nil {
+		sub.Headers = *in.Headers
+	}
+	if in.IsActive != nil {
+		if *in.IsActive && !sub.IsActive {
+			// Resuming a paused subscription starts its failure count afresh.
+			sub.DisabledReason = nil
+			sub.Stats.ConsecutiveFailures = 0
+		}
+		sub.IsActive = *in.IsActive
+	}
+}
+
+func dedupe(list []string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

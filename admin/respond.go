@@ -1,0 +1,46 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+)
+
+// apiError is the body of every error answer: a message, and what is wrong
+// with each field when the request body was at fault.
+type apiError struct {
+	Error  string            `json:"error"`
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store") // answers may carry secrets
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string, fields queue.FieldErrors) {
+	writeJSON(w, status, apiError{Error: msg, Fields: fields})
+}
+
+// appHandler is a route handler that needs the running webhooks app.
+type appHandler func(w http.ResponseWriter, r *http.Request, app *caddymodule.App)
+
+// withApp finds the running webhooks app, or answers 503: the admin
+// endpoint runs even when the loaded config has no webhooks app.
+func withApp(h appHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		app := caddymodule.Running()
+		if app == nil || app.Store() == nil {
+			writeError(w, http.StatusServiceUnavailable, "no webhooks app is running: load a config that uses the webhooks handler or global option", nil)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		h(w, r, app)
+	}
+}

@@ -1,0 +1,228 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/signer"
+)
+
+// maxGracePeriod bounds how long a rotated-out secret stays valid.
+const maxGracePeriod = 30 * 24 * time.Hour
+
+func listSubscriptions(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	var onlyActive *bool
+	switch v := r.URL.Query().Get("is_active"); v {
+	case "":
+	case "true", "false":
+		b := v == "true"
+		onlyActive = &b
+	default:
+		writeError(w, http.StatusBadRequest, "bad query", queue.FieldErrors{"is_active": "must be true or false"})
+		return
+	}
+	subs, err := app.Store().Subscriptions()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	now := time.Now()
+	out := []view{}
+	for _, sub := range subs {
+		if onlyActive == nil || sub.IsActive == *onlyActive {
+			out = append(out, newView(sub, app.RateLimit, false, now))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func createSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	in, fe, err := decodeInput(r)
+	if !checkInput(w, fe, err) {
+		return
+	}
+	now := time.Now().UTC()
+	sub := &queue.Subscription{
+		ID:        queue.NewID("sub_", now),
+		IsActive:  true,
+		Signature: signer.Standard,
+		CreatedAt: now,
+		UpdatedAt: now,
+	}
+	in.apply(sub)
+	if sub.Secret == "" {
+		if sub.Secret, err = signer.GenerateSecret(); err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error(), nil)
+			return
+		}
+	}
+	if sub.AppName == "" {
+		if u, err := url.Parse(sub.URL); err == nil {
+			sub.AppName = u.Hostname()
+		}
+	}
+	if fe := validate(sub, app); fe != nil {
+		writeError(w, http.StatusBadRequest, "invalid subscription", fe)
+		return
+	}
+	if err := app.Store().PutSubscription(sub); err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusCreated, newView(sub, app.RateLimit, true, now))
+}
+
+func getSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	sub, err := app.Store().Subscription(r.PathValue("id"))
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newView(sub, app.RateLimit, false, time.Now()))
+}
+
+func updateSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	in, fe, err := decodeInput(r)
+	if !checkInput(w, fe, err) {
+		return
+	}
+	now := time.Now().UTC()
+	sub, err := app.Store().UpdateSubscription(r.PathValue("id"), func(sub *queue.Subscription) error {
+		if err := refuseConfig(sub); err != nil {
+			return err
+		}
+		in.apply(sub)
+		sub.UpdatedAt = now
+		if fe := validate(sub, app); fe != nil {
+			return fe
+		}
+		return nil
+	})
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newView(sub, app.RateLimit, false, now))
+}
+
+func deleteSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	id := r.PathValue("id")
+	sub, err := app.Store().Subscription(id)
+	if err == nil {
+		err = refuseConfig(sub)
+	}
+	if err == nil {
+		err = app.Store().DeleteSubscription(id)
+	}
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func rotateSecret(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	raw, err := readObject(r)
+	if !checkInput(w, nil, err) {
+		return
+	}
+	var grace time.Duration
+	for name, val := range raw {
+		if name != "grace_period" {
+			writeError(w, http.StatusBadRequest, "invalid request", queue.FieldErrors{name: "unknown field"})
+			return
+		}
+		var s string
+		if err := json.Unmarshal(val, &s); err != nil {
+			writeError(w, http.StatusBadRequest, "invalid request", queue.FieldErrors{"grace_period": `must be a duration string like "24h"`})
+			return
+		}
+		if grace, err = time.ParseDuration(s); err != nil || grace < 0 || grace > maxGracePeriod {
+			writeError(w, http.StatusBadRequest, "invalid request", queue.FieldErrors{"grace_period": fmt.Sprintf("must be a duration from 0s to %s, like \"24h\"", maxGracePeriod)})
+			return
+		}
+	}
+	secret, err := signer.GenerateSecret()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	now := time.Now().UTC()
+	sub, err := app.Store().UpdateSubscription(r.PathValue("id"), func(sub *queue.Subscription) error {
+		if err := refuseConfig(sub); err != nil {
+			return err
+		}
+		sub.PreviousSecret, sub.PreviousSecretExpiresAt = "", nil
+		if grace > 0 {
+			expires := now.Add(grace)
+			sub.PreviousSecret, sub.PreviousSecretExpiresAt = sub.Secret, &expires
+		}
+		sub.Secret = secret
+		sub.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newView(sub, app.RateLimit, true, now))
+}
+
+// validate checks sub against the running config's event catalogue.
+func validate(sub *queue.Subscription, app *caddymodule.App) queue.FieldErrors {
+	known := map[string]bool{}
+	for _, ev := range app.Events() {
+		known[ev.Name] = true
+	}
+	return sub.Validate(func(name string) bool { return known[name] }, signer.ValidScheme, signer.ValidateSecret)
+}
+
+// errConfigManaged refuses changes to subscriptions declared in config.
+type errConfigManaged struct{ id string }
+
+func (e errConfigManaged) Error() string {
+	return fmt.Sprintf("subscription %s is declared in Caddy's config (a `subscription` block of the webhooks global option): change it there and reload", e.id)
+}
+
+func refuseConfig(sub *queue.Subscription) error {
+	if sub.ManagedBy == queue.ManagedByConfig {
+		return errConfigManaged{sub.ID}
+	}
+	return nil
+}
+
+// checkInput answers a body that could not be read or had bad fields; it
+// reports whether the handler may go on.
+func checkInput(w http.ResponseWriter, fe queue.FieldErrors, err error) bool {
+	switch {
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error(), nil)
+		return false
+	case fe != nil:
+		writeError(w, http.StatusBadRequest, "invalid request", fe)
+		return false
+	}
+	return true
+}
+
+// writeStoreError maps store and validation errors to status codes.
+func writeStoreError(w http.ResponseWriter, err error) {
+	var fe queue.FieldErrors
+	var cm errConfigManaged
+	switch {
+	case errors.As(err, &fe):
+		writeError(w, http.StatusBadRequest, "invalid subscription", fe)
+	case errors.As(err, &cm):
+		writeError(w, http.StatusConflict, cm.Error(), nil)
+	case errors.Is(err, queue.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error(), nil)
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+	}
+}

@@ -1,0 +1,138 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/signer"
+)
+
+// SubscriptionConfig is a subscription declared in Caddy's config, for ops
+// who keep everything in a Caddyfile. It is created or updated when the
+// config starts, and the admin API refuses to change or delete it.
+type SubscriptionConfig struct {
+	// URL receives the deliveries.
+	URL string `json:"url"`
+	// Events are event names or patterns such as order.*.
+	Events []string `json:"events"`
+	// Secret signs the deliveries; use a placeholder such as {env.X}.
+	Secret string `json:"secret"`
+	// Signature is the scheme: standard (default), sha256 or hex.
+	Signature string `json:"signature,omitempty"`
+	// Description is a note for admins.
+	Description string `json:"description,omitempty"`
+	// SiteIDs keeps only events of these sites (filters.site_ids).
+	SiteIDs []string `json:"site_ids,omitempty"`
+	// RateLimit overrides the app's rate_limit, like 10/m.
+	RateLimit string `json:"rate_limit,omitempty"`
+	// Headers are added to every delivery.
+	Headers map[string]string `json:"headers,omitempty"`
+}
+
+// subscriptionNameRE is the form of a config subscription's name, which
+// becomes its id (sub_<name>).
+var subscriptionNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// provisionSubscriptions applies placeholders and defaults.
+func (a *App) provisionSubscriptions(repl *caddy.Replacer) {
+	for _, sc := range a.Subscriptions {
+		sc.URL = repl.ReplaceKnown(sc.URL, "")
+		sc.Secret = repl.ReplaceKnown(sc.Secret, "")
+		for k, v := range sc.Headers {
+			sc.Headers[k] = repl.ReplaceKnown(v, "")
+		}
+		if sc.Signature == "" {
+			sc.Signature = signer.Standard
+		}
+	}
+}
+
+// subscription is the stored form of a config subscription (stats and
+// timestamps aside).
+func (sc *SubscriptionConfig) subscription(name string) *queue.Subscription {
+	return &queue.Subscription{
+		ID: "sub_" + name, AppName: name, URL: sc.URL, Events: sc.Events, Description: sc.Description,
+		IsActive: true, Signature: sc.Signature, Secret: sc.Secret,
+		Filters:   queue.Filters{SiteIDs: sc.SiteIDs},
+		RateLimit: sc.RateLimit, Headers: sc.Headers, ManagedBy: queue.ManagedByConfig,
+	}
+}
+
+// validateSubscriptions checks what can be checked without the rules;
+// known is nil then, and event names are checked at start.
+func (a *App) validateSubscriptions(known func(string) bool) error {
+	var errs []error
+	for name, sc := range a.Subscriptions {
+		if !subscriptionNameRE.MatchString(name) {
+			errs = append(errs, fmt.Errorf("webhooks: subscription %q: the name must be 1 to 64 letters, digits, _ or -", name))
+			continue
+		}
+		if sc.Secret == "" {
+			errs = append(errs, fmt.Errorf("webhooks: subscription %s: secret is required (e.g. secret {env.%s_WEBHOOK_SECRET}); the API never shows a config subscription's secret", name, name))
+			continue
+		}
+		k := known
+		if k == nil {
+			k = func(string) bool { return true }
+		}
+		if fe := sc.subscription(name).Validate(k, signer.ValidScheme, signer.ValidateSecret); fe != nil {
+			errs = append(errs, fmt.Errorf("webhooks: subscription %s: %w", name, fe))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// syncSubscriptions makes the store's config subscriptions those of this
+// config: new ones are created, changed ones updated (keeping their stats,
+// and active again), and ones no longer declared deleted.
+func (a *App) syncSubscriptions(store *queue.Store) error {
+	known := map[string]bool{}
+	for _, ev := range a.Events() {
+		known[ev.Name] = true
+	}
+	if err := a.validateSubscriptions(func(n string) bool { return known[n] }); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for name, sc := range a.Subscriptions {
+		want := sc.subscription(name)
+		old, err := store.Subscription(want.ID)
+		switch {
+		case errors.Is(err, queue.ErrNotFound):
+			want.CreatedAt, want.UpdatedAt = now, now
+		case err != nil:
+			return fmt.Errorf("webhooks: subscription %s: %w", name, err)
+		default:
+			want.Stats, want.CreatedAt, want.UpdatedAt = old.Stats, old.CreatedAt, old.UpdatedAt
+			if !sameConfig(old, want) {
+				want.UpdatedAt = now
+			}
+		}
+		if err := store.PutSubscription(want); err != nil {
+			return fmt.Errorf("webhooks: subscription %s: %w", name, err)
+		}
+	}
+	subs, err := store.Subscriptions()
+	if err != nil {
+		return fmt.Errorf("webhooks: listing subscriptions: %w", err)
+	}
+	for _, sub := range subs {
+		if sub.ManagedBy == queue.ManagedByConfig && a.Subscriptions[sub.AppName] == nil {
+			if err := store.DeleteSubscription(sub.ID); err != nil {
+				return fmt.Errorf("webhooks: removing subscription %s no longer in the config: %w", sub.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// sameConfig reports whether the configured fields are unchanged.
+func sameConfig(a, b *queue.Subscription) bool {
+	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers) ==
+		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers)
+}

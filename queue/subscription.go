@@ -1,0 +1,218 @@
+package queue
+
+import (
+	"fmt"
+	"net/textproto"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// TestEvent is the event the admin API's test route sends; every
+// subscription may list it.
+const TestEvent = "webhook.test"
+
+// Subscription is a receiver of events, as stored. The secret is stored in
+// full: deliveries need it. The admin API decides what to show.
+type Subscription struct {
+	ID          string            `json:"id"`
+	AppName     string            `json:"app_name"`
+	URL         string            `json:"url"`
+	Events      []string          `json:"events"`
+	Description string            `json:"description"`
+	IsActive    bool              `json:"is_active"`
+	Signature   string            `json:"signature"`
+	Secret      string            `json:"secret"`
+	Filters     Filters           `json:"filters"`
+	RateLimit   string            `json:"rate_limit,omitempty"` // "" follows the app's default
+	Headers     map[string]string `json:"headers,omitempty"`
+	Stats       Stats             `json:"stats"`
+	// DisabledReason says why delivery paused the subscription; nil when
+	// it is active or was paused by an admin.
+	DisabledReason *string `json:"disabled_reason"`
+	// PreviousSecret stays valid, and is used for dual signatures, until
+	// PreviousSecretExpiresAt (a rotation's grace period).
+	PreviousSecret          string     `json:"previous_secret,omitempty"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	// ManagedBy is "config" for subscriptions declared in Caddy's config,
+	// which the API must not change.
+	ManagedBy string    `json:"managed_by,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Filters narrow the events a subscription receives.
+type Filters struct {
+	// SiteIDs keeps events whose site is one of these; empty keeps all.
+	SiteIDs []string `json:"site_ids"`
+}
+
+// Stats are kept up to date by delivery.
+type Stats struct {
+	TotalSent           int64      `json:"total_sent"`
+	TotalFailed         int64      `json:"total_failed"`
+	LastSentAt          *time.Time `json:"last_sent_at"`
+	LastError           *string    `json:"last_error"`
+	ConsecutiveFailures int64      `json:"consecutive_failures"`
+}
+
+// ManagedByConfig marks subscriptions declared in Caddy's config.
+const ManagedByConfig = "config"
+
+// Secrets returns the secrets that sign a delivery at time now: the
+// current one, then the previous one while its grace period lasts.
+func (s *Subscription) Secrets(now time.Time) []string {
+	if s.PreviousSecret != "" && s.PreviousSecretExpiresAt != nil && now.Before(*s.PreviousSecretExpiresAt) {
+		return []string{s.Secret, s.PreviousSecret}
+	}
+	return []string{s.Secret}
+}
+
+// Wants reports whether the subscription lists event, by name or by a
+// pattern such as "order.*" (or "*" for every event).
+func (s *Subscription) Wants(event string) bool {
+	for _, e := range s.Events {
+		if EventMatches(e, event) {
+			return true
+		}
+	}
+	return false
+}
+
+// EventMatches reports whether a subscription's entry (a name, a
+// "prefix.*" pattern or "*") covers event.
+func EventMatches(entry, event string) bool {
+	if entry == "*" {
+		return event != TestEvent // tests are sent to one subscription on purpose
+	}
+	if prefix, ok := strings.CutSuffix(entry, ".*"); ok {
+		return strings.HasPrefix(event, prefix+".")
+	}
+	return entry == event
+}
+
+// AcceptsSite reports whether the site filter lets an event of site
+// through; no filter accepts every event.
+func (s *Subscription) AcceptsSite(site string) bool {
+	if len(s.Filters.SiteIDs) == 0 {
+		return true
+	}
+	for _, id := range s.Filters.SiteIDs {
+		if id == site {
+			return true
+		}
+	}
+	return false
+}
+
+// FieldErrors maps a field name to what is wrong with it.
+type FieldErrors map[string]string
+
+// Error lists the fields, sorted, for logs and config errors.
+func (fe FieldErrors) Error() string {
+	keys := make([]string, 0, len(fe))
+	for k := range fe {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + fe[k]
+	}
+	return strings.Join(parts, "; ")
+}
+
+var (
+	eventNameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+	eventPatternRE = regexp.MustCompile(`^([A-Za-z0-9_-]+\.)+\*$`)
+	rateLimitRE    = regexp.MustCompile(`^[1-9][0-9]{0,8}/(s|m|h)$`)
+	headerNameRE   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+)
+
+// reservedHeaders are set by delivery itself; a subscription cannot
+// override them.
+var reservedHeaders = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Host": true, "User-Agent": true,
+	"Connection": true, "Transfer-Encoding": true, "Te": true, "Upgrade": true, "Trailer": true,
+}
+
+// Validate checks every field and returns the problems by field, or nil.
+// known reports whether the loaded rules can emit an event; validSecret
+// checks a secret against the signature scheme (the signer package).
+func (s *Subscription) Validate(known func(string) bool, validScheme func(string) bool, validSecret func(scheme, secret string) error) FieldErrors {
+	fe := FieldErrors{}
+	if msg := validateURL(s.URL); msg != "" {
+		fe["url"] = msg
+	}
+	if len(s.Events) == 0 {
+		fe["events"] = "at least one event is required"
+	}
+	for _, e := range s.Events {
+		switch {
+		case e == TestEvent || e == "*":
+		case eventPatternRE.MatchString(e):
+		case !eventNameRE.MatchString(e):
+			fe["events"] = fmt.Sprintf("%q is neither an event name nor a pattern like order.*", e)
+		case !known(e):
+			fe["events"] = fmt.Sprintf("%q is not an event the loaded rules can emit (see /webhooks/events)", e)
+		}
+	}
+	if !validScheme(s.Signature) {
+		fe["signature"] = fmt.Sprintf("%q is not one of standard, sha256, hex", s.Signature)
+	} else if err := validSecret(s.Signature, s.Secret); err != nil {
+		fe["secret"] = err.Error()
+	}
+	if s.RateLimit != "" && !rateLimitRE.MatchString(s.RateLimit) {
+		fe["rate_limit"] = fmt.Sprintf("%q is not like 100/m (a count per s, m or h)", s.RateLimit)
+	}
+	for name := range s.Headers {
+		canon := strings.TrimSpace(name)
+		switch {
+		case !headerNameRE.MatchString(canon):
+			fe["headers"] = fmt.Sprintf("%q is not a valid header name", name)
+		case reservedHeaders[textproto.CanonicalMIMEHeaderKey(canon)] || strings.HasPrefix(strings.ToLower(canon), "x-webhook-") || strings.HasPrefix(strings.ToLower(canon), "webhook-"):
+			fe["headers"] = fmt.Sprintf("%q is set by delivery and cannot be overridden", name)
+		}
+	}
+	for _, id := range s.Filters.SiteIDs {
+		if id == "" {
+			fe["filters.site_ids"] = "site ids must not be empty"
+		}
+	}
+	if len(s.AppName) > 200 {
+		fe["app_name"] = "at most 200 characters"
+	}
+	if len(s.Description) > 2000 {
+		fe["description"] = "at most 2000 characters"
+	}
+	if len(fe) == 0 {
+		return nil
+	}
+	return fe
+}
+
+// validateURL says what is wrong with a delivery target, or "".
+func validateURL(raw string) string {
+	if raw == "" {
+		return "required"
+	}
+	if len(raw) > 2048 {
+		return "at most 2048 characters"
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "not a valid URL: " + err.Error()
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must be an absolute http:// or https:// URL"
+	case u.Host == "" || u.Hostname() == "":
+		return "must have a host"
+	case u.User != nil:
+		return "must not contain credentials (use headers for authentication)"
+	case u.Fragment != "":
+		return "must not have a #fragment"
+	}
+	return ""
+}
