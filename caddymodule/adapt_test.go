@@ -40,22 +40,26 @@ func TestCaddyfileAdapt(t *testing.T) {
 // message naming the problem.
 func TestCaddyfileErrors(t *testing.T) {
 	cases := map[string]string{
-		"bad durability":    "{\n\twebhooks {\n\t\tdurability maybe\n\t}\n}\n:80 {\n\trespond ok\n}\n",
-		"unknown option":    "{\n\twebhooks {\n\t\tstorag /x\n\t}\n}\n:80 {\n\trespond ok\n}\n",
-		"bad retry":         "{\n\twebhooks {\n\t\tretry 1m soon\n\t}\n}\n:80 {\n\trespond ok\n}\n",
-		"bad workers":       "{\n\twebhooks {\n\t\tworkers -1\n\t}\n}\n:80 {\n\trespond ok\n}\n",
-		"bad max_body":      ":80 {\n\twebhooks {\n\t\tmax_body lots\n\t}\n}\n",
-		"unknown subdir":    ":80 {\n\twebhooks {\n\t\trulez a.yaml\n\t}\n}\n",
-		"unknown event key": ":80 {\n\twebhooks {\n\t\tevent a.b {\n\t\t\tmatсh {\n\t\t\t}\n\t\t}\n\t}\n}\n",
+		"bad durability":     "{\n\twebhooks {\n\t\tdurability maybe\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"unknown option":     "{\n\twebhooks {\n\t\tstorag /x\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"bad retry":          "{\n\twebhooks {\n\t\tretry 1m soon\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"bad workers":        "{\n\twebhooks {\n\t\tworkers -1\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"bad max_body":       ":80 {\n\twebhooks {\n\t\tmax_body lots\n\t}\n}\n",
+		"unknown subdir":     ":80 {\n\twebhooks {\n\t\trulez a.yaml\n\t}\n}\n",
+		"unknown event key":  ":80 {\n\twebhooks {\n\t\tevent a.b {\n\t\t\tmatсh {\n\t\t\t}\n\t\t}\n\t}\n}\n",
+		"subscription key":   "{\n\twebhooks {\n\t\tsubscription a {\n\t\t\turi https://x\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"subscription twice": "{\n\twebhooks {\n\t\tsubscription a {\n\t\t}\n\t\tsubscription a {\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	}
 	want := map[string]string{
-		"bad durability":    "durability",
-		"unknown option":    "storag",
-		"bad retry":         "retry",
-		"bad workers":       "workers",
-		"bad max_body":      "max_body",
-		"unknown subdir":    "rulez",
-		"unknown event key": "unrecognized event key",
+		"bad durability":     "durability",
+		"unknown option":     "storag",
+		"bad retry":          "retry",
+		"bad workers":        "workers",
+		"bad max_body":       "max_body",
+		"unknown subdir":     "rulez",
+		"unknown event key":  "unrecognized event key",
+		"subscription key":   "unrecognized subscription option",
+		"subscription twice": "declared twice",
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {
