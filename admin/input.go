@@ -45,6 +45,20 @@ func decodeInput(r *http.Request) (*input, queue.FieldErrors, error) {
 	in := new(input)
 	fe := queue.FieldErrors{}
 	for name, val := range raw {
+		if string(val) == "null" {
+			// null clears an optional field; a required one cannot be null.
+			switch name {
+			case "url", "events", "signature", "is_active":
+				fe[name] = "must not be null"
+				continue
+			case "filters":
+				val = []byte("{}")
+			case "headers":
+				val = []byte("{}")
+			default:
+				val = []byte(`""`)
+			}
+		}
 		var target any
 		var want string
 		switch name {

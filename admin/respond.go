@@ -31,11 +31,12 @@ func writeError(w http.ResponseWriter, status int, msg string, fields queue.Fiel
 // appHandler is a route handler that needs the running webhooks app.
 type appHandler func(w http.ResponseWriter, r *http.Request, app *caddymodule.App)
 
-// withApp finds the running webhooks app, or answers 503: the admin
-// endpoint runs even when the loaded config has no webhooks app.
+// withApp finds the webhooks app of the config Caddy is serving, or
+// answers 503: the admin endpoint runs even when the loaded config has no
+// webhooks app.
 func withApp(h appHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		app := caddymodule.Running()
+		app := caddymodule.Active()
 		if app == nil || app.Store() == nil {
 			writeError(w, http.StatusServiceUnavailable, "no webhooks app is running: load a config that uses the webhooks handler or global option", nil)
 			return

@@ -65,10 +65,11 @@ type App struct {
 	dir        string
 	logger     *zap.Logger
 
-	mu       sync.RWMutex
-	store    *queue.Store // set by Start; kept after Cleanup (see there)
-	started  bool         // holds a reference in stores
-	catalogs []*rules.Set // rule sets of the handlers of this config
+	mu        sync.RWMutex
+	store     *queue.Store // set by Start; kept after Cleanup (see there)
+	started   bool         // holds a reference in stores
+	startedAt time.Time    // when Start ran; orders configs in Stop
+	catalogs  []*rules.Set // rule sets of the handlers of this config
 }
 
 // CaddyModule returns the Caddy module information.
@@ -181,18 +182,30 @@ func (a *App) Start() error {
 	a.store = val.(*queue.Store)
 	a.started = true
 	a.mu.Unlock()
+	a.startedAt = time.Now()
 	if err := a.syncSubscriptions(a.store); err != nil {
 		return err // Caddy then cleans up, releasing the store
 	}
-	setRunning(a)
 	return nil
 }
 
-// Stop marks the app as no longer the running one. The store stays open
-// until Cleanup: Caddy stops its apps in no fixed order, and requests still
-// draining from the HTTP app must be able to store their events.
+// Stop leaves the store open until Cleanup: Caddy stops its apps in no
+// fixed order, and requests still draining from the HTTP app must be able
+// to store their events.
+//
+// If this app belongs to a new config that failed to start (another of its
+// apps failed), the config still serving is older than this one: its
+// config subscriptions are put back, undoing what Start synced.
 func (a *App) Stop() error {
-	clearRunning(a)
+	active := Active()
+	if active == nil || active == a || !active.startedAt.Before(a.startedAt) {
+		return nil
+	}
+	if store := active.Store(); store != nil {
+		if err := active.syncSubscriptions(store); err != nil {
+			return fmt.Errorf("webhooks: restoring the running config's subscriptions: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -263,32 +276,18 @@ func (a *App) durabilityName() string {
 	return "sync"
 }
 
-// running is the app of the config that was started last; the admin routes,
-// which Caddy builds without access to apps, find the store through it.
-var (
-	runningMu sync.Mutex
-	running   *App
-)
-
-func setRunning(a *App) {
-	runningMu.Lock()
-	running = a
-	runningMu.Unlock()
-}
-
-func clearRunning(a *App) {
-	runningMu.Lock()
-	if running == a {
-		running = nil
+// Active returns the webhooks app of the config Caddy is serving, or nil.
+// Admin routes, which Caddy builds without access to apps, find the store
+// through it. It asks Caddy's active context rather than remembering the
+// last app started: a reload that fails after its webhooks app started
+// leaves the old config serving.
+func Active() *App {
+	a, err := caddy.ActiveContext().AppIfConfigured("webhooks")
+	if err != nil {
+		return nil
 	}
-	runningMu.Unlock()
-}
-
-// Running returns the webhooks app of the running config, or nil.
-func Running() *App {
-	runningMu.Lock()
-	defer runningMu.Unlock()
-	return running
+	app, _ := a.(*App)
+	return app
 }
 
 // badgerLogger adapts zap's sugared logger to Badger's Logger interface.

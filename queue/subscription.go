@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // TestEvent is the event the admin API's test route sends; every
@@ -128,7 +130,6 @@ var (
 	eventNameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 	eventPatternRE = regexp.MustCompile(`^([A-Za-z0-9_-]+\.)+\*$`)
 	rateLimitRE    = regexp.MustCompile(`^[1-9][0-9]{0,8}/(s|m|h)$`)
-	headerNameRE   = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
 
 // reservedHeaders are set by delivery itself; a subscription cannot
@@ -167,14 +168,21 @@ func (s *Subscription) Validate(known func(string) bool, validScheme func(string
 	if s.RateLimit != "" && !rateLimitRE.MatchString(s.RateLimit) {
 		fe["rate_limit"] = fmt.Sprintf("%q is not like 100/m (a count per s, m or h)", s.RateLimit)
 	}
-	for name := range s.Headers {
-		canon := strings.TrimSpace(name)
+	seen := map[string]string{}
+	for name, value := range s.Headers {
+		canon := textproto.CanonicalMIMEHeaderKey(name)
+		lower := strings.ToLower(name)
 		switch {
-		case !headerNameRE.MatchString(canon):
+		case !httpguts.ValidHeaderFieldName(name):
 			fe["headers"] = fmt.Sprintf("%q is not a valid header name", name)
-		case reservedHeaders[textproto.CanonicalMIMEHeaderKey(canon)] || strings.HasPrefix(strings.ToLower(canon), "x-webhook-") || strings.HasPrefix(strings.ToLower(canon), "webhook-"):
+		case reservedHeaders[canon] || strings.HasPrefix(lower, "x-webhook-") || strings.HasPrefix(lower, "webhook-"):
 			fe["headers"] = fmt.Sprintf("%q is set by delivery and cannot be overridden", name)
+		case seen[canon] != "":
+			fe["headers"] = fmt.Sprintf("%q and %q are the same header", seen[canon], name)
+		case !httpguts.ValidHeaderFieldValue(value):
+			fe["headers"] = fmt.Sprintf("the value of %q has characters a header cannot carry (such as a line break)", name)
 		}
+		seen[canon] = name
 	}
 	for _, id := range s.Filters.SiteIDs {
 		if id == "" {

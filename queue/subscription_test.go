@@ -86,6 +86,9 @@ func TestValidateSubscription(t *testing.T) {
 		{"content-type header", func(s *Subscription) { s.Headers = map[string]string{"content-type": "x"} }, "headers"},
 		{"bad header name", func(s *Subscription) { s.Headers = map[string]string{"a b": "x"} }, "headers"},
 		{"custom header", func(s *Subscription) { s.Headers = map[string]string{"X-Custom": "x"} }, ""},
+		{"header value with a line break", func(s *Subscription) { s.Headers = map[string]string{"X-A": "a\r\nX-Injected: b"} }, "headers"},
+		{"header name with spaces", func(s *Subscription) { s.Headers = map[string]string{" X-A ": "a"} }, "headers"},
+		{"same header twice", func(s *Subscription) { s.Headers = map[string]string{"X-A": "a", "x-a": "b"} }, "headers"},
 		{"empty site id", func(s *Subscription) { s.Filters.SiteIDs = []string{""} }, "filters.site_ids"},
 	}
 	for _, tc := range cases {
