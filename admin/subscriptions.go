@@ -118,7 +118,7 @@ func deleteSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule
 		err = refuseConfig(sub)
 	}
 	if err == nil {
-		err = app.Store().DeleteSubscription(id)
+		err = app.Store().DeleteSubscription(id, time.Duration(app.Retention))
 	}
 	if err != nil {
 		writeStoreError(w, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-webhooks/caddy-webhooks/delivery"
 	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
 )
@@ -65,11 +66,12 @@ type App struct {
 	dir        string
 	logger     *zap.Logger
 
-	mu        sync.RWMutex
-	store     *queue.Store // set by Start; kept after Cleanup (see there)
-	started   bool         // holds a reference in stores
-	startedAt time.Time    // when Start ran; orders configs in Stop
-	catalogs  []*rules.Set // rule sets of the handlers of this config
+	mu         sync.RWMutex
+	store      *queue.Store // set by Start; kept after Cleanup (see there)
+	dispatcher *delivery.Dispatcher
+	started    bool         // holds a reference in stores
+	startedAt  time.Time    // when Start ran; orders configs in Stop
+	catalogs   []*rules.Set // rule sets of the handlers of this config
 }
 
 // CaddyModule returns the Caddy module information.
@@ -85,6 +87,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 // a running server has locked still succeeds.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	registerMetrics(ctx.GetMetricsRegistry())
 	repl := caddy.NewReplacer()
 	a.dir = repl.ReplaceKnown(a.Storage, "")
 	if a.dir == "" {
@@ -170,23 +173,61 @@ func (a *App) Start() error {
 			SyncWrites: a.durability == queue.Sync,
 			Logger:     badgerLogger{a.logger.Named("badger").Sugar()},
 		})
-		if err == nil {
-			a.logger.Info("webhooks store opened", zap.String("storage", a.dir), zap.String("durability", a.durabilityName()))
+		if err != nil {
+			return nil, err
 		}
-		return s, err
+		a.logger.Info("webhooks store opened", zap.String("storage", a.dir), zap.String("durability", a.durabilityName()))
+		return &shared{store: s, dispatcher: delivery.New(s)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
+	sh := val.(*shared)
 	a.mu.Lock()
-	a.store = val.(*queue.Store)
+	a.store, a.dispatcher = sh.store, sh.dispatcher
 	a.started = true
 	a.mu.Unlock()
 	a.startedAt = time.Now()
 	if err := a.syncSubscriptions(a.store); err != nil {
 		return err // Caddy then cleans up, releasing the store
 	}
+	// The one dispatcher of this store takes this config's settings.
+	sh.dispatcher.Configure(a.deliverySettings(), a.logger.Named("delivery"))
 	return nil
+}
+
+// shared is what one storage directory holds open for the whole process:
+// the store and the single set of delivery workers that drains it.
+type shared struct {
+	store      *queue.Store
+	dispatcher *delivery.Dispatcher
+}
+
+// Destruct stops the workers, then closes the store.
+func (sh *shared) Destruct() error {
+	sh.dispatcher.Stop()
+	return sh.store.Close()
+}
+
+// deliverySettings are the app's settings for the dispatcher.
+func (a *App) deliverySettings() delivery.Settings {
+	retry := make([]time.Duration, len(a.Retry))
+	for i, d := range a.Retry {
+		retry[i] = time.Duration(d)
+	}
+	return delivery.Settings{
+		Retry: retry, Timeout: time.Duration(a.Timeout), RateLimit: a.RateLimit,
+		DisableAfter: a.DisableAfter, AllowPrivateTargets: a.AllowPrivateTargets,
+		Workers: a.Workers, Retention: time.Duration(a.Retention),
+	}
+}
+
+// Dispatcher returns the delivery dispatcher of the app's store, or nil
+// before Start.
+func (a *App) Dispatcher() *delivery.Dispatcher {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.dispatcher
 }
 
 // Stop leaves the store open until Cleanup: Caddy stops its apps in no

@@ -88,7 +88,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app = appIface.(*App)
 	h.app.addRules(set)
-	registerMetrics(ctx.GetMetricsRegistry())
 	return nil
 }
 

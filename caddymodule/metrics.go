@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-webhooks/caddy-webhooks/delivery"
 )
 
 // metrics are created once for the process and registered on every registry
@@ -27,7 +29,7 @@ func registerMetrics(reg *prometheus.Registry) {
 	if reg == nil {
 		return
 	}
-	for _, c := range []prometheus.Collector{metrics.events, metrics.skipped} {
+	for _, c := range append([]prometheus.Collector{metrics.events, metrics.skipped}, delivery.Collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

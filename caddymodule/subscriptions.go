@@ -123,7 +123,7 @@ func (a *App) syncSubscriptions(store *queue.Store) error {
 	}
 	for _, sub := range subs {
 		if sub.ManagedBy == queue.ManagedByConfig && a.Subscriptions[sub.AppName] == nil {
-			if err := store.DeleteSubscription(sub.ID); err != nil {
+			if err := store.DeleteSubscription(sub.ID, time.Duration(a.Retention)); err != nil {
 				return fmt.Errorf("webhooks: removing subscription %s no longer in the config: %w", sub.ID, err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -39,6 +40,13 @@ type Store struct {
 	// draining when the last config using the store lets it go.
 	mu     sync.RWMutex
 	closed bool
+
+	// subs is a snapshot of every subscription, read by the fan-out of
+	// each request's events without decoding them from Badger; every
+	// write of a subscription goes through the store and refreshes it.
+	subs atomic.Pointer[[]*Subscription]
+	// wakeC tells the dispatcher that deliveries became due.
+	wakeC chan struct{}
 }
 
 // ErrClosed is returned by operations on a closed store.
@@ -74,7 +82,22 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
 	}
-	return &Store{db: db, dir: opts.Dir, sync: opts.SyncWrites}, nil
+	s := &Store{db: db, dir: opts.Dir, sync: opts.SyncWrites, wakeC: make(chan struct{}, 1)}
+	if err := s.refreshSubscriptions(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
+	}
+	return s, nil
+}
+
+// Wake returns a channel that receives when new deliveries are due.
+func (s *Store) Wake() <-chan struct{} { return s.wakeC }
+
+func (s *Store) wake() {
+	select {
+	case s.wakeC <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 }
 
 // Dir returns the directory the store was opened in.
@@ -120,6 +143,9 @@ func (s *Store) Append(events []Event, retention time.Duration, d Durability, on
 func (s *Store) append(events []Event, retention time.Duration, d Durability, onAsyncErr func(error)) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
+	now := time.Now().UTC()
+	subs := *s.subs.Load()
+	fanned := 0
 	for i := range events {
 		ev := &events[i]
 		val, err := json.Marshal(ev)
@@ -133,17 +159,28 @@ func (s *Store) append(events []Event, retention time.Duration, d Durability, on
 		if err := txn.SetEntry(e); err != nil {
 			return fmt.Errorf("storing event %s: %w", ev.Name, err)
 		}
+		n, err := fanOut(txn, subs, ev, now)
+		if err != nil {
+			return fmt.Errorf("fanning out event %s: %w", ev.Name, err)
+		}
+		fanned += n
 	}
 	if d == Async {
 		txn.CommitWith(func(err error) {
 			if err != nil && onAsyncErr != nil {
 				onAsyncErr(fmt.Errorf("storing events: %w", err))
 			}
+			if err == nil && fanned > 0 {
+				s.wake()
+			}
 		})
 		return nil
 	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("storing events: %w", err)
+	}
+	if fanned > 0 {
+		defer s.wake()
 	}
 	if !s.sync {
 		// Opened for async durability by an earlier config: fsync now so

@@ -151,10 +151,10 @@ func TestSubscriptionStore(t *testing.T) {
 	if got, _ := s.Subscription(a.ID); got.URL != "https://a" {
 		t.Errorf("a failed update was stored: %s", got.URL)
 	}
-	if err := s.DeleteSubscription(a.ID); err != nil {
+	if err := s.DeleteSubscription(a.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteSubscription(a.ID); !errors.Is(err, ErrNotFound) {
+	if err := s.DeleteSubscription(a.ID, 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -16,9 +17,23 @@ var ErrNotFound = errors.New("not found")
 
 // PutSubscription stores sub, creating or replacing it.
 func (s *Store) PutSubscription(sub *Subscription) error {
-	return s.use(func() error {
+	err := s.use(func() error {
 		return s.db.Update(func(txn *badger.Txn) error { return putSubscription(txn, sub) })
 	})
+	if err == nil {
+		err = s.refreshSubscriptions()
+	}
+	return err
+}
+
+// refreshSubscriptions reloads the snapshot that fan-out reads.
+func (s *Store) refreshSubscriptions() error {
+	subs, err := s.Subscriptions()
+	if err != nil {
+		return err
+	}
+	s.subs.Store(&subs)
+	return nil
 }
 
 func putSubscription(txn *badger.Txn, sub *Subscription) error {
@@ -83,8 +98,8 @@ func (s *Store) Subscriptions() ([]*Subscription, error) {
 func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (*Subscription, error) {
 	var out *Subscription
 	err := s.use(func() error {
-		for {
-			err := s.db.Update(func(txn *badger.Txn) error {
+		return retryConflicts(func() error {
+			return s.db.Update(func(txn *badger.Txn) error {
 				sub, err := getSubscription(txn, id)
 				if err != nil {
 					return err
@@ -95,61 +110,121 @@ func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (*Su
 				out = sub
 				return putSubscription(txn, sub)
 			})
-			if !errors.Is(err, badger.ErrConflict) {
-				return err
-			}
-		}
+		})
 	})
+	if err == nil {
+		err = s.refreshSubscriptions()
+	}
 	return out, err
 }
 
-// DeleteSubscription removes a subscription, or returns an error wrapping
-// ErrNotFound.
-func (s *Store) DeleteSubscription(id string) error {
-	return s.use(func() error {
-		return s.db.Update(func(txn *badger.Txn) error {
-			if _, err := getSubscription(txn, id); err != nil {
-				return err
-			}
-			return txn.Delete(key(prefixSubscription, id))
+// DeleteSubscription removes a subscription and cancels its pending
+// deliveries, or returns an error wrapping ErrNotFound.
+func (s *Store) DeleteSubscription(id string, retention time.Duration) error {
+	err := s.use(func() error {
+		return retryConflicts(func() error {
+			return s.db.Update(func(txn *badger.Txn) error {
+				if _, err := getSubscription(txn, id); err != nil {
+					return err
+				}
+				prefix := bySubKey(id, "")
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+				var ids []string
+				for it.Rewind(); it.Valid(); it.Next() {
+					ids = append(ids, string(it.Item().Key()[len(prefix):]))
+				}
+				it.Close()
+				now := time.Now().UTC()
+				for _, did := range ids {
+					d, err := getDelivery(txn, did)
+					if errors.Is(err, ErrNotFound) {
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					if d.Status != Pending {
+						continue
+					}
+					old := *d
+					d.Status, d.NextAttemptAt, d.UpdatedAt = Cancelled, nil, now
+					if err := putDelivery(txn, &old, d, retention); err != nil {
+						return err
+					}
+				}
+				return txn.Delete(key(prefixSubscription, id))
+			})
 		})
 	})
+	if err == nil {
+		err = s.refreshSubscriptions()
+	}
+	return err
 }
 
 // Counts are the numbers behind the stats route.
 type Counts struct {
-	Events        int64 `json:"events"`
-	Subscriptions int64 `json:"subscriptions"`
-	Active        int64 `json:"active_subscriptions"`
+	Events        int64            `json:"events"`
+	Subscriptions int64            `json:"subscriptions"`
+	Active        int64            `json:"active_subscriptions"`
+	QueueDepth    int64            `json:"queue_depth"`
+	Deliveries    map[string]int64 `json:"deliveries"`
 }
 
-// Count counts the stored events and subscriptions (keys only, no values
-// for events).
+// Count counts the stored events, subscriptions, deliveries by state, and
+// the queue depth (pending deliveries).
 func (s *Store) Count() (Counts, error) {
-	var c Counts
+	c := Counts{Deliveries: map[string]int64{Pending: 0, Succeeded: 0, Failed: 0, Cancelled: 0}}
 	err := s.use(func() error {
 		return s.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixEvent})
-			for it.Rewind(); it.Valid(); it.Next() {
-				c.Events++
-			}
-			it.Close()
-			subs := txn.NewIterator(badger.IteratorOptions{Prefix: prefixSubscription, PrefetchValues: true})
-			defer subs.Close()
-			for subs.Rewind(); subs.Valid(); subs.Next() {
-				var sub struct {
-					IsActive bool `json:"is_active"`
-				}
-				if err := subs.Item().Value(func(v []byte) error { return json.Unmarshal(v, &sub) }); err != nil {
+			c.Events = countKeys(txn, prefixEvent)
+			c.QueueDepth = countKeys(txn, prefixDue)
+			for _, pf := range []struct {
+				prefix []byte
+				fn     func([]byte) error
+			}{
+				{prefixSubscription, func(v []byte) error {
+					var sub struct {
+						IsActive bool `json:"is_active"`
+					}
+					c.Subscriptions++
+					err := json.Unmarshal(v, &sub)
+					if sub.IsActive {
+						c.Active++
+					}
 					return err
+				}},
+				{prefixDelivery, func(v []byte) error {
+					var d struct {
+						Status string `json:"status"`
+					}
+					err := json.Unmarshal(v, &d)
+					c.Deliveries[d.Status]++
+					return err
+				}},
+			} {
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: pf.prefix, PrefetchValues: true})
+				for it.Rewind(); it.Valid(); it.Next() {
+					if err := it.Item().Value(pf.fn); err != nil {
+						it.Close()
+						return err
+					}
 				}
-				c.Subscriptions++
-				if sub.IsActive {
-					c.Active++
-				}
+				it.Close()
 			}
 			return nil
 		})
 	})
 	return c, err
+}
+
+// countKeys counts the keys under prefix without reading values.
+func countKeys(txn *badger.Txn, prefix []byte) int64 {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var n int64
+	for it.Rewind(); it.Valid(); it.Next() {
+		n++
+	}
+	return n
 }

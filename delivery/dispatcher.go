@@ -1,0 +1,382 @@
+// Package delivery sends the stored deliveries to their subscribers:
+// signed HTTP POSTs through go-retryablehttp, on a persisted retry
+// schedule, within per-subscription rate limits, pausing subscriptions that
+// keep failing.
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+)
+
+// Settings are the app's delivery settings (SPEC §2).
+type Settings struct {
+	Retry               []time.Duration
+	Timeout             time.Duration
+	RateLimit           string // default per subscription, like 100/m
+	DisableAfter        int
+	AllowPrivateTargets bool
+	Workers             int
+	Retention           time.Duration
+}
+
+// heldBack is how long a delivery of a paused subscription waits before it
+// is looked at again.
+const heldBack = time.Minute
+
+// pollEvery bounds how long the dispatcher sleeps without looking at the
+// queue (a wake-up comes sooner when deliveries are added).
+const pollEvery = time.Second
+
+// Dispatcher runs the workers of one store. There is one per store for the
+// whole process: config reloads change its settings, not its workers.
+type Dispatcher struct {
+	store  *queue.Store
+	logger atomic.Pointer[zap.Logger]
+
+	cfg atomic.Pointer[config]
+
+	mu       sync.Mutex
+	inflight map[string]int // claimed or in-flight deliveries per subscription
+	limiters map[string]*limiter
+	workers  int
+
+	work   chan queue.Claim
+	done   chan struct{} // a worker finished an attempt
+	stop   chan struct{}
+	loopWG sync.WaitGroup
+	workWG sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// config is Settings with what is derived from them.
+type config struct {
+	Settings
+	sender *sender
+}
+
+type limiter struct {
+	spec string
+	lim  *rate.Limiter
+}
+
+// New returns a dispatcher for store; Configure starts it.
+func New(store *queue.Store) *Dispatcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Dispatcher{
+		store:    store,
+		inflight: map[string]int{}, limiters: map[string]*limiter{},
+		work: make(chan queue.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
+		ctx: ctx, cancel: cancel,
+	}
+}
+
+// Configure applies settings and the config's logger (at start and on
+// every reload) and makes sure at least s.Workers workers run.
+func (d *Dispatcher) Configure(s Settings, logger *zap.Logger) {
+	d.logger.Store(logger)
+	if s.Workers < 1 {
+		s.Workers = 1
+	}
+	if len(s.Retry) == 0 {
+		s.Retry = []time.Duration{time.Minute}
+	}
+	d.cfg.Store(&config{Settings: s, sender: newSender(s)})
+	d.mu.Lock()
+	first := d.workers == 0
+	for ; d.workers < s.Workers; d.workers++ {
+		d.workWG.Add(1)
+		go d.worker()
+	}
+	d.mu.Unlock()
+	if first {
+		d.loopWG.Add(1)
+		go d.loop()
+	}
+}
+
+// Stop ends the dispatcher: no new attempt starts, attempts in flight
+// finish (each is bounded by the timeout), and deliveries claimed but not
+// yet attempted go back to the queue, due at once.
+func (d *Dispatcher) Stop() {
+	close(d.stop)
+	d.loopWG.Wait()
+	close(d.work)
+	d.workWG.Wait()
+	d.cancel()
+}
+
+func (d *Dispatcher) log() *zap.Logger { return d.logger.Load() }
+
+// loop claims due deliveries and hands them to the workers.
+func (d *Dispatcher) loop() {
+	defer d.loopWG.Done()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-timer.C:
+		case <-d.store.Wake():
+		case <-d.done:
+		}
+		wait := d.dispatch()
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// dispatch hands out what is due and returns how long to sleep.
+func (d *Dispatcher) dispatch() time.Duration {
+	cfg := d.cfg.Load()
+	d.mu.Lock()
+	busy := 0
+	for _, n := range d.inflight {
+		busy += n
+	}
+	free := d.workers - busy
+	perSub := max(1, d.workers/4) // a dead subscriber holds at most a quarter of the workers
+	d.mu.Unlock()
+	if free <= 0 {
+		return pollEvery // a worker's done signal comes sooner
+	}
+	now := time.Now()
+	lease := cfg.Timeout + 30*time.Second
+	accept := func(subID string) bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.inflight[subID] < perSub
+	}
+	claims, err := d.store.ClaimDue(now, lease, free, accept, cfg.Retention)
+	if err != nil {
+		d.log().Error("claiming due deliveries", zap.Error(err))
+		return pollEvery
+	}
+	d.mu.Lock()
+	for _, c := range claims {
+		d.inflight[c.Sub.ID]++
+	}
+	d.mu.Unlock()
+	for i, c := range claims {
+		select {
+		case d.work <- c:
+		case <-d.stop:
+			for _, rest := range claims[i:] {
+				d.release(rest)
+			}
+			return pollEvery
+		}
+	}
+	queueDepth.Set(float64(d.store.QueueDepth()))
+	if len(claims) == free {
+		return 0 // there may be more due
+	}
+	if next, ok := d.store.NextDue(); ok {
+		return min(max(time.Until(next), 0), pollEvery)
+	}
+	return pollEvery
+}
+
+// release puts a claimed delivery back, due now.
+func (d *Dispatcher) release(c queue.Claim) {
+	defer d.finished(c.Sub.ID)
+	now := time.Now().UTC()
+	_, _, err := d.store.UpdateDelivery(c.Delivery.ID, d.cfg.Load().Retention, func(dl *queue.Delivery) (func(*queue.Subscription), error) {
+		if dl.Status == queue.Pending {
+			dl.NextAttemptAt = &now
+		}
+		return nil, nil
+	})
+	if err != nil {
+		d.log().Error("releasing a claimed delivery", zap.String("delivery", c.Delivery.ID), zap.Error(err))
+	}
+}
+
+func (d *Dispatcher) finished(subID string) {
+	d.mu.Lock()
+	if d.inflight[subID]--; d.inflight[subID] <= 0 {
+		delete(d.inflight, subID)
+	}
+	d.mu.Unlock()
+	select {
+	case d.done <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Dispatcher) worker() {
+	defer d.workWG.Done()
+	for c := range d.work {
+		d.attempt(c)
+		d.finished(c.Sub.ID)
+	}
+}
+
+// rateRE is the form of a rate limit.
+var rateRE = regexp.MustCompile(`^([1-9][0-9]*)/(s|m|h)$`)
+
+// limiterFor returns the subscription's limiter: spec per period, evenly
+// spaced (burst 1), so that no window of one period sees more than spec.
+func (d *Dispatcher) limiterFor(sub *queue.Subscription, def string) *rate.Limiter {
+	spec := sub.RateLimit
+	if spec == "" {
+		spec = def
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if l := d.limiters[sub.ID]; l != nil && l.spec == spec {
+		return l.lim
+	}
+	m := rateRE.FindStringSubmatch(spec)
+	if m == nil {
+		return nil // validated at the API and in config; unlimited if not
+	}
+	n, _ := strconv.Atoi(m[1])
+	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[m[2]]
+	lim := rate.NewLimiter(rate.Every(per/time.Duration(n)), 1)
+	d.limiters[sub.ID] = &limiter{spec: spec, lim: lim}
+	return lim
+}
+
+// attempt sends one claimed delivery, or puts it back for later when its
+// subscription is paused or over its rate.
+func (d *Dispatcher) attempt(c queue.Claim) {
+	cfg := d.cfg.Load()
+	now := time.Now()
+	if !c.Sub.IsActive {
+		d.reschedule(c, now.Add(heldBack), cfg)
+		return
+	}
+	if lim := d.limiterFor(c.Sub, cfg.RateLimit); lim != nil {
+		r := lim.ReserveN(now, 1)
+		if wait := r.DelayFrom(now); wait > 0 {
+			r.CancelAt(now) // the excess waits in the queue, taking no token
+			d.reschedule(c, now.Add(wait), cfg)
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, cfg.Timeout)
+	n := c.Delivery.NextAttemptNumber()
+	res := cfg.sender.send(ctx, c.Sub, c.Event, n)
+	cancel()
+	d.record(c, res, cfg)
+}
+
+// reschedule moves a claimed delivery's due time without an attempt.
+func (d *Dispatcher) reschedule(c queue.Claim, at time.Time, cfg *config) {
+	at = at.UTC()
+	_, _, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *queue.Delivery) (func(*queue.Subscription), error) {
+		if dl.Status == queue.Pending {
+			dl.NextAttemptAt = &at
+		}
+		return nil, nil
+	})
+	if err != nil {
+		d.log().Error("rescheduling a delivery", zap.String("delivery", c.Delivery.ID), zap.Error(err))
+	}
+}
+
+// record stores an attempt and its consequences: the delivery's next
+// state, the subscription's stats, and a pause when it keeps failing.
+func (d *Dispatcher) record(c queue.Claim, res result, cfg *config) {
+	now := time.Now().UTC()
+	var paused string
+	var final bool
+	dl, sub, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *queue.Delivery) (func(*queue.Subscription), error) {
+		dl.Attempts = append(dl.Attempts, res.attempt)
+		dl.UpdatedAt = now
+		if dl.Status != queue.Pending { // cancelled meanwhile: keep the record of the attempt only
+			return nil, nil
+		}
+		outcome := res.outcome
+		if outcome == Retry && dl.TriesInRun() > len(cfg.Retry) {
+			outcome = Fail // out of attempts: a dead letter
+		}
+		switch outcome {
+		case Delivered:
+			dl.Status, dl.NextAttemptAt = queue.Succeeded, nil
+			return func(s *queue.Subscription) {
+				s.Stats.TotalSent++
+				s.Stats.LastSentAt = &now
+				s.Stats.ConsecutiveFailures = 0
+			}, nil
+		case Retry:
+			next := now.Add(cfg.sender.client.Backoff(0, 0, dl.TriesInRun(), res.resp))
+			dl.NextAttemptAt = &next
+			return func(s *queue.Subscription) {
+				msg := res.attempt.Error
+				s.Stats.LastError = &msg
+			}, nil
+		default:
+			final = true
+			dl.Status, dl.NextAttemptAt = queue.Failed, nil
+			return func(s *queue.Subscription) {
+				msg := res.attempt.Error
+				s.Stats.TotalFailed++
+				s.Stats.LastError = &msg
+				s.Stats.ConsecutiveFailures++
+				reason := ""
+				switch {
+				case outcome == Gone:
+					reason = "the receiver answered 410 Gone"
+				case cfg.DisableAfter > 0 && s.Stats.ConsecutiveFailures >= int64(cfg.DisableAfter):
+					reason = fmt.Sprintf("%d consecutive failed deliveries", s.Stats.ConsecutiveFailures)
+				}
+				if reason != "" && s.IsActive {
+					s.IsActive = false
+					s.DisabledReason = &reason
+					paused = reason
+				}
+			}, nil
+		}
+	})
+	if err != nil {
+		d.log().Error("recording a delivery attempt", zap.String("delivery", c.Delivery.ID), zap.Error(err))
+		return
+	}
+	d.observe(c, dl, res, final)
+	if paused != "" && sub != nil {
+		d.log().Warn("subscription_paused", zap.String("subscription", sub.ID), zap.String("reason", paused))
+	}
+}
+
+// observe logs and counts an attempt.
+func (d *Dispatcher) observe(c queue.Claim, dl *queue.Delivery, res result, final bool) {
+	fields := []zap.Field{
+		zap.String("subscription", c.Sub.ID), zap.String("event", c.Event.Name), zap.String("event_id", c.Event.ID),
+		zap.String("delivery", dl.ID), zap.Int("attempt", res.attempt.N), zap.Int64("duration_ms", res.attempt.DurationMs),
+	}
+	deliveryDuration.Observe(float64(res.attempt.DurationMs) / 1000)
+	switch {
+	case res.outcome == Delivered:
+		deliveries.WithLabelValues("delivered").Inc()
+		d.log().Info("webhook_delivered", append(fields, zap.Int("status_code", res.attempt.StatusCode))...)
+		return
+	case res.timeout:
+		d.log().Warn("webhook_timeout", append(fields, zap.String("error", res.attempt.Error), zap.Bool("final", final))...)
+	default:
+		d.log().Warn("webhook_http_error", append(fields, zap.Int("status_code", res.attempt.StatusCode), zap.String("error", res.attempt.Error), zap.Bool("final", final))...)
+	}
+	if final {
+		deliveries.WithLabelValues("failed").Inc()
+	} else {
+		deliveries.WithLabelValues("retried").Inc()
+	}
+}

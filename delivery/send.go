@@ -1,0 +1,140 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/signer"
+)
+
+// responseKeep is how much of a receiver's answer an attempt records.
+const responseKeep = 1 << 10
+
+// sender makes single attempts with go-retryablehttp. RetryMax is 0: the
+// retry schedule lives in the store, so that a retry due in 15 minutes
+// survives a restart; checkRetry and backoff still decide which answers are
+// retried and when.
+type sender struct {
+	client  *retryablehttp.Client
+	timeout time.Duration
+}
+
+func newSender(s Settings) *sender {
+	transport := &http.Transport{
+		Proxy:                 nil, // deliveries go straight to the target the guard checked
+		DialContext:           dialer(s.AllowPrivateTargets).DialContext,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	c := retryablehttp.NewClient()
+	c.HTTPClient = &http.Client{
+		Transport: transport,
+		Timeout:   s.Timeout,
+		// A redirect is an answer like any other: not followed.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	c.RetryMax = 0
+	c.CheckRetry = checkRetry
+	c.Backoff = backoff(s.Retry)
+	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	c.Logger = nil
+	return &sender{client: c, timeout: s.Timeout}
+}
+
+// envelope is the JSON body of a delivery (SPEC §4).
+func envelope(ev *queue.Event) ([]byte, error) {
+	data := ev.Data
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	}
+	return json.Marshal(struct {
+		ID        string          `json:"id"`
+		Event     string          `json:"event"`
+		Timestamp string          `json:"timestamp"`
+		UserID    json.RawMessage `json:"user_id,omitempty"`
+		Data      json.RawMessage `json:"data"`
+	}{ev.ID, ev.Name, ev.Time.UTC().Format(queue.TimeFormat), ev.UserID, data})
+}
+
+// result is the outcome of one attempt.
+type result struct {
+	outcome Outcome
+	attempt queue.Attempt
+	resp    *http.Response // body closed; for Retry-After
+	timeout bool
+}
+
+// send makes attempt number n of ev to sub.
+func (s *sender) send(ctx context.Context, sub *queue.Subscription, ev *queue.Event, n int) result {
+	now := time.Now()
+	res := result{attempt: queue.Attempt{N: n, At: now.UTC()}}
+	body, err := envelope(ev)
+	if err == nil {
+		var req *retryablehttp.Request
+		req, err = s.request(ctx, sub, ev, n, body, now)
+		if err == nil {
+			var resp *http.Response
+			resp, err = s.client.Do(req)
+			if resp != nil {
+				kept, _ := io.ReadAll(io.LimitReader(resp.Body, responseKeep))
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+				resp.Body.Close()
+				res.attempt.StatusCode = resp.StatusCode
+				res.attempt.ResponseBody = string(bytes.ToValidUTF8(kept, []byte("\uFFFD")))
+				res.resp = resp
+			}
+			res.outcome = classify(ctx, resp, err)
+		}
+	}
+	res.attempt.DurationMs = time.Since(now).Milliseconds()
+	if err != nil {
+		res.attempt.Error = err.Error()
+		var ne net.Error
+		res.timeout = errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+		if res.outcome == Delivered { // an error before any answer
+			res.outcome = Retry
+		}
+	} else if res.outcome != Delivered {
+		res.attempt.Error = fmt.Sprintf("receiver answered %d %s", res.attempt.StatusCode, http.StatusText(res.attempt.StatusCode))
+	}
+	return res
+}
+
+// request builds the signed POST of a delivery.
+func (s *sender) request(ctx context.Context, sub *queue.Subscription, ev *queue.Event, n int, body []byte, now time.Time) (*retryablehttp.Request, error) {
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, sub.URL, body)
+	if err != nil {
+		return nil, fmt.Errorf("building request: %w", err)
+	}
+	for k, v := range sub.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set("X-Webhook-Id", sub.ID)
+	req.Header.Set("X-Webhook-Event", ev.Name)
+	req.Header.Set("X-Webhook-Timestamp", ev.Time.UTC().Format(queue.TimeFormat))
+	req.Header.Set("X-Webhook-Attempt", strconv.Itoa(n))
+	sig, err := signer.Sign(sub.Signature, signer.Message{ID: ev.ID, Timestamp: now, Body: body}, sub.Secrets(now)...)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	for k, v := range sig {
+		req.Header[k] = v
+	}
+	return req, nil
+}

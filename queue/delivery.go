@@ -1,0 +1,49 @@
+package queue
+
+import (
+	"time"
+)
+
+// Delivery states.
+const (
+	Pending   = "pending"
+	Succeeded = "succeeded"
+	Failed    = "failed"
+	Cancelled = "cancelled"
+)
+
+// Delivery is one event on its way to one subscription.
+type Delivery struct {
+	ID             string `json:"id"`
+	EventID        string `json:"event_id"`
+	Event          string `json:"event"`
+	SubscriptionID string `json:"subscription_id"`
+	Status         string `json:"status"`
+	// Attempts are all attempts, oldest first, numbered from 1 across
+	// redeliveries (the X-Webhook-Attempt header).
+	Attempts []Attempt `json:"attempts"`
+	// RunStart is the index in Attempts where the current run of the
+	// retry schedule began: a redelivery starts a new run.
+	RunStart int `json:"run_start"`
+	// NextAttemptAt is when a pending delivery is due (or its claim
+	// expires while an attempt is in flight); nil once finished.
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+}
+
+// Attempt is one HTTP try of a delivery.
+type Attempt struct {
+	N            int       `json:"attempt"`
+	At           time.Time `json:"at"`
+	StatusCode   int       `json:"status_code,omitempty"`
+	DurationMs   int64     `json:"duration_ms"`
+	Error        string    `json:"error,omitempty"`
+	ResponseBody string    `json:"response_body,omitempty"` // the first 1 KiB
+}
+
+// TriesInRun returns how many attempts the current run has made.
+func (d *Delivery) TriesInRun() int { return len(d.Attempts) - d.RunStart }
+
+// NextAttemptNumber is the number the next attempt carries.
+func (d *Delivery) NextAttemptNumber() int { return len(d.Attempts) + 1 }
