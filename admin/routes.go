@@ -28,6 +28,18 @@ var routes = []route{
 	{"/webhooks/subscriptions/{id}/rotate-secret", map[string]http.HandlerFunc{
 		http.MethodPost: withApp(rotateSecret),
 	}},
+	{"/webhooks/subscriptions/{id}/test", map[string]http.HandlerFunc{
+		http.MethodPost: withApp(testSubscription),
+	}},
+	{"/webhooks/subscriptions/{id}/deliveries", map[string]http.HandlerFunc{
+		http.MethodGet: withApp(listDeliveries),
+	}},
+	{"/webhooks/subscriptions/{id}/replay", map[string]http.HandlerFunc{
+		http.MethodPost: withApp(replay),
+	}},
+	{"/webhooks/deliveries/{id}/redeliver", map[string]http.HandlerFunc{
+		http.MethodPost: withApp(redeliver),
+	}},
 	{"/webhooks/events", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
 	{"/webhooks/events/available", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
 	{"/webhooks/stats", map[string]http.HandlerFunc{http.MethodGet: withApp(stats)}},

@@ -215,11 +215,14 @@ func checkInput(w http.ResponseWriter, fe queue.FieldErrors, err error) bool {
 func writeStoreError(w http.ResponseWriter, err error) {
 	var fe queue.FieldErrors
 	var cm errConfigManaged
+	var conflict errConflict
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, "invalid subscription", fe)
 	case errors.As(err, &cm):
 		writeError(w, http.StatusConflict, cm.Error(), nil)
+	case errors.As(err, &conflict):
+		writeError(w, http.StatusConflict, conflict.Error(), nil)
 	case errors.Is(err, queue.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error(), nil)
 	default:

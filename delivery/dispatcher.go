@@ -6,6 +6,7 @@ package delivery
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -378,5 +379,32 @@ func (d *Dispatcher) observe(c queue.Claim, dl *queue.Delivery, res result, fina
 		deliveries.WithLabelValues("failed").Inc()
 	} else {
 		deliveries.WithLabelValues("retried").Inc()
+	}
+}
+
+// TestResult is what the admin API's test route answers.
+type TestResult struct {
+	Success    bool   `json:"success"`
+	StatusCode int    `json:"status_code"`
+	DurationMs int64  `json:"duration_ms"`
+	Error      string `json:"error"`
+}
+
+// SendTest sends a webhook.test event to sub now, once, signed like any
+// delivery, and reports the outcome. It is not queued nor retried.
+func (d *Dispatcher) SendTest(ctx context.Context, sub *queue.Subscription) TestResult {
+	cfg := d.cfg.Load()
+	now := time.Now().UTC()
+	data, _ := json.Marshal(map[string]string{
+		"message":         "A test delivery from caddy-webhooks",
+		"subscription_id": sub.ID,
+	})
+	ev := &queue.Event{ID: queue.NewID("evt_", now), Name: queue.TestEvent, Time: now, Data: data}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	res := cfg.sender.send(ctx, sub, ev, 1)
+	return TestResult{
+		Success: res.outcome == Delivered, StatusCode: res.attempt.StatusCode,
+		DurationMs: res.attempt.DurationMs, Error: res.attempt.Error,
 	}
 }

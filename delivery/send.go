@@ -97,7 +97,9 @@ func (s *sender) send(ctx context.Context, sub *queue.Subscription, ev *queue.Ev
 				res.attempt.ResponseBody = string(bytes.ToValidUTF8(kept, []byte("\uFFFD")))
 				res.resp = resp
 			}
-			res.outcome = classify(ctx, resp, err)
+			// Not ctx: it is done when the attempt timed out, and the
+			// default policy never retries a done context.
+			res.outcome = classify(context.Background(), resp, err)
 		}
 	}
 	res.attempt.DurationMs = time.Since(now).Milliseconds()

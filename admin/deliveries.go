@@ -1,0 +1,151 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+)
+
+// maxListed bounds the delivery history answered at once.
+const maxListed = 500
+
+// testSubscription sends a webhook.test event to the subscription now.
+func testSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	sub, err := app.Store().Subscription(r.PathValue("id"))
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, app.Dispatcher().SendTest(r.Context(), sub))
+}
+
+// listDeliveries answers a subscription's recent deliveries with their
+// attempts, newest first.
+func listDeliveries(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	id := r.PathValue("id")
+	if _, err := app.Store().Subscription(id); err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	status := q.Get("status")
+	switch status {
+	case "", queue.Pending, queue.Succeeded, queue.Failed, queue.Cancelled:
+	default:
+		writeError(w, http.StatusBadRequest, "bad query", queue.FieldErrors{"status": "must be pending, succeeded, failed or cancelled"})
+		return
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListed {
+			writeError(w, http.StatusBadRequest, "bad query", queue.FieldErrors{"limit": "must be a number from 1 to 500"})
+			return
+		}
+		limit = n
+	}
+	list, err := app.Store().Deliveries(id, status, limit)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	if list == nil {
+		list = []*queue.Delivery{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// redeliver makes a finished delivery pending again, due now, with a fresh
+// retry schedule; its attempts keep counting up.
+func redeliver(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	if !emptyBody(w, r) {
+		return
+	}
+	now := time.Now().UTC()
+	d, _, err := app.Store().UpdateDelivery(r.PathValue("id"), time.Duration(app.Retention), func(d *queue.Delivery) (func(*queue.Subscription), error) {
+		if d.Status == queue.Pending {
+			return nil, errConflict("delivery " + d.ID + " is already pending")
+		}
+		d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = queue.Pending, len(d.Attempts), &now, now
+		return nil, nil
+	})
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, d)
+}
+
+// replay queues again, for one subscription, the stored events since a
+// time that it would receive (its events and site filter).
+func replay(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	raw, err := readObject(r)
+	if !checkInput(w, nil, err) {
+		return
+	}
+	var since time.Time
+	fe := queue.FieldErrors{}
+	for name, val := range raw {
+		if name != "since" {
+			fe[name] = "unknown field"
+			continue
+		}
+		var s string
+		if json.Unmarshal(val, &s) != nil {
+			fe["since"] = "must be an RFC 3339 time like 2026-11-23T10:00:00Z"
+			continue
+		}
+		if since, err = time.Parse(time.RFC3339Nano, s); err != nil {
+			fe["since"] = "must be an RFC 3339 time like 2026-11-23T10:00:00Z"
+		}
+	}
+	if _, ok := raw["since"]; !ok && len(fe) == 0 {
+		fe["since"] = "required"
+	}
+	if len(fe) > 0 {
+		writeError(w, http.StatusBadRequest, "invalid request", fe)
+		return
+	}
+	sub, err := app.Store().Subscription(r.PathValue("id"))
+	if err != nil {
+		writeStoreError(w, err)
+		return
+	}
+	var events []queue.Event
+	err = app.Store().EventsSince(since, func(ev queue.Event) error {
+		if sub.Wants(ev.Name) && sub.AcceptsSite(ev.Site) {
+			events = append(events, ev)
+		}
+		return nil
+	})
+	if err == nil {
+		_, err = app.Store().AddDeliveries(sub, events)
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]int{"replayed": len(events)})
+}
+
+// emptyBody refuses a body on routes that take none.
+func emptyBody(w http.ResponseWriter, r *http.Request) bool {
+	raw, err := readObject(r)
+	if !checkInput(w, nil, err) {
+		return false
+	}
+	for name := range raw {
+		writeError(w, http.StatusBadRequest, "invalid request", queue.FieldErrors{name: "unknown field"})
+		return false
+	}
+	return true
+}
+
+// errConflict is a request that the resource's state refuses (409).
+type errConflict string
+
+func (e errConflict) Error() string { return string(e) }

@@ -1,0 +1,247 @@
+package delivery_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/examples/shop/shop"
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
+)
+
+// stack is the shop behind a real Caddy process with the shop's rules,
+// and a receiver, all over loopback TCP.
+type stack struct {
+	t     *testing.T
+	caddy *testbed.Caddy
+	shop  string // base URL through Caddy
+	admin string
+	rcv   *receiver
+	cfg   string
+}
+
+// startStack starts the stack; global goes into the webhooks global option
+// (allow_private_targets is added unless global says "guarded").
+func startStack(t *testing.T, global string) *stack {
+	t.Helper()
+	app := httptest.NewServer(shop.New())
+	t.Cleanup(app.Close)
+	rcv := newReceiver(t)
+	port := testbed.FreePort(t)
+	if !strings.Contains(global, "guarded") {
+		global += "\n\t\tallow_private_targets"
+	}
+	global = strings.ReplaceAll(global, "guarded", "")
+	cfg := fmt.Sprintf(`{
+	admin {ADMIN}
+	auto_https off
+	persist_config off
+	log {
+		output file {LOG}
+		format json
+		level DEBUG
+	}
+	webhooks {
+		storage {DIR}/webhooks
+		%s
+	}
+}
+http://127.0.0.1:%d {
+	webhooks {
+		rules %s
+	}
+	reverse_proxy %s
+}
+`, global, port, filepath.Join(testbed.Root(), "examples/shop/rules.yaml"), app.Listener.Addr())
+	c := testbed.StartCaddy(t, "", cfg)
+	return &stack{t: t, caddy: c, shop: fmt.Sprintf("http://127.0.0.1:%d", port), admin: "http://" + c.AdminAddr, rcv: rcv, cfg: cfg}
+}
+
+// call sends a JSON request and decodes a JSON answer into out (if non-nil).
+func call(t *testing.T, method, url string, body any, want int, out any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d %s (want %d)", method, url, resp.StatusCode, b, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, url, err, b)
+		}
+	}
+}
+
+// subscribe creates a subscription to the receiver's path and returns its
+// id and secret.
+func (s *stack) subscribe(path string, fields map[string]any) (id, secret string) {
+	s.t.Helper()
+	body := map[string]any{"url": s.rcv.url + path, "events": []string{"order.*", "customer.*"}}
+	for k, v := range fields {
+		body[k] = v
+	}
+	var sub struct{ ID, Secret string }
+	call(s.t, "POST", s.admin+"/webhooks/subscriptions", body, 201, &sub)
+	return sub.ID, sub.Secret
+}
+
+// order creates an order through Caddy and returns its id.
+func (s *stack) order() string {
+	s.t.Helper()
+	var o struct {
+		ID string `json:"_id"`
+	}
+	call(s.t, "POST", s.shop+"/api/orders", map[string]any{
+		"customer": map[string]any{"email": "marie@example.ch", "name": "Marie"},
+		"items":    []map[string]any{{"sku": "MUG", "name": "Mug", "quantity": 1, "price": 10}},
+		"site":     "site-1",
+	}, 201, &o)
+	return o.ID
+}
+
+// deliveries lists a subscription's deliveries through the admin API.
+func (s *stack) deliveries(subID, status string) []delivery {
+	s.t.Helper()
+	var out []delivery
+	call(s.t, "GET", s.admin+"/webhooks/subscriptions/"+subID+"/deliveries?status="+status, nil, 200, &out)
+	return out
+}
+
+func (s *stack) subscription(id string) map[string]any {
+	s.t.Helper()
+	var out map[string]any
+	call(s.t, "GET", s.admin+"/webhooks/subscriptions/"+id, nil, 200, &out)
+	return out
+}
+
+type delivery struct {
+	ID       string `json:"id"`
+	EventID  string `json:"event_id"`
+	Event    string `json:"event"`
+	Status   string `json:"status"`
+	Attempts []struct {
+		N          int    `json:"attempt"`
+		StatusCode int    `json:"status_code"`
+		Error      string `json:"error"`
+		Response   string `json:"response_body"`
+		At         time.Time
+	} `json:"attempts"`
+}
+
+// receiver records every POST and answers from a per-path script.
+type receiver struct {
+	url string
+	mu  sync.Mutex
+	got []received
+	// script maps a path to the answers to give, in order; the last one
+	// repeats. Absent paths answer 200.
+	script map[string][]answer
+}
+
+type answer struct {
+	status int
+	header map[string]string
+	delay  time.Duration
+}
+
+type received struct {
+	at     time.Time
+	path   string
+	header http.Header
+	body   []byte
+}
+
+func newReceiver(t *testing.T) *receiver {
+	r := &receiver{script: map[string][]answer{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, received{time.Now(), req.URL.Path, req.Header.Clone(), body})
+		a := answer{status: 200}
+		if list := r.script[req.URL.Path]; len(list) > 0 {
+			a = list[0]
+			if len(list) > 1 {
+				r.script[req.URL.Path] = list[1:]
+			}
+		}
+		r.mu.Unlock()
+		if a.delay > 0 {
+			select {
+			case <-time.After(a.delay):
+			case <-req.Context().Done():
+				return
+			}
+		}
+		for k, v := range a.header {
+			w.Header().Set(k, v)
+		}
+		w.WriteHeader(a.status)
+		fmt.Fprintf(w, `{"answer":%d}`, a.status)
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
+
+func (r *receiver) on(path string, answers ...answer) {
+	r.mu.Lock()
+	r.script[path] = answers
+	r.mu.Unlock()
+}
+
+// at returns the requests received on path.
+func (r *receiver) at(path string) []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []received
+	for _, g := range r.got {
+		if g.path == path {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// wait polls until n requests arrived on path.
+func (r *receiver) wait(t *testing.T, path string, n int, within time.Duration) []received {
+	t.Helper()
+	testbed.Eventually(t, within, fmt.Sprintf("%d deliveries on %s", n, path), func() bool { return len(r.at(path)) >= n })
+	return r.at(path)
+}
+
+// envelope decodes a delivery body.
+func envelope(t *testing.T, b []byte) (id, event, ts string, data map[string]any) {
+	t.Helper()
+	var e struct {
+		ID        string         `json:"id"`
+		Event     string         `json:"event"`
+		Timestamp string         `json:"timestamp"`
+		Data      map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("body %s: %v", b, err)
+	}
+	return e.ID, e.Event, e.Timestamp, e.Data
+}
