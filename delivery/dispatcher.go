@@ -102,6 +102,7 @@ func (d *Dispatcher) Configure(s Settings, logger *zap.Logger) {
 	}
 	d.mu.Unlock()
 	if first {
+		logger.Info("delivery workers started", zap.Int("workers", s.Workers))
 		d.loopWG.Add(1)
 		go d.loop()
 	}

@@ -245,3 +245,21 @@ func envelope(t *testing.T, b []byte) (id, event, ts string, data map[string]any
 	}
 	return e.ID, e.Event, e.Timestamp, e.Data
 }
+
+// orderOrEmpty creates an order and returns its id, or "" when the request
+// failed (as during a reload, when Caddy may reset a connection).
+func (s *stack) orderOrEmpty() string {
+	body := `{"customer":{"email":"r@example.ch","name":"R"},"items":[{"sku":"A","name":"A","quantity":1,"price":1}],"site":"s"}`
+	resp, err := http.Post(s.shop+"/api/orders", "application/json", strings.NewReader(body))
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var o struct {
+		ID string `json:"_id"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&o) != nil {
+		return ""
+	}
+	return o.ID
+}

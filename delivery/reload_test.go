@@ -1,0 +1,82 @@
+package delivery_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
+)
+
+// TestReloadKeepsDelivering reloads the config while orders flow and
+// deliveries are under way: every order is delivered, and one set of
+// delivery workers serves the store throughout.
+func TestReloadKeepsDelivering(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, "retry 1s")
+	s.subscribe("/r", map[string]any{"events": []string{"order.created"}, "rate_limit": "1000/s"})
+	// Slow answers keep attempts in flight across the reloads.
+	s.rcv.on("/r", answer{status: 200, delay: 50 * time.Millisecond})
+	var (
+		mu     sync.Mutex
+		orders []string
+		wg     sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := s.orderOrEmpty()
+				if id != "" {
+					mu.Lock()
+					orders = append(orders, id)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < 3; i++ {
+		time.Sleep(300 * time.Millisecond) // let orders and deliveries pile up between reloads
+		cfg := strings.Replace(s.cfg, "retry 1s", fmt.Sprintf("retry %ds", i+2), 1)
+		if code, body := s.caddy.Load(cfg); code != 200 {
+			t.Fatalf("reload %d: %d %s", i, code, body)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	want := append([]string(nil), orders...)
+	mu.Unlock()
+	testbed.Eventually(t, 60*time.Second, fmt.Sprintf("all %d orders delivered", len(want)), func() bool {
+		got := map[string]bool{}
+		for _, r := range s.rcv.at("/r") {
+			var e struct {
+				Data struct {
+					OrderID string `json:"orderId"`
+				} `json:"data"`
+			}
+			_ = json.Unmarshal(r.body, &e)
+			got[e.Data.OrderID] = true
+		}
+		for _, id := range want {
+			if !got[id] {
+				return false
+			}
+		}
+		return true
+	})
+	if n := strings.Count(s.caddy.Logs(), `"msg":"delivery workers started"`); n != 1 {
+		t.Errorf("delivery workers started %d times across 3 reloads, want 1", n)
+	}
+	t.Logf("%d orders, all delivered across 3 reloads", len(want))
+}
