@@ -25,10 +25,14 @@ func TestCrashLosesNothing(t *testing.T) {
 		perClient = 60  // several hundred creates planned…
 		killAfter = 150 // …of which about this many complete before the crash
 	)
-	// A rate limit well above the load's, so that the deliveries keep up
-	// with the creates and some are in flight when Caddy dies.
+	// The default rate (100/m) would spread the deliveries over minutes:
+	// 1000/s lets them follow the creates, so that some are in flight when
+	// Caddy dies.
 	s := startStack(t, "durability sync\n\t\tretry 1s 1s\n\t\ttimeout 2s\n\t\trate_limit 1000/s")
-	s.subscribe("/crash", map[string]any{"events": []string{"order.created"}})
+	subID, _ := s.subscribe("/crash", map[string]any{"events": []string{"order.created"}})
+	// The receiver takes 50ms to answer, so that some attempts are in
+	// flight when Caddy dies: they come again after their claim lease.
+	s.rcv.on("/crash", answer{status: 200, delay: 50 * time.Millisecond})
 
 	client := &http.Client{
 		Timeout:   10 * time.Second,
@@ -168,6 +172,17 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 	if len(want) < killAfter {
 		t.Errorf("only %d creates got 201", len(want))
+	}
+	// Nothing is left in the queue, and nothing failed.
+	var stats struct {
+		QueueDepth int64 `json:"queue_depth"`
+	}
+	testbed.Eventually(t, 10*time.Second, "an empty queue", func() bool {
+		call(t, "GET", s.admin+"/webhooks/stats", nil, 200, &stats)
+		return stats.QueueDepth == 0
+	})
+	if f := s.deliveries(subID, "failed"); len(f) > 0 {
+		t.Errorf("%d deliveries failed: %+v", len(f), f)
 	}
 }
 

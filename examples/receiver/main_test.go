@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,13 +82,20 @@ func TestRun(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- run(ctx, cfg, pw); pw.Close() }()
 
-		out := bufio.NewScanner(pr)
-		if !out.Scan() {
-			t.Fatal("no output")
-		}
-		addr, ok := strings.CutPrefix(out.Text(), "receiver listening on ")
+		// Lines are read as they come: the receiver prints a delivery's
+		// line before answering it, so the pipe must not block.
+		lines := make(chan string, 10)
+		go func() {
+			sc := bufio.NewScanner(pr)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		first := <-lines
+		addr, ok := strings.CutPrefix(first, "receiver listening on ")
 		if !ok {
-			t.Fatalf("first line %q", out.Text())
+			t.Fatalf("first line %q", first)
 		}
 
 		payload := `{"id":"evt_9","event":"customer.created","data":{"email":"a@b.ch"}}`
@@ -107,17 +115,20 @@ func TestRun(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("status %d", resp.StatusCode)
 		}
-		if !quiet {
-			want := `verified standard customer.created id=evt_9 attempt=1 sub=sub_9 data={"email":"a@b.ch"}`
-			if !out.Scan() || out.Text() != want {
-				t.Fatalf("line %q, want %q", out.Text(), want)
-			}
-		}
-
-		go io.Copy(io.Discard, pr) // nothing more may be printed; drain anyway
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("run: %v", err)
+		}
+		var rest []string
+		for l := range lines {
+			rest = append(rest, l)
+		}
+		want := []string{`verified standard customer.created id=evt_9 attempt=1 sub=sub_9 data={"email":"a@b.ch"}`}
+		if quiet {
+			want = nil
+		}
+		if !slices.Equal(rest, want) {
+			t.Fatalf("quiet=%v: lines after the first %q, want %q", quiet, rest, want)
 		}
 	}
 }

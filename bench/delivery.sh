@@ -1,0 +1,637 @@
+#!/usr/bin/env bash
+# bench/delivery.sh: how fast the webhooks module delivers the events it
+# infers, and how long an event takes from inference to receipt.
+#
+# One Caddy with the module (durability sync) in front of bench/upstream, one
+# subscription to a fast loopback receiver (bench/receiver), then:
+#   1. light phase: POST /api/orders at a fixed light rate (bench/pace), so
+#      the queue never backs up: inference-to-receipt latency, regime (a);
+#   2. load phase: wrk drives POST /api/orders as fast as it can: deliveries
+#      per second over a steady window, latency at full throughput, regime
+#      (b), and the queue depth when the load stops;
+#   3. drain: how long the queued deliveries take to reach the receiver.
+#
+# Usage: bench/delivery.sh            (from any directory)
+# Env:   LIGHT_RATE=200 LIGHT_DURATION=20s LIGHT_SKIP=2s
+#        LOAD_DURATION=30s STEADY_SKIP=10s CONNECTIONS=32 THREADS=2 WRK_TIMEOUT=5s
+#        DRAIN_TIMEOUT=60s WORKERS=64 RATE_LIMIT=100000/s SAMPLE_EVERY=5s
+#        PROFILE=off|load|drain PROFILE_SECONDS=10
+#        CADDY_BIN=<prebuilt caddy with the module> KEEP_TMP=1
+#        TMPDIR=<where the temp dir, and so Badger's files, go>
+# See bench/README.md.
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+
+LIGHT_RATE="${LIGHT_RATE:-200}"
+LIGHT_DURATION="${LIGHT_DURATION:-20s}"
+LIGHT_SKIP="${LIGHT_SKIP:-2s}"
+LOAD_DURATION="${LOAD_DURATION:-30s}"
+STEADY_SKIP="${STEADY_SKIP:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-2}"
+WRK_TIMEOUT="${WRK_TIMEOUT:-5s}"
+DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-60s}"
+WORKERS="${WORKERS:-64}"
+RATE_LIMIT="${RATE_LIMIT:-100000/s}"
+PROFILE="${PROFILE:-off}"
+PROFILE_SECONDS="${PROFILE_SECONDS:-10}"
+SAMPLE_EVERY="${SAMPLE_EVERY:-5s}"
+CADDY_BIN="${CADDY_BIN:-}"
+KEEP_TMP="${KEEP_TMP:-0}"
+
+# Targets from the issue.
+TARGET_RATE=5000
+TARGET_P50_MS=10
+
+INVOCATION="$0${*:+ $*}"
+START_DIR="$PWD"
+
+log() { printf '%s\n' "$*"; }
+warn() { printf 'WARNING: %s\n' "$*" >&2; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# secs DURATION: whole seconds of "20", "20s" or "2m".
+secs() {
+	case "$1" in
+	*[!0-9sm]* | "" | s | m) return 1 ;;
+	*m) [[ "${1%m}" =~ ^[0-9]+$ ]] && echo $((${1%m} * 60)) ;;
+	*s) [[ "${1%s}" =~ ^[0-9]+$ ]] && echo "${1%s}" ;;
+	*) [[ "$1" =~ ^[0-9]+$ ]] && echo "$1" ;;
+	esac
+}
+for v in LIGHT_DURATION LIGHT_SKIP LOAD_DURATION STEADY_SKIP DRAIN_TIMEOUT SAMPLE_EVERY; do
+	secs "${!v}" >/dev/null || die "$v must be whole seconds or minutes like 20s or 2m (got '${!v}')"
+done
+LIGHT_S=$(secs "$LIGHT_DURATION") LIGHT_SKIP_S=$(secs "$LIGHT_SKIP")
+LOAD_S=$(secs "$LOAD_DURATION") STEADY_SKIP_S=$(secs "$STEADY_SKIP") DRAIN_S=$(secs "$DRAIN_TIMEOUT") SAMPLE_S=$(secs "$SAMPLE_EVERY")
+((SAMPLE_S > 0)) || die "SAMPLE_EVERY must be at least 1s"
+((LIGHT_S > LIGHT_SKIP_S)) || die "LIGHT_DURATION ($LIGHT_DURATION) must be longer than LIGHT_SKIP ($LIGHT_SKIP)"
+((LOAD_S > STEADY_SKIP_S)) || die "LOAD_DURATION ($LOAD_DURATION) must be longer than STEADY_SKIP ($STEADY_SKIP)"
+[[ "$LIGHT_RATE" =~ ^[1-9][0-9]*$ ]] || die "LIGHT_RATE must be a positive integer (got '$LIGHT_RATE')"
+[[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
+[[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer (got '$THREADS')"
+[[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || die "WORKERS must be a positive integer (got '$WORKERS')"
+[[ "$RATE_LIMIT" =~ ^[1-9][0-9]*/[smh]$ ]] || die "RATE_LIMIT must look like 100000/s (got '$RATE_LIMIT')"
+[[ "$PROFILE_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "PROFILE_SECONDS must be a positive integer (got '$PROFILE_SECONDS')"
+case "$PROFILE" in off | load | drain) ;; *) die "PROFILE must be off, load or drain (got '$PROFILE')" ;; esac
+(( THREADS <= CONNECTIONS )) || THREADS="$CONNECTIONS" # wrk needs connections >= threads
+
+# ---------------------------------------------------------------------------
+# Process bookkeeping: every process started here is recorded and ended on exit.
+
+PIDS=()
+WORK=""
+FAILED=0
+
+forget_pid() {
+	local keep=() p
+	for p in "${PIDS[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
+
+cleanup() {
+	local rc=$? pid i
+	trap - EXIT INT TERM
+	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${PIDS[@]}"; do
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -n "$WORK" && -d "$WORK" ]]; then
+		if [[ "$KEEP_TMP" == 1 || $rc -ne 0 ]]; then
+			log "temp dir kept: $WORK (Caddyfile, logs, wrk output, receiver records, profiles)" >&2
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# Tools.
+
+if ! command -v wrk >/dev/null 2>&1; then
+	log "wrk not found: installing the Debian package"
+	SUDO=""
+	[[ $(id -u) -eq 0 ]] || SUDO="sudo"
+	$SUDO apt-get update
+	$SUDO apt-get install -y wrk
+fi
+command -v wrk >/dev/null 2>&1 || die "wrk is still missing"
+command -v go >/dev/null 2>&1 || die "go is required to build the binaries"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/caddy-webhooks-delivery.XXXXXX")"
+mkdir -p "$WORK/bin" "$WORK/pprof"
+
+log "== building"
+if [[ -n "$CADDY_BIN" ]]; then
+	CADDY="$(cd "$START_DIR" && cd "$(dirname "$CADDY_BIN")" && pwd)/$(basename "$CADDY_BIN")"
+	[[ -x "$CADDY" ]] || die "CADDY_BIN=$CADDY_BIN is not an executable"
+	log "caddy: using CADDY_BIN=$CADDY"
+else
+	CADDY="$WORK/bin/caddy"
+	log "caddy: go build -o $CADDY ./cmd/caddy (in $REPO_DIR)"
+	(cd "$REPO_DIR" && go build -o "$CADDY" ./cmd/caddy) || die "building ./cmd/caddy failed"
+fi
+for tool in upstream freeport receiver pace; do
+	(cd "$REPO_DIR" && go build -o "$WORK/bin/$tool" "./bench/$tool") || die "building bench/$tool failed"
+done
+
+"$CADDY" list-modules 2>/dev/null | grep -qx 'http.handlers.webhooks' ||
+	die "$CADDY has no http.handlers.webhooks module (list-modules)"
+
+# ---------------------------------------------------------------------------
+# Helpers.
+
+now_ns() { date +%s%N; }
+
+# wait_port PORT PID NAME LOGFILE: poll until PORT accepts TCP connections.
+wait_port() {
+	local port=$1 pid=$2 name=$3 logf=$4 i
+	for ((i = 0; i < 600; i++)); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			tail -n 40 "$logf" >&2 || true
+			die "$name exited before listening on 127.0.0.1:$port (log above: $logf)"
+		fi
+		sleep 0.1
+	done
+	tail -n 40 "$logf" >&2 || true
+	die "$name did not listen on 127.0.0.1:$port within 60s"
+}
+
+# http_request PORT METHOD PATH [BODY]: prints the full HTTP/1.0 response.
+http_request() {
+	local port=$1 method=$2 path=$3 body=${4:-}
+	(
+		exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
+		printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+			"$method" "$path" "$port" "${#body}" "$body" >&3
+		timeout 30 cat <&3
+	)
+}
+
+# http_status PORT METHOD PATH [BODY]: prints the status code only.
+http_status() {
+	{ http_request "$@" 2>/dev/null || true; } | head -n 1 | tr -d '\r' | awk '{print $2}' || true
+}
+
+# http_body PORT METHOD PATH [BODY]: prints the body only (text responses).
+http_body() {
+	{ http_request "$@" 2>/dev/null || true; } | tr -d '\r' | sed '1,/^$/d'
+}
+
+# check_alive PID NAME LOGFILE
+check_alive() {
+	if ! kill -0 "$1" 2>/dev/null; then
+		tail -n 40 "$3" >&2 || true
+		die "$2 is no longer running (log above: $3)"
+	fi
+}
+
+check_all_alive() {
+	check_alive "$UP_PID" upstream "$WORK/upstream.log"
+	check_alive "$RCV_PID" receiver "$WORK/receiver.log"
+	check_alive "$CADDY_PID" caddy "$WORK/caddy.log"
+}
+
+# start_bin NAME ARGS...: starts a bench binary that prints "listening on
+# <addr>", waits for its port; sets LAST_PID and LAST_PORT.
+start_bin() {
+	local name=$1 i port=""
+	shift
+	"$WORK/bin/$name" "$@" >"$WORK/$name.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	for ((i = 0; i < 100; i++)); do
+		port="$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$WORK/$name.log" | head -n 1)"
+		[[ -n "$port" ]] && break
+		check_alive "$LAST_PID" "$name" "$WORK/$name.log"
+		sleep 0.1
+	done
+	[[ -n "$port" ]] || die "$name did not report its address"
+	wait_port "$port" "$LAST_PID" "$name" "$WORK/$name.log"
+	LAST_PORT=$port
+}
+
+# metric NAME [LABEL_MATCH]: sum of a metric's samples on Caddy's admin
+# /metrics (optionally only the lines containing LABEL_MATCH); "absent"
+# when there is none.
+metric() {
+	local name=$1 match=${2:-} body
+	body="$(http_request "$ADMIN_PORT" GET /metrics 2>/dev/null || true)"
+	awk -v n="$name" -v m="$match" '
+		index($0, n "{") == 1 || index($0, n " ") == 1 { if (m == "" || index($0, m)) { s += $NF; found = 1 } }
+		END { if (found) printf "%.0f\n", s; else print "absent" }' <<<"$body"
+}
+
+# rcv_count: sets R_DISTINCT R_RECEIVED R_DUPLICATES R_BAD R_LAST_NS from the receiver's /count.
+rcv_count() {
+	local line
+	line="$(http_body "$RCV_PORT" GET /count)"
+	read -r _ R_DISTINCT _ R_RECEIVED _ R_DUPLICATES _ R_BAD _ R_LAST_NS <<<"$line" || true
+	[[ "${R_DISTINCT:-}" =~ ^[0-9]+$ ]] || die "receiver /count answered '$line'"
+}
+
+# rcv_stats FROM_NS TO_NS FILE: the receiver's /stats (text) for a window of receipt times.
+rcv_stats() {
+	http_body "$RCV_PORT" GET "/stats?format=text&from=$1&to=$2" >"$3"
+	grep -q '^distinct ' "$3" || die "receiver /stats gave no figures (see $3)"
+}
+
+# kv FILE KEY: one value from a "key value" file.
+kv() { awk -v k="$2" '$1 == k { print $2; exit }' "$1"; }
+
+# webhooks_stats FILE: GET /webhooks/stats on the admin endpoint into FILE
+# (JSON); sets Q_DEPTH, Q_PENDING, Q_SUCCEEDED, Q_FAILED, Q_EVENTS.
+webhooks_stats() {
+	local json
+	http_body "$ADMIN_PORT" GET /webhooks/stats >"$1"
+	json="$(tr -d ' \n\t' <"$1")"
+	Q_DEPTH="$(sed -n 's/.*"queue_depth":\([0-9]*\).*/\1/p' <<<"$json")"
+	Q_EVENTS="$(sed -n 's/.*"events":\([0-9]*\).*/\1/p' <<<"$json")"
+	Q_PENDING="$(sed -n 's/.*"pending":\([0-9]*\).*/\1/p' <<<"$json")"
+	Q_SUCCEEDED="$(sed -n 's/.*"succeeded":\([0-9]*\).*/\1/p' <<<"$json")"
+	Q_FAILED="$(sed -n 's/.*"failed":\([0-9]*\).*/\1/p' <<<"$json")"
+	[[ -n "$Q_DEPTH" ]] || die "GET /webhooks/stats gave no queue_depth: $(head -c 300 "$1")"
+}
+
+# sample PHASE T0_NS: appends "phase seconds-since-T0 events_total
+# delivered queue_depth" to the timeline: events inferred (metric), distinct
+# events received, and the caddy_webhooks_queue_depth gauge (set by the
+# dispatcher; "-" when absent). Cheap enough to run under load.
+sample() {
+	local phase=$1 t0=$2 t body ev depth
+	t=$(now_ns)
+	body="$(http_request "$ADMIN_PORT" GET /metrics 2>/dev/null || true)"
+	ev="$(awk '/^caddy_webhooks_events_total(\{| )/ { s += $NF; f = 1 } END { if (f) printf "%.0f", s; else print "-" }' <<<"$body")"
+	depth="$(awk '/^caddy_webhooks_queue_depth(\{| )/ { s += $NF; f = 1 } END { if (f) printf "%.0f", s; else print "-" }' <<<"$body")"
+	rcv_count
+	printf '%s %s %s %s %s\n' "$phase" "$(awk -v d=$((t - t0)) 'BEGIN { printf "%.1f", d / 1e9 }')" "$ev" "$R_DISTINCT" "$depth" >>"$WORK/timeline.txt"
+}
+
+# wait_delivered WANT TIMEOUT_S: polls the receiver until it has WANT
+# distinct events or the timeout passes; returns 1 on timeout.
+wait_delivered() {
+	local want=$1 deadline=$(($(date +%s) + $2))
+	while :; do
+		rcv_count
+		((R_DISTINCT >= want)) && return 0
+		(($(date +%s) >= deadline)) && return 1
+		check_all_alive
+		sleep 0.2
+	done
+}
+
+# start_profile NAME: fetches a CPU profile of Caddy in the background.
+start_profile() {
+	PROF_FILE="$WORK/cpu-$1.pb.gz"
+	log "profiling caddy for ${PROFILE_SECONDS}s: go tool pprof -proto -output $PROF_FILE http://127.0.0.1:$ADMIN_PORT/debug/pprof/profile?seconds=$PROFILE_SECONDS"
+	PPROF_TMPDIR="$WORK/pprof" go tool pprof -proto -output "$PROF_FILE" \
+		"http://127.0.0.1:$ADMIN_PORT/debug/pprof/profile?seconds=$PROFILE_SECONDS" >"$WORK/pprof-$1.log" 2>&1 &
+	PROF_PID=$!
+	PIDS+=("$PROF_PID")
+}
+
+finish_profile() {
+	wait "$PROF_PID" || warn "pprof failed (see $WORK/pprof-$PROFILE.log)"
+	forget_pid "$PROF_PID"
+	[[ -s "$PROF_FILE" ]] || return 0
+	log ""
+	log "== CPU profile of caddy ($PROFILE phase, ${PROFILE_SECONDS}s): go tool pprof -top -nodecount=30 $CADDY $PROF_FILE"
+	go tool pprof -top -nodecount=30 "$CADDY" "$PROF_FILE" 2>/dev/null || true
+	log ""
+	log "== cumulative: go tool pprof -top -cum -nodecount=40 $CADDY $PROF_FILE"
+	go tool pprof -top -cum -nodecount=40 "$CADDY" "$PROF_FILE" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------
+# Servers.
+
+mapfile -t PORTS < <("$WORK/bin/freeport" -n 2)
+[[ ${#PORTS[@]} -eq 2 ]] || die "could not get 2 free ports"
+HTTP_PORT=${PORTS[0]} ADMIN_PORT=${PORTS[1]}
+
+log "== starting upstream and receiver"
+start_bin upstream -addr 127.0.0.1:0
+UP_PID=$LAST_PID UP_PORT=$LAST_PORT
+log "upstream: 127.0.0.1:$UP_PORT (pid $UP_PID)"
+start_bin receiver -addr 127.0.0.1:0 -records "$WORK/receiver-records.csv"
+RCV_PID=$LAST_PID RCV_PORT=$LAST_PORT
+log "receiver: 127.0.0.1:$RCV_PORT (pid $RCV_PID)"
+
+mkdir -p "$WORK/caddy-data" "$WORK/xdg-data" "$WORK/xdg-config"
+cat >"$WORK/Caddyfile" <<EOF
+{
+	admin 127.0.0.1:$ADMIN_PORT
+	storage file_system $WORK/caddy-data
+	persist_config off
+	default_bind 127.0.0.1
+	log {
+		level ERROR
+	}
+	webhooks {
+		storage $WORK/webhooks
+		durability sync
+		allow_private_targets
+		workers $WORKERS
+		rate_limit $RATE_LIMIT
+	}
+}
+
+http://127.0.0.1:$HTTP_PORT {
+	webhooks {
+		rules $BENCH_DIR/rules.yaml
+	}
+	reverse_proxy 127.0.0.1:$UP_PORT
+}
+EOF
+
+log "== starting caddy"
+XDG_DATA_HOME="$WORK/xdg-data" XDG_CONFIG_HOME="$WORK/xdg-config" \
+	"$CADDY" run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 &
+CADDY_PID=$!
+PIDS+=("$CADDY_PID")
+wait_port "$HTTP_PORT" "$CADDY_PID" caddy "$WORK/caddy.log"
+wait_port "$ADMIN_PORT" "$CADDY_PID" "caddy admin" "$WORK/caddy.log"
+log "caddy: http://127.0.0.1:$HTTP_PORT, admin 127.0.0.1:$ADMIN_PORT (pid $CADDY_PID), config $WORK/Caddyfile"
+
+SUB_BODY="{\"url\": \"http://127.0.0.1:$RCV_PORT/hook\", \"events\": [\"order.created\"], \"signature\": \"standard\"}"
+SUB_RESP="$(http_request "$ADMIN_PORT" POST /webhooks/subscriptions "$SUB_BODY" | tr -d '\r')"
+[[ "$(head -n 1 <<<"$SUB_RESP" | awk '{print $2}')" == 201 ]] ||
+	die "creating the subscription failed: POST /webhooks/subscriptions $SUB_BODY answered: $(head -c 600 <<<"$SUB_RESP")"
+SUB_ID="$(sed -n 's/.*"id": *"\(sub_[^"]*\)".*/\1/p' <<<"$SUB_RESP" | head -n 1)"
+log "subscription: ${SUB_ID:-?} -> http://127.0.0.1:$RCV_PORT/hook (order.created, standard signature)"
+
+# Smoke test: one POST gives a 201 and its delivery reaches the receiver.
+ORDER_BODY='{"site":"site-1","currency":"CHF","customer":{"email":"jane.doe@example.com","name":"Jane Doe"},"items":[{"sku":"SKU-001","quantity":2},{"sku":"SKU-002","quantity":1}]}'
+s="$(http_status "$HTTP_PORT" POST /api/orders "$ORDER_BODY")"
+[[ "$s" == 201 ]] || die "smoke test: POST /api/orders gave '$s', want 201"
+wait_delivered 1 15 || die "smoke test: the delivery of one event did not reach the receiver within 15s (see $WORK/caddy.log)"
+((R_BAD == 0)) || die "smoke test: the receiver counted a badly shaped delivery: $(http_body "$RCV_PORT" GET '/stats?format=text' | grep bad_sample)"
+log "smoke test: POST /api/orders gave 201 and its delivery reached the receiver"
+
+# ---------------------------------------------------------------------------
+# Environment.
+
+PACE_CMD=("$WORK/bin/pace" -url "http://127.0.0.1:$HTTP_PORT/api/orders" -rate "$LIGHT_RATE" -duration "${LIGHT_S}s" -body "$ORDER_BODY")
+WRK_CMD=(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${LOAD_S}s" --timeout "$WRK_TIMEOUT" -s "$BENCH_DIR/post.lua" "http://127.0.0.1:$HTTP_PORT/api/orders")
+
+log ""
+log "== environment"
+log "command:     $INVOCATION   (cwd $START_DIR)"
+log "settings:    LIGHT_RATE=$LIGHT_RATE LIGHT_DURATION=$LIGHT_DURATION LIGHT_SKIP=$LIGHT_SKIP LOAD_DURATION=$LOAD_DURATION STEADY_SKIP=$STEADY_SKIP"
+log "             CONNECTIONS=$CONNECTIONS THREADS=$THREADS WRK_TIMEOUT=$WRK_TIMEOUT DRAIN_TIMEOUT=$DRAIN_TIMEOUT"
+log "             WORKERS=$WORKERS RATE_LIMIT=$RATE_LIMIT SAMPLE_EVERY=$SAMPLE_EVERY PROFILE=$PROFILE PROFILE_SECONDS=$PROFILE_SECONDS"
+log "nproc:       $(nproc)  (caddy, wrk/pace, the upstream and the receiver all share these cores)"
+log "cpu:         $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
+log "kernel:      $(uname -srm)"
+log "go:          $(go version)"
+log "wrk:         $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
+log "caddy:       $("$CADDY" version 2>/dev/null | head -n 1)"
+log "repo:        $REPO_DIR @ $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')$( [[ -n "$(git -C "$REPO_DIR" status --porcelain 2>/dev/null | head -n 1)" ]] && echo ' (with uncommitted changes)')"
+log "temp dir:    $WORK (filesystem: $(stat -f -c %T "$WORK"); Badger in $WORK/webhooks)"
+log "load avg:    $(cut -d' ' -f1-3 /proc/loadavg)"
+log ""
+log "== commands"
+log "caddy:       XDG_DATA_HOME=$WORK/xdg-data XDG_CONFIG_HOME=$WORK/xdg-config $CADDY run --config $WORK/Caddyfile --adapter caddyfile"
+sed 's/^/             | /' "$WORK/Caddyfile"
+log "upstream:    $WORK/bin/upstream -addr 127.0.0.1:0"
+log "receiver:    $WORK/bin/receiver -addr 127.0.0.1:0 -records $WORK/receiver-records.csv"
+log "subscribe:   POST http://127.0.0.1:$ADMIN_PORT/webhooks/subscriptions $SUB_BODY"
+log "light load:  ${PACE_CMD[*]}"
+log "full load:   ${WRK_CMD[*]}"
+
+# ---------------------------------------------------------------------------
+# Phase 1: light load, latency while the queue is not backed up.
+
+log ""
+log "== phase 1: light load, $LIGHT_RATE req/s for ${LIGHT_S}s (latency window skips the first ${LIGHT_SKIP_S}s)"
+rcv_count
+light_before=$R_DISTINCT
+L0=$(now_ns)
+"${PACE_CMD[@]}" >"$WORK/pace.txt" 2>&1 &
+pid=$!
+PIDS+=("$pid")
+rc=0
+wait "$pid" || rc=$?
+forget_pid "$pid"
+L1=$(now_ns)
+cat "$WORK/pace.txt"
+if ((rc != 0)); then
+	FAILED=1
+	warn "the light load generator failed (exit $rc): see above"
+fi
+check_all_alive
+LIGHT_SENT="$(awk '$1 == "sent" { print $4 }' "$WORK/pace.txt")" # ok count
+LIGHT_SENT=${LIGHT_SENT:-0}
+light_want=$((light_before + LIGHT_SENT))
+if ! wait_delivered "$light_want" 30; then
+	FAILED=1
+	warn "after the light phase the receiver has $R_DISTINCT distinct events, want $light_want"
+fi
+L2=$(now_ns)
+rcv_stats $((L0 + LIGHT_SKIP_S * 1000000000)) "$L2" "$WORK/stats-light.txt"
+log "light phase: $LIGHT_SENT events inferred, all delivered $(((L2 - L1) / 1000000)) ms after the load stopped"
+
+# ---------------------------------------------------------------------------
+# Phase 2: full load.
+
+log ""
+log "== phase 2: full load, wrk for ${LOAD_S}s (steady window: the last $((LOAD_S - STEADY_SKIP_S))s; a sample every ${SAMPLE_S}s)"
+ev_before="$(metric caddy_webhooks_events_total)"
+[[ "$ev_before" != absent ]] || die "caddy_webhooks_events_total not found on the admin /metrics"
+rcv_count
+load_before=$R_DISTINCT
+W0=$(now_ns)
+: >"$WORK/timeline.txt"
+sample load "$W0"
+"${WRK_CMD[@]}" >"$WORK/wrk.txt" 2>&1 &
+WRK_PID=$!
+PIDS+=("$WRK_PID")
+next_sample=$((W0 + SAMPLE_S * 1000000000))
+prof_started=0
+while kill -0 "$WRK_PID" 2>/dev/null; do
+	t=$(now_ns)
+	if ((t >= next_sample)); then
+		sample load "$W0"
+		next_sample=$((next_sample + SAMPLE_S * 1000000000))
+	fi
+	if [[ $PROFILE == load ]] && ((prof_started == 0 && t >= W0 + STEADY_SKIP_S * 1000000000)); then
+		start_profile load
+		prof_started=1
+	fi
+	sleep 0.2
+done
+rc=0
+wait "$WRK_PID" || rc=$?
+forget_pid "$WRK_PID"
+W1=$(now_ns)
+# What is left when the load stops: read at once, before the drain moves it.
+rcv_count
+END_RCV=$R_DISTINCT
+ev_after="$(metric caddy_webhooks_events_total)"
+sample load "$W0"
+webhooks_stats "$WORK/webhooks-stats-end-of-load.json"
+END_DEPTH=$Q_DEPTH
+cat "$WORK/wrk.txt"
+
+WRK_RPS="$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/wrk.txt")"
+WRK_REQS="$(awk '/ requests in / { print $1; exit }' "$WORK/wrk.txt")"
+non2xx="$(awk -F': *' '/Non-2xx or 3xx responses/ { print $2 }' "$WORK/wrk.txt")"
+sockerr="$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$WORK/wrk.txt")"
+if [[ $rc -ne 0 || -z "$WRK_RPS" || "${non2xx:-0}" != 0 || "${sockerr:-0}" != 0 ]]; then
+	FAILED=1
+	warn "wrk run failed (exit $rc, non-2xx ${non2xx:-0}, socket errors ${sockerr:-0}): ${WRK_CMD[*]}"
+fi
+WRK_RPS=${WRK_RPS:-0} WRK_REQS=${WRK_REQS:-0}
+check_all_alive
+LOAD_EVENTS=$((ev_after - ev_before))
+EXPECTED=$((load_before + LOAD_EVENTS)) # distinct events the receiver must end up with
+if ((LOAD_EVENTS < WRK_REQS)); then
+	warn "fewer events ($LOAD_EVENTS) than POSTs wrk completed ($WRK_REQS): with durability sync each 201 should have one"
+fi
+rcv_stats $((W0 + STEADY_SKIP_S * 1000000000)) "$W1" "$WORK/stats-load.txt"
+rcv_stats "$W0" "$W1" "$WORK/stats-load-all.txt"
+
+# ---------------------------------------------------------------------------
+# Phase 3: drain.
+
+log ""
+log "== phase 3: drain (at most ${DRAIN_S}s): $((EXPECTED - END_RCV)) deliveries still to come, queue_depth $END_DEPTH"
+[[ $PROFILE == drain ]] && start_profile drain
+DRAINED=0
+next_sample=$((W1 + SAMPLE_S * 1000000000))
+deadline=$((W1 + DRAIN_S * 1000000000))
+while :; do
+	rcv_count
+	if ((R_DISTINCT >= EXPECTED)); then
+		DRAINED=1
+		break
+	fi
+	t=$(now_ns)
+	((t >= deadline)) && break
+	if ((t >= next_sample)); then
+		sample drain "$W0"
+		next_sample=$((next_sample + SAMPLE_S * 1000000000))
+	fi
+	check_all_alive
+	sleep 0.2
+done
+D1=$(now_ns)
+sample drain "$W0"
+LAST_NS=$R_LAST_NS
+[[ $PROFILE != off ]] && finish_profile
+webhooks_stats "$WORK/webhooks-stats-final.json"
+rcv_stats "$W1" "$D1" "$WORK/stats-drain.txt"
+rcv_stats 0 0 "$WORK/stats-all.txt"
+FINAL_DEPTH=$Q_DEPTH
+DRAIN_RECV=$(kv "$WORK/stats-drain.txt" window_received)
+if ((DRAINED)); then
+	DRAIN_MS=$(((LAST_NS - W1) / 1000000))
+	((DRAIN_MS < 0)) && DRAIN_MS=0
+	DRAIN_TXT="${DRAIN_MS} ms"
+	if ((DRAIN_RECV > 0 && LAST_NS > W1)); then
+		DRAIN_RATE="$(awk -v n="$DRAIN_RECV" -v ns=$((LAST_NS - W1)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }')"
+	else
+		DRAIN_RATE="n/a"
+	fi
+else
+	LEFT=$((EXPECTED - R_DISTINCT))
+	DRAIN_RATE="$(awk -v n="$DRAIN_RECV" -v ns=$((D1 - W1)) 'BEGIN { printf "%.0f", n / (ns / 1e9) }')"
+	DRAIN_TXT="> ${DRAIN_S} s ($LEFT left; ~$(awk -v l="$LEFT" -v r="$DRAIN_RATE" 'BEGIN { if (r > 0) printf "%.0f", l / r; else print "?" }') s more at that rate)"
+	warn "the queue did not drain within DRAIN_TIMEOUT=$DRAIN_TIMEOUT: $R_DISTINCT of $EXPECTED events delivered, queue_depth $FINAL_DEPTH"
+fi
+
+# ---------------------------------------------------------------------------
+# Checks.
+
+ALL="$WORK/stats-all.txt"
+if (($(kv "$ALL" bad) > 0)); then
+	FAILED=1
+	warn "$(kv "$ALL" bad) deliveries failed the shape check (event id, event, timestamp, X-Webhook-Attempt):"
+	grep '^bad_sample' "$ALL" | sed 's/^/    | /' >&2
+fi
+if ((Q_FAILED > 0)); then
+	FAILED=1
+	warn "$Q_FAILED deliveries are stored as failed (GET /webhooks/stats): the receiver always answers 200"
+fi
+if ((DRAINED)) && ((FINAL_DEPTH > 0)); then
+	warn "every event reached the receiver but queue_depth is still $FINAL_DEPTH"
+fi
+if ((DRAINED == 0)) && ((FINAL_DEPTH == 0)); then
+	FAILED=1
+	warn "queue_depth is 0 but $((EXPECTED - R_DISTINCT)) events never reached the receiver: deliveries were lost"
+fi
+DUPS=$(kv "$ALL" duplicates)
+RETRIED=$(kv "$ALL" retried)
+((DUPS == 0)) || warn "$DUPS duplicate deliveries (same event id twice); at-least-once allows them, but with a receiver that always answers 200 there should be none"
+((RETRIED == 0)) || warn "$RETRIED deliveries came with X-Webhook-Attempt > 1"
+check_all_alive
+
+# ---------------------------------------------------------------------------
+# Results.
+
+LIGHT="$WORK/stats-light.txt" LOAD="$WORK/stats-load.txt" LOADALL="$WORK/stats-load-all.txt" DRAIN="$WORK/stats-drain.txt"
+STEADY_RATE="$(kv "$LOAD" window_per_sec)"
+STEADY_RATE=${STEADY_RATE%.*}
+LIGHT_P50=$(kv "$LIGHT" window_latency_ms_p50)
+
+verdict() { # value target higher|lower
+	awk -v v="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "higher") ? v >= t : v <= t; print ok ? "meets" : "MISSES" }'
+}
+
+log ""
+log "== results (1 subscription, durability sync, workers $WORKERS, rate_limit $RATE_LIMIT; $(nproc) cores shared by caddy, the load generator, the upstream and the receiver)"
+log "latencies are receipt time minus the event's \"timestamp\" (inference time), which has millisecond resolution: whole ms, ±1 ms"
+log ""
+printf '%-52s %14s   %s\n' "measure" "value" "target"
+printf '%-52s %14s   %s\n' "inference rate under load (wrk 201/s)" "$WRK_RPS" ""
+printf '%-52s %14s   %s\n' "deliveries/s, steady window of the load phase" "$STEADY_RATE" ">= $TARGET_RATE: $(verdict "$STEADY_RATE" $TARGET_RATE higher)"
+printf '%-52s %14s   %s\n' "deliveries/s, whole load phase" "$(kv "$LOADALL" window_per_sec)" ""
+printf '%-52s %14s   %s\n' "deliveries/s while draining (no inbound load)" "$DRAIN_RATE" ""
+printf '%-52s %14s   %s\n' "queue_depth when the load stopped" "$END_DEPTH" ""
+printf '%-52s %14s   %s\n' "events not yet received when the load stopped" "$((EXPECTED - END_RCV))" ""
+printf '%-52s %14s   %s\n' "time to drain after the load stopped" "$DRAIN_TXT" ""
+printf '%-52s %14s   %s\n' "(a) latency p50, light load ($LIGHT_RATE req/s)" "$LIGHT_P50 ms" "<= $TARGET_P50_MS ms: $(verdict "$LIGHT_P50" $TARGET_P50_MS lower)"
+printf '%-52s %14s   %s\n' "(a) latency p99, light load" "$(kv "$LIGHT" window_latency_ms_p99) ms" ""
+printf '%-52s %14s   %s\n' "(b) latency p50, full load (steady window)" "$(kv "$LOAD" window_latency_ms_p50) ms" "queueing dominates"
+printf '%-52s %14s   %s\n' "(b) latency p99, full load (steady window)" "$(kv "$LOAD" window_latency_ms_p99) ms" ""
+log ""
+log "details:"
+for f in light:"$LIGHT" load-steady:"$LOAD" load-all:"$LOADALL" drain:"$DRAIN" whole-run:"$ALL"; do
+	name=${f%%:*} file=${f#*:}
+	if [[ $name == whole-run ]]; then p=latency_ms; n=$(kv "$file" received); else p=window_latency_ms; n=$(kv "$file" window_received); fi
+	log "$(printf '  %-12s deliveries %7s   latency ms: min %s p50 %s p90 %s p99 %s max %s mean %s' "$name" "$n" \
+		"$(kv "$file" ${p}_min)" "$(kv "$file" ${p}_p50)" "$(kv "$file" ${p}_p90)" "$(kv "$file" ${p}_p99)" \
+		"$(kv "$file" ${p}_max)" "$(kv "$file" ${p}_mean)")"
+done
+log "  receiver: $(kv "$ALL" received) deliveries, $(kv "$ALL" distinct) distinct event ids, $DUPS duplicates, $RETRIED retried, $(kv "$ALL" bad) bad"
+log "  store: events $Q_EVENTS, deliveries succeeded $Q_SUCCEEDED, pending $Q_PENDING, failed $Q_FAILED, queue_depth $FINAL_DEPTH"
+m_of() { local v; v="$(metric caddy_webhooks_deliveries_total "result=\"$1\"")"; [[ $v == absent ]] && v=0; echo "$v"; }
+log "  metrics: caddy_webhooks_deliveries_total delivered $(m_of delivered), retried $(m_of retried), failed $(m_of failed)"
+log ""
+log "timeline (t from the start of the load; rates over the preceding sample):"
+printf '  %-6s %7s %10s %10s %14s %12s %12s\n' phase "t (s)" events delivered "queue_depth*" "inferred/s" "delivered/s"
+awk '{
+	r1 = r2 = "";
+	if (NR > 1 && $2 > pt) { r1 = sprintf("%.0f", ($3 - pe) / ($2 - pt)); r2 = sprintf("%.0f", ($4 - pd) / ($2 - pt)) }
+	printf "  %-6s %7s %10s %10s %14s %12s %12s\n", $1, $2, $3, $4, $5, r1, r2
+	pt = $2; pe = $3; pd = $4
+}' "$WORK/timeline.txt"
+log "  * the caddy_webhooks_queue_depth gauge, as the dispatcher last set it"
+
+if ((FAILED)); then
+	die "at least one check failed (load errors, badly shaped or failed deliveries, lost events): see the warnings above"
+fi
