@@ -66,12 +66,12 @@ func redeliver(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 		return
 	}
 	now := time.Now().UTC()
-	d, _, err := app.Store().UpdateDelivery(r.PathValue("id"), time.Duration(app.Retention), func(d *queue.Delivery) (func(*queue.Subscription), error) {
+	d, err := app.Store().UpdateDelivery(r.PathValue("id"), time.Duration(app.Retention), func(d *queue.Delivery) error {
 		if d.Status == queue.Pending {
-			return nil, errConflict("delivery " + d.ID + " is already pending")
+			return errConflict("delivery " + d.ID + " is already pending")
 		}
 		d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = queue.Pending, len(d.Attempts), &now, now
-		return nil, nil
+		return nil
 	})
 	if err != nil {
 		writeStoreError(w, err)

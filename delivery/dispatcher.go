@@ -7,7 +7,6 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"regexp"
 	"strconv"
 	"sync"
@@ -35,6 +34,9 @@ type Settings struct {
 // is looked at again.
 const heldBack = time.Minute
 
+// depthEvery is how often the queue_depth gauge is refreshed.
+const depthEvery = 2 * time.Second
+
 // pollEvery bounds how long the dispatcher sleeps without looking at the
 // queue (a wake-up comes sooner when deliveries are added).
 const pollEvery = time.Second
@@ -47,10 +49,14 @@ type Dispatcher struct {
 
 	cfg atomic.Pointer[config]
 
+	depthAt time.Time // when the queue_depth gauge was last set (loop only)
+
 	mu       sync.Mutex
 	inflight map[string]int // claimed or in-flight deliveries per subscription
 	limiters map[string]*limiter
 	workers  int
+
+	stats statsBook
 
 	work   chan queue.Claim
 	done   chan struct{} // a worker finished an attempt
@@ -78,7 +84,8 @@ func New(store *queue.Store) *Dispatcher {
 	return &Dispatcher{
 		store:    store,
 		inflight: map[string]int{}, limiters: map[string]*limiter{},
-		work: make(chan queue.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
+		stats: statsBook{pending: map[string]*statDelta{}},
+		work:  make(chan queue.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
 	}
 }
@@ -103,8 +110,9 @@ func (d *Dispatcher) Configure(s Settings, logger *zap.Logger) {
 	d.mu.Unlock()
 	if first {
 		logger.Info("delivery workers started", zap.Int("workers", s.Workers))
-		d.loopWG.Add(1)
+		d.loopWG.Add(2)
 		go d.loop()
+		go d.flushLoop()
 	}
 }
 
@@ -116,6 +124,7 @@ func (d *Dispatcher) Stop() {
 	d.loopWG.Wait()
 	close(d.work)
 	d.workWG.Wait()
+	d.flushStats()
 	d.cancel()
 }
 
@@ -161,10 +170,15 @@ func (d *Dispatcher) dispatch() time.Duration {
 	}
 	now := time.Now()
 	lease := cfg.Timeout + 30*time.Second
+	batch := map[string]int{} // claimed in this batch, not yet in inflight
 	accept := func(subID string) bool {
 		d.mu.Lock()
-		defer d.mu.Unlock()
-		return d.inflight[subID] < perSub
+		ok := d.inflight[subID]+batch[subID] < perSub
+		d.mu.Unlock()
+		if ok {
+			batch[subID]++
+		}
+		return ok
 	}
 	claims, err := d.store.ClaimDue(now, lease, free, accept, cfg.Retention)
 	if err != nil {
@@ -186,7 +200,10 @@ func (d *Dispatcher) dispatch() time.Duration {
 			return pollEvery
 		}
 	}
-	queueDepth.Set(float64(d.store.QueueDepth()))
+	if now.Sub(d.depthAt) > depthEvery { // counting the due index costs O(queue)
+		d.depthAt = now
+		queueDepth.Set(float64(d.store.QueueDepth()))
+	}
 	if len(claims) == free {
 		return 0 // there may be more due
 	}
@@ -200,11 +217,11 @@ func (d *Dispatcher) dispatch() time.Duration {
 func (d *Dispatcher) release(c queue.Claim) {
 	defer d.finished(c.Sub.ID)
 	now := time.Now().UTC()
-	_, _, err := d.store.UpdateDelivery(c.Delivery.ID, d.cfg.Load().Retention, func(dl *queue.Delivery) (func(*queue.Subscription), error) {
+	_, err := d.store.UpdateDelivery(c.Delivery.ID, d.cfg.Load().Retention, func(dl *queue.Delivery) error {
 		if dl.Status == queue.Pending {
 			dl.NextAttemptAt = &now
 		}
-		return nil, nil
+		return nil
 	})
 	if err != nil {
 		d.log().Error("releasing a claimed delivery", zap.String("delivery", c.Delivery.ID), zap.Error(err))
@@ -284,79 +301,52 @@ func (d *Dispatcher) attempt(c queue.Claim) {
 // reschedule moves a claimed delivery's due time without an attempt.
 func (d *Dispatcher) reschedule(c queue.Claim, at time.Time, cfg *config) {
 	at = at.UTC()
-	_, _, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *queue.Delivery) (func(*queue.Subscription), error) {
+	_, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *queue.Delivery) error {
 		if dl.Status == queue.Pending {
 			dl.NextAttemptAt = &at
 		}
-		return nil, nil
+		return nil
 	})
 	if err != nil {
 		d.log().Error("rescheduling a delivery", zap.String("delivery", c.Delivery.ID), zap.Error(err))
 	}
 }
 
-// record stores an attempt and its consequences: the delivery's next
-// state, the subscription's stats, and a pause when it keeps failing.
+// record stores an attempt and the delivery's next state, and notes its
+// effect on the subscription's stats (see statsBook).
 func (d *Dispatcher) record(c queue.Claim, res result, cfg *config) {
 	now := time.Now().UTC()
-	var paused string
-	var final bool
-	dl, sub, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *queue.Delivery) (func(*queue.Subscription), error) {
+	var outcome Outcome
+	dl, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *queue.Delivery) error {
 		dl.Attempts = append(dl.Attempts, res.attempt)
 		dl.UpdatedAt = now
+		outcome = res.outcome
 		if dl.Status != queue.Pending { // cancelled meanwhile: keep the record of the attempt only
-			return nil, nil
+			outcome = -1
+			return nil
 		}
-		outcome := res.outcome
 		if outcome == Retry && dl.TriesInRun() > len(cfg.Retry) {
 			outcome = Fail // out of attempts: a dead letter
 		}
 		switch outcome {
 		case Delivered:
 			dl.Status, dl.NextAttemptAt = queue.Succeeded, nil
-			return func(s *queue.Subscription) {
-				s.Stats.TotalSent++
-				s.Stats.LastSentAt = &now
-				s.Stats.ConsecutiveFailures = 0
-			}, nil
 		case Retry:
 			next := now.Add(cfg.sender.client.Backoff(0, 0, dl.TriesInRun(), res.resp))
 			dl.NextAttemptAt = &next
-			return func(s *queue.Subscription) {
-				msg := res.attempt.Error
-				s.Stats.LastError = &msg
-			}, nil
 		default:
-			final = true
 			dl.Status, dl.NextAttemptAt = queue.Failed, nil
-			return func(s *queue.Subscription) {
-				msg := res.attempt.Error
-				s.Stats.TotalFailed++
-				s.Stats.LastError = &msg
-				s.Stats.ConsecutiveFailures++
-				reason := ""
-				switch {
-				case outcome == Gone:
-					reason = "the receiver answered 410 Gone"
-				case cfg.DisableAfter > 0 && s.Stats.ConsecutiveFailures >= int64(cfg.DisableAfter):
-					reason = fmt.Sprintf("%d consecutive failed deliveries", s.Stats.ConsecutiveFailures)
-				}
-				if reason != "" && s.IsActive {
-					s.IsActive = false
-					s.DisabledReason = &reason
-					paused = reason
-				}
-			}, nil
 		}
+		return nil
 	})
 	if err != nil {
 		d.log().Error("recording a delivery attempt", zap.String("delivery", c.Delivery.ID), zap.Error(err))
 		return
 	}
-	d.observe(c, dl, res, final)
-	if paused != "" && sub != nil {
-		d.log().Warn("subscription_paused", zap.String("subscription", sub.ID), zap.String("reason", paused))
+	if outcome >= 0 {
+		d.stats.note(c.Sub.ID, outcome, res.attempt.Error, now)
 	}
+	d.observe(c, dl, res, outcome == Fail || outcome == Gone)
 }
 
 // observe logs and counts an attempt.

@@ -223,12 +223,10 @@ func (s *Store) NextDue() (time.Time, bool) {
 	return t, ok
 }
 
-// UpdateDelivery applies fn to the stored delivery and, when fn returns a
-// non-nil function for the subscription, to its subscription too, in one
-// transaction; the indexes follow the delivery's new state.
-func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *Delivery) (func(*Subscription), error)) (*Delivery, *Subscription, error) {
+// UpdateDelivery applies fn to the stored delivery in a transaction; the
+// indexes follow the delivery's new state.
+func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *Delivery) error) (*Delivery, error) {
 	var out *Delivery
-	var outSub *Subscription
 	err := s.use(func() error {
 		return retryConflicts(func() error {
 			return s.db.Update(func(txn *badger.Txn) error {
@@ -237,37 +235,18 @@ func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *De
 					return err
 				}
 				old := *d
-				subFn, err := fn(d)
-				if err != nil {
+				if err := fn(d); err != nil {
 					return err
 				}
-				if err := putDelivery(txn, &old, d, retention); err != nil {
-					return err
-				}
-				out, outSub = d, nil
-				if subFn != nil {
-					sub, err := getSubscription(txn, d.SubscriptionID)
-					if errors.Is(err, ErrNotFound) {
-						return nil
-					}
-					if err != nil {
-						return err
-					}
-					subFn(sub)
-					outSub = sub
-					return putSubscription(txn, sub)
-				}
-				return nil
+				out = d
+				return putDelivery(txn, &old, d, retention)
 			})
 		})
 	})
-	if err == nil && outSub != nil {
-		err = s.refreshSubscriptions()
-	}
 	if err == nil && out.Status == Pending {
 		s.wake()
 	}
-	return out, outSub, err
+	return out, err
 }
 
 // Deliveries returns a subscription's deliveries, newest first, with the

@@ -44,7 +44,8 @@ type Store struct {
 	// subs is a snapshot of every subscription, read by the fan-out of
 	// each request's events without decoding them from Badger; every
 	// write of a subscription goes through the store and refreshes it.
-	subs atomic.Pointer[[]*Subscription]
+	subs   atomic.Pointer[[]*Subscription]
+	subsMu sync.Mutex // orders snapshot updates
 	// wakeC tells the dispatcher that deliveries became due.
 	wakeC chan struct{}
 }

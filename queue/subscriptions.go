@@ -28,6 +28,8 @@ func (s *Store) PutSubscription(sub *Subscription) error {
 
 // refreshSubscriptions reloads the snapshot that fan-out reads.
 func (s *Store) refreshSubscriptions() error {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
 	subs, err := s.Subscriptions()
 	if err != nil {
 		return err
@@ -113,9 +115,25 @@ func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (*Su
 		})
 	})
 	if err == nil {
-		err = s.refreshSubscriptions()
+		s.replaceInSnapshot(out)
 	}
 	return out, err
+}
+
+// replaceInSnapshot puts an updated subscription in the fan-out snapshot
+// without reading the others again (stats change on every delivery).
+func (s *Store) replaceInSnapshot(sub *Subscription) {
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	old := *s.subs.Load()
+	next := make([]*Subscription, len(old))
+	copy(next, old)
+	for i := range next {
+		if next[i].ID == sub.ID {
+			next[i] = sub
+		}
+	}
+	s.subs.Store(&next)
 }
 
 // DeleteSubscription removes a subscription and cancels its pending
