@@ -169,9 +169,8 @@ func (a *App) Start() error {
 	}
 	val, _, err := stores.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
 		s, err := queue.Open(queue.Options{
-			Dir:        a.dir,
-			SyncWrites: a.durability == queue.Sync,
-			Logger:     badgerLogger{a.logger.Named("badger").Sugar()},
+			Dir:    a.dir,
+			Logger: badgerLogger{a.logger.Named("badger").Sugar()},
 		})
 		if err != nil {
 			return nil, err

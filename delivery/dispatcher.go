@@ -34,6 +34,14 @@ type Settings struct {
 // is looked at again.
 const heldBack = time.Minute
 
+// fullScanEvery is how often a claim scan starts from the beginning of the
+// due index rather than where the last one left off: a safety net should a
+// delivery ever be due before that point (a clock set back).
+const fullScanEvery = 30 * time.Second
+
+// scanMargin is how far before the last scan the next one starts.
+const scanMargin = 5 * time.Second
+
 // depthEvery is how often the queue_depth gauge is refreshed.
 const depthEvery = 2 * time.Second
 
@@ -49,7 +57,9 @@ type Dispatcher struct {
 
 	cfg atomic.Pointer[config]
 
-	depthAt time.Time // when the queue_depth gauge was last set (loop only)
+	depthAt    time.Time // when the queue_depth gauge was last set (loop only)
+	scanFrom   time.Time // where the next claim scan starts (loop only)
+	fullScanAt time.Time // when a scan last started from the beginning
 
 	mu       sync.Mutex
 	inflight map[string]int // claimed or in-flight deliveries per subscription
@@ -180,10 +190,21 @@ func (d *Dispatcher) dispatch() time.Duration {
 		}
 		return ok
 	}
-	claims, err := d.store.ClaimDue(now, lease, free, accept, cfg.Retention)
+	from := d.scanFrom
+	if now.Sub(d.fullScanAt) > fullScanEvery {
+		from, d.fullScanAt = time.Time{}, now
+	}
+	claims, resume, err := d.store.ClaimDue(from, now, lease, free, accept, cfg.Retention)
 	if err != nil {
 		d.log().Error("claiming due deliveries", zap.Error(err))
 		return pollEvery
+	}
+	// Deliveries are inserted due at the time of their transaction, so the
+	// next scan may start a little before this one's present (margin for
+	// transactions still committing), or at the first due delivery it left.
+	d.scanFrom = now.Add(-scanMargin)
+	if !resume.IsZero() && resume.Before(d.scanFrom) {
+		d.scanFrom = resume
 	}
 	d.mu.Lock()
 	for _, c := range claims {

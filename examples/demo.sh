@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The demo: the legacy shop on :9000, and Caddy with caddy-webhooks in front
-# of it on :8080 (Caddyfile.example). Every event it infers is printed on
-# this terminal as an `event_inferred` log line. Ctrl-C stops everything.
+# The demo: the legacy shop on :9000, Caddy with caddy-webhooks in front of
+# it on :8080 (Caddyfile.example, admin on localhost:2019), and the example
+# receiver on :9100, subscribed through the admin API. Every delivery the
+# receiver verifies is printed here as a `verified …` line. Ctrl-C stops
+# everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(mktemp -d)
@@ -13,23 +15,53 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "building caddy and the shop..."
+wait_for() { # url
+	for _ in $(seq 100); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "no answer from $1" >&2
+	return 1
+}
+
+echo "building caddy, the shop and the receiver..."
 go build -o "$bin/caddy" ./cmd/caddy
 go build -o "$bin/shop" ./examples/shop
+go build -o "$bin/receiver" ./examples/receiver
 
-"$bin/shop" -addr 127.0.0.1:9000 &
+# The subscription's secret, made here so the receiver can check it.
+secret="whsec_$(head -c 32 /dev/urandom | base64)"
+
+"$bin/shop" -addr 127.0.0.1:9000 2>/dev/null &
 pids+=($!)
-"$bin/caddy" run --config Caddyfile.example --adapter caddyfile &
+WEBHOOK_SECRET=$secret "$bin/receiver" -addr 127.0.0.1:9100 &
+pids+=($!)
+"$bin/caddy" run --config Caddyfile.example --adapter caddyfile 2>"$bin/caddy.log" &
 pids+=($!)
 
-for _ in $(seq 100); do
-	curl -fsS -o /dev/null http://localhost:8080/api/health 2>/dev/null && break
-	sleep 0.1
+wait_for http://localhost:9100/health
+wait_for http://localhost:8080/api/health
+wait_for http://localhost:2019/webhooks/events
+
+# Subscribe the receiver to every event of the shop's rules, through the
+# admin API (the same call a partner's integration would make). A demo run
+# before this one may have left the same subscription: remove it first.
+for id in $(curl -fsS localhost:2019/webhooks/subscriptions | grep -o '"id": "sub_[^"]*"' | cut -d'"' -f4); do
+	if curl -fsS "localhost:2019/webhooks/subscriptions/$id" | grep -q '"app_name": "demo-receiver"'; then
+		curl -fsS -X DELETE "localhost:2019/webhooks/subscriptions/$id"
+	fi
 done
+curl -fsS localhost:2019/webhooks/subscriptions -H 'Content-Type: application/json' -d "{
+	\"app_name\": \"demo-receiver\",
+	\"url\": \"http://127.0.0.1:9100/hooks\",
+	\"events\": [\"order.*\", \"customer.*\"],
+	\"secret\": \"$secret\"
+}" >/dev/null
 
 cat <<'MSG'
 
-Ready: shop on :9000, Caddy with caddy-webhooks on :8080 (admin localhost:2019).
+Ready: shop on :9000, Caddy with caddy-webhooks on :8080 (admin localhost:2019),
+receiver on :9100, subscribed to order.* and customer.*.
 Try, from another terminal:
 
   curl -s localhost:8080/api/orders -H 'Content-Type: application/json' \
@@ -38,6 +70,10 @@ Try, from another terminal:
   curl -s localhost:8080/api/customers -H 'Content-Type: application/json' \
     -d '{"email":"jean@example.ch","password":"s3cret!","firstName":"Jean","lastName":"Muller"}'
 
-Each prints the shop's answer, and this terminal logs the inferred event.
+The shop answers as usual; a moment later this terminal prints the verified
+delivery (`verified standard order.created id=evt_… data={…}`).
+Caddy's log is in the temporary file named below; deliveries:
+  curl -s localhost:2019/webhooks/subscriptions   # then …/{id}/deliveries
 MSG
+echo "Caddy log: $bin/caddy.log"
 wait -n "${pids[@]}"

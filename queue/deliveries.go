@@ -132,17 +132,27 @@ type Claim struct {
 // time to now+lease: if the process dies during the attempt, the delivery
 // becomes due again then (at least once). Deliveries whose subscription or
 // event is gone are cancelled on the way.
-func (s *Store) ClaimDue(now time.Time, lease time.Duration, n int, accept func(subID string) bool, retention time.Duration) ([]Claim, error) {
-	var claims []Claim
-	err := s.use(func() error {
+//
+// The scan starts at from: claimed keys leave deletion markers at the front
+// of the due index until compaction, and walking them on every call would
+// cost more as the queue drains. It returns resume, the due time of the
+// first due delivery it left (not accepted, or past n), or zero: nothing is
+// inserted before the present, so a later call may start there.
+func (s *Store) ClaimDue(from, now time.Time, lease time.Duration, n int, accept func(subID string) bool, retention time.Duration) (claims []Claim, resume time.Time, err error) {
+	left := func(k []byte) {
+		if t := dueTime(k); resume.IsZero() || t.Before(resume) {
+			resume = t
+		}
+	}
+	err = s.use(func() error {
 		return retryConflicts(func() error {
-			claims = claims[:0]
+			claims, resume = claims[:0], time.Time{}
 			return s.db.Update(func(txn *badger.Txn) error {
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixDue})
-				defer it.Close()
 				limit := dueKey(now, "\xff")
+				maxKeys := 4*n + 64
 				var keys [][]byte
-				for it.Rewind(); it.Valid() && len(claims)+len(keys) < 4*n+64; it.Next() {
+				for it.Seek(dueKey(from, "")); it.Valid() && len(keys) < maxKeys; it.Next() {
 					k := it.Item().KeyCopy(nil)
 					if string(k) > string(limit) {
 						break
@@ -150,8 +160,12 @@ func (s *Store) ClaimDue(now time.Time, lease time.Duration, n int, accept func(
 					keys = append(keys, k)
 				}
 				it.Close()
+				if len(keys) == maxKeys {
+					left(keys[len(keys)-1]) // there may be more after it
+				}
 				for _, k := range keys {
 					if len(claims) == n {
+						left(k)
 						break
 					}
 					id := string(k[len(prefixDue)+9:])
@@ -166,6 +180,7 @@ func (s *Store) ClaimDue(now time.Time, lease time.Duration, n int, accept func(
 						return err
 					}
 					if !accept(d.SubscriptionID) {
+						left(k)
 						continue
 					}
 					sub, subErr := getSubscription(txn, d.SubscriptionID)
@@ -189,7 +204,12 @@ func (s *Store) ClaimDue(now time.Time, lease time.Duration, n int, accept func(
 			})
 		})
 	})
-	return claims, err
+	return claims, resume, err
+}
+
+// dueTime reads the due time out of a due-index key.
+func dueTime(k []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[len(prefixDue):])))
 }
 
 func getEvent(txn *badger.Txn, id string) (*Event, error) {
@@ -215,7 +235,7 @@ func (s *Store) NextDue() (time.Time, bool) {
 			it.Rewind()
 			if it.Valid() {
 				k := it.Item().Key()
-				t, ok = time.Unix(0, int64(binary.BigEndian.Uint64(k[len(prefixDue):]))), true
+				t, ok = dueTime(k), true
 			}
 			return nil
 		})

@@ -21,19 +21,18 @@ var (
 type Options struct {
 	// Dir is the Badger directory; it is created if missing.
 	Dir string
-	// SyncWrites makes every commit wait for fsync. Set it when the
-	// configuration asks for sync durability: Badger then groups the fsyncs
-	// of concurrent commits, which a Sync per write would not.
-	SyncWrites bool
 	// Logger receives Badger's own log lines; nil discards them.
 	Logger badger.Logger
 }
 
 // Store is an open Badger database. It is safe for concurrent use.
 type Store struct {
-	db   *badger.DB
-	dir  string
-	sync bool
+	db  *badger.DB
+	dir string
+
+	commits  atomic.Uint64 // commits made that want to be durable
+	syncMu   sync.Mutex
+	syncedTo uint64 // commits covered by the last fsync
 
 	// mu makes Close wait for the operations in progress and later ones
 	// fail with ErrClosed: requests of an old config may still be
@@ -67,7 +66,11 @@ func (s *Store) use(fn func() error) error {
 // a process must open a directory once and share the Store.
 func Open(opts Options) (*Store, error) {
 	bo := badger.DefaultOptions(opts.Dir).
-		WithSyncWrites(opts.SyncWrites).
+		// Commits are not fsynced one by one: what must be durable (a sync
+		// event append, an admin change) calls syncCommitted, which covers
+		// every commit made so far with one fsync. Delivery bookkeeping
+		// is not synced: lost on a crash, it means a delivery sent again.
+		WithSyncWrites(false).
 		WithLogger(opts.Logger).
 		// The defaults are sized for large databases (64 MiB memtables,
 		// 1 GiB value log files, 256 MiB block cache); a webhook queue is
@@ -83,7 +86,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, dir: opts.Dir, sync: opts.SyncWrites, wakeC: make(chan struct{}, 1)}
+	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1)}
 	if err := s.refreshSubscriptions(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
@@ -183,13 +186,27 @@ func (s *Store) append(events []Event, retention time.Duration, d Durability, on
 	if fanned > 0 {
 		defer s.wake()
 	}
-	if !s.sync {
-		// Opened for async durability by an earlier config: fsync now so
-		// this caller's guarantee holds anyway.
-		if err := s.db.Sync(); err != nil {
-			return fmt.Errorf("syncing events: %w", err)
-		}
+	if err := s.syncCommitted(); err != nil {
+		return fmt.Errorf("syncing events: %w", err)
 	}
+	return nil
+}
+
+// syncCommitted makes the caller's commit, made just before, durable. One
+// fsync covers every commit made before it started, so concurrent callers
+// share fsyncs (group commit) instead of queueing one each.
+func (s *Store) syncCommitted() error {
+	mine := s.commits.Add(1)
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.syncedTo >= mine {
+		return nil // an fsync that started after our commit covered it
+	}
+	upTo := s.commits.Load()
+	if err := s.db.Sync(); err != nil {
+		return err
+	}
+	s.syncedTo = upTo
 	return nil
 }
 

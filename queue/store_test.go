@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-func openTest(t *testing.T, sync bool) *Store {
+func openTest(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(Options{Dir: t.TempDir(), SyncWrites: sync})
+	s, err := Open(Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func collect(t *testing.T, s *Store, since time.Time) []Event {
 }
 
 func TestAppendAndReadBack(t *testing.T) {
-	s := openTest(t, true)
+	s := openTest(t)
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 123e6, time.UTC)
 	evs := []Event{
 		{ID: NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{"orderId":"a1","total":12.5}`), Site: "s1"},
@@ -66,7 +66,7 @@ func TestEventJSONTimestamp(t *testing.T) {
 }
 
 func TestAsyncAppendEventuallyVisible(t *testing.T) {
-	s := openTest(t, false)
+	s := openTest(t)
 	now := time.Now()
 	errc := make(chan error, 1)
 	if err := s.Append([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, 0, Async, func(err error) { errc <- err }); err != nil {
@@ -88,7 +88,7 @@ func TestAsyncAppendEventuallyVisible(t *testing.T) {
 
 func TestEventsSurviveReopen(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(Options{Dir: dir, SyncWrites: true})
+	s, err := Open(Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,14 +110,14 @@ func TestEventsSurviveReopen(t *testing.T) {
 }
 
 func TestOpenLockedDirFails(t *testing.T) {
-	s := openTest(t, false)
+	s := openTest(t)
 	if _, err := Open(Options{Dir: s.Dir()}); err == nil {
 		t.Fatal("second Open of the same directory succeeded; Badger should refuse")
 	}
 }
 
 func TestScanStops(t *testing.T) {
-	s := openTest(t, false)
+	s := openTest(t)
 	now := time.Now()
 	var evs []Event
 	for i := 0; i < 5; i++ {

@@ -105,7 +105,7 @@ func TestValidateSubscription(t *testing.T) {
 }
 
 func TestSubscriptionStore(t *testing.T) {
-	s := openTest(t, false)
+	s := openTest(t)
 	now := time.Now().UTC()
 	a := &Subscription{ID: NewID("sub_", now), URL: "https://a", Events: []string{"x.y"}, IsActive: true, CreatedAt: now}
 	b := &Subscription{ID: NewID("sub_", now), URL: "https://b", Events: []string{"x.y"}, CreatedAt: now.Add(time.Second)}

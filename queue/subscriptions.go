@@ -18,7 +18,10 @@ var ErrNotFound = errors.New("not found")
 // PutSubscription stores sub, creating or replacing it.
 func (s *Store) PutSubscription(sub *Subscription) error {
 	err := s.use(func() error {
-		return s.db.Update(func(txn *badger.Txn) error { return putSubscription(txn, sub) })
+		if err := s.db.Update(func(txn *badger.Txn) error { return putSubscription(txn, sub) }); err != nil {
+			return err
+		}
+		return s.syncCommitted()
 	})
 	if err == nil {
 		err = s.refreshSubscriptions()
@@ -100,7 +103,7 @@ func (s *Store) Subscriptions() ([]*Subscription, error) {
 func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (*Subscription, error) {
 	var out *Subscription
 	err := s.use(func() error {
-		return retryConflicts(func() error {
+		err := retryConflicts(func() error {
 			return s.db.Update(func(txn *badger.Txn) error {
 				sub, err := getSubscription(txn, id)
 				if err != nil {
@@ -113,6 +116,10 @@ func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (*Su
 				return putSubscription(txn, sub)
 			})
 		})
+		if err != nil {
+			return err
+		}
+		return s.syncCommitted()
 	})
 	if err == nil {
 		s.replaceInSnapshot(out)
@@ -174,6 +181,9 @@ func (s *Store) DeleteSubscription(id string, retention time.Duration) error {
 			})
 		})
 	})
+	if err == nil {
+		err = s.use(s.syncCommitted)
+	}
 	if err == nil {
 		err = s.refreshSubscriptions()
 	}
