@@ -18,9 +18,13 @@ var (
 
 // dueKey is q/<unix nanos, big-endian>/<delivery id>: keys sort by due time.
 func dueKey(t time.Time, id string) []byte {
+	var ns uint64
+	if t.After(time.Unix(0, 0)) { // UnixNano is undefined for the zero time
+		ns = uint64(t.UnixNano())
+	}
 	k := make([]byte, 0, len(prefixDue)+8+1+len(id))
 	k = append(k, prefixDue...)
-	k = binary.BigEndian.AppendUint64(k, uint64(t.UnixNano()))
+	k = binary.BigEndian.AppendUint64(k, ns)
 	k = append(k, '/')
 	return append(k, id...)
 }

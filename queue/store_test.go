@@ -181,3 +181,13 @@ func TestUseAfterClose(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+func TestDueKeyOrder(t *testing.T) {
+	now := time.Now()
+	if string(dueKey(time.Time{}, "")) >= string(dueKey(now, "a")) {
+		t.Error("the zero time does not sort first")
+	}
+	if string(dueKey(now, "zzz")) >= string(dueKey(now.Add(time.Nanosecond), "a")) {
+		t.Error("due keys do not sort by time first")
+	}
+}
