@@ -3,6 +3,10 @@ package delivery_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +79,26 @@ func TestReloadKeepsDelivering(t *testing.T) {
 		}
 		return true
 	})
+	// The delivery metrics are in the registry of the config now serving,
+	// and count what was delivered before the reloads too.
+	resp, err := http.Get(s.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`caddy_webhooks_deliveries_total\{result="delivered"\} (\d+)`).FindSubmatch(metrics)
+	if m == nil {
+		t.Fatalf("no caddy_webhooks_deliveries_total after reloads")
+	}
+	if n, _ := strconv.Atoi(string(m[1])); n < len(want) {
+		t.Errorf("deliveries_total{delivered} = %d after reloads, want >= %d", n, len(want))
+	}
+	for _, name := range []string{"caddy_webhooks_delivery_duration_seconds_count", "caddy_webhooks_queue_depth", "caddy_webhooks_events_total"} {
+		if !strings.Contains(string(metrics), name) {
+			t.Errorf("metrics lack %s", name)
+		}
+	}
 	if n := strings.Count(s.caddy.Logs(), `"msg":"delivery workers started"`); n != 1 {
 		t.Errorf("delivery workers started %d times across 3 reloads, want 1", n)
 	}
