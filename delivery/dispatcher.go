@@ -343,7 +343,7 @@ func (d *Dispatcher) record(c queue.Claim, res result, cfg *config) {
 		dl.UpdatedAt = now
 		outcome = res.outcome
 		if dl.Status != queue.Pending { // cancelled meanwhile: keep the record of the attempt only
-			outcome = -1
+			outcome = moot
 			return nil
 		}
 		if outcome == Retry && dl.TriesInRun() > len(cfg.Retry) {
@@ -364,7 +364,7 @@ func (d *Dispatcher) record(c queue.Claim, res result, cfg *config) {
 		d.log().Error("recording a delivery attempt", zap.String("delivery", c.Delivery.ID), zap.Error(err))
 		return
 	}
-	if outcome >= 0 {
+	if outcome != moot {
 		d.stats.note(c.Sub.ID, outcome, res.attempt.Error, now)
 	}
 	d.observe(c, dl, res, outcome == Fail || outcome == Gone)

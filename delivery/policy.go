@@ -22,6 +22,9 @@ const (
 	Fail
 	// Gone: 410; the delivery fails and the subscription is paused.
 	Gone
+	// moot: the delivery was cancelled during the attempt; the attempt is
+	// recorded and changes nothing else.
+	moot
 )
 
 // checkRetry is the client's retryablehttp CheckRetry: the library's
