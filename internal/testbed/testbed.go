@@ -32,25 +32,47 @@ func Root() string {
 }
 
 // CaddyBinary builds ./cmd/caddy once per test process and returns its path.
+// The binaries go to one directory, one per test process (go build's cache
+// makes all but the first build of a run quick), and each build removes
+// those of processes that have ended, so runs do not pile binaries up.
 func CaddyBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "caddy-webhooks-bin-")
-		if err != nil {
-			buildErr = err
+		dir := filepath.Join(os.TempDir(), "caddy-webhooks-test")
+		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
 			return
 		}
-		caddyBin = filepath.Join(dir, "caddy")
-		cmd := exec.Command("go", "build", "-o", caddyBin, "./cmd/caddy")
+		tmp := filepath.Join(dir, fmt.Sprintf("caddy-%d", os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/caddy")
 		cmd.Dir = Root()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
+			return
 		}
+		caddyBin = filepath.Join(dir, fmt.Sprintf("caddy-run-%d", os.Getpid()))
+		if buildErr = os.Rename(tmp, caddyBin); buildErr != nil {
+			return
+		}
+		cleanupOld(dir)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return caddyBin
+}
+
+// cleanupOld removes binaries of test processes that no longer run.
+func cleanupOld(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "caddy-run-%d", &pid); err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago and that
