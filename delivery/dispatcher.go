@@ -40,7 +40,7 @@ const heldBack = time.Minute
 const fullScanEvery = 30 * time.Second
 
 // scanMargin is how far before the last scan the next one starts.
-const scanMargin = 5 * time.Second
+const scanMargin = time.Second
 
 // depthEvery is how often the queue_depth gauge is refreshed.
 const depthEvery = 2 * time.Second
@@ -228,7 +228,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 	if len(claims) == free {
 		return 0 // there may be more due
 	}
-	if next, ok := d.store.NextDue(); ok {
+	if next, ok := d.store.NextDue(d.scanFrom); ok {
 		return min(max(time.Until(next), 0), pollEvery)
 	}
 	return pollEvery

@@ -228,15 +228,17 @@ func getEvent(txn *badger.Txn, id string) (*Event, error) {
 	return ev, item.Value(func(v []byte) error { return json.Unmarshal(v, ev) })
 }
 
-// NextDue returns when the earliest pending delivery is due.
-func (s *Store) NextDue() (time.Time, bool) {
+// NextDue returns when the earliest pending delivery due at or after from
+// is due. Like ClaimDue, it starts at from rather than at the front of the
+// due index, where deletion markers pile up until compaction.
+func (s *Store) NextDue(from time.Time) (time.Time, bool) {
 	var t time.Time
 	var ok bool
 	_ = s.use(func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixDue})
 			defer it.Close()
-			it.Rewind()
+			it.Seek(dueKey(from, ""))
 			if it.Valid() {
 				k := it.Item().Key()
 				t, ok = dueTime(k), true
