@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -16,17 +17,32 @@ var (
 	prefixBySub    = []byte("x/")
 )
 
-// dueKey is q/<unix nanos, big-endian>/<delivery id>: keys sort by due time.
-func dueKey(t time.Time, id string) []byte {
+// dueKey is q/<unix nanos, big-endian>/<subscription id>/<delivery id>:
+// keys sort by due time, and a claim can skip a subscription's deliveries
+// without reading them. rest is "<subscription id>/<delivery id>", or a
+// bound for seeks.
+func dueKey(t time.Time, rest string) []byte {
 	var ns uint64
 	if t.After(time.Unix(0, 0)) { // UnixNano is undefined for the zero time
 		ns = uint64(t.UnixNano())
 	}
-	k := make([]byte, 0, len(prefixDue)+8+1+len(id))
+	k := make([]byte, 0, len(prefixDue)+8+1+len(rest))
 	k = append(k, prefixDue...)
 	k = binary.BigEndian.AppendUint64(k, ns)
 	k = append(k, '/')
-	return append(k, id...)
+	return append(k, rest...)
+}
+
+// dueRest is the "<subscription id>/<delivery id>" part of d's due key.
+func dueRest(d *Delivery) string { return d.SubscriptionID + "/" + d.ID }
+
+// parseDueKey returns the subscription and delivery ids of a due key.
+func parseDueKey(k []byte) (subID, id string) {
+	rest := string(k[len(prefixDue)+9:])
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[:i], rest[i+1:]
+	}
+	return "", rest
 }
 
 func bySubKey(subID, deliveryID string) []byte {
@@ -53,7 +69,7 @@ func getDelivery(txn *badger.Txn, id string) (*Delivery, error) {
 // was (nil for a new one). Finished deliveries expire after retention.
 func putDelivery(txn *badger.Txn, old, d *Delivery, retention time.Duration) error {
 	if old != nil && old.NextAttemptAt != nil {
-		if err := txn.Delete(dueKey(*old.NextAttemptAt, d.ID)); err != nil {
+		if err := txn.Delete(dueKey(*old.NextAttemptAt, dueRest(d))); err != nil {
 			return err
 		}
 	}
@@ -67,7 +83,7 @@ func putDelivery(txn *badger.Txn, old, d *Delivery, retention time.Duration) err
 		if d.NextAttemptAt == nil {
 			return fmt.Errorf("delivery %s: pending without a due time", d.ID)
 		}
-		if err := txn.Set(dueKey(*d.NextAttemptAt, d.ID), nil); err != nil {
+		if err := txn.Set(dueKey(*d.NextAttemptAt, dueRest(d)), nil); err != nil {
 			return err
 		}
 	} else if retention > 0 {
@@ -172,7 +188,11 @@ func (s *Store) ClaimDue(from, now time.Time, lease time.Duration, n int, accept
 						left(k)
 						break
 					}
-					id := string(k[len(prefixDue)+9:])
+					subID, id := parseDueKey(k)
+					if subID != "" && !accept(subID) {
+						left(k) // at its subscription's cap: not even read
+						continue
+					}
 					d, err := getDelivery(txn, id)
 					if errors.Is(err, ErrNotFound) {
 						if err := txn.Delete(k); err != nil {
@@ -183,7 +203,7 @@ func (s *Store) ClaimDue(from, now time.Time, lease time.Duration, n int, accept
 					if err != nil {
 						return err
 					}
-					if !accept(d.SubscriptionID) {
+					if subID == "" && !accept(d.SubscriptionID) {
 						left(k)
 						continue
 					}

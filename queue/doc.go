@@ -9,8 +9,8 @@
 //	                          prefix scan from an id made for a time T
 //	                          yields the events since T (replay)
 //	d/<delivery id>           delivery record
-//	q/<due unix nanos BE>/<delivery id>
-//	                          dispatch index: deliveries by due time
+//	q/<due unix nanos BE>/<subscription id>/<delivery id>
+//	                          dispatch index: pending deliveries by due time
 //	s/<subscription id>       subscription record
 //	x/<subscription id>/<delivery id>
 //	                          per-subscription index of deliveries
