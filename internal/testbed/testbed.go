@@ -6,6 +6,7 @@ package testbed
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -78,15 +79,26 @@ func cleanupOld(dir string) {
 // FreePort returns a loopback TCP port that was free a moment ago and that
 // this process has not handed out before: a port freed by FreePort can come
 // back from the kernel at once, and Caddy binds with SO_REUSEPORT, so two
-// of its listeners given the same port would silently share it.
+// of its listeners given the same port would silently share it. Ports are
+// drawn below the kernel's ephemeral range, which the kernel hands to
+// listeners on port 0 (httptest servers of other test processes running in
+// parallel) and would otherwise give away between FreePort and its use.
 func FreePort(t testing.TB) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+	lo, hi := 10000, ephemeralLow()-1
+	for try := 0; ; try++ {
+		addr := "127.0.0.1:0"
+		if hi-lo > 1000 && try < 100 {
+			addr = fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo))
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil && addr == "127.0.0.1:0" {
 			t.Fatal(err)
+		}
+		if err != nil {
+			continue // taken: draw again
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
@@ -95,6 +107,19 @@ func FreePort(t testing.TB) int {
 			return port
 		}
 	}
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	var low, high int
+	if err != nil {
+		return 32768
+	}
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil || low < 1024 {
+		return 32768
+	}
+	return low
 }
 
 var (
