@@ -48,9 +48,8 @@ TARGET_P50_MS=10
 INVOCATION="$0${*:+ $*}"
 START_DIR="$PWD"
 
-log() { printf '%s\n' "$*"; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 # secs DURATION: whole seconds of "20", "20s" or "2m".
 secs() {
@@ -78,70 +77,10 @@ LOAD_S=$(secs "$LOAD_DURATION") STEADY_SKIP_S=$(secs "$STEADY_SKIP") DRAIN_S=$(s
 case "$PROFILE" in off | load | drain) ;; *) die "PROFILE must be off, load or drain (got '$PROFILE')" ;; esac
 (( THREADS <= CONNECTIONS )) || THREADS="$CONNECTIONS" # wrk needs connections >= threads
 
-# ---------------------------------------------------------------------------
-# Process bookkeeping: every process started here is recorded and ended on exit.
-
-PIDS=()
-WORK=""
-FAILED=0
-
-forget_pid() {
-	local keep=() p
-	for p in "${PIDS[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
-	PIDS=("${keep[@]}")
-}
-
-cleanup() {
-	local rc=$? pid i
-	trap - EXIT INT TERM
-	for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${PIDS[@]}"; do
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ -n "$WORK" && -d "$WORK" ]]; then
-		if [[ "$KEEP_TMP" == 1 || $rc -ne 0 ]]; then
-			log "temp dir kept: $WORK (Caddyfile, logs, wrk output, receiver records, profiles)" >&2
-		else
-			rm -rf "$WORK"
-		fi
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# ---------------------------------------------------------------------------
-# Tools.
-
-if ! command -v wrk >/dev/null 2>&1; then
-	log "wrk not found: installing the Debian package"
-	SUDO=""
-	[[ $(id -u) -eq 0 ]] || SUDO="sudo"
-	$SUDO apt-get update
-	$SUDO apt-get install -y wrk
-fi
-command -v wrk >/dev/null 2>&1 || die "wrk is still missing"
-command -v go >/dev/null 2>&1 || die "go is required to build the binaries"
-
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/caddy-webhooks-delivery.XXXXXX")"
-mkdir -p "$WORK/bin" "$WORK/pprof"
-
-log "== building"
-if [[ -n "$CADDY_BIN" ]]; then
-	CADDY="$(cd "$START_DIR" && cd "$(dirname "$CADDY_BIN")" && pwd)/$(basename "$CADDY_BIN")"
-	[[ -x "$CADDY" ]] || die "CADDY_BIN=$CADDY_BIN is not an executable"
-	log "caddy: using CADDY_BIN=$CADDY"
-else
-	CADDY="$WORK/bin/caddy"
-	log "caddy: go build -o $CADDY ./cmd/caddy (in $REPO_DIR)"
-	(cd "$REPO_DIR" && go build -o "$CADDY" ./cmd/caddy) || die "building ./cmd/caddy failed"
-fi
+WORK_PREFIX=caddy-webhooks-delivery
+KEPT_WHAT="Caddyfile, logs, wrk output, receiver records, profiles"
+bench_setup
+mkdir -p "$WORK/pprof"
 for tool in upstream freeport receiver pace; do
 	(cd "$REPO_DIR" && go build -o "$WORK/bin/$tool" "./bench/$tool") || die "building bench/$tool failed"
 done
