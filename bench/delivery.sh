@@ -50,6 +50,7 @@ START_DIR="$PWD"
 
 # shellcheck source=bench/lib.sh
 source "$BENCH_DIR/lib.sh"
+HTTP_TIMEOUT=30 # the stats route counts the whole store
 
 # secs DURATION: whole seconds of "20", "20s" or "2m".
 secs() {
@@ -92,34 +93,6 @@ done
 # Helpers.
 
 now_ns() { date +%s%N; }
-
-# wait_port PORT PID NAME LOGFILE: poll until PORT accepts TCP connections.
-wait_port() {
-	local port=$1 pid=$2 name=$3 logf=$4 i
-	for ((i = 0; i < 600; i++)); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			return 0
-		fi
-		if ! kill -0 "$pid" 2>/dev/null; then
-			tail -n 40 "$logf" >&2 || true
-			die "$name exited before listening on 127.0.0.1:$port (log above: $logf)"
-		fi
-		sleep 0.1
-	done
-	tail -n 40 "$logf" >&2 || true
-	die "$name did not listen on 127.0.0.1:$port within 60s"
-}
-
-# http_request PORT METHOD PATH [BODY]: prints the full HTTP/1.0 response.
-http_request() {
-	local port=$1 method=$2 path=$3 body=${4:-}
-	(
-		exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
-		printf '%s %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
-			"$method" "$path" "$port" "${#body}" "$body" >&3
-		timeout 30 cat <&3
-	)
-}
 
 # http_status PORT METHOD PATH [BODY]: prints the status code only.
 http_status() {
