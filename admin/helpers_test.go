@@ -72,27 +72,13 @@ type env struct {
 // global (extra lines such as `subscription` blocks), with one site that
 // runs the handler with the test rules in front of upstream.
 func webhooksConfig(sitePort int, upstream, rulesPath, global string) string {
-	return fmt.Sprintf(`{
-	admin {ADMIN}
-	auto_https off
-	persist_config off
-	log {
-		output file {LOG}
-		format json
-		level DEBUG
-	}
-	webhooks {
-		storage {DIR}/webhooks
-		%s
-	}
-}
-http://127.0.0.1:%d {
+	return testbed.Global(global) + fmt.Sprintf(`http://127.0.0.1:%d {
 	webhooks {
 		rules %s
 	}
 	reverse_proxy %s
 }
-`, global, sitePort, rulesPath, upstream)
+`, sitePort, rulesPath, upstream)
 }
 
 // plainConfig is a config with no webhooks app: neither the handler nor

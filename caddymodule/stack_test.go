@@ -176,21 +176,7 @@ const testRules = `events:
 // caddyfileFor returns a Caddyfile for a stack; extraGlobal goes into the
 // webhooks global option.
 func caddyfileFor(modulePort, plainPort int, upstreamAddr, rulesPath, extraGlobal string) string {
-	return fmt.Sprintf(`{
-	admin {ADMIN}
-	auto_https off
-	persist_config off
-	log {
-		output file {LOG}
-		format json
-		level DEBUG
-	}
-	webhooks {
-		storage {DIR}/webhooks
-		%s
-	}
-}
-http://127.0.0.1:%d {
+	return testbed.Global(extraGlobal) + fmt.Sprintf(`http://127.0.0.1:%d {
 	webhooks {
 		rules %s
 		max_body 4KiB
@@ -200,7 +186,7 @@ http://127.0.0.1:%d {
 http://127.0.0.1:%d {
 	reverse_proxy %s
 }
-`, extraGlobal, modulePort, rulesPath, upstreamAddr, plainPort, upstreamAddr)
+`, modulePort, rulesPath, upstreamAddr, plainPort, upstreamAddr)
 }
 
 func startStack(t *testing.T, ruleText, extraGlobal string) *stack {

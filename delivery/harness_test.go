@@ -40,27 +40,13 @@ func startStack(t *testing.T, global string) *stack {
 		global += "\n\t\tallow_private_targets"
 	}
 	global = strings.ReplaceAll(global, "guarded", "")
-	cfg := fmt.Sprintf(`{
-	admin {ADMIN}
-	auto_https off
-	persist_config off
-	log {
-		output file {LOG}
-		format json
-		level DEBUG
-	}
-	webhooks {
-		storage {DIR}/webhooks
-		%s
-	}
-}
-http://127.0.0.1:%d {
+	cfg := testbed.Global(global) + fmt.Sprintf(`http://127.0.0.1:%d {
 	webhooks {
 		rules %s
 	}
 	reverse_proxy %s
 }
-`, global, port, filepath.Join(testbed.Root(), "examples/shop/rules.yaml"), app.Listener.Addr())
+`, port, filepath.Join(testbed.Root(), "examples/shop/rules.yaml"), app.Listener.Addr())
 	c := testbed.StartCaddy(t, "", cfg)
 	return &stack{t: t, caddy: c, shop: fmt.Sprintf("http://127.0.0.1:%d", port), admin: "http://" + c.AdminAddr, rcv: rcv, cfg: cfg}
 }

@@ -286,3 +286,25 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Global returns the global options block that integration tests share:
+// the admin endpoint on {ADMIN}, no automatic HTTPS, no autosaved config, a
+// JSON debug log in {LOG}, and the webhooks app storing in {DIR}/webhooks
+// with webhooks (more lines of its block, such as `retry 1s`) added.
+func Global(webhooks string) string {
+	return `{
+	admin {ADMIN}
+	auto_https off
+	persist_config off
+	log {
+		output file {LOG}
+		format json
+		level DEBUG
+	}
+	webhooks {
+		storage {DIR}/webhooks
+		` + webhooks + `
+	}
+}
+`
+}
