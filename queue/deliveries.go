@@ -38,11 +38,8 @@ func dueRest(d *Delivery) string { return d.SubscriptionID + "/" + d.ID }
 
 // parseDueKey returns the subscription and delivery ids of a due key.
 func parseDueKey(k []byte) (subID, id string) {
-	rest := string(k[len(prefixDue)+9:])
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		return rest[:i], rest[i+1:]
-	}
-	return "", rest
+	subID, id, _ = strings.Cut(string(k[len(prefixDue)+9:]), "/")
+	return subID, id
 }
 
 func bySubKey(subID, deliveryID string) []byte {
@@ -128,18 +125,6 @@ func (s *Store) Delivery(id string) (*Delivery, error) {
 	return d, err
 }
 
-// Event returns one stored event, or an error wrapping ErrNotFound.
-func (s *Store) Event(id string) (*Event, error) {
-	var ev *Event
-	err := s.use(func() error {
-		return s.db.View(func(txn *badger.Txn) (err error) {
-			ev, err = getEvent(txn, id)
-			return err
-		})
-	})
-	return ev, err
-}
-
 // Claim holds a delivery claimed for an attempt.
 type Claim struct {
 	Delivery *Delivery
@@ -189,7 +174,7 @@ func (s *Store) ClaimDue(from, now time.Time, lease time.Duration, n int, accept
 						break
 					}
 					subID, id := parseDueKey(k)
-					if subID != "" && !accept(subID) {
+					if !accept(subID) {
 						left(k) // at its subscription's cap: not even read
 						continue
 					}
@@ -202,10 +187,6 @@ func (s *Store) ClaimDue(from, now time.Time, lease time.Duration, n int, accept
 					}
 					if err != nil {
 						return err
-					}
-					if subID == "" && !accept(d.SubscriptionID) {
-						left(k)
-						continue
 					}
 					sub, subErr := getSubscription(txn, d.SubscriptionID)
 					ev, evErr := getEvent(txn, d.EventID)
