@@ -34,13 +34,11 @@ type Settings struct {
 // is looked at again.
 const heldBack = time.Minute
 
-// fullScanEvery is how often a claim scan starts from the beginning of the
-// due index rather than where the last one left off: a safety net should a
-// delivery ever be due before that point (a clock set back).
+// fullScanEvery is how often claim scans start from the beginning of each
+// subscription's due index rather than where the last one left off: a
+// safety net should a delivery ever be due before that point (a clock set
+// back).
 const fullScanEvery = 30 * time.Second
-
-// scanMargin is how far before the last scan the next one starts.
-const scanMargin = time.Second
 
 // depthEvery is how often the queue_depth gauge is refreshed.
 const depthEvery = 2 * time.Second
@@ -57,9 +55,11 @@ type Dispatcher struct {
 
 	cfg atomic.Pointer[config]
 
-	depthAt    time.Time // when the queue_depth gauge was last set (loop only)
-	scanFrom   time.Time // where the next claim scan starts (loop only)
-	fullScanAt time.Time // when a scan last started from the beginning
+	// Loop only:
+	depthAt    time.Time            // when the queue_depth gauge was last set
+	scanFrom   map[string]time.Time // per active subscription, where its next claim scan starts
+	fullScanAt time.Time            // when scans last started from the beginning
+	turn       int                  // which subscription is scanned first
 
 	mu       sync.Mutex
 	inflight map[string]int // claimed or in-flight deliveries per subscription
@@ -93,7 +93,7 @@ func New(store *queue.Store) *Dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{
 		store:    store,
-		inflight: map[string]int{}, limiters: map[string]*limiter{},
+		inflight: map[string]int{}, limiters: map[string]*limiter{}, scanFrom: map[string]time.Time{},
 		stats: statsBook{pending: map[string]*statDelta{}},
 		work:  make(chan queue.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
@@ -167,6 +167,21 @@ func (d *Dispatcher) loop() {
 // dispatch hands out what is due and returns how long to sleep.
 func (d *Dispatcher) dispatch() time.Duration {
 	cfg := d.cfg.Load()
+	now := time.Now()
+	// Hints before the scans: what commits after this call is in the next.
+	for subID, t := range d.store.DueHints() {
+		if from, ok := d.scanFrom[subID]; ok && t.Before(from) {
+			d.scanFrom[subID] = t
+		}
+	}
+	full := now.Sub(d.fullScanAt) > fullScanEvery
+	if full {
+		d.fullScanAt = now
+	}
+	next := now.Add(pollEvery)
+	subs := d.store.ActiveSubscriptions()
+	active := make(map[string]bool, len(subs))
+	var scans []queue.Scan
 	d.mu.Lock()
 	busy := 0
 	for _, n := range d.inflight {
@@ -175,36 +190,67 @@ func (d *Dispatcher) dispatch() time.Duration {
 	free := d.workers - busy
 	perSub := max(1, d.workers/4) // a dead subscriber holds at most a quarter of the workers
 	d.mu.Unlock()
-	if free <= 0 {
-		return pollEvery // a worker's done signal comes sooner
-	}
-	now := time.Now()
-	lease := cfg.Timeout + 30*time.Second
-	batch := map[string]int{} // claimed in this batch, not yet in inflight
-	accept := func(subID string) bool {
+	// Start at another subscription each time, so that when workers are
+	// short every subscription gets its turn.
+	d.turn++
+	for i := range subs {
+		sub := subs[(d.turn+i)%len(subs)]
+		active[sub.ID] = true
 		d.mu.Lock()
-		ok := d.inflight[subID]+batch[subID] < perSub
+		want := perSub - d.inflight[sub.ID]
 		d.mu.Unlock()
-		if ok {
-			batch[subID]++
+		if want <= 0 {
+			continue // a worker's done signal comes when it has room again
 		}
-		return ok
+		if lim := d.limiterFor(sub, cfg.RateLimit); lim != nil {
+			// Over its rate, its deliveries stay where they are until a
+			// token is there, rather than being claimed only to wait;
+			// under it, claim what the rate allows in the next 100 ms.
+			tokens := lim.TokensAt(now)
+			if tokens < 1 {
+				if at := now.Add(time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second))); at.Before(next) {
+					next = at
+				}
+				continue
+			}
+			want = min(want, int(tokens+float64(lim.Limit())/10))
+		}
+		from := d.scanFrom[sub.ID] // the zero time (the start) for a subscription not seen yet
+		if full {
+			from = time.Time{}
+		}
+		scans = append(scans, queue.Scan{SubID: sub.ID, From: from, Max: want})
 	}
-	from := d.scanFrom
-	if now.Sub(d.fullScanAt) > fullScanEvery {
-		from, d.fullScanAt = time.Time{}, now
+	for subID := range d.scanFrom {
+		if !active[subID] { // paused or deleted: read from the start when back
+			delete(d.scanFrom, subID)
+		}
 	}
-	claims, resume, err := d.store.ClaimDue(from, now, lease, free, accept, cfg.Retention)
+	if free <= 0 || len(scans) == 0 {
+		return max(time.Until(next), 0)
+	}
+	lease := cfg.Timeout + 30*time.Second
+	claims, err := d.store.ClaimDue(now, lease, free, scans, cfg.Retention)
 	if err != nil {
 		d.log().Error("claiming due deliveries", zap.Error(err))
 		return pollEvery
 	}
-	// Deliveries are inserted due at the time of their transaction, so the
-	// next scan may start a little before this one's present (margin for
-	// transactions still committing), or at the first due delivery it left.
-	d.scanFrom = now.Add(-scanMargin)
-	if !resume.IsZero() && resume.Before(d.scanFrom) {
-		d.scanFrom = resume
+	more := false
+	for _, sc := range scans {
+		if !sc.Scanned {
+			more = true // the budget ran out first: its turn comes when workers are free
+			continue
+		}
+		// Everything due up to now was claimed, or the scan stopped at
+		// the first delivery left; deliveries committed later with an
+		// earlier due time come back through the hints.
+		d.scanFrom[sc.SubID] = now
+		if !sc.Resume.IsZero() {
+			d.scanFrom[sc.SubID] = sc.Resume
+		}
+		if !sc.Next.IsZero() && sc.Next.Before(next) {
+			next = sc.Next
+		}
 	}
 	d.mu.Lock()
 	for _, c := range claims {
@@ -225,13 +271,10 @@ func (d *Dispatcher) dispatch() time.Duration {
 		d.depthAt = now
 		queueDepth.Set(float64(d.store.QueueDepth()))
 	}
-	if len(claims) == free {
-		return 0 // there may be more due
+	if more && len(claims) < free {
+		return 0
 	}
-	if next, ok := d.store.NextDue(d.scanFrom); ok {
-		return min(max(time.Until(next), 0), pollEvery)
-	}
-	return pollEvery
+	return max(time.Until(next), 0)
 }
 
 // release puts a claimed delivery back, due now.

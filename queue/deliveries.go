@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -17,29 +16,46 @@ var (
 	prefixBySub    = []byte("x/")
 )
 
-// dueKey is q/<unix nanos, big-endian>/<subscription id>/<delivery id>:
-// keys sort by due time, and a claim can skip a subscription's deliveries
-// without reading them. rest is "<subscription id>/<delivery id>", or a
-// bound for seeks.
-func dueKey(t time.Time, rest string) []byte {
+// dueKey is q/<subscription id>/<unix nanos, big-endian>/<delivery id>:
+// each subscription has its own run of keys sorted by due time, so a claim
+// takes what one subscription may send next without walking past the
+// backlog of another (a dead subscriber's) or the deletion markers of
+// deliveries already claimed. id is empty for a seek bound.
+func dueKey(subID string, t time.Time, id string) []byte {
 	var ns uint64
 	if t.After(time.Unix(0, 0)) { // UnixNano is undefined for the zero time
 		ns = uint64(t.UnixNano())
 	}
-	k := make([]byte, 0, len(prefixDue)+8+1+len(rest))
-	k = append(k, prefixDue...)
+	k := make([]byte, 0, len(prefixDue)+len(subID)+1+8+1+len(id))
+	k = append(append(append(k, prefixDue...), subID...), '/')
 	k = binary.BigEndian.AppendUint64(k, ns)
 	k = append(k, '/')
-	return append(k, rest...)
+	return append(k, id...)
 }
 
-// dueRest is the "<subscription id>/<delivery id>" part of d's due key.
-func dueRest(d *Delivery) string { return d.SubscriptionID + "/" + d.ID }
+// dueKeyOf is d's key in the due index.
+func dueKeyOf(d *Delivery, t time.Time) []byte { return dueKey(d.SubscriptionID, t, d.ID) }
 
-// parseDueKey returns the subscription and delivery ids of a due key.
-func parseDueKey(k []byte) (subID, id string) {
-	subID, id, _ = strings.Cut(string(k[len(prefixDue)+9:]), "/")
-	return subID, id
+// dueIn returns the due time and delivery id of a due key of the
+// subscription whose key prefix (q/<subscription id>/) is prefix.
+func dueIn(prefix, k []byte) (time.Time, string) {
+	ns := binary.BigEndian.Uint64(k[len(prefix):])
+	return time.Unix(0, int64(ns)), string(k[len(prefix)+9:])
+}
+
+// dueNotes collects, in a transaction, the earliest due time it gives each
+// subscription's deliveries; once the transaction has committed the store
+// passes them on to the dispatcher (DueHints), whose scans start where they
+// left off unless a note says a delivery became due before that.
+type dueNotes map[string]time.Time
+
+func (n dueNotes) add(subID string, t time.Time) {
+	if n == nil {
+		return
+	}
+	if cur, ok := n[subID]; !ok || t.Before(cur) {
+		n[subID] = t
+	}
 }
 
 func bySubKey(subID, deliveryID string) []byte {
@@ -63,10 +79,11 @@ func getDelivery(txn *badger.Txn, id string) (*Delivery, error) {
 
 // putDelivery writes d and keeps its indexes in step: the due index holds
 // pending deliveries only, at their NextAttemptAt; old is the record as it
-// was (nil for a new one). Finished deliveries expire after retention.
-func putDelivery(txn *badger.Txn, old, d *Delivery, retention time.Duration) error {
+// was (nil for a new one). Finished deliveries expire after retention. New
+// due times go into notes (which may be nil: a claim's lease needs none).
+func putDelivery(txn *badger.Txn, old, d *Delivery, retention time.Duration, notes dueNotes) error {
 	if old != nil && old.NextAttemptAt != nil {
-		if err := txn.Delete(dueKey(*old.NextAttemptAt, dueRest(d))); err != nil {
+		if err := txn.Delete(dueKeyOf(d, *old.NextAttemptAt)); err != nil {
 			return err
 		}
 	}
@@ -80,9 +97,10 @@ func putDelivery(txn *badger.Txn, old, d *Delivery, retention time.Duration) err
 		if d.NextAttemptAt == nil {
 			return fmt.Errorf("delivery %s: pending without a due time", d.ID)
 		}
-		if err := txn.Set(dueKey(*d.NextAttemptAt, dueRest(d)), nil); err != nil {
+		if err := txn.Set(dueKeyOf(d, *d.NextAttemptAt), nil); err != nil {
 			return err
 		}
+		notes.add(d.SubscriptionID, *d.NextAttemptAt)
 	} else if retention > 0 {
 		rec, idx = rec.WithTTL(retention), idx.WithTTL(retention)
 	}
@@ -94,8 +112,7 @@ func putDelivery(txn *badger.Txn, old, d *Delivery, retention time.Duration) err
 
 // fanOut creates, in txn, a due-now delivery of ev for each subscription
 // that wants it.
-func fanOut(txn *badger.Txn, subs []*Subscription, ev *Event, now time.Time) (int, error) {
-	n := 0
+func fanOut(txn *badger.Txn, subs []*Subscription, ev *Event, now time.Time, notes dueNotes) error {
 	for _, sub := range subs {
 		if !sub.IsActive || !sub.Wants(ev.Name) || !sub.AcceptsSite(ev.Site) {
 			continue
@@ -105,12 +122,11 @@ func fanOut(txn *badger.Txn, subs []*Subscription, ev *Event, now time.Time) (in
 			ID: NewID("dlv_", now), EventID: ev.ID, Event: ev.Name, SubscriptionID: sub.ID,
 			Status: Pending, Attempts: []Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 		}
-		if err := putDelivery(txn, nil, d, 0); err != nil {
-			return n, err
+		if err := putDelivery(txn, nil, d, 0, notes); err != nil {
+			return err
 		}
-		n++
 	}
-	return n, nil
+	return nil
 }
 
 // Delivery returns one delivery, or an error wrapping ErrNotFound.
@@ -132,89 +148,105 @@ type Claim struct {
 	Sub      *Subscription
 }
 
-// ClaimDue takes up to n deliveries due at or before now for which accept
-// (given the delivery's subscription id) is true, and moves each one's due
-// time to now+lease: if the process dies during the attempt, the delivery
-// becomes due again then (at least once). Deliveries whose subscription or
-// event is gone are cancelled on the way.
-//
-// The scan starts at from: claimed keys leave deletion markers at the front
-// of the due index until compaction, and walking them on every call would
-// cost more as the queue drains. It returns resume, the due time of the
-// first due delivery it left (not accepted, or past n), or zero: nothing is
-// inserted before the present, so a later call may start there.
-func (s *Store) ClaimDue(from, now time.Time, lease time.Duration, n int, accept func(subID string) bool, retention time.Duration) (claims []Claim, resume time.Time, err error) {
-	left := func(k []byte) {
-		if t := dueTime(k); resume.IsZero() || t.Before(resume) {
-			resume = t
-		}
-	}
-	err = s.use(func() error {
+// Scan asks ClaimDue for the due deliveries of one subscription.
+type Scan struct {
+	SubID string
+	From  time.Time // where the subscription's due index is read from
+	Max   int       // how many deliveries to claim at most
+
+	// Set by ClaimDue:
+	Scanned bool      // false when the budget ran out before this scan
+	Claimed int       // how many were claimed
+	Resume  time.Time // when Max cut the scan short: the due time of the first delivery left; zero otherwise
+	Next    time.Time // the due time of the first delivery due after now, zero if none
+}
+
+// ClaimDue claims, for each scan in turn, up to Max deliveries of its
+// subscription due between From and now, at most budget in all, and moves each one's due time to now+lease: if
+// the process dies during the attempt, the delivery becomes due again then
+// (at least once). Deliveries whose subscription or event is gone are
+// cancelled on the way.
+func (s *Store) ClaimDue(now time.Time, lease time.Duration, budget int, scans []Scan, retention time.Duration) ([]Claim, error) {
+	var claims []Claim
+	err := s.use(func() error {
 		return retryConflicts(func() error {
-			claims, resume = claims[:0], time.Time{}
+			claims = claims[:0]
 			return s.db.Update(func(txn *badger.Txn) error {
-				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixDue})
-				limit := dueKey(now, "\xff")
-				maxKeys := 4*n + 64
-				var keys [][]byte
-				for it.Seek(dueKey(from, "")); it.Valid() && len(keys) < maxKeys; it.Next() {
-					k := it.Item().KeyCopy(nil)
-					if string(k) > string(limit) {
-						break
-					}
-					keys = append(keys, k)
-				}
-				it.Close()
-				if len(keys) == maxKeys {
-					left(keys[len(keys)-1]) // there may be more after it
-				}
-				for _, k := range keys {
-					if len(claims) == n {
-						left(k)
-						break
-					}
-					subID, id := parseDueKey(k)
-					if !accept(subID) {
-						left(k) // at its subscription's cap: not even read
+				for i := range scans {
+					sc := &scans[i]
+					sc.Scanned, sc.Claimed, sc.Resume, sc.Next = false, 0, time.Time{}, time.Time{}
+					if len(claims) >= budget {
 						continue
 					}
-					d, err := getDelivery(txn, id)
-					if errors.Is(err, ErrNotFound) {
-						if err := txn.Delete(k); err != nil {
-							return err
-						}
-						continue
-					}
+					got, err := claimScan(txn, sc, min(sc.Max, budget-len(claims)), now, lease, retention)
 					if err != nil {
 						return err
 					}
-					sub, subErr := getSubscription(txn, d.SubscriptionID)
-					ev, evErr := getEvent(txn, d.EventID)
-					old := *d
-					if subErr != nil || evErr != nil {
-						d.Status, d.NextAttemptAt, d.UpdatedAt = Cancelled, nil, now
-						if err := putDelivery(txn, &old, d, retention); err != nil {
-							return err
-						}
-						continue
-					}
-					until := now.Add(lease)
-					d.NextAttemptAt = &until
-					if err := putDelivery(txn, &old, d, retention); err != nil {
-						return err
-					}
-					claims = append(claims, Claim{Delivery: d, Event: ev, Sub: sub})
+					claims = append(claims, got...)
 				}
 				return nil
 			})
 		})
 	})
-	return claims, resume, err
+	return claims, err
 }
 
-// dueTime reads the due time out of a due-index key.
-func dueTime(k []byte) time.Time {
-	return time.Unix(0, int64(binary.BigEndian.Uint64(k[len(prefixDue):])))
+// claimScan does one Scan of ClaimDue in txn.
+func claimScan(txn *badger.Txn, sc *Scan, max int, now time.Time, lease time.Duration, retention time.Duration) ([]Claim, error) {
+	sc.Scanned = true
+	prefix := dueKey(sc.SubID, time.Time{}, "")[:len(prefixDue)+len(sc.SubID)+1]
+	// Read the keys first: the claims below write into the range.
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	type due struct {
+		key []byte
+		id  string
+	}
+	var found []due
+	for it.Seek(dueKey(sc.SubID, sc.From, "")); it.Valid(); it.Next() {
+		k := it.Item().KeyCopy(nil)
+		at, id := dueIn(prefix, k)
+		if at.After(now) {
+			sc.Next = at
+			break
+		}
+		if len(found) == max {
+			sc.Resume = at
+			break
+		}
+		found = append(found, due{k, id})
+	}
+	it.Close()
+	var claims []Claim
+	for _, f := range found {
+		d, err := getDelivery(txn, f.id)
+		if errors.Is(err, ErrNotFound) { // expired under its index key
+			if err := txn.Delete(f.key); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		sub, subErr := getSubscription(txn, d.SubscriptionID)
+		ev, evErr := getEvent(txn, d.EventID)
+		old := *d
+		if subErr != nil || evErr != nil {
+			d.Status, d.NextAttemptAt, d.UpdatedAt = Cancelled, nil, now
+			if err := putDelivery(txn, &old, d, retention, nil); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		until := now.Add(lease)
+		d.NextAttemptAt = &until
+		if err := putDelivery(txn, &old, d, retention, nil); err != nil {
+			return nil, err
+		}
+		claims = append(claims, Claim{Delivery: d, Event: ev, Sub: sub})
+		sc.Claimed++
+	}
+	return claims, nil
 }
 
 func getEvent(txn *badger.Txn, id string) (*Event, error) {
@@ -229,33 +261,14 @@ func getEvent(txn *badger.Txn, id string) (*Event, error) {
 	return ev, item.Value(func(v []byte) error { return json.Unmarshal(v, ev) })
 }
 
-// NextDue returns when the earliest pending delivery due at or after from
-// is due. Like ClaimDue, it starts at from rather than at the front of the
-// due index, where deletion markers pile up until compaction.
-func (s *Store) NextDue(from time.Time) (time.Time, bool) {
-	var t time.Time
-	var ok bool
-	_ = s.use(func() error {
-		return s.db.View(func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixDue})
-			defer it.Close()
-			it.Seek(dueKey(from, ""))
-			if it.Valid() {
-				k := it.Item().Key()
-				t, ok = dueTime(k), true
-			}
-			return nil
-		})
-	})
-	return t, ok
-}
-
 // UpdateDelivery applies fn to the stored delivery in a transaction; the
 // indexes follow the delivery's new state.
 func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *Delivery) error) (*Delivery, error) {
 	var out *Delivery
+	var notes dueNotes
 	err := s.use(func() error {
 		return retryConflicts(func() error {
+			notes = dueNotes{}
 			return s.db.Update(func(txn *badger.Txn) error {
 				d, err := getDelivery(txn, id)
 				if err != nil {
@@ -266,12 +279,12 @@ func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *De
 					return err
 				}
 				out = d
-				return putDelivery(txn, &old, d, retention)
+				return putDelivery(txn, &old, d, retention, notes)
 			})
 		})
 	})
-	if err == nil && out.Status == Pending {
-		s.wake()
+	if err == nil {
+		s.noteDue(notes)
 	}
 	return out, err
 }
@@ -308,6 +321,7 @@ func (s *Store) Deliveries(subID, status string, limit int) ([]*Delivery, error)
 // sub (a replay), in one transaction.
 func (s *Store) AddDeliveries(sub *Subscription, events []Event) (int, error) {
 	n := 0
+	notes := dueNotes{}
 	err := s.use(func() error {
 		return s.db.Update(func(txn *badger.Txn) error {
 			now := time.Now().UTC()
@@ -317,7 +331,7 @@ func (s *Store) AddDeliveries(sub *Subscription, events []Event) (int, error) {
 					ID: NewID("dlv_", now), EventID: events[i].ID, Event: events[i].Name, SubscriptionID: sub.ID,
 					Status: Pending, Attempts: []Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 				}
-				if err := putDelivery(txn, nil, d, 0); err != nil {
+				if err := putDelivery(txn, nil, d, 0, notes); err != nil {
 					return err
 				}
 				n++
@@ -325,8 +339,8 @@ func (s *Store) AddDeliveries(sub *Subscription, events []Event) (int, error) {
 			return nil
 		})
 	})
-	if err == nil && n > 0 {
-		s.wake()
+	if err == nil {
+		s.noteDue(notes)
 	}
 	return n, err
 }

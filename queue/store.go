@@ -45,8 +45,11 @@ type Store struct {
 	// write of a subscription goes through the store and refreshes it.
 	subs   atomic.Pointer[[]*Subscription]
 	subsMu sync.Mutex // orders snapshot updates
-	// wakeC tells the dispatcher that deliveries became due.
-	wakeC chan struct{}
+	// wakeC tells the dispatcher that deliveries became due, and hints
+	// (under hintsMu) for which subscriptions from when: see dueNotes.
+	wakeC   chan struct{}
+	hintsMu sync.Mutex
+	hints   dueNotes
 }
 
 // ErrClosed is returned by operations on a closed store.
@@ -96,6 +99,35 @@ func Open(opts Options) (*Store, error) {
 
 // Wake returns a channel that receives when new deliveries are due.
 func (s *Store) Wake() <-chan struct{} { return s.wakeC }
+
+// DueHints returns, and forgets, the earliest due time given to each
+// subscription's deliveries by the transactions committed since the last
+// call. Read before a scan, they tell the scan where to start: a delivery
+// committed after the call is in the next call's hints.
+func (s *Store) DueHints() map[string]time.Time {
+	s.hintsMu.Lock()
+	defer s.hintsMu.Unlock()
+	h := s.hints
+	s.hints = nil
+	return h
+}
+
+// noteDue records a committed transaction's due times for DueHints and
+// wakes the dispatcher.
+func (s *Store) noteDue(notes dueNotes) {
+	if len(notes) == 0 {
+		return
+	}
+	s.hintsMu.Lock()
+	if s.hints == nil {
+		s.hints = dueNotes{}
+	}
+	for sub, t := range notes {
+		s.hints.add(sub, t)
+	}
+	s.hintsMu.Unlock()
+	s.wake()
+}
 
 func (s *Store) wake() {
 	select {
@@ -149,7 +181,7 @@ func (s *Store) append(events []Event, retention time.Duration, d Durability, on
 	defer txn.Discard()
 	now := time.Now().UTC()
 	subs := *s.subs.Load()
-	fanned := 0
+	notes := dueNotes{}
 	for i := range events {
 		ev := &events[i]
 		val, err := json.Marshal(ev)
@@ -163,19 +195,17 @@ func (s *Store) append(events []Event, retention time.Duration, d Durability, on
 		if err := txn.SetEntry(e); err != nil {
 			return fmt.Errorf("storing event %s: %w", ev.Name, err)
 		}
-		n, err := fanOut(txn, subs, ev, now)
-		if err != nil {
+		if err := fanOut(txn, subs, ev, now, notes); err != nil {
 			return fmt.Errorf("fanning out event %s: %w", ev.Name, err)
 		}
-		fanned += n
 	}
 	if d == Async {
 		txn.CommitWith(func(err error) {
 			if err != nil && onAsyncErr != nil {
 				onAsyncErr(fmt.Errorf("storing events: %w", err))
 			}
-			if err == nil && fanned > 0 {
-				s.wake()
+			if err == nil {
+				s.noteDue(notes)
 			}
 		})
 		return nil
@@ -183,9 +213,7 @@ func (s *Store) append(events []Event, retention time.Duration, d Durability, on
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("storing events: %w", err)
 	}
-	if fanned > 0 {
-		defer s.wake()
-	}
+	defer s.noteDue(notes) // once durable, as the client's response
 	if err := s.syncCommitted(); err != nil {
 		return fmt.Errorf("syncing events: %w", err)
 	}

@@ -184,10 +184,17 @@ func TestUseAfterClose(t *testing.T) {
 
 func TestDueKeyOrder(t *testing.T) {
 	now := time.Now()
-	if string(dueKey(time.Time{}, "")) >= string(dueKey(now, "a")) {
+	if string(dueKey("sub_a", time.Time{}, "")) >= string(dueKey("sub_a", now, "a")) {
 		t.Error("the zero time does not sort first")
 	}
-	if string(dueKey(now, "zzz")) >= string(dueKey(now.Add(time.Nanosecond), "a")) {
-		t.Error("due keys do not sort by time first")
+	if string(dueKey("sub_a", now, "zzz")) >= string(dueKey("sub_a", now.Add(time.Nanosecond), "a")) {
+		t.Error("a subscription's due keys do not sort by time first")
+	}
+	if string(dueKey("sub_a", now.Add(time.Hour), "zzz")) >= string(dueKey("sub_b", now, "a")) {
+		t.Error("due keys of two subscriptions interleave")
+	}
+	at, id := dueIn(dueKey("sub_a", time.Time{}, "")[:len("q/sub_a/")], dueKey("sub_a", now, "dlv_1"))
+	if !at.Equal(time.Unix(0, now.UnixNano())) || id != "dlv_1" {
+		t.Errorf("dueIn = %v, %q", at, id)
 	}
 }

@@ -29,6 +29,18 @@ func (s *Store) PutSubscription(sub *Subscription) error {
 	return err
 }
 
+// ActiveSubscriptions returns the active subscriptions from the in-memory
+// snapshot, without reading the store; they are shared: read only.
+func (s *Store) ActiveSubscriptions() []*Subscription {
+	var out []*Subscription
+	for _, sub := range *s.subs.Load() {
+		if sub.IsActive {
+			out = append(out, sub)
+		}
+	}
+	return out
+}
+
 // refreshSubscriptions reloads the snapshot that fan-out reads.
 func (s *Store) refreshSubscriptions() error {
 	s.subsMu.Lock()
@@ -173,7 +185,7 @@ func (s *Store) DeleteSubscription(id string, retention time.Duration) error {
 					}
 					old := *d
 					d.Status, d.NextAttemptAt, d.UpdatedAt = Cancelled, nil, now
-					if err := putDelivery(txn, &old, d, retention); err != nil {
+					if err := putDelivery(txn, &old, d, retention, nil); err != nil {
 						return err
 					}
 				}
