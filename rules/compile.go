@@ -28,6 +28,7 @@ type Rule struct {
 	redact      *redactor
 	site        *source
 	userID      *source
+	state       *stateRule // nil when the rule keeps no state
 	needsReq    bool
 	needsResp   bool
 }
@@ -110,6 +111,9 @@ func Compile(specs []Spec) (*Set, error) {
 		for _, m := range r.methods {
 			s.byMethod[m] = append(s.byMethod[m], r)
 		}
+		if r.name == "" {
+			continue // state only: emits nothing
+		}
 		if d, seen := descs[r.name]; !seen || d == "" {
 			descs[r.name] = r.description
 		}
@@ -130,8 +134,10 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 	r := &Rule{name: spec.Name, description: spec.Description, pos: spec.Pos}
 
 	switch {
+	case spec.Name == "" && spec.State != nil:
+		// A rule without a name only keeps state (e.g. on reads).
 	case spec.Name == "":
-		fail("", errors.New("missing name"))
+		fail("", errors.New("missing name (only a rule with state may have none)"))
 	case spec.Name == reservedName:
 		fail("name", fmt.Errorf("the name %q is reserved for test deliveries", reservedName))
 	case !nameRE.MatchString(spec.Name):
@@ -189,6 +195,9 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 	r.site = one("site", spec.Site)
 	r.userID = one("user_id", spec.UserID)
 
+	if spec.State != nil {
+		r.state = compileState(spec.State, r.path, fail)
+	}
 	if strings.TrimSpace(spec.When) != "" {
 		if r.when, err = compileWhen(spec.When, r.path); err != nil {
 			fail("when", fmt.Errorf("when: %w", err))
@@ -214,6 +223,10 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 	if r.when != nil {
 		r.needsReq = r.needsReq || r.when.needsReq
 		r.needsResp = r.needsResp || r.when.needsResp
+	}
+	if r.state != nil {
+		r.needsReq = r.needsReq || r.state.needsReq
+		r.needsResp = r.needsResp || r.state.needsResp
 	}
 	return r, nil
 }

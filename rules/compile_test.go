@@ -51,6 +51,15 @@ func TestCompileErrors(t *testing.T) {
 		{"redact star", rule("    match: {path: /x}\n    redact: [\"a.*\"]\n"), `must end with a key name`},
 		{"bad when", rule("    match: {path: /x}\n    when: foo == 1\n"), `t.yaml:4: event order.created: when: undeclared reference to 'foo' (column 1)`},
 		{"when field", rule("    match: {path: /x}\n    when: request.bdy == 1\n"), `when: request has no field "bdy"`},
+		{"state no key", rule("    match: {path: \"/o/{id}\"}\n    state:\n      snapshot: response.body\n"), `t.yaml:4: event order.created: state: key is required`},
+		{"state key source", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"order:{path.uid}\"\n"), `t.yaml:5: event order.created: state.key: source "path.uid": the path pattern has no {uid}`},
+		{"state key brace", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"order:{path.id\"\n"), `state.key: "order:{path.id": unclosed {`},
+		{"state snapshot", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      snapshot: response.bdy\n"), `t.yaml:6: event order.created: state.snapshot: unknown source "response.bdy"`},
+		{"state snapshot previous", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      snapshot: previous\n"), `state.snapshot: previous would keep`},
+		{"prefetch form", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: /o/{path.id}\n"), `t.yaml:6: event order.created: state.prefetch: want "GET /path/{path.id}"`},
+		{"prefetch verb", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: POST /o/{path.id}\n"), `state.prefetch: only GET fetches state`},
+		{"prefetch late path", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: GET /o/{response.body.id}\n"), `state.prefetch: the path may use only`},
+		{"prefetch late key", rule("    match: {path: /o}\n    state:\n      key: \"o:{response.body.id}\"\n      prefetch: GET /o\n"), `state.prefetch needs a key known before`},
 		{"when not bool", rule("    match: {path: /x}\n    when: response.status + 1\n"), `when: must be a boolean expression, not int`},
 	}
 	for _, tt := range tests {

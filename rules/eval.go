@@ -20,6 +20,9 @@ type Event struct {
 // when `when` itself does not read it.
 func (c Candidate) Eval(in *Input) (*Event, error) {
 	r := c.Rule
+	if r.name == "" {
+		return nil, nil // keeps state only
+	}
 	if w := r.when; w != nil {
 		if w.needsReq {
 			if _, err := in.requestBody(); err != nil {

@@ -47,6 +47,13 @@ type doc struct {
 
 var nullJSON = []byte("null")
 
+// SetPrevious sets Previous, forgetting what was parsed of the last one:
+// rules with different state keys share an Input but not a snapshot.
+func (in *Input) SetPrevious(snapshot []byte) {
+	in.Previous = snapshot
+	in.prev = doc{}
+}
+
 // requestBody returns the request body as JSON (form bodies converted), or
 // why it is unavailable.
 func (in *Input) requestBody() ([]byte, *SkipError) {

@@ -225,6 +225,8 @@ func (p *parser) spec(item *yaml.Node) (Spec, error) {
 			s.UserID, err = p.str(v, "user_id")
 		case "redact":
 			s.Redact, err = p.list(v, "redact")
+		case "state":
+			err = p.state(v, &s)
 		case "match":
 			err = p.match(v, &s)
 		case "data":
@@ -258,6 +260,26 @@ func (p *parser) match(n *yaml.Node, s *Spec) error {
 			s.Match.Status, err = p.list(v, "match.status")
 		default:
 			return p.unknown(k, key, "match")
+		}
+		return err
+	})
+}
+
+func (p *parser) state(n *yaml.Node, s *Spec) error {
+	st := &StateSpec{}
+	s.State = st
+	return p.mapping(n, "state", func(key string, k, v *yaml.Node) error {
+		s.Pos.Fields["state."+key] = k.Line
+		var err error
+		switch key {
+		case "key":
+			st.Key, err = p.str(v, "state.key")
+		case "snapshot":
+			st.Snapshot, err = p.str(v, "state.snapshot")
+		case "prefetch":
+			st.Prefetch, err = p.str(v, "state.prefetch")
+		default:
+			return p.unknown(k, key, "state")
 		}
 		return err
 	})

@@ -17,8 +17,9 @@ type Spec struct {
 	Data        *Data     `json:"data,omitempty"`
 	Redact      []string  `json:"redact,omitempty"`
 	Site        string    `json:"site,omitempty"`
-	UserID      string    `json:"user_id,omitempty"`
-	Pos         Pos       `json:"-"`
+	UserID      string     `json:"user_id,omitempty"`
+	State       *StateSpec `json:"state,omitempty"`
+	Pos         Pos        `json:"-"`
 }
 
 // MatchSpec says which requests a rule looks at.

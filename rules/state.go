@@ -1,0 +1,257 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// StateSpec is a rule's `state`: the resource it remembers. Key is a
+// template over the sources ("order:{path.id}"), Snapshot the source kept
+// under it after a matched response (default response.body), and Prefetch
+// ("GET /api/orders/{path.id}") the request that fetches the old state
+// upstream when nothing is remembered yet.
+type StateSpec struct {
+	Key      string `json:"key"`
+	Snapshot string `json:"snapshot,omitempty"`
+	Prefetch string `json:"prefetch,omitempty"`
+}
+
+// stateRule is a compiled StateSpec.
+type stateRule struct {
+	key           template
+	snapshot      source
+	keyEarly      bool // the key reads only what is known before the request is sent
+	prefetchVerb  string
+	prefetchPath  template
+	needsReq      bool // some key or snapshot source reads request.body
+	needsResp     bool // ... response.body
+	hasPrefetch   bool
+	prefetchEarly bool
+}
+
+// template is text with {source} placeholders.
+type template struct {
+	parts []tmplPart
+}
+
+type tmplPart struct {
+	text string
+	src  *source // nil for literal text
+}
+
+// compileTemplate parses "literal {source} literal". A placeholder ends at
+// the brace that balances its opening one, so gjson paths with braces work.
+func compileTemplate(raw string, pp *pathPattern) (template, error) {
+	var t template
+	rest := raw
+	for rest != "" {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			if strings.IndexByte(rest, '}') >= 0 {
+				return t, fmt.Errorf("%q: unbalanced }", raw)
+			}
+			t.parts = append(t.parts, tmplPart{text: rest})
+			break
+		}
+		if i > 0 {
+			if strings.IndexByte(rest[:i], '}') >= 0 {
+				return t, fmt.Errorf("%q: unbalanced }", raw)
+			}
+			t.parts = append(t.parts, tmplPart{text: rest[:i]})
+		}
+		depth, end := 0, -1
+		for j := i; j < len(rest) && end < 0; j++ {
+			switch rest[j] {
+			case '{':
+				depth++
+			case '}':
+				if depth--; depth == 0 {
+					end = j
+				}
+			}
+		}
+		if end < 0 {
+			return t, fmt.Errorf("%q: unclosed {", raw)
+		}
+		src, err := compileSource(strings.TrimSpace(rest[i+1:end]), pp)
+		if err != nil {
+			return t, err
+		}
+		t.parts = append(t.parts, tmplPart{src: &src})
+		rest = rest[end+1:]
+	}
+	if len(t.parts) == 0 {
+		return t, errors.New("empty")
+	}
+	return t, nil
+}
+
+// early reports whether every placeholder is known before the request is
+// sent upstream: the method, path, headers, query and {params}, not the
+// bodies (the request body streams upstream as it is read) nor previous.
+func (t template) early() bool {
+	for _, p := range t.parts {
+		if p.src == nil {
+			continue
+		}
+		switch p.src.kind {
+		case srcRequestMethod, srcRequestPath, srcRequestHeader, srcRequestQuery, srcParam:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// render fills the placeholders in; escape (may be nil) is applied to each
+// value. A null or missing value is an error: a key must name something.
+func (t template) render(in *Input, params map[string]string, escape func(string) string) (string, *SkipError) {
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.src == nil {
+			b.WriteString(p.text)
+			continue
+		}
+		raw, err := p.src.value(in, params)
+		if err != nil {
+			return "", err
+		}
+		v := siteText(raw)
+		if v == "" {
+			return "", &SkipError{Reason: reasonStateKeyMissing}
+		}
+		if escape != nil {
+			v = escape(v)
+		}
+		b.WriteString(v)
+	}
+	return b.String(), nil
+}
+
+// reasonStateKeyMissing is the skip reason when a state key or prefetch
+// path has a null part.
+const reasonStateKeyMissing = "state_key_missing"
+
+func (t template) walk(fn func(*source)) {
+	for _, p := range t.parts {
+		if p.src != nil {
+			fn(p.src)
+		}
+	}
+}
+
+// compileState compiles a rule's state; fail reports each error at its key.
+func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err error)) *stateRule {
+	st := &stateRule{}
+	ok := true
+	var err error
+	if strings.TrimSpace(spec.Key) == "" {
+		fail("state", errors.New("state: key is required, e.g. \"order:{path.id}\""))
+		ok = false
+	} else if st.key, err = compileTemplate(spec.Key, pp); err != nil {
+		fail("state.key", fmt.Errorf("state.key: %w", err))
+		ok = false
+	}
+	snap := spec.Snapshot
+	if snap == "" {
+		snap = "response.body"
+	}
+	if st.snapshot, err = compileSource(snap, pp); err != nil {
+		fail("state.snapshot", fmt.Errorf("state.snapshot: %w", err))
+		ok = false
+	} else if st.snapshot.kind == srcPrevious {
+		fail("state.snapshot", errors.New("state.snapshot: previous would keep the old state forever; use a request or response source"))
+		ok = false
+	}
+	if spec.Prefetch != "" {
+		verb, path, found := strings.Cut(strings.TrimSpace(spec.Prefetch), " ")
+		path = strings.TrimSpace(path)
+		switch {
+		case !found || !strings.HasPrefix(path, "/"):
+			fail("state.prefetch", fmt.Errorf("state.prefetch: want \"GET /path/{path.id}\", got %q", spec.Prefetch))
+			ok = false
+		case verb != "GET":
+			fail("state.prefetch", fmt.Errorf("state.prefetch: only GET fetches state, got %q", verb))
+			ok = false
+		default:
+			st.prefetchVerb, st.hasPrefetch = verb, true
+			if st.prefetchPath, err = compileTemplate(path, pp); err != nil {
+				fail("state.prefetch", fmt.Errorf("state.prefetch: %w", err))
+				ok = false
+			} else if !st.prefetchPath.early() {
+				fail("state.prefetch", errors.New("state.prefetch: the path may use only path.<param>, request.method, request.path, request.headers and request.query (known before the request is sent)"))
+				ok = false
+			}
+		}
+	}
+	if !ok {
+		return nil
+	}
+	st.keyEarly = st.key.early()
+	if st.hasPrefetch && !st.keyEarly {
+		fail("state.prefetch", errors.New("state.prefetch needs a key known before the request is sent (path.<param>, request.headers, request.query), not one read from a body"))
+		return nil
+	}
+	mark := func(s *source) {
+		req, resp := s.needs()
+		st.needsReq = st.needsReq || req
+		st.needsResp = st.needsResp || resp
+	}
+	st.key.walk(mark)
+	mark(&st.snapshot)
+	return st
+}
+
+// HasState reports whether the rule remembers a resource.
+func (r *Rule) HasState() bool { return r.state != nil }
+
+// StateKeyEarly reports whether the rule's state key is known before the
+// request is sent upstream, so requests on it can be serialised and the
+// old state read (or prefetched) first.
+func (r *Rule) StateKeyEarly() bool { return r.state != nil && r.state.keyEarly }
+
+// HasPrefetch reports whether the rule fetches the old state upstream when
+// nothing is remembered.
+func (r *Rule) HasPrefetch() bool { return r.state != nil && r.state.hasPrefetch }
+
+// StateKey renders the rule's state key from in ("" with no state). For an
+// early key, in needs only the request line, headers and query.
+func (c Candidate) StateKey(in *Input) (string, error) {
+	if c.Rule.state == nil {
+		return "", nil
+	}
+	k, err := c.Rule.state.key.render(in, c.Params, nil)
+	if err != nil {
+		return "", err
+	}
+	return k, nil
+}
+
+// Prefetch returns the method and path (escaped, ready for a URL) of the
+// rule's prefetch request, or ok false when it has none.
+func (c Candidate) Prefetch(in *Input) (method, path string, ok bool, err error) {
+	st := c.Rule.state
+	if st == nil || !st.hasPrefetch {
+		return "", "", false, nil
+	}
+	p, serr := st.prefetchPath.render(in, c.Params, url.PathEscape)
+	if serr != nil {
+		return "", "", false, serr
+	}
+	return st.prefetchVerb, p, true, nil
+}
+
+// Snapshot returns the JSON to remember under the rule's key once its
+// response matched (null when the source is missing).
+func (c Candidate) Snapshot(in *Input) ([]byte, error) {
+	if c.Rule.state == nil {
+		return nil, nil
+	}
+	v, err := c.Rule.state.snapshot.value(in, c.Params)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -1,0 +1,91 @@
+package rules
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+func TestState(t *testing.T) {
+	set := mustSet(t, `events:
+  - name: order.status_changed
+    match: {method: PUT, path: "/api/orders/{id}/status"}
+    state:
+      key: "order:{path.id}"
+      prefetch: "GET /api/orders/{path.id}"
+    when: previous.status != response.body.status
+    data:
+      orderId: path.id
+      oldStatus: previous.status
+      newStatus: response.body.status
+  - match: {method: GET, path: "/api/orders/{id}"}
+    state: {key: "order:{path.id}", snapshot: response.body.order}
+  - name: order.created
+    match: {method: POST, path: /api/orders, status: 201}
+    state: {key: "order:{response.body._id}"}
+    data: {id: response.body._id}
+`)
+	if got := set.Events(); len(got) != 2 || got[0].Name != "order.created" || got[1].Name != "order.status_changed" {
+		t.Errorf("Events() = %v: a state-only rule must not be listed", got)
+	}
+
+	put := set.Candidates("PUT", "/api/orders/a b/status")
+	if len(put) != 1 || !put[0].Rule.HasState() || !put[0].Rule.StateKeyEarly() || !put[0].Rule.HasPrefetch() {
+		t.Fatalf("PUT candidates: %+v", put)
+	}
+	early := &Input{Method: "PUT", Path: "/api/orders/a b/status", Header: http.Header{}, Query: url.Values{}}
+	key, err := put[0].StateKey(early)
+	if err != nil || key != "order:a b" {
+		t.Errorf("StateKey = %q, %v", key, err)
+	}
+	m, p, ok, err := put[0].Prefetch(early)
+	if err != nil || !ok || m != "GET" || p != "/api/orders/a%20b" {
+		t.Errorf("Prefetch = %q %q %v %v", m, p, ok, err)
+	}
+
+	// previous feeds when and data; the same Input with another snapshot
+	// reads the new one.
+	in := &Input{Method: "PUT", Path: "/api/orders/a b/status", Status: 200, RespBody: []byte(`{"_id":"a b","status":"paid"}`)}
+	in.SetPrevious([]byte(`{"status":"pending"}`))
+	ev, err := put[0].Eval(in)
+	if err != nil || ev == nil || string(ev.Data) != `{"orderId":"a b","oldStatus":"pending","newStatus":"paid"}` {
+		t.Fatalf("Eval with previous pending: %+v, %v", ev, err)
+	}
+	in.SetPrevious([]byte(`{"status":"paid"}`))
+	if ev, err := put[0].Eval(in); err != nil || ev != nil {
+		t.Errorf("Eval with an unchanged status = %+v, %v; want no event", ev, err)
+	}
+	in.SetPrevious(nil)
+	ev, err = put[0].Eval(in)
+	if err != nil || ev == nil || string(ev.Data) != `{"orderId":"a b","oldStatus":null,"newStatus":"paid"}` {
+		t.Errorf("Eval with no previous: %+v, %v (null != \"paid\" is true)", ev, err)
+	}
+	snap, err := put[0].Snapshot(in)
+	if err != nil || string(snap) != `{"_id":"a b","status":"paid"}` {
+		t.Errorf("Snapshot = %s, %v", snap, err)
+	}
+
+	get := set.Candidates("GET", "/api/orders/x1")
+	if len(get) != 1 || get[0].Rule.Name() != "" || get[0].Rule.HasPrefetch() {
+		t.Fatalf("GET candidates: %+v", get)
+	}
+	gin := &Input{Method: "GET", Path: "/api/orders/x1", Status: 200, RespBody: []byte(`{"order":{"status":"shipped"}}`)}
+	if ev, err := get[0].Eval(gin); ev != nil || err != nil {
+		t.Errorf("a state-only rule emitted %+v, %v", ev, err)
+	}
+	if snap, err := get[0].Snapshot(gin); err != nil || string(snap) != `{"status":"shipped"}` {
+		t.Errorf("state-only Snapshot = %s, %v", snap, err)
+	}
+
+	post := set.Candidates("POST", "/api/orders")
+	if post[0].Rule.StateKeyEarly() {
+		t.Error("a key read from the response is not known early")
+	}
+	key, err = post[0].StateKey(&Input{Status: 201, RespBody: []byte(`{"_id":42}`)})
+	if err != nil || key != "order:42" {
+		t.Errorf("late StateKey = %q, %v", key, err)
+	}
+	if _, err := post[0].StateKey(&Input{Status: 201, RespBody: []byte(`{}`)}); err == nil {
+		t.Error("a key with a missing part gave no error")
+	}
+}
