@@ -268,13 +268,13 @@ func (a *App) Cleanup() error {
 	return nil
 }
 
-// append stores events in this config's store.
-func (a *App) append(events []queue.Event, onAsyncErr func(error)) error {
+// commit stores events and resource snapshots in this config's store.
+func (a *App) commit(events []queue.Event, snaps []queue.Snapshot, onAsyncErr func(error)) error {
 	store := a.Store()
 	if store == nil {
 		return queue.ErrClosed
 	}
-	return store.Append(events, time.Duration(a.Retention), a.durability, onAsyncErr)
+	return store.Commit(events, snaps, time.Duration(a.Retention), a.durability, onAsyncErr)
 }
 
 // Store returns the open store, or nil when the app is not running.

@@ -164,6 +164,11 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 		return true
 	}
+	// State-aware rules: the resource's key is held from here until its
+	// new state is written, so requests on it take turns.
+	st := h.beginState(r, next, cands)
+	defer st.release()
+
 	rec := newSpillRecorder(w, buf, shouldBuffer, int(h.MaxBody))
 
 	err := next.ServeHTTP(rec, r)
@@ -203,8 +208,9 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 				in.RespBodyErr = "response_not_buffered"
 			}
 		}
-		h.emit(r, cands, in)
+		h.emit(r, cands, in, st)
 	}
+	st.release() // before the client's write, which may be slow
 	if rec.Buffered() && !rec.spilled {
 		return rec.WriteResponse()
 	}
@@ -213,12 +219,28 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 
 // emit evaluates the candidate rules and stores their events in one
 // transaction.
-func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input) {
+func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input, st *exchangeState) {
 	now := time.Now()
 	var events []queue.Event
-	for _, c := range cands {
+	var snaps []queue.Snapshot
+	for i, c := range cands {
 		if !c.Rule.MatchesStatus(in.Status) {
 			continue
+		}
+		// Every rule sees the state as it was before the request: the
+		// snapshots are written after all of them, with their events.
+		key, prev, err := st.previousFor(i, c, in)
+		if err != nil {
+			h.skip(r, c.Rule, err)
+			continue
+		}
+		in.SetPrevious(prev)
+		if key != "" {
+			if snap, err := c.Snapshot(in); err != nil {
+				h.skip(r, c.Rule, err)
+			} else if len(snap) > 0 && string(snap) != "null" {
+				snaps = append(snaps, queue.Snapshot{Key: key, Value: bytes.Clone(snap)})
+			}
 		}
 		ev, err := c.Eval(in)
 		if err != nil {
@@ -237,10 +259,10 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 			Site:   ev.Site,
 		})
 	}
-	if len(events) == 0 {
+	if len(events) == 0 && len(snaps) == 0 {
 		return
 	}
-	err := h.app.append(events, func(err error) {
+	err := h.app.commit(events, snaps, func(err error) {
 		h.logger.Error("storing events failed", zap.Error(err))
 	})
 	if err != nil {

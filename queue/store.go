@@ -50,6 +50,8 @@ type Store struct {
 	wakeC   chan struct{}
 	hintsMu sync.Mutex
 	hints   dueNotes
+
+	locks keyLocks // see LockKeys
 }
 
 // ErrClosed is returned by operations on a closed store.
@@ -170,15 +172,34 @@ const (
 // expire after retention (0 keeps them forever). With Async, errors are
 // reported to onAsyncErr instead (which may be nil).
 func (s *Store) Append(events []Event, retention time.Duration, d Durability, onAsyncErr func(error)) error {
-	if len(events) == 0 {
-		return nil
-	}
-	return s.use(func() error { return s.append(events, retention, d, onAsyncErr) })
+	return s.Commit(events, nil, retention, d, onAsyncErr)
 }
 
-func (s *Store) append(events []Event, retention time.Duration, d Durability, onAsyncErr func(error)) error {
+// Commit is Append with the request's resource snapshots in the same
+// transaction. Snapshots alone (a read that refreshes state) are committed
+// before it returns, whatever d, but not synced: losing one in a crash
+// costs a prefetch, not an event.
+func (s *Store) Commit(events []Event, snaps []Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {
+	if len(events) == 0 && len(snaps) == 0 {
+		return nil
+	}
+	return s.use(func() error { return s.commit(events, snaps, retention, d, onAsyncErr) })
+}
+
+func (s *Store) commit(events []Event, snaps []Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
+	for _, sn := range snaps {
+		if err := putSnapshot(txn, sn, retention); err != nil {
+			return fmt.Errorf("storing state %s: %w", sn.Key, err)
+		}
+	}
+	if len(events) == 0 {
+		if err := txn.Commit(); err != nil {
+			return fmt.Errorf("storing state: %w", err)
+		}
+		return nil
+	}
 	now := time.Now().UTC()
 	subs := *s.subs.Load()
 	notes := dueNotes{}
@@ -199,7 +220,7 @@ func (s *Store) append(events []Event, retention time.Duration, d Durability, on
 			return fmt.Errorf("fanning out event %s: %w", ev.Name, err)
 		}
 	}
-	if d == Async {
+	if d == Async && len(snaps) == 0 {
 		txn.CommitWith(func(err error) {
 			if err != nil && onAsyncErr != nil {
 				onAsyncErr(fmt.Errorf("storing events: %w", err))
@@ -210,10 +231,16 @@ func (s *Store) append(events []Event, retention time.Duration, d Durability, on
 		})
 		return nil
 	}
+	// Snapshots must be visible when this returns, since the caller then
+	// lets the next request on the resource read them: Async with
+	// snapshots commits now, without the fsync.
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("storing events: %w", err)
 	}
 	defer s.noteDue(notes) // once durable, as the client's response
+	if d == Async {
+		return nil
+	}
 	if err := s.syncCommitted(); err != nil {
 		return fmt.Errorf("syncing events: %w", err)
 	}

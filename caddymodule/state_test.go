@@ -1,0 +1,301 @@
+package caddymodule_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+)
+
+// stateRules are the status-change pattern of SPEC §3.
+const stateRules = `events:
+  - name: order.created
+    match: { method: POST, path: /api/orders, status: 201 }
+    state: { key: "order:{response.body._id}", snapshot: response.body }
+    data: { orderId: response.body._id }
+  - name: order.status_changed
+    match: { method: [PUT, PATCH], path: "/api/orders/{id}/status", status: 2xx }
+    state:
+      key: "order:{path.id}"
+      snapshot: response.body
+      prefetch: GET /api/orders/{path.id}
+    when: previous.status != response.body.status
+    data:
+      orderId: path.id
+      oldStatus: previous.status
+      newStatus: response.body.status
+  - name: order.shipped
+    match: { method: [PUT, PATCH], path: "/api/orders/{id}/status", status: 2xx }
+    state: { key: "order:{path.id}" }
+    when: response.body.status == "shipped" && previous.status != "shipped"
+    data: { orderId: path.id }
+  - match: { method: GET, path: "/api/orders/{id}" }
+    state: { key: "order:{path.id}" }
+`
+
+// orderApp is a legacy app whose status route answers with the new order
+// only; reads need the client's Authorization header.
+type orderApp struct {
+	mu      sync.Mutex
+	status  map[string]string
+	n       int
+	gets    map[string]int // GETs per order id
+	failGET map[string]bool
+}
+
+func newOrderApp(t *testing.T, seed map[string]string) (*orderApp, *httptest.Server) {
+	a := &orderApp{status: map[string]string{}, gets: map[string]int{}, failGET: map[string]bool{}}
+	for id, st := range seed {
+		a.status[id] = st
+	}
+	mux := http.NewServeMux()
+	write := func(w http.ResponseWriter, code int, id, st string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		fmt.Fprintf(w, `{"_id":%q,"status":%q,"total":10}`, id, st)
+	}
+	mux.HandleFunc("POST /api/orders", func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		a.n++
+		id := fmt.Sprintf("new%d", a.n)
+		a.status[id] = "pending"
+		a.mu.Unlock()
+		write(w, http.StatusCreated, id, "pending")
+	})
+	mux.HandleFunc("GET /api/orders/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t0ken" {
+			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		id := r.PathValue("id")
+		a.mu.Lock()
+		a.gets[id]++
+		st, ok := a.status[id]
+		fail := a.failGET[id]
+		a.mu.Unlock()
+		switch {
+		case fail:
+			http.Error(w, `{"error":"boom"}`, http.StatusInternalServerError)
+		case !ok:
+			http.Error(w, `{"error":"no such order"}`, http.StatusNotFound)
+		default:
+			write(w, http.StatusOK, id, st)
+		}
+	})
+	mux.HandleFunc("PUT /api/orders/{id}/status", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Status string `json:"status"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Status == "" || in.Status == "bogus" {
+			http.Error(w, `{"error":"invalid status"}`, http.StatusUnprocessableEntity)
+			return
+		}
+		id := r.PathValue("id")
+		a.mu.Lock()
+		_, ok := a.status[id]
+		if ok {
+			a.status[id] = in.Status
+		}
+		a.mu.Unlock()
+		if !ok {
+			http.Error(w, `{"error":"no such order"}`, http.StatusNotFound)
+			return
+		}
+		write(w, http.StatusOK, id, in.Status)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return a, srv
+}
+
+func (a *orderApp) getCount(id string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.gets[id]
+}
+
+func startStateStack(t *testing.T) (*orderApp, *testbed.Caddy, string, string) {
+	t.Helper()
+	app, up := newOrderApp(t, map[string]string{"o1": "pending", "o2": "paid", "o3": "pending", "busy": "s0"})
+	dir := t.TempDir()
+	rulePath := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulePath, []byte(stateRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mp, pp := testbed.FreePort(t), testbed.FreePort(t)
+	c := testbed.StartCaddy(t, dir, caddyfileFor(mp, pp, up.Listener.Addr().String(), rulePath, ""))
+	return app, c, fmt.Sprintf("http://127.0.0.1:%d", mp), filepath.Join(dir, "webhooks")
+}
+
+func setStatus(t *testing.T, base, id, status string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, base+"/api/orders/"+id+"/status", strings.NewReader(`{"status":"`+status+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer t0ken")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type change struct{ Order, Old, New string }
+
+func changes(t *testing.T, evs []queue.Event, name string) []change {
+	t.Helper()
+	var out []change
+	for _, e := range byName(evs, name) {
+		var d struct {
+			OrderID   string  `json:"orderId"`
+			OldStatus *string `json:"oldStatus"`
+			NewStatus string  `json:"newStatus"`
+		}
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		old := "<null>"
+		if d.OldStatus != nil {
+			old = *d.OldStatus
+		}
+		out = append(out, change{d.OrderID, old, d.NewStatus})
+	}
+	return out
+}
+
+// TestStatusChanges: old and new values from prefetch (a resource the
+// proxy never saw), from a snapshot left by an earlier response (a create,
+// a read), a chain of changes, and no event for a no-op, a failed request
+// or a read.
+func TestStatusChanges(t *testing.T) {
+	app, c, base, storage := startStateStack(t)
+
+	// o1: never seen, so the old state is fetched upstream, once.
+	for _, st := range []string{"paid", "shipped", "shipped", "bogus", "delivered"} {
+		setStatus(t, base, "o1", st)
+	}
+	if n := app.getCount("o1"); n != 1 {
+		t.Errorf("o1 was fetched %d times, want 1 (the prefetch; then the snapshots)", n)
+	}
+	if code := setStatus(t, base, "nope", "paid"); code != http.StatusNotFound {
+		t.Errorf("unknown order: %d", code)
+	}
+
+	// A created order: its state comes from the create's response.
+	resp, body := post(t, base+"/api/orders", `{}`)
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d %s", resp.StatusCode, body)
+	}
+	setStatus(t, base, "new1", "paid")
+	if n := app.getCount("new1"); n != 0 {
+		t.Errorf("new1 was fetched %d times, want 0: the create left its state", n)
+	}
+
+	// o2: changed behind the proxy's back, then read through it: the read
+	// refreshes the snapshot.
+	setStatus(t, base, "o2", "processing") // paid > processing (prefetch)
+	app.mu.Lock()
+	app.status["o2"] = "on-hold"
+	app.mu.Unlock()
+	req, _ := http.NewRequest(http.MethodGet, base+"/api/orders/o2", nil)
+	req.Header.Set("Authorization", "Bearer t0ken")
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 200 {
+		t.Fatalf("GET o2: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+	setStatus(t, base, "o2", "shipped") // on-hold > shipped
+
+	// o3: the prefetch fails (500): previous is null, and it says why.
+	app.mu.Lock()
+	app.failGET["o3"] = true
+	app.mu.Unlock()
+	setStatus(t, base, "o3", "paid")
+
+	c.Stop()
+	evs := storedEvents(t, storage)
+	got := changes(t, evs, "order.status_changed")
+	want := []change{
+		{"o1", "pending", "paid"}, {"o1", "paid", "shipped"}, {"o1", "shipped", "delivered"},
+		{"new1", "pending", "paid"},
+		{"o2", "paid", "processing"}, {"o2", "on-hold", "shipped"},
+		{"o3", "<null>", "paid"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("status changes:\n got %v\nwant %v", got, want)
+	}
+	shipped := map[string]int{}
+	for _, e := range byName(evs, "order.shipped") {
+		var d struct{ OrderID string }
+		json.Unmarshal(e.Data, &d)
+		shipped[d.OrderID]++
+	}
+	if len(shipped) != 2 || shipped["o1"] != 1 || shipped["o2"] != 1 {
+		t.Errorf("order.shipped: %v, want o1 and o2 once each", shipped)
+	}
+	// The unknown order's prefetch got a 404 and o3's a 500.
+	why := map[any]any{}
+	for _, l := range logLines(c, "state_prefetch_failed") {
+		why[l["key"]] = l["error"]
+	}
+	if len(why) != 2 || why["order:o3"] != "upstream answered 500" || why["order:nope"] != "upstream answered 404" {
+		t.Errorf("state_prefetch_failed logs: %v", why)
+	}
+}
+
+// TestConcurrentStatusChanges: 50 concurrent updates of one order give a
+// consistent chain, each old value the previous new one.
+func TestConcurrentStatusChanges(t *testing.T) {
+	_, c, base, storage := startStateStack(t)
+	const n = 50
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if setStatus(t, base, "busy", fmt.Sprintf("s%d", i+1)) == http.StatusOK {
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != n {
+		t.Fatalf("%d of %d updates answered 200", ok.Load(), n)
+	}
+	c.Stop()
+	got := changes(t, storedEvents(t, storage), "order.status_changed")
+	if len(got) != n {
+		t.Fatalf("%d status changes for %d updates to distinct values", len(got), n)
+	}
+	next := map[string]string{}
+	for _, ch := range got {
+		if _, dup := next[ch.Old]; dup {
+			t.Fatalf("old value %s appears twice: two updates saw the same previous state", ch.Old)
+		}
+		next[ch.Old] = ch.New
+	}
+	// Walk the chain from the initial status: it must pass every update.
+	at, steps := "s0", 0
+	for {
+		nx, found := next[at]
+		if !found {
+			break
+		}
+		at, steps = nx, steps+1
+	}
+	if steps != n {
+		t.Errorf("the chain from s0 has %d links, want %d: %v", steps, n, got)
+	}
+}
