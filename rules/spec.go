@@ -10,13 +10,13 @@ import (
 // Spec is one rule as written, in a YAML file or in the handler's JSON
 // config (`events` array). The JSON tags are the YAML keys.
 type Spec struct {
-	Name        string    `json:"name,omitempty"`
-	Description string    `json:"description,omitempty"`
-	Match       MatchSpec `json:"match"`
-	When        string    `json:"when,omitempty"`
-	Data        *Data     `json:"data,omitempty"`
-	Redact      []string  `json:"redact,omitempty"`
-	Site        string    `json:"site,omitempty"`
+	Name        string     `json:"name,omitempty"`
+	Description string     `json:"description,omitempty"`
+	Match       MatchSpec  `json:"match"`
+	When        string     `json:"when,omitempty"`
+	Data        *Data      `json:"data,omitempty"`
+	Redact      []string   `json:"redact,omitempty"`
+	Site        string     `json:"site,omitempty"`
 	UserID      string     `json:"user_id,omitempty"`
 	State       *StateSpec `json:"state,omitempty"`
 	Pos         Pos        `json:"-"`
