@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -222,7 +223,13 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //			redact  <path>...
 //			site    <source>
 //			user_id <source>
+//			state {
+//				key      <template>   # e.g. order:{path.id}
+//				snapshot <source>
+//				prefetch GET <path>   # e.g. GET /api/orders/{path.id}
+//			}
 //		}
+//		event { ... }             # no name: keeps state only
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -265,7 +272,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // parseEventBlock reads one inline rule; its keys are those of the YAML.
 func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 	var s rules.Spec
-	if !d.AllArgs(&s.Name) {
+	switch args := d.RemainingArgs(); len(args) {
+	case 0: // a rule that only keeps state
+	case 1:
+		s.Name = args[0]
+	default:
 		return s, d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
@@ -315,6 +326,35 @@ func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 				return s, err
 			}
 			s.Data = data
+		case "state":
+			if d.NextArg() {
+				return s, d.ArgErr()
+			}
+			s.State = &rules.StateSpec{}
+			for n := d.Nesting(); d.NextBlock(n); {
+				k := d.Val()
+				args := d.RemainingArgs()
+				for i, a := range args {
+					// The Caddyfile adapter expands the {path.*}
+					// shorthand; in a state template it is the rule's
+					// own {param}.
+					args[i] = strings.ReplaceAll(a, "{http.request.uri.path.", "{path.")
+				}
+				switch {
+				case k == "prefetch" && len(args) >= 1 && len(args) <= 2:
+					s.State.Prefetch = strings.Join(args, " ")
+				case (k == "key" || k == "snapshot") && len(args) == 1:
+					if k == "key" {
+						s.State.Key = args[0]
+					} else {
+						s.State.Snapshot = args[0]
+					}
+				case k == "key" || k == "snapshot" || k == "prefetch":
+					return s, d.Errf("state %s: wrong number of arguments", k)
+				default:
+					return s, d.Errf("unrecognized state key %q", k)
+				}
+			}
 		default:
 			return s, d.Errf("unrecognized event key %q", key)
 		}
