@@ -9,12 +9,14 @@
 //	                          prefix scan from an id made for a time T
 //	                          yields the events since T (replay)
 //	d/<delivery id>           delivery record
-//	q/<due unix nanos BE>/<subscription id>/<delivery id>
-//	                          dispatch index: pending deliveries by due time
+//	q/<subscription id>/<due unix nanos BE>/<delivery id>
+//	                          dispatch index: each subscription's pending
+//	                          deliveries by due time
 //	s/<subscription id>       subscription record
 //	x/<subscription id>/<delivery id>
 //	                          per-subscription index of deliveries
-//	k/<state key>             resource snapshot (state-aware rules)
+//	k/<state key>             resource snapshot (state-aware rules), JSON,
+//	                          expiring after the retention unless rewritten
 //
 // Records that only matter for a while (events, finished deliveries,
 // snapshots) carry a Badger TTL equal to the configured retention, so old
