@@ -217,6 +217,10 @@ func claimScan(txn *badger.Txn, sc *Scan, max int, now time.Time, lease time.Dur
 	}
 	it.Close()
 	var claims []Claim
+	if len(found) == 0 {
+		return nil, nil
+	}
+	sub, subErr := getSubscription(txn, sc.SubID) // once: it is every delivery's
 	for _, f := range found {
 		d, err := getDelivery(txn, f.id)
 		if errors.Is(err, ErrNotFound) { // expired under its index key
@@ -228,7 +232,6 @@ func claimScan(txn *badger.Txn, sc *Scan, max int, now time.Time, lease time.Dur
 		if err != nil {
 			return nil, err
 		}
-		sub, subErr := getSubscription(txn, d.SubscriptionID)
 		ev, evErr := getEvent(txn, d.EventID)
 		old := *d
 		if subErr != nil || evErr != nil {
