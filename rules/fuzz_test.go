@@ -13,6 +13,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("events: [{name: a, match: {path: /}, data: {a: {b: request.body.@keys}}}]"))
 	f.Add([]byte("x: &a [*a]\n"))
 	f.Add([]byte("events:\n  - &r {name: a, match: {path: /}}\n  - *r\n"))
+	f.Add([]byte("events:\n  - match: {path: \"/o/{id}\"}\n    state: {key: \"o:{path.id}:{request.headers.X-T}\", snapshot: response.body.o, prefetch: \"GET /o/{path.id}\"}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		specs, err := Parse("f.yaml", src)
 		if err != nil {
@@ -61,6 +62,11 @@ const fuzzRules = `events:
     match: {path: "/*"}
     when: request.body == response.body
     site: request.body
+  - name: r.state
+    match: {path: "/{a}/*"}
+    state: {key: "k:{path.a}/{request.headers.X-K}", prefetch: "GET /{path.a}/{request.query.q}"}
+  - match: {path: "/*"}
+    state: {key: "late:{response.body.id}:{request.body.x}", snapshot: request.body}
 `
 
 func FuzzEval(f *testing.F) {
@@ -82,6 +88,18 @@ func FuzzEval(f *testing.F) {
 			t.Fatalf("Matches and Candidates disagree on %q", path)
 		}
 		for _, c := range cands {
+			// State: keys, prefetch paths and snapshots never panic and
+			// fail only with a SkipError.
+			for _, err := range []error{
+				func() error { _, err := c.StateKey(in); return err }(),
+				func() error { _, _, _, err := c.Prefetch(in); return err }(),
+				func() error { _, err := c.Snapshot(in); return err }(),
+			} {
+				var se *SkipError
+				if err != nil && (!errors.As(err, &se) || se.Reason == "") {
+					t.Fatalf("%s: state error %v is not a SkipError", c.Rule.Name(), err)
+				}
+			}
 			ev, err := c.Eval(in)
 			if err != nil {
 				var se *SkipError
