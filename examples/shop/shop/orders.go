@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"errors"
 	"math"
 	"net/http"
 	"strings"
@@ -187,9 +188,15 @@ func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, o)
 }
 
+// errOrderCancelled refuses to move a cancelled order to another status.
+var errOrderCancelled = errors.New("order is cancelled: its status can no longer change")
+
 // updateOrderStatus handles PUT and PATCH /api/orders/{id}/status: 200
 // with the updated order. Like most apps, the answer shows only the new
-// status; the old one is gone.
+// status; the old one is gone. Setting the status an order already has is
+// accepted (200) and changes only updatedAt (and tracking, when given).
+// 400 for a missing or unknown status, 404 for an unknown order, 409 for
+// a cancelled order given any other status.
 func (s *Server) updateOrderStatus(w http.ResponseWriter, r *http.Request) {
 	var req updateStatusRequest
 	if err := readJSON(w, r, &req, false); err != nil {
@@ -207,6 +214,9 @@ func (s *Server) updateOrderStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	now := newTime(s.now())
 	o, err := s.store.updateOrder(r.PathValue("id"), func(o *Order) error {
+		if o.Status == StatusCancelled && status != StatusCancelled {
+			return errOrderCancelled
+		}
 		o.Status = status
 		if req.TrackingNumber != nil || req.TrackingURL != nil || status == StatusShipped {
 			if o.Shipping == nil {
@@ -226,11 +236,14 @@ func (s *Server) updateOrderStatus(w http.ResponseWriter, r *http.Request) {
 		o.UpdatedAt = now
 		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, errNotFound):
 		writeError(w, http.StatusNotFound, "order not found")
-		return
+	case err != nil:
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, o)
 	}
-	writeJSON(w, http.StatusOK, o)
 }
 
 // normalizeEmail trims and lower-cases an email address.

@@ -726,3 +726,40 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Errorf("%d paid orders, want %d", len(paid), n)
 	}
 }
+
+func TestCancelledOrderKeepsItsStatus(t *testing.T) {
+	s := newTestServer()
+	o := createOrder(t, s)
+	if rec := do(t, s, "PUT", "/api/orders/"+o.ID+"/status", `{"status":"cancelled"}`); rec.Code != 200 {
+		t.Fatalf("cancel: %d %s", rec.Code, rec.Body)
+	}
+	cancelled, _ := s.store.order(o.ID)
+	for _, status := range []string{"pending", "paid", "shipped"} {
+		checkError(t, do(t, s, "PATCH", "/api/orders/"+o.ID+"/status", `{"status":"`+status+`"}`), http.StatusConflict, "order is cancelled")
+	}
+	if got, _ := s.store.order(o.ID); got.Status != "cancelled" || got.UpdatedAt != cancelled.UpdatedAt {
+		t.Errorf("cancelled order changed: %+v", got)
+	}
+	// Cancelling again is a no-op that succeeds.
+	if rec := do(t, s, "PUT", "/api/orders/"+o.ID+"/status", `{"status":"cancelled"}`); rec.Code != 200 {
+		t.Errorf("cancel again: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func TestStripePaidAtIsTheEventTime(t *testing.T) {
+	s := newTestServer()
+	o := createOrder(t, s)
+	body := `{"id":"evt_9","type":"checkout.session.completed","created":1795420800,
+		"data":{"object":{"id":"cs_9","amount_total":7530,"currency":"chf","payment_intent":"pi_9","metadata":{"orderId":"` + o.ID + `"}}}}`
+	if rec := do(t, s, "POST", "/api/webhooks/stripe", body); rec.Code != 200 {
+		t.Fatalf("stripe: %d %s", rec.Code, rec.Body)
+	}
+	got, _ := s.store.order(o.ID)
+	if got.Payment == nil || !got.Payment.PaidAt.Equal(time.Unix(1795420800, 0)) || !got.UpdatedAt.Equal(fixedNow.Truncate(time.Millisecond)) {
+		t.Fatalf("payment = %+v, updatedAt %v", got.Payment, got.UpdatedAt)
+	}
+	rec := do(t, s, "GET", "/api/orders/"+o.ID, "")
+	if !strings.Contains(rec.Body.String(), `"paidAt":"2026-11-23T08:00:00.000Z"`) {
+		t.Errorf("paidAt JSON: %s", rec.Body)
+	}
+}
