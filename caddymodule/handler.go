@@ -129,6 +129,12 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return false
 	}
 
+	// State-aware rules: the resource's key is held from here until its
+	// new state is written, so requests on it take turns. (A key read from
+	// the request body reads it ahead, before the capture below.)
+	st := h.beginState(r, next, cands)
+	defer st.release()
+
 	var reqBody *bodyCapture
 	reqSkip := ""
 	if needReq {
@@ -164,11 +170,6 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 		}
 		return true
 	}
-	// State-aware rules: the resource's key is held from here until its
-	// new state is written, so requests on it take turns.
-	st := h.beginState(r, next, cands)
-	defer st.release()
-
 	rec := newSpillRecorder(w, buf, shouldBuffer, int(h.MaxBody))
 
 	err := next.ServeHTTP(rec, r)
@@ -230,7 +231,10 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 		// Every rule sees the state as it was before the request: the
 		// snapshots are written after all of them, with their events.
 		key, prev, err := st.previousFor(i, c, in)
-		if err != nil {
+		var nk errNoKey
+		if errors.As(err, &nk) {
+			h.noState(r, c.Rule, nk.error)
+		} else if err != nil {
 			h.skip(r, c.Rule, err)
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -58,6 +59,12 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 	}
 	st := &exchangeState{store: store, keys: make([]string, len(cands)), before: map[string][]byte{}}
 	early := &rules.Input{Method: r.Method, Path: r.URL.Path, Header: r.Header, Query: r.URL.Query()}
+	for _, c := range cands {
+		if c.Rule.StateNeedsBodyFirst() {
+			early.Body, early.BodyErr = h.readAhead(r)
+			break
+		}
+	}
 	var keys []string
 	for i, c := range cands {
 		if !c.Rule.StateKeyEarly() {
@@ -65,7 +72,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		}
 		k, err := c.StateKey(early)
 		if err != nil {
-			h.skip(r, c.Rule, err)
+			h.noState(r, c.Rule, err)
 			continue
 		}
 		st.keys[i] = k
@@ -90,7 +97,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		}
 		if snap == nil && !prefetched[k] {
 			if method, path, ok, err := c.Prefetch(early); err != nil {
-				h.skip(r, c.Rule, err)
+				h.noState(r, c.Rule, err)
 			} else if ok {
 				prefetched[k] = true
 				snap = h.prefetch(r, next, method, path, k)
@@ -99,6 +106,42 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		st.before[k] = snap
 	}
 	return st
+}
+
+// readAhead reads the request body before it goes upstream (a state key
+// names the resource from it, as a payment provider's callback does) and
+// puts it back for the upstream to read. A body over max_body is left to
+// stream: what was read goes first, and the key is unavailable.
+func (h *Handler) readAhead(r *http.Request) ([]byte, string) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, ""
+	}
+	if r.ContentLength > h.MaxBody {
+		return nil, "request_body_too_large"
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBody+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(raw), errReader{err}, r.Body), r.Body}
+	switch {
+	case err != nil:
+		return nil, "request_body_unreadable"
+	case int64(len(raw)) > h.MaxBody:
+		return nil, "request_body_too_large"
+	}
+	return decode(r.Header.Get("Content-Encoding"), raw, h.MaxBody, "request")
+}
+
+// errReader returns err (the read-ahead's error, if any) to the upstream
+// once the bytes read ahead are consumed; with no error it is empty.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	return 0, io.EOF
 }
 
 // previousFor returns the snapshot candidate i sees as previous: its early
@@ -116,7 +159,7 @@ func (st *exchangeState) previousFor(i int, c rules.Candidate, in *rules.Input) 
 	}
 	key, err = c.StateKey(in)
 	if err != nil {
-		return "", nil, err
+		return "", nil, errNoKey{err}
 	}
 	if prev, ok := st.before[key]; ok {
 		return key, prev, nil
@@ -127,6 +170,21 @@ func (st *exchangeState) previousFor(i int, c rules.Candidate, in *rules.Input) 
 	}
 	st.before[key] = prev
 	return key, prev, nil
+}
+
+// errNoKey says a rule's state key could not be made from this exchange
+// (a part of it is null): the rule then runs with no state.
+type errNoKey struct{ error }
+
+// noState logs, at debug level, that a rule runs without state for this
+// request: the request is not about a resource the rule can name (a
+// payment provider's event of another type, a missing header), which is
+// not a reason to skip its event.
+func (h *Handler) noState(r *http.Request, rule *rules.Rule, err error) {
+	if ce := h.logger.Check(zap.DebugLevel, "state_key_missing"); ce != nil {
+		ce.Write(zap.String("event", rule.Name()), zap.String("method", r.Method),
+			zap.String("path", r.URL.Path), zap.Error(err))
+	}
 }
 
 // prefetch asks the rest of the handler chain (the same reverse_proxy,
@@ -144,12 +202,7 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 		return nil
 	}
 	pr.Method, pr.URL, pr.RequestURI = method, &u, u.RequestURI()
-	pr.Header = http.Header{"Accept": {"application/json"}}
-	for _, name := range []string{"Authorization", "Cookie"} {
-		if v := r.Header.Values(name); len(v) > 0 {
-			pr.Header[name] = v
-		}
-	}
+	pr.Header = prefetchHeader(r.Header)
 	pr.Body, pr.ContentLength, pr.TransferEncoding, pr.Trailer = http.NoBody, 0, nil, nil
 	// A fresh replacer and request context, as the server gives a new
 	// request, so the prefetch does not overwrite the placeholders of the
@@ -187,6 +240,32 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 		return nil
 	}
 	return bytes.Clone(body)
+}
+
+// notForwarded are the request headers a prefetch leaves out: they
+// describe the mutating request's body, make the answer conditional or
+// partial, or belong to the client's connection. Everything else (the
+// credentials: Authorization, Cookie, an SSO gateway's X-User-Id, ...)
+// goes with it, so the app answers the GET as it would the client.
+var notForwarded = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Content-Encoding": true, "Content-Md5": true,
+	"Transfer-Encoding": true, "Expect": true, "Trailer": true, "Te": true,
+	"Connection": true, "Keep-Alive": true, "Upgrade": true, "Proxy-Connection": true,
+	"Range": true, "If-Range": true, "If-Match": true, "If-None-Match": true,
+	"If-Modified-Since": true, "If-Unmodified-Since": true,
+	"Accept-Encoding": true, // the transport asks for and undoes gzip itself
+	"Idempotency-Key": true,
+}
+
+func prefetchHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for name, v := range h {
+		if !notForwarded[name] {
+			out[name] = v
+		}
+	}
+	out.Set("Accept", "application/json")
+	return out
 }
 
 // prefetchFailed logs why previous is null for this request.

@@ -41,6 +41,13 @@ const stateRules = `events:
     data: { orderId: path.id }
   - match: { method: GET, path: "/api/orders/{id}" }
     state: { key: "order:{path.id}" }
+  - name: order.paid
+    match: { method: POST, path: /hooks/pay, status: 200 }
+    state:
+      key: "order:{request.body.data.order}"
+      prefetch: GET /api/orders/{request.body.data.order}
+    when: previous.status != "paid"
+    data: { orderId: request.body.data.order, oldStatus: previous.status, total: previous.total }
 `
 
 // orderApp is a legacy app whose status route answers with the new order
@@ -73,7 +80,7 @@ func newOrderApp(t *testing.T, seed map[string]string) (*orderApp, *httptest.Ser
 		write(w, http.StatusCreated, id, "pending")
 	})
 	mux.HandleFunc("GET /api/orders/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer t0ken" {
+		if r.Header.Get("Authorization") != "Bearer t0ken" && r.Header.Get("X-User-Id") != "7" {
 			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
 			return
 		}
@@ -113,6 +120,24 @@ func newOrderApp(t *testing.T, seed map[string]string) (*orderApp, *httptest.Ser
 		}
 		write(w, http.StatusOK, id, in.Status)
 	})
+	mux.HandleFunc("POST /hooks/pay", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Data struct{ Order string }
+		}
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.Data.Order == "" {
+			http.Error(w, `{"error":"bad callback"}`, http.StatusBadRequest)
+			return
+		}
+		a.mu.Lock()
+		_, ok := a.status[in.Data.Order]
+		a.status[in.Data.Order] = "paid"
+		a.mu.Unlock()
+		if !ok {
+			http.Error(w, `{"error":"no such order"}`, http.StatusNotFound)
+			return
+		}
+		write(w, http.StatusOK, in.Data.Order, "paid")
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return a, srv
@@ -126,7 +151,7 @@ func (a *orderApp) getCount(id string) int {
 
 func startStateStack(t *testing.T) (*orderApp, *testbed.Caddy, string, string) {
 	t.Helper()
-	app, up := newOrderApp(t, map[string]string{"o1": "pending", "o2": "paid", "o3": "pending", "busy": "s0"})
+	app, up := newOrderApp(t, map[string]string{"o1": "pending", "o2": "paid", "o3": "pending", "o4": "pending", "busy": "s0"})
 	dir := t.TempDir()
 	rulePath := filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(rulePath, []byte(stateRules), 0o600); err != nil {
@@ -223,8 +248,29 @@ func TestStatusChanges(t *testing.T) {
 	app.mu.Unlock()
 	setStatus(t, base, "o3", "paid")
 
+	// o4: a payment callback names the order in its body: the key is read
+	// ahead, the old state prefetched with the caller's other headers
+	// (X-User-Id), and the app still gets the whole body. Paying twice
+	// emits once.
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPost, base+"/hooks/pay", strings.NewReader(`{"data":{"order":"o4"}}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-User-Id", "7")
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("pay: %d", r.StatusCode)
+		}
+	}
+
 	c.Stop()
 	evs := storedEvents(t, storage)
+	if paid := byName(evs, "order.paid"); len(paid) != 1 || string(paid[0].Data) != `{"orderId":"o4","oldStatus":"pending","total":10}` {
+		t.Errorf("order.paid: %+v", paid)
+	}
 	got := changes(t, evs, "order.status_changed")
 	want := []change{
 		{"o1", "pending", "paid"}, {"o1", "paid", "shipped"}, {"o1", "shipped", "delivered"},

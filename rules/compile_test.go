@@ -58,7 +58,7 @@ func TestCompileErrors(t *testing.T) {
 		{"state snapshot previous", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      snapshot: previous\n"), `state.snapshot: previous would keep`},
 		{"prefetch form", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: /o/{path.id}\n"), `t.yaml:6: event order.created: state.prefetch: want "GET /path/{path.id}"`},
 		{"prefetch verb", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: POST /o/{path.id}\n"), `state.prefetch: only GET fetches state`},
-		{"prefetch late path", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: GET /o/{response.body.id}\n"), `state.prefetch: the path may use only`},
+		{"prefetch late path", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: GET /o/{response.body.id}\n"), `state.prefetch: the path may use only path.<param> and request.*`},
 		{"prefetch late key", rule("    match: {path: /o}\n    state:\n      key: \"o:{response.body.id}\"\n      prefetch: GET /o\n"), `state.prefetch needs a key known before`},
 		{"when not bool", rule("    match: {path: /x}\n    when: response.status + 1\n"), `when: must be a boolean expression, not int`},
 	}

@@ -25,6 +25,7 @@ type stateRule struct {
 	keyEarly      bool // the key reads only what is known before the request is sent
 	prefetchVerb  string
 	prefetchPath  template
+	readAhead     bool // the early key or prefetch path reads request.body
 	needsReq      bool // some key or snapshot source reads request.body
 	needsResp     bool // ... response.body
 	hasPrefetch   bool
@@ -89,20 +90,30 @@ func compileTemplate(raw string, pp *pathPattern) (template, error) {
 }
 
 // early reports whether every placeholder is known before the request is
-// sent upstream: the method, path, headers, query and {params}, not the
-// bodies (the request body streams upstream as it is read) nor previous.
+// sent upstream: the request (its body once read ahead) and the {params},
+// not the response nor previous.
 func (t template) early() bool {
 	for _, p := range t.parts {
 		if p.src == nil {
 			continue
 		}
 		switch p.src.kind {
-		case srcRequestMethod, srcRequestPath, srcRequestHeader, srcRequestQuery, srcParam:
+		case srcRequestMethod, srcRequestPath, srcRequestHeader, srcRequestQuery, srcParam, srcRequestBody:
 		default:
 			return false
 		}
 	}
 	return true
+}
+
+// readsBody reports whether a placeholder reads the request body.
+func (t template) readsBody() bool {
+	for _, p := range t.parts {
+		if p.src != nil && p.src.kind == srcRequestBody {
+			return true
+		}
+	}
+	return false
 }
 
 // render fills the placeholders in; escape (may be nil) is applied to each
@@ -181,7 +192,7 @@ func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err 
 				fail("state.prefetch", fmt.Errorf("state.prefetch: %w", err))
 				ok = false
 			} else if !st.prefetchPath.early() {
-				fail("state.prefetch", errors.New("state.prefetch: the path may use only path.<param>, request.method, request.path, request.headers and request.query (known before the request is sent)"))
+				fail("state.prefetch", errors.New("state.prefetch: the path may use only path.<param> and request.* (known before the request is sent)"))
 				ok = false
 			}
 		}
@@ -190,8 +201,9 @@ func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err 
 		return nil
 	}
 	st.keyEarly = st.key.early()
+	st.readAhead = st.keyEarly && (st.key.readsBody() || (st.hasPrefetch && st.prefetchPath.readsBody()))
 	if st.hasPrefetch && !st.keyEarly {
-		fail("state.prefetch", errors.New("state.prefetch needs a key known before the request is sent (path.<param>, request.headers, request.query), not one read from a body"))
+		fail("state.prefetch", errors.New("state.prefetch needs a key known before the request is sent (path.<param>, request.*), not one read from the response"))
 		return nil
 	}
 	mark := func(s *source) {
@@ -208,16 +220,21 @@ func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err 
 func (r *Rule) HasState() bool { return r.state != nil }
 
 // StateKeyEarly reports whether the rule's state key is known before the
-// request is sent upstream, so requests on it can be serialised and the
-// old state read (or prefetched) first.
+// request is sent upstream (it reads no response), so requests on it can
+// be serialised and the old state read (or prefetched) first.
 func (r *Rule) StateKeyEarly() bool { return r.state != nil && r.state.keyEarly }
+
+// StateNeedsBodyFirst reports whether the rule's early state key (or its
+// prefetch path) reads the request body, which must then be read before
+// the request goes upstream (within max_body).
+func (r *Rule) StateNeedsBodyFirst() bool { return r.state != nil && r.state.readAhead }
 
 // HasPrefetch reports whether the rule fetches the old state upstream when
 // nothing is remembered.
 func (r *Rule) HasPrefetch() bool { return r.state != nil && r.state.hasPrefetch }
 
 // StateKey renders the rule's state key from in ("" with no state). For an
-// early key, in needs only the request line, headers and query.
+// early key, in needs only the request (its body if the key reads it).
 func (c Candidate) StateKey(in *Input) (string, error) {
 	if c.Rule.state == nil {
 		return "", nil

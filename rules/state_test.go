@@ -24,8 +24,12 @@ func TestState(t *testing.T) {
     match: {method: POST, path: /api/orders, status: 201}
     state: {key: "order:{response.body._id}"}
     data: {id: response.body._id}
+  - name: order.paid
+    match: {method: POST, path: /hooks/pay}
+    state: {key: "order:{request.body.data.order}", prefetch: "GET /api/orders/{request.body.data.order}"}
+    data: {orderNumber: previous.orderNumber}
 `)
-	if got := set.Events(); len(got) != 2 || got[0].Name != "order.created" || got[1].Name != "order.status_changed" {
+	if got := set.Events(); len(got) != 3 || got[0].Name != "order.created" || got[2].Name != "order.status_changed" {
 		t.Errorf("Events() = %v: a state-only rule must not be listed", got)
 	}
 
@@ -75,6 +79,21 @@ func TestState(t *testing.T) {
 	}
 	if snap, err := get[0].Snapshot(gin); err != nil || string(snap) != `{"status":"shipped"}` {
 		t.Errorf("state-only Snapshot = %s, %v", snap, err)
+	}
+
+	pay := set.Candidates("POST", "/hooks/pay")
+	if len(pay) != 1 || !pay[0].Rule.StateKeyEarly() || !pay[0].Rule.StateNeedsBodyFirst() {
+		t.Fatalf("a key read from the request body is early and needs the body first: %+v", pay)
+	}
+	pin := &Input{Method: "POST", Path: "/hooks/pay", Body: []byte(`{"data":{"order":"o 9"}}`)}
+	if k, err := pay[0].StateKey(pin); err != nil || k != "order:o 9" {
+		t.Errorf("StateKey from the request body = %q, %v", k, err)
+	}
+	if _, p, ok, err := pay[0].Prefetch(pin); err != nil || !ok || p != "/api/orders/o%209" {
+		t.Errorf("Prefetch from the request body = %q %v %v", p, ok, err)
+	}
+	if put[0].Rule.StateNeedsBodyFirst() {
+		t.Error("a key from path params does not need the body first")
 	}
 
 	post := set.Candidates("POST", "/api/orders")
