@@ -334,3 +334,30 @@ func str(v any) string {
 	s, _ := v.(string)
 	return s
 }
+
+// TestDeadSubscriberDoesNotDelayOthers: a subscriber that never answers
+// within the timeout, with a backlog in front of everything else, holds
+// at most its share of the workers; another subscription's deliveries of
+// the same events arrive as if it were alone.
+func TestDeadSubscriberDoesNotDelayOthers(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, "workers 4\n\t\ttimeout 5s\n\t\tretry 1m\n\t\trate_limit 1000/s")
+	s.subscribe("/dead", nil)
+	s.rcv.on("/dead", answer{status: 200, delay: time.Minute})
+	for range 100 {
+		s.order() // the dead subscription's backlog, due before anything of /alive
+	}
+	s.subscribe("/alive", nil)
+	const n = 30
+	start := time.Now()
+	for range n {
+		s.order()
+	}
+	s.rcv.wait(t, "/alive", n, 10*time.Second)
+	took := time.Since(start)
+	// The dead one has had at most one attempt in flight at a time (a
+	// quarter of 4 workers), each lasting the 5s timeout.
+	if got := len(s.rcv.at("/dead")); got > 1+int(took/(5*time.Second))+1 {
+		t.Errorf("the dead subscriber got %d attempts in %v: more than its share of workers", got, took)
+	}
+}
