@@ -1,5 +1,6 @@
 // Package admin serves the `admin.api.webhooks` routes on Caddy's admin
-// endpoint: subscriptions, the event catalogue and queue stats (SPEC §5).
+// endpoint: subscriptions, deliveries, the event catalogue, queue stats and
+// the management page that uses them (SPEC §5).
 package admin
 
 import (

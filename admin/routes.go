@@ -43,6 +43,10 @@ var routes = []route{
 	{"/webhooks/events", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
 	{"/webhooks/events/available", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
 	{"/webhooks/stats", map[string]http.HandlerFunc{http.MethodGet: withApp(stats)}},
+	// The management page: static files, served even when no webhooks app
+	// runs (the page then shows the API's 503).
+	{"/webhooks/ui", map[string]http.HandlerFunc{http.MethodGet: redirectUI}},
+	{uiPrefix, map[string]http.HandlerFunc{http.MethodGet: serveUI}},
 }
 
 // newRouter registers each route's methods on a ServeMux, plus a catch-all
