@@ -70,9 +70,15 @@ Try, from another terminal:
   curl -s localhost:8080/api/customers -H 'Content-Type: application/json' \
     -d '{"email":"jean@example.ch","password":"s3cret!","firstName":"Jean","lastName":"Muller"}'
 
+  # the order's status, as the shop's back office changes it (the old one is
+  # remembered from the create, or fetched from the shop first):
+  curl -s -X PUT localhost:8080/api/orders/<orderId>/status -H 'Content-Type: application/json' \
+    -d '{"status":"shipped","trackingNumber":"CH123","trackingUrl":"https://track.example/CH123"}'
+
 The shop answers as usual; a moment later this terminal prints the verified
 delivery (`verified standard order.created id=evt_… data={…}`).
-Caddy's log is in the temporary file named below; deliveries:
+Caddy's log is in the temporary file named below; subscriptions and
+deliveries: the management page, http://localhost:2019/webhooks/ui/, or
   curl -s localhost:2019/webhooks/subscriptions   # then …/{id}/deliveries
 MSG
 echo "Caddy log: $bin/caddy.log"
