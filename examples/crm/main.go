@@ -15,19 +15,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/examples/crm/crm"
+	"github.com/caddy-webhooks/caddy-webhooks/examples/internal/demoapp"
 )
 
 func main() {
@@ -41,74 +38,16 @@ func main() {
 	}
 }
 
-// run serves the CRM on addr until ctx is done. Once it listens it
-// writes "crm listening on <host:port>" to out.
+// run serves the CRM on addr until ctx is done, logging each request with
+// the user the SSO gateway names.
 func run(ctx context.Context, addr string, out io.Writer) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           logRequests(crm.New()),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	fmt.Fprintf(out, "crm listening on %s\n", ln.Addr())
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return demoapp.Run(ctx, "crm", addr, demoapp.LogRequests(crm.New(), logUser), out)
 }
 
-// statusRecorder remembers the status code of a response.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+func logUser(r *http.Request) string {
+	user := r.Header.Get(crm.UserHeader)
+	if user == "" {
+		user = "-"
 	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// logRequests logs one line per request: method, path, user, status, duration.
-func logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		user := r.Header.Get(crm.UserHeader)
-		if user == "" {
-			user = "-"
-		}
-		log.Printf("%s %s user=%s %d %s", r.Method, r.URL.RequestURI(), user, rec.status, time.Since(start).Round(time.Microsecond))
-	})
+	return "user=" + user
 }

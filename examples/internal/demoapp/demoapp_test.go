@@ -1,4 +1,4 @@
-package main
+package demoapp
 
 import (
 	"bytes"
@@ -39,7 +39,11 @@ func TestRunListensOnAFreePortAndLogs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", &out) }()
+	h := http.NewServeMux()
+	h.HandleFunc("/api/health", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"ok":true}`)) })
+	go func() {
+		done <- Run(ctx, "shop", "127.0.0.1:0", LogRequests(h, func(r *http.Request) string { return "user=" + r.Header.Get("X-U") }), &out)
+	}()
 
 	re := regexp.MustCompile(`^shop listening on (127\.0\.0\.1:\d+)\n$`)
 	var addr string
@@ -55,7 +59,9 @@ func TestRunListensOnAFreePortAndLogs(t *testing.T) {
 		t.Fatalf("printed the requested port, not the actual one: %s", addr)
 	}
 
-	resp, err := http.Get("http://" + addr + "/api/health")
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/health", nil)
+	req.Header.Set("X-U", "12")
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +70,7 @@ func TestRunListensOnAFreePortAndLogs(t *testing.T) {
 	if resp.StatusCode != 200 || strings.TrimSpace(string(body)) != `{"ok":true}` {
 		t.Fatalf("health: %d %s", resp.StatusCode, body)
 	}
-	if !strings.Contains(logs.String(), "GET /api/health 200") {
+	if !strings.Contains(logs.String(), "GET /api/health user=12 200 11B") {
 		t.Errorf("request not logged: %q", logs.String())
 	}
 
@@ -80,7 +86,7 @@ func TestRunListensOnAFreePortAndLogs(t *testing.T) {
 }
 
 func TestRunBadAddress(t *testing.T) {
-	if err := run(context.Background(), "127.0.0.1:notaport", io.Discard); err == nil {
+	if err := Run(context.Background(), "x", "127.0.0.1:notaport", http.NotFoundHandler(), io.Discard); err == nil {
 		t.Fatal("no error for a bad address")
 	}
 }
