@@ -239,7 +239,9 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 			continue
 		}
 		in.SetPrevious(prev)
-		if key != "" {
+		if key != "" && c.Rule.StateForgets() {
+			snaps = append(snaps, queue.Snapshot{Key: key}) // forget: the next request fetches it
+		} else if key != "" {
 			if snap, err := c.Snapshot(in); err != nil {
 				h.skip(r, c.Rule, err)
 			} else if len(snap) > 0 && string(snap) != "null" {

@@ -46,6 +46,7 @@ const stateRules = `events:
     state:
       key: "order:{request.body.data.order}"
       prefetch: GET /api/orders/{request.body.data.order}
+      snapshot: none   # the callback's answer is not the order: forget it
     when: previous.status != "paid"
     data: { orderId: request.body.data.order, oldStatus: previous.status, total: previous.total }
 `
@@ -266,6 +267,12 @@ func TestStatusChanges(t *testing.T) {
 		}
 	}
 
+	// The payment forgot o4's state: the next change fetches it again.
+	setStatus(t, base, "o4", "shipped")
+	if n := app.getCount("o4"); n != 3 {
+		t.Errorf("o4 was fetched %d times, want 3 (each payment, then the status change)", n)
+	}
+
 	c.Stop()
 	evs := storedEvents(t, storage)
 	if paid := byName(evs, "order.paid"); len(paid) != 1 || string(paid[0].Data) != `{"orderId":"o4","oldStatus":"pending","total":10}` {
@@ -277,6 +284,7 @@ func TestStatusChanges(t *testing.T) {
 		{"new1", "pending", "paid"},
 		{"o2", "paid", "processing"}, {"o2", "on-hold", "shipped"},
 		{"o3", "<null>", "paid"},
+		{"o4", "paid", "shipped"},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("status changes:\n got %v\nwant %v", got, want)
@@ -287,8 +295,8 @@ func TestStatusChanges(t *testing.T) {
 		json.Unmarshal(e.Data, &d)
 		shipped[d.OrderID]++
 	}
-	if len(shipped) != 2 || shipped["o1"] != 1 || shipped["o2"] != 1 {
-		t.Errorf("order.shipped: %v, want o1 and o2 once each", shipped)
+	if len(shipped) != 3 || shipped["o1"] != 1 || shipped["o2"] != 1 || shipped["o4"] != 1 {
+		t.Errorf("order.shipped: %v, want o1, o2 and o4 once each", shipped)
 	}
 	// The unknown order's prefetch got a 404 and o3's a 500.
 	why := map[any]any{}

@@ -15,7 +15,7 @@ var prefixState = []byte("k/")
 // written in the transaction that stores the request's events.
 type Snapshot struct {
 	Key   string
-	Value []byte // JSON
+	Value []byte // JSON; nil forgets what is remembered under Key
 }
 
 // Snapshot returns the state remembered under key, or nil when there is
@@ -39,7 +39,11 @@ func (s *Store) Snapshot(key string) ([]byte, error) {
 }
 
 func putSnapshot(txn *badger.Txn, sn Snapshot, retention time.Duration) error {
-	e := badger.NewEntry(append(append([]byte{}, prefixState...), sn.Key...), sn.Value)
+	k := append(append([]byte{}, prefixState...), sn.Key...)
+	if sn.Value == nil {
+		return txn.Delete(k)
+	}
+	e := badger.NewEntry(k, sn.Value)
 	if retention > 0 {
 		e = e.WithTTL(retention)
 	}

@@ -27,6 +27,12 @@ func TestSnapshots(t *testing.T) {
 	if v, _ := s.Snapshot("order:1"); string(v) != `{"status":"paid"}` {
 		t.Errorf("after Commit with events (async): %s", v)
 	}
+	if err := s.Commit(nil, []Snapshot{{Key: "order:1"}}, time.Hour, Sync, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Snapshot("order:1"); v != nil {
+		t.Errorf("after a nil snapshot (forget): %s", v)
+	}
 	if got := collect(t, s, time.Time{}); len(got) != 1 {
 		t.Errorf("events stored with the snapshot: %d", len(got))
 	}

@@ -17,6 +17,10 @@
 //	    redact: [password, "*.token"]  # keys removed from data; * = any number of levels
 //	    site: response.body.site       # optional: the value subscriptions filter on
 //	    user_id: request.headers.X-User-Id  # optional
+//	    state:                         # optional: remember the resource
+//	      key: "order:{path.id}"       # template over the sources
+//	      snapshot: response.body      # the default; none forgets the state
+//	      prefetch: GET /api/orders/{path.id}  # when nothing is remembered
 //
 // Sources: request.method, request.path, request.headers.<Name>,
 // request.query.<name>, request.body[.<gjson path>], response.status,
@@ -35,6 +39,10 @@
 // gives null rather than an error; has() tells whether a field is there.
 // JSON numbers are doubles and compare with integer literals as expected.
 // An expression that fails at run time skips the event ("when_error").
+//
+// A rule with state and no name only keeps state. Candidate.StateKey,
+// Prefetch and Snapshot give the caller what to lock, fetch and write;
+// Input.SetPrevious gives each rule the state from before the request.
 //
 // Use: Parse each file, Compile all the specs once into a Set, ask
 // Set.Matches for every request (it does not allocate) and Set.Candidates

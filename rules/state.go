@@ -9,7 +9,9 @@ import (
 
 // StateSpec is a rule's `state`: the resource it remembers. Key is a
 // template over the sources ("order:{path.id}"), Snapshot the source kept
-// under it after a matched response (default response.body), and Prefetch
+// under it after a matched response (default response.body; "none" forgets
+// what was remembered, for a request that changes the resource in a way
+// the exchange does not show, so the next one fetches it again), and Prefetch
 // ("GET /api/orders/{path.id}") the request that fetches the old state
 // upstream when nothing is remembered yet.
 type StateSpec struct {
@@ -22,6 +24,7 @@ type StateSpec struct {
 type stateRule struct {
 	key           template
 	snapshot      source
+	forget        bool // snapshot: none
 	keyEarly      bool // the key reads only what is known before the request is sent
 	prefetchVerb  string
 	prefetchPath  template
@@ -169,7 +172,9 @@ func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err 
 	if snap == "" {
 		snap = "response.body"
 	}
-	if st.snapshot, err = compileSource(snap, pp); err != nil {
+	if snap == SnapshotNone {
+		st.forget = true
+	} else if st.snapshot, err = compileSource(snap, pp); err != nil {
 		fail("state.snapshot", fmt.Errorf("state.snapshot: %w", err))
 		ok = false
 	} else if st.snapshot.kind == srcPrevious {
@@ -212,9 +217,19 @@ func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err 
 		st.needsResp = st.needsResp || resp
 	}
 	st.key.walk(mark)
-	mark(&st.snapshot)
+	if !st.forget {
+		mark(&st.snapshot)
+	}
 	return st
 }
+
+// SnapshotNone is the state.snapshot value that forgets the remembered
+// state instead of writing one.
+const SnapshotNone = "none"
+
+// StateForgets reports whether the rule's matched responses forget the
+// remembered state (snapshot: none) rather than write a new one.
+func (r *Rule) StateForgets() bool { return r.state != nil && r.state.forget }
 
 // HasState reports whether the rule remembers a resource.
 func (r *Rule) HasState() bool { return r.state != nil }
@@ -261,9 +276,10 @@ func (c Candidate) Prefetch(in *Input) (method, path string, ok bool, err error)
 }
 
 // Snapshot returns the JSON to remember under the rule's key once its
-// response matched (null when the source is missing).
+// response matched (null when the source is missing; nil when the rule
+// forgets the state, see StateForgets).
 func (c Candidate) Snapshot(in *Input) ([]byte, error) {
-	if c.Rule.state == nil {
+	if c.Rule.state == nil || c.Rule.state.forget {
 		return nil, nil
 	}
 	v, err := c.Rule.state.snapshot.value(in, c.Params)

@@ -28,8 +28,11 @@ func TestState(t *testing.T) {
     match: {method: POST, path: /hooks/pay}
     state: {key: "order:{request.body.data.order}", prefetch: "GET /api/orders/{request.body.data.order}"}
     data: {orderNumber: previous.orderNumber}
+  - name: order.refunded
+    match: {method: POST, path: /hooks/refund}
+    state: {key: "order:{request.body.order}", snapshot: none}
 `)
-	if got := set.Events(); len(got) != 3 || got[0].Name != "order.created" || got[2].Name != "order.status_changed" {
+	if got := set.Events(); len(got) != 4 || got[0].Name != "order.created" || got[3].Name != "order.status_changed" {
 		t.Errorf("Events() = %v: a state-only rule must not be listed", got)
 	}
 
@@ -94,6 +97,14 @@ func TestState(t *testing.T) {
 	}
 	if put[0].Rule.StateNeedsBodyFirst() {
 		t.Error("a key from path params does not need the body first")
+	}
+
+	refund := set.Candidates("POST", "/hooks/refund")
+	if !refund[0].Rule.StateForgets() || put[0].Rule.StateForgets() {
+		t.Error("snapshot: none forgets; the default does not")
+	}
+	if snap, err := refund[0].Snapshot(&Input{Body: []byte(`{"order":"o1"}`)}); snap != nil || err != nil {
+		t.Errorf("a forgetting rule's Snapshot = %s, %v", snap, err)
 	}
 
 	post := set.Candidates("POST", "/api/orders")
