@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -40,13 +39,7 @@ func startStack(t *testing.T, global string) *stack {
 		global += "\n\t\tallow_private_targets"
 	}
 	global = strings.ReplaceAll(global, "guarded", "")
-	cfg := testbed.Global(global) + fmt.Sprintf(`http://127.0.0.1:%d {
-	webhooks {
-		rules %s
-	}
-	reverse_proxy %s
-}
-`, port, filepath.Join(testbed.Root(), "examples/shop/rules.yaml"), app.Listener.Addr())
+	cfg := testbed.Global(global) + testbed.Site(port, "examples/shop/rules.yaml", app.Listener.Addr())
 	c := testbed.StartCaddy(t, "", cfg)
 	return &stack{t: t, caddy: c, shop: fmt.Sprintf("http://127.0.0.1:%d", port), admin: "http://" + c.AdminAddr, rcv: rcv, cfg: cfg}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -69,21 +68,9 @@ func TestCatalogueRandomTraffic(t *testing.T) {
 	shopPort, crmPort := testbed.FreePort(t), testbed.FreePort(t)
 	c := testbed.StartCaddy(t, "", testbed.Global(`allow_private_targets
 		retry 250ms 500ms 1s
-		timeout 5s`)+fmt.Sprintf(`
-http://127.0.0.1:%d {
-	webhooks {
-		rules %s
-	}
-	reverse_proxy %s
-}
-http://127.0.0.1:%d {
-	webhooks {
-		rules %s
-	}
-	reverse_proxy %s
-}
-`, shopPort, filepath.Join(testbed.Root(), "examples/shop/rules.yaml"), shopApp.Listener.Addr(),
-		crmPort, filepath.Join(testbed.Root(), "examples/crm/rules.yaml"), crmApp.Listener.Addr()))
+		timeout 5s`)+
+		testbed.Site(shopPort, "examples/shop/rules.yaml", shopApp.Listener.Addr())+
+		testbed.Site(crmPort, "examples/crm/rules.yaml", crmApp.Listener.Addr()))
 	admin := "http://" + c.AdminAddr
 	recv.subscribe(t, admin)
 	start := time.Now()

@@ -25,21 +25,7 @@ func TestCRMRulesEndToEnd(t *testing.T) {
 	app := httptest.NewServer(crm.New())
 	t.Cleanup(app.Close)
 	port := testbed.FreePort(t)
-	c := testbed.StartCaddy(t, "", fmt.Sprintf(`{
-	admin {ADMIN}
-	auto_https off
-	persist_config off
-	webhooks {
-		storage {DIR}/webhooks
-	}
-}
-http://127.0.0.1:%d {
-	webhooks {
-		rules %s
-	}
-	reverse_proxy %s
-}
-`, port, filepath.Join(testbed.Root(), "examples/crm/rules.yaml"), app.Listener.Addr()))
+	c := testbed.StartCaddy(t, "", testbed.Global("")+testbed.Site(port, "examples/crm/rules.yaml", app.Listener.Addr()))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 
 	call := func(user, method, path, body string, want int) gjson.Result {

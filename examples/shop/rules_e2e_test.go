@@ -26,21 +26,7 @@ func TestShopRulesEndToEnd(t *testing.T) {
 	app := httptest.NewServer(shop.New())
 	t.Cleanup(app.Close)
 	port := testbed.FreePort(t)
-	c := testbed.StartCaddy(t, "", fmt.Sprintf(`{
-	admin {ADMIN}
-	auto_https off
-	persist_config off
-	webhooks {
-		storage {DIR}/webhooks
-	}
-}
-http://127.0.0.1:%d {
-	webhooks {
-		rules %s
-	}
-	reverse_proxy %s
-}
-`, port, filepath.Join(testbed.Root(), "examples/shop/rules.yaml"), app.Listener.Addr()))
+	c := testbed.StartCaddy(t, "", testbed.Global("")+testbed.Site(port, "examples/shop/rules.yaml", app.Listener.Addr()))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 
 	call := func(method, path, body string, want int) gjson.Result {

@@ -308,3 +308,19 @@ func Global(webhooks string) string {
 }
 `
 }
+
+// Site is a Caddyfile site on 127.0.0.1:port with the webhooks handler
+// (rules: a path, absolute or relative to the repository root) in front of
+// reverse_proxy to upstream.
+func Site(port int, rules string, upstream fmt.Stringer) string {
+	if !filepath.IsAbs(rules) {
+		rules = filepath.Join(Root(), rules)
+	}
+	return fmt.Sprintf(`http://127.0.0.1:%d {
+	webhooks {
+		rules %s
+	}
+	reverse_proxy %s
+}
+`, port, rules, upstream)
+}
