@@ -261,18 +261,25 @@ func (w *crmWorker) deleteOrg() {
 			}
 		}
 	}
+	w.touchAfterCascade("people", w.clearRefs("organisation_id", org.id, "people", "tasks"))
+}
+
+// clearRefs clears field where it names id on the records of kinds, as the
+// CRM does when id is deleted (their updated_at stays), and returns the
+// records of the first kind it changed.
+func (w *crmWorker) clearRefs(field string, id int, kinds ...string) []*record {
 	var touched []*record
-	for _, kind := range []string{"people", "tasks"} {
+	for _, kind := range kinds {
 		for _, r := range w.recs[kind] {
-			if r.ref("organisation_id") == org.id {
-				r.doc["organisation_id"] = nil
-				if kind == "people" {
+			if r.ref(field) == id {
+				r.doc[field] = nil
+				if kind == kinds[0] {
 					touched = append(touched, r)
 				}
 			}
 		}
 	}
-	w.touchAfterCascade("people", touched)
+	return touched
 }
 
 // touchAfterCascade often sends a PUT that changes nothing to a record
@@ -372,18 +379,7 @@ func (w *crmWorker) deletePerson() {
 	}
 	w.c.tally.expect("person.deleted", q(user), map[string]any{"person_id": p.id, "first_name": p.str("first_name"), "last_name": p.str("last_name")}, "DELETE "+path+" as "+user)
 	w.forget("people", p.id)
-	var touched []*record
-	for _, kind := range []string{"tasks", "interactions"} {
-		for _, r := range w.recs[kind] {
-			if r.ref("person_id") == p.id {
-				r.doc["person_id"] = nil
-				if kind == "interactions" {
-					touched = append(touched, r)
-				}
-			}
-		}
-	}
-	w.touchAfterCascade("interactions", touched)
+	w.touchAfterCascade("interactions", w.clearRefs("person_id", p.id, "interactions", "tasks"))
 }
 
 // ------------------------------------------------------------ tasks
