@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -65,8 +66,16 @@ func redeliver(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 	if !emptyBody(w, r) {
 		return
 	}
+	store := app.Store()
+	if d, err := store.Delivery(r.PathValue("id")); err != nil {
+		writeStoreError(w, err)
+		return
+	} else if _, err := store.Subscription(d.SubscriptionID); errors.Is(err, queue.ErrNotFound) {
+		writeStoreError(w, errConflict("delivery "+d.ID+" belongs to subscription "+d.SubscriptionID+", which was deleted"))
+		return
+	}
 	now := time.Now().UTC()
-	d, err := app.Store().UpdateDelivery(r.PathValue("id"), time.Duration(app.Retention), func(d *queue.Delivery) error {
+	d, err := store.UpdateDelivery(r.PathValue("id"), time.Duration(app.Retention), func(d *queue.Delivery) error {
 		if d.Status == queue.Pending {
 			return errConflict("delivery " + d.ID + " is already pending")
 		}

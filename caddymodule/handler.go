@@ -132,7 +132,7 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 	// State-aware rules: the resource's key is held from here until its
 	// new state is written, so requests on it take turns. (A key read from
 	// the request body reads it ahead, before the capture below.)
-	st := h.beginState(r, next, cands)
+	st, r := h.beginState(r, next, cands)
 	defer st.release()
 
 	var reqBody *bodyCapture
@@ -243,7 +243,7 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 			snaps = append(snaps, queue.Snapshot{Key: key}) // forget: the next request fetches it
 		} else if key != "" {
 			if snap, err := c.Snapshot(in); err != nil {
-				h.skip(r, c.Rule, err)
+				h.noSnapshot(r, c.Rule, key, err) // the state stays as it was; the event is not affected
 			} else if len(snap) > 0 && string(snap) != "null" {
 				snaps = append(snaps, queue.Snapshot{Key: key, Value: bytes.Clone(snap)})
 			}

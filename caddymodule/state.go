@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -42,22 +43,41 @@ func (st *exchangeState) release() {
 	}
 }
 
+// stateLockWait bounds how long a request waits for another one on the
+// same resource; past it, it goes on without state rather than queue
+// behind an upstream that hangs.
+const stateLockWait = 15 * time.Second
+
+// heldKeysCtxKey marks, in a request's context, the state keys it holds,
+// so that a second webhooks handler on its way (a site-level one and one
+// in a route) does not wait for the request itself.
+type heldKeysCtxKey struct{}
+
 // beginState takes the early keys of the candidates, reads their
 // snapshots and, where there is none and the rule says how, fetches the
-// old state upstream. It returns nil when no candidate keeps state.
-func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []rules.Candidate) *exchangeState {
+// old state upstream. It returns nil when no candidate keeps state, and
+// the request to send on (its context marks the keys it holds).
+func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []rules.Candidate) (st *exchangeState, _ *http.Request) {
+	// Whatever panics on the way (a prefetch through next), the keys are
+	// not left held.
+	defer func() {
+		if p := recover(); p != nil {
+			st.release()
+			panic(p)
+		}
+	}()
 	anyState := false
 	for _, c := range cands {
 		anyState = anyState || c.Rule.HasState()
 	}
 	if !anyState {
-		return nil
+		return nil, r
 	}
 	store := h.app.Store()
 	if store == nil {
-		return nil // the events are skipped later with store_unavailable
+		return nil, r // the events are skipped later with store_unavailable
 	}
-	st := &exchangeState{store: store, keys: make([]string, len(cands)), before: map[string][]byte{}}
+	st = &exchangeState{store: store, keys: make([]string, len(cands)), before: map[string][]byte{}}
 	early := &rules.Input{Method: r.Method, Path: r.URL.Path, Header: r.Header, Query: r.URL.Query()}
 	for _, c := range cands {
 		if c.Rule.StateNeedsBodyFirst() {
@@ -79,9 +99,35 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return st
+		return st, r
 	}
-	st.unlock = store.LockKeys(keys)
+	held, _ := r.Context().Value(heldKeysCtxKey{}).(map[string]bool)
+	var toLock []string
+	for _, k := range keys {
+		if !held[k] {
+			toLock = append(toLock, k)
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), stateLockWait)
+	unlock, err := store.LockKeys(ctx, toLock)
+	cancel()
+	if err != nil {
+		// The client went away, or another request on the resource
+		// has held it too long: no state for this one.
+		h.logger.Warn("state_lock_timeout", zap.Strings("keys", toLock), zap.String("method", r.Method),
+			zap.String("path", r.URL.Path), zap.Error(err))
+		clear(st.keys)
+		return st, r
+	}
+	st.unlock = unlock
+	mine := make(map[string]bool, len(held)+len(keys))
+	for k := range held {
+		mine[k] = true
+	}
+	for _, k := range keys {
+		mine[k] = true
+	}
+	r = r.WithContext(context.WithValue(r.Context(), heldKeysCtxKey{}, mine))
 	prefetched := map[string]bool{}
 	for i, c := range cands {
 		k := st.keys[i]
@@ -91,7 +137,9 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		snap, read := st.before[k]
 		if !read {
 			var err error
-			if snap, err = store.Snapshot(k); err != nil {
+			if snap, err = store.Snapshot(k); errors.Is(err, queue.ErrClosed) {
+				return st, r // a reload closed it: the events are skipped as store_unavailable
+			} else if err != nil {
 				h.logger.Error("reading state", zap.String("key", k), zap.Error(err))
 			}
 		}
@@ -105,7 +153,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		}
 		st.before[k] = snap
 	}
-	return st
+	return st, r
 }
 
 // readAhead reads the request body before it goes upstream (a state key
@@ -187,6 +235,16 @@ func (h *Handler) noState(r *http.Request, rule *rules.Rule, err error) {
 	}
 }
 
+// noSnapshot logs, at debug level, that a matched rule's snapshot could not
+// be made (e.g. a 204 with no body to remember): the remembered state
+// stays as it was, and the rule's event, if any, is not affected.
+func (h *Handler) noSnapshot(r *http.Request, rule *rules.Rule, key string, err error) {
+	if ce := h.logger.Check(zap.DebugLevel, "state_not_written"); ce != nil {
+		ce.Write(zap.String("event", rule.Name()), zap.String("key", key), zap.String("method", r.Method),
+			zap.String("path", r.URL.Path), zap.Error(err))
+	}
+}
+
 // prefetch asks the rest of the handler chain (the same reverse_proxy,
 // with its load balancing and header rules) for the resource's current
 // state, as a GET with the original request's credentials. It returns nil,
@@ -197,10 +255,12 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 	pr := r.Clone(ctx)
 	u := *r.URL
 	u.Path, u.RawPath, u.RawQuery, u.Fragment = "", "", "", ""
-	if err := setEscapedPath(&u, path); err != nil {
+	escPath, query, _ := strings.Cut(path, "?")
+	if err := setEscapedPath(&u, escPath); err != nil {
 		h.prefetchFailed(r, key, path, "prefetch_bad_path", err)
 		return nil
 	}
+	u.RawQuery = query
 	pr.Method, pr.URL, pr.RequestURI = method, &u, u.RequestURI()
 	pr.Header = prefetchHeader(r.Header)
 	pr.Body, pr.ContentLength, pr.TransferEncoding, pr.Trailer = http.NoBody, 0, nil, nil
@@ -214,7 +274,7 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 
 	buf := new(bytes.Buffer)
 	rec := newSpillRecorder(sink, buf, func(int, http.Header) bool { return true }, int(h.MaxBody))
-	if err := next.ServeHTTP(rec, pr); err != nil {
+	if err := serveRecovering(next, rec, pr); err != nil {
 		h.prefetchFailed(r, key, path, "prefetch_failed", err)
 		return nil
 	}
@@ -242,13 +302,13 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 	return bytes.Clone(body)
 }
 
-// notForwarded are the request headers a prefetch leaves out: they
-// describe the mutating request's body, make the answer conditional or
+// notForwarded (with every Content-* header) are the request headers a
+// prefetch leaves out: they describe the mutating request's body, make the answer conditional or
 // partial, or belong to the client's connection. Everything else (the
 // credentials: Authorization, Cookie, an SSO gateway's X-User-Id, ...)
 // goes with it, so the app answers the GET as it would the client.
 var notForwarded = map[string]bool{
-	"Content-Type": true, "Content-Length": true, "Content-Encoding": true, "Content-Md5": true,
+	"Digest":            true,
 	"Transfer-Encoding": true, "Expect": true, "Trailer": true, "Te": true,
 	"Connection": true, "Keep-Alive": true, "Upgrade": true, "Proxy-Connection": true,
 	"Range": true, "If-Range": true, "If-Match": true, "If-None-Match": true,
@@ -260,12 +320,29 @@ var notForwarded = map[string]bool{
 func prefetchHeader(h http.Header) http.Header {
 	out := make(http.Header, len(h))
 	for name, v := range h {
-		if !notForwarded[name] {
+		if !notForwarded[name] && !strings.HasPrefix(name, "Content-") {
 			out[name] = v
 		}
 	}
 	out.Set("Accept", "application/json")
 	return out
+}
+
+// serveRecovering runs next for a prefetch. reverse_proxy aborts a
+// response whose upstream body fails part-way (the prefetch's timeout
+// firing during a slow body) by panicking with http.ErrAbortHandler; for
+// a prefetch that is only a failed fetch, not the client's request
+// aborted.
+func serveRecovering(next caddyhttp.Handler, w http.ResponseWriter, r *http.Request) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler {
+				panic(p)
+			}
+			err = errors.New("the upstream response was cut off")
+		}
+	}()
+	return next.ServeHTTP(w, r)
 }
 
 // prefetchFailed logs why previous is null for this request.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 	"github.com/caddy-webhooks/caddy-webhooks/queue"
@@ -91,6 +92,17 @@ func newOrderApp(t *testing.T, seed map[string]string) (*orderApp, *httptest.Ser
 		st, ok := a.status[id]
 		fail := a.failGET[id]
 		a.mu.Unlock()
+		if id == "slow" {
+			// Headers and half a body, then nothing until the client
+			// gives up: reverse_proxy aborts such a response by panicking.
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprint(w, `{"_id":"slow",`)
+			http.NewResponseController(w).Flush()
+			<-r.Context().Done()
+			return
+		}
 		switch {
 		case fail:
 			http.Error(w, `{"error":"boom"}`, http.StatusInternalServerError)
@@ -152,7 +164,7 @@ func (a *orderApp) getCount(id string) int {
 
 func startStateStack(t *testing.T) (*orderApp, *testbed.Caddy, string, string) {
 	t.Helper()
-	app, up := newOrderApp(t, map[string]string{"o1": "pending", "o2": "paid", "o3": "pending", "o4": "pending", "busy": "s0"})
+	app, up := newOrderApp(t, map[string]string{"o1": "pending", "o2": "paid", "o3": "pending", "o4": "pending", "busy": "s0", "slow": "pending"})
 	dir := t.TempDir()
 	rulePath := filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(rulePath, []byte(stateRules), 0o600); err != nil {
@@ -351,5 +363,77 @@ func TestConcurrentStatusChanges(t *testing.T) {
 	}
 	if steps != n {
 		t.Errorf("the chain from s0 has %d links, want %d: %v", steps, n, got)
+	}
+}
+
+// TestPrefetchCutOff: a prefetch whose upstream body stalls past the
+// prefetch timeout (reverse_proxy then panics with http.ErrAbortHandler)
+// costs the request its previous state, not its answer, and leaves the
+// resource unlocked for the next request.
+func TestPrefetchCutOff(t *testing.T) {
+	_, c, base, storage := startStateStack(t)
+	for i, st := range []string{"paid", "shipped"} {
+		done := make(chan int, 1)
+		go func() { done <- setStatus(t, base, "slow", st) }()
+		select {
+		case code := <-done:
+			if code != http.StatusOK {
+				t.Fatalf("update %d: %d", i+1, code)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("update %d did not finish: the key stayed locked", i+1)
+		}
+	}
+	c.Stop()
+	got := changes(t, storedEvents(t, storage), "order.status_changed")
+	if fmt.Sprint(got) != fmt.Sprint([]change{{"slow", "<null>", "paid"}, {"slow", "paid", "shipped"}}) {
+		t.Errorf("changes: %v", got)
+	}
+	if n := len(logLines(c, "state_prefetch_failed")); n != 1 {
+		t.Errorf("%d state_prefetch_failed lines, want 1", n)
+	}
+}
+
+// TestNestedHandlersShareKeys: two webhooks handlers on one request's way
+// (the site's and a route's) with rules on the same key: the inner one does
+// not wait for the outer one, which holds the key for the same request.
+func TestNestedHandlersShareKeys(t *testing.T) {
+	_, up := newOrderApp(t, map[string]string{"n1": "pending"})
+	dir := t.TempDir()
+	rulePath := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulePath, []byte(stateRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := testbed.FreePort(t)
+	// Inside route blocks, handlers run in the order written.
+	c := testbed.StartCaddy(t, dir, testbed.Global("")+fmt.Sprintf(`http://127.0.0.1:%d {
+	route {
+		webhooks {
+			rules %s
+		}
+		route /api/* {
+			webhooks {
+				rules %s
+			}
+			reverse_proxy %s
+		}
+	}
+}
+`, port, rulePath, rulePath, up.Listener.Addr()))
+	done := make(chan int, 1)
+	go func() { done <- setStatus(t, fmt.Sprintf("http://127.0.0.1:%d", port), "n1", "paid") }()
+	select {
+	case code := <-done:
+		if code != http.StatusOK {
+			t.Fatalf("update: %d", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the update did not finish: the inner handler waited for the outer one")
+	}
+	c.Stop()
+	// Each handler infers the change once.
+	got := changes(t, storedEvents(t, filepath.Join(dir, "webhooks")), "order.status_changed")
+	if len(got) != 2 || got[0] != (change{"n1", "pending", "paid"}) || got[1] != got[0] {
+		t.Errorf("changes: %v", got)
 	}
 }

@@ -174,9 +174,20 @@ func (d *Dispatcher) dispatch() time.Duration {
 			d.scanFrom[subID] = t
 		}
 	}
-	full := now.Sub(d.fullScanAt) > fullScanEvery
-	if full {
+	if now.Sub(d.fullScanAt) > fullScanEvery {
+		// Each subscription's next scan starts from the beginning, even
+		// if it is skipped this time (at its cap, over its rate).
 		d.fullScanAt = now
+		clear(d.scanFrom)
+		if n, err := d.store.CancelOrphans(cfg.Retention); err != nil {
+			d.log().Error("cancelling the deliveries of deleted subscriptions", zap.Error(err))
+		} else if n > 0 {
+			d.log().Info("cancelled the deliveries of deleted subscriptions", zap.Int("deliveries", n))
+		}
+	}
+	if now.Sub(d.depthAt) > depthEvery { // counting the due index costs O(queue)
+		d.depthAt = now
+		queueDepth.Set(float64(d.store.QueueDepth()))
 	}
 	next := now.Add(pollEvery)
 	subs := d.store.ActiveSubscriptions()
@@ -202,7 +213,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 		if want <= 0 {
 			continue // a worker's done signal comes when it has room again
 		}
-		if lim := d.limiterFor(sub, cfg.RateLimit); lim != nil {
+		if lim := d.limiterFor(sub, cfg.RateLimit); lim != nil && lim.Limit() != rate.Inf {
 			// Over its rate, its deliveries stay where they are until a
 			// token is there, rather than being claimed only to wait;
 			// under it, claim what the rate allows in the next 100 ms.
@@ -213,13 +224,12 @@ func (d *Dispatcher) dispatch() time.Duration {
 				}
 				continue
 			}
-			want = min(want, int(tokens+float64(lim.Limit())/10))
+			if allowed := tokens + float64(lim.Limit())/10; allowed < float64(want) {
+				want = int(allowed)
+			}
 		}
-		from := d.scanFrom[sub.ID] // the zero time (the start) for a subscription not seen yet
-		if full {
-			from = time.Time{}
-		}
-		scans = append(scans, queue.Scan{SubID: sub.ID, From: from, Max: want})
+		// The zero time (the start) for a subscription not seen yet.
+		scans = append(scans, queue.Scan{SubID: sub.ID, From: d.scanFrom[sub.ID], Max: want})
 	}
 	for subID := range d.scanFrom {
 		if !active[subID] { // paused or deleted: read from the start when back
@@ -235,11 +245,9 @@ func (d *Dispatcher) dispatch() time.Duration {
 		d.log().Error("claiming due deliveries", zap.Error(err))
 		return pollEvery
 	}
-	more := false
 	for _, sc := range scans {
 		if !sc.Scanned {
-			more = true // the budget ran out first: its turn comes when workers are free
-			continue
+			continue // the budget ran out first: its turn comes when workers are free
 		}
 		// Everything due up to now was claimed, or the scan stopped at
 		// the first delivery left; deliveries committed later with an
@@ -266,13 +274,6 @@ func (d *Dispatcher) dispatch() time.Duration {
 			}
 			return pollEvery
 		}
-	}
-	if now.Sub(d.depthAt) > depthEvery { // counting the due index costs O(queue)
-		d.depthAt = now
-		queueDepth.Set(float64(d.store.QueueDepth()))
-	}
-	if more && len(claims) < free {
-		return 0
 	}
 	return max(time.Until(next), 0)
 }

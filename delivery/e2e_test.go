@@ -319,7 +319,13 @@ func TestDeleteCancelsPending(t *testing.T) {
 	s.rcv.on("/never", answer{status: 503})
 	s.order()
 	s.rcv.wait(t, "/never", 1, 10*time.Second)
+	pending := s.deliveries(id, "pending")
 	call(t, "DELETE", s.admin+"/webhooks/subscriptions/"+id, nil, 204, nil)
+	// Its cancelled delivery cannot be sent again: nobody to send it to.
+	if len(pending) != 1 {
+		t.Fatalf("pending before the delete: %+v", pending)
+	}
+	call(t, "POST", s.admin+"/webhooks/deliveries/"+pending[0].ID+"/redeliver", nil, 409, nil)
 	var stats struct {
 		QueueDepth int64            `json:"queue_depth"`
 		Deliveries map[string]int64 `json:"deliveries"`

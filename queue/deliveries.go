@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -192,7 +193,7 @@ func (s *Store) ClaimDue(now time.Time, lease time.Duration, budget int, scans [
 }
 
 // claimScan does one Scan of ClaimDue in txn.
-func claimScan(txn *badger.Txn, sc *Scan, max int, now time.Time, lease time.Duration, retention time.Duration) ([]Claim, error) {
+func claimScan(txn *badger.Txn, sc *Scan, most int, now time.Time, lease time.Duration, retention time.Duration) ([]Claim, error) {
 	sc.Scanned = true
 	prefix := dueKey(sc.SubID, time.Time{}, "")[:len(prefixDue)+len(sc.SubID)+1]
 	// Read the keys first: the claims below write into the range.
@@ -209,7 +210,7 @@ func claimScan(txn *badger.Txn, sc *Scan, max int, now time.Time, lease time.Dur
 			sc.Next = at
 			break
 		}
-		if len(found) == max {
+		if len(found) == most {
 			sc.Resume = at
 			break
 		}
@@ -369,4 +370,69 @@ func (s *Store) QueueDepth() int64 {
 		})
 	})
 	return n
+}
+
+// CancelOrphans cancels the pending deliveries whose subscription no
+// longer exists: a delete normally cancels them in its transaction, but a
+// fan-out from a snapshot taken just before it, or a redelivery or replay
+// racing with it, can leave some. It returns how many it cancelled.
+func (s *Store) CancelOrphans(retention time.Duration) (int, error) {
+	n := 0
+	err := s.use(func() error {
+		return retryConflicts(func() error {
+			n = 0
+			return s.db.Update(func(txn *badger.Txn) error {
+				type orphan struct {
+					key []byte
+					id  string
+				}
+				var found []orphan
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixDue})
+				for it.Rewind(); it.Valid(); {
+					k := it.Item().Key()
+					rest := k[len(prefixDue):]
+					slash := bytes.IndexByte(rest, '/')
+					if slash < 0 {
+						it.Next()
+						continue
+					}
+					subID := string(rest[:slash])
+					prefix := k[:len(prefixDue)+slash+1]
+					if _, err := getSubscription(txn, subID); err == nil {
+						// Skip the rest of its keys: the byte after '/' sorts after them.
+						it.Seek(append(append([]byte{}, prefix[:len(prefix)-1]...), '/'+1))
+						continue
+					} else if !errors.Is(err, ErrNotFound) {
+						it.Close()
+						return err
+					}
+					_, id := dueIn(prefix, k)
+					found = append(found, orphan{it.Item().KeyCopy(nil), id})
+					it.Next()
+				}
+				it.Close()
+				now := time.Now().UTC()
+				for _, o := range found {
+					d, err := getDelivery(txn, o.id)
+					if errors.Is(err, ErrNotFound) {
+						if err := txn.Delete(o.key); err != nil {
+							return err
+						}
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					old := *d
+					d.Status, d.NextAttemptAt, d.UpdatedAt = Cancelled, nil, now
+					if err := putDelivery(txn, &old, d, retention, nil); err != nil {
+						return err
+					}
+					n++
+				}
+				return nil
+			})
+		})
+	})
+	return n, err
 }

@@ -96,3 +96,39 @@ func TestClaimDue(t *testing.T) {
 		t.Errorf("claim from the hint took %d deliveries, want the rescheduled one", len(again))
 	}
 }
+
+// TestCancelOrphans: pending deliveries of a subscription that no longer
+// exists are cancelled; those of live subscriptions are left alone.
+func TestCancelOrphans(t *testing.T) {
+	s := openTest(t)
+	gone := &Subscription{ID: "sub_gone", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
+	live := &Subscription{ID: "sub_live", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
+	for _, sub := range []*Subscription{gone, live} {
+		if err := s.PutSubscription(sub); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteSubscription(gone.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	evs := []Event{{ID: NewID("evt_", time.Now()), Name: "a", Time: time.Now(), Data: json.RawMessage(`{}`)}}
+	// A replay racing with the delete: it lands after it.
+	for _, sub := range []*Subscription{gone, live, gone} {
+		if _, err := s.AddDeliveries(sub, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.CancelOrphans(time.Hour)
+	if err != nil || n != 2 {
+		t.Fatalf("CancelOrphans = %d, %v; want the 2 of the deleted subscription", n, err)
+	}
+	if d, _ := s.Deliveries(live.ID, Pending, 10); len(d) != 1 {
+		t.Errorf("the live subscription has %d pending, want 1", len(d))
+	}
+	if d, _ := s.Deliveries(gone.ID, Cancelled, 10); len(d) != 2 {
+		t.Errorf("the deleted subscription has %d cancelled, want 2", len(d))
+	}
+	if q := s.QueueDepth(); q != 1 {
+		t.Errorf("queue depth %d, want 1", q)
+	}
+}

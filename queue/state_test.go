@@ -1,7 +1,10 @@
 package queue
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +36,14 @@ func TestSnapshots(t *testing.T) {
 	if v, _ := s.Snapshot("order:1"); v != nil {
 		t.Errorf("after a nil snapshot (forget): %s", v)
 	}
+	// A key longer than Badger takes (65,000 bytes) is stored hashed.
+	long := "order:" + strings.Repeat("x", 70000)
+	if err := s.Commit([]Event{ev}, []Snapshot{{Key: long, Value: []byte(`1`)}}, time.Hour, Sync, nil); err != nil {
+		t.Fatalf("commit with a 70 kB state key: %v", err)
+	}
+	if v, _ := s.Snapshot(long); string(v) != "1" {
+		t.Errorf("long key read back: %s", v)
+	}
 	if got := collect(t, s, time.Time{}); len(got) != 1 {
 		t.Errorf("events stored with the snapshot: %d", len(got))
 	}
@@ -49,7 +60,11 @@ func TestLockKeys(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			unlock := s.LockKeys([]string{"order:1", "customer:9", "order:1"})
+			unlock, err := s.LockKeys(context.Background(), []string{"order:1", "customer:9", "order:1"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
 			defer unlock()
 			v, err := s.Snapshot("order:1")
 			if err != nil {
@@ -75,5 +90,35 @@ func TestLockKeys(t *testing.T) {
 	}
 	if len(s.locks.locks) != 0 {
 		t.Errorf("%d key locks left after every holder let go", len(s.locks.locks))
+	}
+}
+
+// TestLockKeysGivesUp: a waiter whose context ends gets an error, holds
+// nothing, and leaves the key usable.
+func TestLockKeysGivesUp(t *testing.T) {
+	s := openTest(t)
+	unlock, err := s.LockKeys(context.Background(), []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := s.LockKeys(ctx, []string{"0", "b"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiting on a held key: %v, want a deadline error", err)
+	}
+	// "0" was taken then given back: it is free.
+	u0, err := s.LockKeys(context.Background(), []string{"0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u0()
+	unlock()
+	u, err := s.LockKeys(context.Background(), []string{"a", "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u()
+	if len(s.locks.locks) != 0 {
+		t.Errorf("%d key locks left", len(s.locks.locks))
 	}
 }

@@ -135,7 +135,14 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 
 	switch {
 	case spec.Name == "" && spec.State != nil:
-		// A rule without a name only keeps state (e.g. on reads).
+		// A rule without a name only keeps state (e.g. on reads): what
+		// would shape an event has no use there.
+		for field, set := range map[string]bool{"data": spec.Data != nil, "when": spec.When != "", "site": spec.Site != "",
+			"user_id": spec.UserID != "", "redact": len(spec.Redact) > 0} {
+			if set {
+				fail(field, fmt.Errorf("%s: a rule without a name emits nothing, so it takes no %s (give it a name, or remove %s)", field, field, field))
+			}
+		}
 	case spec.Name == "":
 		fail("", errors.New("missing name (only a rule with state may have none)"))
 	case spec.Name == reservedName:

@@ -38,6 +38,42 @@ type stateRule struct {
 // template is text with {source} placeholders.
 type template struct {
 	parts []tmplPart
+	query int // for a URL: the index of the first part after the "?", 0 when none
+}
+
+// splitQuery marks where a URL template's query starts: at the first "?"
+// of its literal text (a placeholder's gjson path may hold one too).
+func (t *template) splitQuery() {
+	for i, p := range t.parts {
+		if p.src != nil {
+			continue
+		}
+		before, after, found := strings.Cut(p.text, "?")
+		if !found {
+			continue
+		}
+		rest := append([]tmplPart{{text: before}, {text: after}}, t.parts[i+1:]...)
+		t.parts = append(t.parts[:i], rest...)
+		t.query = i + 1
+		return
+	}
+}
+
+// renderURL renders a path and query template: values are path-escaped
+// before the "?" and query-escaped after it.
+func (t template) renderURL(in *Input, params map[string]string) (string, *SkipError) {
+	if t.query == 0 {
+		return t.render(in, params, url.PathEscape)
+	}
+	path, err := template{parts: t.parts[:t.query]}.render(in, params, url.PathEscape)
+	if err != nil {
+		return "", err
+	}
+	q, err := template{parts: t.parts[t.query:]}.render(in, params, url.QueryEscape)
+	if err != nil {
+		return "", err
+	}
+	return path + "?" + q, nil
 }
 
 type tmplPart struct {
@@ -167,6 +203,13 @@ func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err 
 	} else if st.key, err = compileTemplate(spec.Key, pp); err != nil {
 		fail("state.key", fmt.Errorf("state.key: %w", err))
 		ok = false
+	} else {
+		st.key.walk(func(src *source) {
+			if src.kind == srcPrevious && ok {
+				fail("state.key", errors.New("state.key: a key cannot read previous (the state it names)"))
+				ok = false
+			}
+		})
 	}
 	snap := spec.Snapshot
 	if snap == "" {
@@ -193,7 +236,9 @@ func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err 
 			ok = false
 		default:
 			st.prefetchVerb, st.hasPrefetch = verb, true
-			if st.prefetchPath, err = compileTemplate(path, pp); err != nil {
+			st.prefetchPath, err = compileTemplate(path, pp)
+			st.prefetchPath.splitQuery()
+			if err != nil {
 				fail("state.prefetch", fmt.Errorf("state.prefetch: %w", err))
 				ok = false
 			} else if !st.prefetchPath.early() {
@@ -268,7 +313,7 @@ func (c Candidate) Prefetch(in *Input) (method, path string, ok bool, err error)
 	if st == nil || !st.hasPrefetch {
 		return "", "", false, nil
 	}
-	p, serr := st.prefetchPath.render(in, c.Params, url.PathEscape)
+	p, serr := st.prefetchPath.renderURL(in, c.Params)
 	if serr != nil {
 		return "", "", false, serr
 	}

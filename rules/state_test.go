@@ -28,11 +28,14 @@ func TestState(t *testing.T) {
     match: {method: POST, path: /hooks/pay}
     state: {key: "order:{request.body.data.order}", prefetch: "GET /api/orders/{request.body.data.order}"}
     data: {orderNumber: previous.orderNumber}
+  - name: order.noted
+    match: {method: POST, path: "/legacy/{id}/note"}
+    state: {key: "order:{path.id}", prefetch: "GET /index.php?route=order/info&id={path.id}&q={request.query.q}"}
   - name: order.refunded
     match: {method: POST, path: /hooks/refund}
     state: {key: "order:{request.body.order}", snapshot: none}
 `)
-	if got := set.Events(); len(got) != 4 || got[0].Name != "order.created" || got[3].Name != "order.status_changed" {
+	if got := set.Events(); len(got) != 5 || got[0].Name != "order.created" || got[4].Name != "order.status_changed" {
 		t.Errorf("Events() = %v: a state-only rule must not be listed", got)
 	}
 
@@ -97,6 +100,14 @@ func TestState(t *testing.T) {
 	}
 	if put[0].Rule.StateNeedsBodyFirst() {
 		t.Error("a key from path params does not need the body first")
+	}
+
+	// A prefetch URL with a query: values escaped for the path before the
+	// "?", for the query after it.
+	note := set.Candidates("POST", "/legacy/a b/note")
+	nin := &Input{Query: url.Values{"q": {"x&y=z"}}}
+	if _, p, _, err := note[0].Prefetch(nin); err != nil || p != "/index.php?route=order/info&id=a+b&q=x%26y%3Dz" {
+		t.Errorf("Prefetch with a query = %q, %v", p, err)
 	}
 
 	refund := set.Candidates("POST", "/hooks/refund")
