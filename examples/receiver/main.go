@@ -21,13 +21,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/examples/internal/demoapp"
 	"github.com/caddy-webhooks/caddy-webhooks/examples/receiver/receiver"
 )
 
@@ -89,34 +88,8 @@ func parseFlags(args []string, getenv func(string) string, errOut io.Writer) (co
 // writes "receiver listening on <host:port>" to out, then the delivery
 // lines unless cfg.quiet.
 func run(ctx context.Context, cfg config, out io.Writer) error {
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return err
-	}
 	if !cfg.quiet {
 		cfg.opts.Out = out
 	}
-	srv := &http.Server{
-		Handler:           receiver.New(cfg.opts),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	fmt.Fprintf(out, "receiver listening on %s\n", ln.Addr())
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return demoapp.Run(ctx, "receiver", cfg.addr, receiver.New(cfg.opts), out)
 }
