@@ -79,10 +79,17 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 	}
 	st = &exchangeState{store: store, keys: make([]string, len(cands)), before: map[string][]byte{}}
 	early := &rules.Input{Method: r.Method, Path: r.URL.Path, Header: r.Header, Query: r.URL.Query()}
-	for _, c := range cands {
-		if c.Rule.StateNeedsBodyFirst() {
-			early.Body, early.BodyErr = h.readAhead(r)
-			break
+	// A key is taken only once the request body has arrived (read ahead
+	// within max_body): a client trickling its upload would otherwise
+	// hold every other request on the resource. A body that cannot be
+	// read ahead (too large, cut off) streams, and the request goes on
+	// without state.
+	if needsLock(cands) || needsBodyFirst(cands) {
+		early.Body, early.BodyErr = h.readAhead(r)
+		if bodyNotRead(early.BodyErr) {
+			h.logger.Debug("state_body_not_read", zap.String("reason", early.BodyErr),
+				zap.String("method", r.Method), zap.String("path", r.URL.Path))
+			return st, r
 		}
 	}
 	var keys []string
@@ -154,6 +161,34 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		st.before[k] = snap
 	}
 	return st, r
+}
+
+// needsLock reports whether a candidate's state key is known before the
+// request goes upstream, and so is held while it is there.
+func needsLock(cands []rules.Candidate) bool {
+	for _, c := range cands {
+		if c.Rule.StateKeyEarly() {
+			return true
+		}
+	}
+	return false
+}
+
+// needsBodyFirst reports whether a candidate's early key or prefetch
+// reads the request body.
+func needsBodyFirst(cands []rules.Candidate) bool {
+	for _, c := range cands {
+		if c.Rule.StateNeedsBodyFirst() {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyNotRead reports whether readAhead left the body (or part of it) to
+// stream, so that the client is still sending it.
+func bodyNotRead(reason string) bool {
+	return reason == "request_body_too_large" || reason == "request_body_unreadable"
 }
 
 // readAhead reads the request body before it goes upstream (a state key
@@ -257,7 +292,7 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 	u.Path, u.RawPath, u.RawQuery, u.Fragment = "", "", "", ""
 	escPath, query, _ := strings.Cut(path, "?")
 	if err := setEscapedPath(&u, escPath); err != nil {
-		h.prefetchFailed(r, key, path, "prefetch_bad_path", err)
+		h.prefetchFailed(r, key, path, "prefetch_bad_path", err, 0)
 		return nil
 	}
 	u.RawQuery = query
@@ -275,7 +310,7 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 	buf := new(bytes.Buffer)
 	rec := newSpillRecorder(sink, buf, func(int, http.Header) bool { return true }, int(h.MaxBody))
 	if err := serveRecovering(next, rec, pr); err != nil {
-		h.prefetchFailed(r, key, path, "prefetch_failed", err)
+		h.prefetchFailed(r, key, path, "prefetch_failed", err, 0)
 		return nil
 	}
 	status := rec.Status()
@@ -283,20 +318,20 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 		status = http.StatusOK
 	}
 	if status < 200 || status > 299 {
-		h.prefetchFailed(r, key, path, "prefetch_failed", errors.New("upstream answered "+strconv.Itoa(status)))
+		h.prefetchFailed(r, key, path, "prefetch_failed", errors.New("upstream answered "+strconv.Itoa(status)), status)
 		return nil
 	}
 	if rec.spilled {
-		h.prefetchFailed(r, key, path, "prefetch_too_large", nil)
+		h.prefetchFailed(r, key, path, "prefetch_too_large", nil, 0)
 		return nil
 	}
 	body, reason := decode(rec.Header().Get("Content-Encoding"), buf.Bytes(), h.MaxBody, "prefetch")
 	if reason != "" {
-		h.prefetchFailed(r, key, path, reason, nil)
+		h.prefetchFailed(r, key, path, reason, nil, 0)
 		return nil
 	}
 	if !json.Valid(body) {
-		h.prefetchFailed(r, key, path, "prefetch_not_json", nil)
+		h.prefetchFailed(r, key, path, "prefetch_not_json", nil, 0)
 		return nil
 	}
 	return bytes.Clone(body)
@@ -345,15 +380,25 @@ func serveRecovering(next caddyhttp.Handler, w http.ResponseWriter, r *http.Requ
 	return next.ServeHTTP(w, r)
 }
 
-// prefetchFailed logs why previous is null for this request.
-func (h *Handler) prefetchFailed(r *http.Request, key, path, reason string, err error) {
+// prefetchFailed logs why previous is null for this request. A 404 is the
+// client asking about a resource that does not exist (the app answers the
+// mutation 404 too): routine, so it is logged at debug level only.
+func (h *Handler) prefetchFailed(r *http.Request, key, path, reason string, err error, status int) {
 	metrics.skipped.WithLabelValues(reason).Inc()
+	level := zap.WarnLevel
+	if status == http.StatusNotFound {
+		level = zap.DebugLevel
+	}
+	ce := h.logger.Check(level, "state_prefetch_failed")
+	if ce == nil {
+		return
+	}
 	fields := []zap.Field{zap.String("key", key), zap.String("prefetch", path), zap.String("reason", reason),
 		zap.String("method", r.Method), zap.String("path", r.URL.Path)}
 	if err != nil {
 		fields = append(fields, zap.Error(err))
 	}
-	h.logger.Warn("state_prefetch_failed", fields...)
+	ce.Write(fields...)
 }
 
 // setEscapedPath sets u's path from an escaped one.

@@ -1,9 +1,11 @@
 package caddymodule_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -317,6 +319,87 @@ func TestStatusChanges(t *testing.T) {
 	}
 	if len(why) != 2 || why["order:o3"] != "upstream answered 500" || why["order:nope"] != "upstream answered 404" {
 		t.Errorf("state_prefetch_failed logs: %v", why)
+	}
+	// A 404 is the client asking about an order that does not exist:
+	// routine, logged at debug; the 500 is worth a warning.
+	for _, l := range logLines(c, "state_prefetch_failed") {
+		want := map[any]string{"order:o3": "warn", "order:nope": "debug"}[l["key"]]
+		if l["level"] != want {
+			t.Errorf("state_prefetch_failed for %v logged at %v, want %s", l["key"], l["level"], want)
+		}
+	}
+}
+
+// TestSlowUploadDoesNotHoldResource: a client trickling its request body
+// does not hold the resource's key while it uploads: another request on
+// the same order goes through at once, with its previous state, and the
+// slow one then sees the state the fast one left.
+func TestSlowUploadDoesNotHoldResource(t *testing.T) {
+	app, up := newOrderApp(t, map[string]string{"trickle": "pending"})
+	dir := t.TempDir()
+	rulePath := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulePath, []byte(stateRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mp, pp := testbed.FreePort(t), testbed.FreePort(t)
+	c := testbed.StartCaddy(t, dir, caddyfileFor(mp, pp, up.Listener.Addr().String(), rulePath, ""))
+	base := fmt.Sprintf("http://127.0.0.1:%d", mp)
+
+	// The slow client asks to continue: the server says so once a handler
+	// starts reading the body, which tells the test the request is in the
+	// handler (without the fix, holding the order's key).
+	body := `{"status":"shipped"}`
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "PUT /api/orders/trickle/status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t0ken\r\n"+
+		"Content-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(body))
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	cont, err := http.ReadResponse(br, nil)
+	if err != nil || cont.StatusCode != http.StatusContinue {
+		t.Fatalf("want 100 Continue, got %v %v", cont, err)
+	}
+	io.WriteString(conn, body[:1])
+
+	// Another client updates the same order: it must not wait for the
+	// slow client's upload.
+	fast := make(chan int, 1)
+	go func() { fast <- setStatus(t, base, "trickle", "paid") }()
+	select {
+	case code := <-fast:
+		if code != http.StatusOK {
+			t.Fatalf("fast update: %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fast update waited for the slow client's upload")
+	}
+
+	// The slow client finishes its body.
+	if _, err := io.WriteString(conn, body[1:]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	for err == nil && resp.StatusCode == http.StatusContinue { // the app's own 100, passed on
+		resp, err = http.ReadResponse(br, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("slow update: %d", resp.StatusCode)
+	}
+	if n := app.getCount("trickle"); n != 1 {
+		t.Errorf("trickle fetched %d times, want 1 (by the first request to hold the key)", n)
+	}
+	c.Stop()
+	got := changes(t, storedEvents(t, filepath.Join(dir, "webhooks")), "order.status_changed")
+	want := []change{{"trickle", "pending", "paid"}, {"trickle", "paid", "shipped"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("changes: %v, want %v", got, want)
 	}
 }
 
