@@ -16,7 +16,9 @@ import (
 // TestDispatcherRateLimitWindow: 150 events at once to a subscription
 // limited to 100/m, on a fake clock: 100 go out in the first minute, the
 // other 50 stay in place in the queue (not claimed, no attempt) until the
-// clock is a minute past the first sends, and then go out. None is lost.
+// clock is a minute past the first sends, and then go out. None is lost,
+// the window's log is freed once a period passes without sends, and the
+// window goes with its subscription.
 func TestDispatcherRateLimitWindow(t *testing.T) {
 	t.Parallel()
 	var got atomic.Int64
@@ -99,6 +101,28 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 		if len(dl.Attempts) != 1 {
 			t.Errorf("delivery %s took %d attempts, want 1", dl.ID, len(dl.Attempts))
 		}
+	}
+
+	// A period with no sends: the window keeps no log; once the
+	// subscription is deleted, the window is dropped at the next full scan.
+	clock.Set(start.Add(2 * time.Minute))
+	d.dispatch()
+	d.mu.Lock()
+	kept := cap(d.windows[sub.ID].log)
+	d.mu.Unlock()
+	if kept != 0 {
+		t.Errorf("the window's log keeps room for %d sends after a period without any, want 0", kept)
+	}
+	if err := store.DeleteSubscription(sub.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(start.Add(2*time.Minute + fullScanEvery + time.Second))
+	d.dispatch()
+	d.mu.Lock()
+	left := len(d.windows)
+	d.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d windows kept after the subscription was deleted, want none", left)
 	}
 }
 

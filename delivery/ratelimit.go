@@ -87,8 +87,9 @@ func (d *Dispatcher) unclaimLocked(subID string) {
 	}
 }
 
-// dropIdleWindows forgets the windows with nothing in them: memory goes to
-// the subscriptions that sent in the last period only.
+// dropIdleWindows forgets the windows with nothing in them, those of
+// deleted and paused subscriptions among them (an active subscription's is
+// made again, empty, at its next scan).
 func (d *Dispatcher) dropIdleWindows() {
 	d.mu.Lock()
 	defer d.mu.Unlock()

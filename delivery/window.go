@@ -91,7 +91,9 @@ func (w *window) since() time.Duration {
 	for ; i < len(w.log) && w.log[i].at+w.per <= t; i++ {
 		w.total -= w.log[i].count
 	}
-	if i > 0 {
+	if i == len(w.log) {
+		w.log = nil // an empty log keeps no memory
+	} else if i > 0 {
 		w.log = w.log[i:]
 	}
 	return t

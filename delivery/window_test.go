@@ -177,6 +177,24 @@ func TestWindowSendsInFlight(t *testing.T) {
 	}
 }
 
+// TestWindowIdleKeepsNoMemory: once its sends are a period old, a window
+// lets its log go.
+func TestWindowIdleKeepsNoMemory(t *testing.T) {
+	clock := newFakeClock()
+	start := clock.Now()
+	w, _ := newWindow("10/s", clock.Now)
+	if sent := sendAll(w, 3); sent != 3 {
+		t.Fatalf("%d of 3 sent", sent)
+	}
+	clock.Set(start.Add(time.Second))
+	if !w.idle() {
+		t.Fatal("window not idle a period after its sends")
+	}
+	if c := cap(w.log); c != 0 {
+		t.Errorf("idle window keeps room for %d sends, want 0", c)
+	}
+}
+
 // TestWindowLargeLimitsStaySmall: however high the limit, a window holds
 // about windowSlices entries, and one per send below exactMax.
 func TestWindowLargeLimitsStaySmall(t *testing.T) {
