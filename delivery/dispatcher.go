@@ -62,7 +62,7 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	inflight map[string]int     // claimed or in-flight deliveries per subscription
 	claimed  map[string]int     // claimed and not yet past the rate check, per subscription
-	windows  map[string]*window // rate limits of the subscriptions that sent lately
+	windows  map[string]*window // rate limits per subscription (ratelimit.go)
 	workers  int
 
 	stats statsBook
