@@ -7,14 +7,11 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"regexp"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/caddy-webhooks/caddy-webhooks/queue"
 )
@@ -52,6 +49,7 @@ const pollEvery = time.Second
 type Dispatcher struct {
 	store  *queue.Store
 	logger atomic.Pointer[zap.Logger]
+	now    func() time.Time // time.Now; a test's clock
 
 	cfg atomic.Pointer[config]
 
@@ -62,8 +60,9 @@ type Dispatcher struct {
 	turn       int                  // which subscription is scanned first
 
 	mu       sync.Mutex
-	inflight map[string]int // claimed or in-flight deliveries per subscription
-	limiters map[string]*limiter
+	inflight map[string]int     // claimed or in-flight deliveries per subscription
+	claimed  map[string]int     // claimed and not yet past the rate check, per subscription
+	windows  map[string]*window // rate limits per subscription (ratelimit.go)
 	workers  int
 
 	stats statsBook
@@ -83,17 +82,12 @@ type config struct {
 	sender *sender
 }
 
-type limiter struct {
-	spec string
-	lim  *rate.Limiter
-}
-
 // New returns a dispatcher for store; Configure starts it.
 func New(store *queue.Store) *Dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{
-		store:    store,
-		inflight: map[string]int{}, limiters: map[string]*limiter{}, scanFrom: map[string]time.Time{},
+		store: store, now: time.Now,
+		inflight: map[string]int{}, claimed: map[string]int{}, windows: map[string]*window{}, scanFrom: map[string]time.Time{},
 		stats: statsBook{pending: map[string]*statDelta{}},
 		work:  make(chan queue.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
@@ -167,7 +161,7 @@ func (d *Dispatcher) loop() {
 // dispatch hands out what is due and returns how long to sleep.
 func (d *Dispatcher) dispatch() time.Duration {
 	cfg := d.cfg.Load()
-	now := time.Now()
+	now := d.now()
 	// Hints before the scans: what commits after this call is in the next.
 	for subID, t := range d.store.DueHints() {
 		if from, ok := d.scanFrom[subID]; ok && t.Before(from) {
@@ -179,6 +173,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 		// if it is skipped this time (at its cap, over its rate).
 		d.fullScanAt = now
 		clear(d.scanFrom)
+		d.dropIdleWindows()
 		if n, err := d.store.CancelOrphans(cfg.Retention); err != nil {
 			d.log().Error("cancelling the deliveries of deleted subscriptions", zap.Error(err))
 		} else if n > 0 {
@@ -213,20 +208,17 @@ func (d *Dispatcher) dispatch() time.Duration {
 		if want <= 0 {
 			continue // a worker's done signal comes when it has room again
 		}
-		if lim := d.limiterFor(sub, cfg.RateLimit); lim != nil && lim.Limit() != rate.Inf {
-			// Over its rate, its deliveries stay where they are until a
-			// token is there, rather than being claimed only to wait;
-			// under it, claim what the rate allows in the next 100 ms.
-			tokens := lim.TokensAt(now)
-			if tokens < 1 {
-				if at := now.Add(time.Duration((1 - tokens) / float64(lim.Limit()) * float64(time.Second))); at.Before(next) {
+		if room, at, limited := d.rateRoom(sub, cfg.RateLimit); limited {
+			// Over its rate, its deliveries stay where they are until
+			// the window has room, rather than being claimed only to
+			// wait; under it, claim what the window allows now.
+			if room <= 0 {
+				if !at.IsZero() && at.Before(next) {
 					next = at
 				}
 				continue
 			}
-			if allowed := tokens + float64(lim.Limit())/10; allowed < float64(want) {
-				want = int(allowed)
-			}
+			want = min(want, room)
 		}
 		// The zero time (the start) for a subscription not seen yet.
 		scans = append(scans, queue.Scan{SubID: sub.ID, From: d.scanFrom[sub.ID], Max: want})
@@ -237,7 +229,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 		}
 	}
 	if free <= 0 || len(scans) == 0 {
-		return max(time.Until(next), 0)
+		return max(next.Sub(d.now()), 0)
 	}
 	lease := cfg.Timeout + 30*time.Second
 	claims, err := d.store.ClaimDue(now, lease, free, scans, cfg.Retention)
@@ -263,6 +255,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 	d.mu.Lock()
 	for _, c := range claims {
 		d.inflight[c.Sub.ID]++
+		d.claimed[c.Sub.ID]++
 	}
 	d.mu.Unlock()
 	for i, c := range claims {
@@ -275,13 +268,14 @@ func (d *Dispatcher) dispatch() time.Duration {
 			return pollEvery
 		}
 	}
-	return max(time.Until(next), 0)
+	return max(next.Sub(d.now()), 0)
 }
 
 // release puts a claimed delivery back, due now.
 func (d *Dispatcher) release(c queue.Claim) {
 	defer d.finished(c.Sub.ID)
-	now := time.Now().UTC()
+	d.unclaim(c.Sub.ID)
+	now := d.now().UTC()
 	_, err := d.store.UpdateDelivery(c.Delivery.ID, d.cfg.Load().Retention, func(dl *queue.Delivery) error {
 		if dl.Status == queue.Pending {
 			dl.NextAttemptAt = &now
@@ -313,53 +307,30 @@ func (d *Dispatcher) worker() {
 	}
 }
 
-// rateRE is the form of a rate limit.
-var rateRE = regexp.MustCompile(`^([1-9][0-9]*)/(s|m|h)$`)
-
-// limiterFor returns the subscription's limiter: spec per period, evenly
-// spaced (burst 1), so that no window of one period sees more than spec.
-func (d *Dispatcher) limiterFor(sub *queue.Subscription, def string) *rate.Limiter {
-	spec := sub.RateLimit
-	if spec == "" {
-		spec = def
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if l := d.limiters[sub.ID]; l != nil && l.spec == spec {
-		return l.lim
-	}
-	m := rateRE.FindStringSubmatch(spec)
-	if m == nil {
-		return nil // validated at the API and in config; unlimited if not
-	}
-	n, _ := strconv.Atoi(m[1])
-	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[m[2]]
-	lim := rate.NewLimiter(rate.Every(per/time.Duration(n)), 1)
-	d.limiters[sub.ID] = &limiter{spec: spec, lim: lim}
-	return lim
-}
-
 // attempt sends one claimed delivery, or puts it back for later when its
 // subscription is paused or over its rate.
 func (d *Dispatcher) attempt(c queue.Claim) {
 	cfg := d.cfg.Load()
-	now := time.Now()
+	now := d.now()
 	if !c.Sub.IsActive {
+		d.unclaim(c.Sub.ID)
 		d.reschedule(c, now.Add(heldBack), cfg)
 		return
 	}
-	if lim := d.limiterFor(c.Sub, cfg.RateLimit); lim != nil {
-		r := lim.ReserveN(now, 1)
-		if wait := r.DelayFrom(now); wait > 0 {
-			r.CancelAt(now) // the excess waits in the queue, taking no token
-			d.reschedule(c, now.Add(wait), cfg)
-			return
+	if ok, at := d.beginSend(c.Sub, cfg.RateLimit); !ok {
+		// The excess waits in the queue, with no attempt counted; a
+		// window full of sends in flight has room when one ends.
+		if at.Before(now) {
+			at = now
 		}
+		d.reschedule(c, at, cfg)
+		return
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, cfg.Timeout)
 	n := c.Delivery.NextAttemptNumber()
 	res := cfg.sender.send(ctx, c.Sub, c.Event, n)
 	cancel()
+	d.endSend(c.Sub.ID) // a retry is a send like any other
 	d.record(c, res, cfg)
 }
 
@@ -380,7 +351,7 @@ func (d *Dispatcher) reschedule(c queue.Claim, at time.Time, cfg *config) {
 // record stores an attempt and the delivery's next state, and notes its
 // effect on the subscription's stats (see statsBook).
 func (d *Dispatcher) record(c queue.Claim, res result, cfg *config) {
-	now := time.Now().UTC()
+	now := d.now().UTC()
 	var outcome Outcome
 	dl, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *queue.Delivery) error {
 		dl.Attempts = append(dl.Attempts, res.attempt)
