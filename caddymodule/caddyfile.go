@@ -231,6 +231,9 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		}
 //		event { ... }             # no name: keeps state only
 //	}
+//
+// Each rule file's SHA-256 goes into the JSON (rules_sha256), so that a
+// reload after a rule file was edited is not skipped as unchanged.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
 	if d.NextArg() {
@@ -245,7 +248,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			h.Rules = append(h.Rules, args...)
+			if err := h.addRuleFiles(d, args); err != nil {
+				return err
+			}
 		case "max_body":
 			var s string
 			if !d.AllArgs(&s) {
@@ -265,6 +270,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unrecognized webhooks subdirective %q", d.Val())
 		}
+	}
+	return nil
+}
+
+// addRuleFiles adds rule files and records their digests; a file that
+// cannot be read is an error at the line naming it.
+func (h *Handler) addRuleFiles(d *caddyfile.Dispenser, names []string) error {
+	for _, name := range names {
+		sum, err := digestRuleFile(name)
+		if err != nil {
+			return d.WrapErr(err)
+		}
+		if h.RulesSHA256 == nil {
+			h.RulesSHA256 = map[string]string{}
+		}
+		h.RulesSHA256[name] = sum
+		h.Rules = append(h.Rules, name)
 	}
 	return nil
 }
