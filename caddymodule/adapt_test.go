@@ -78,6 +78,65 @@ func TestCaddyfileErrors(t *testing.T) {
 	}
 }
 
+// TestCaddyfileRuleFileAsMatcher checks the trap of `webhooks /etc/rules.yaml`:
+// Caddy reads a first argument starting with / as a path matcher, so a rule
+// file given that way would silently be no rule file at all. The error says
+// so and how to write it; real path matchers are still accepted.
+func TestCaddyfileRuleFileAsMatcher(t *testing.T) {
+	plain := filepath.Join(t.TempDir(), "webhook-rules") // an existing file without extension
+	if err := os.WriteFile(plain, []byte("events: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	orders, err := filepath.Abs("testdata/rules/orders.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]string{
+		"yaml":           "/etc/rules.yaml",
+		"yml":            "/etc/caddy/rules.YML",
+		"json":           "/srv/rules.json",
+		"existing file":  plain,
+		"with a block":   "/etc/rules.yaml {\n\t\trules " + orders + "\n\t}",
+		"with more args": "/etc/rules.yaml " + orders,
+	}
+	for name, args := range refused {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := caddyconfigAdapt(":80 {\n\twebhooks " + args + "\n\treverse_proxy localhost:9000\n}\n")
+			if err == nil {
+				t.Fatal("accepted a rule file in the matcher's place")
+			}
+			tok := strings.Fields(args)[0]
+			for _, want := range []string{
+				`"` + tok + `" is read as a path matcher, not a rule file`,
+				"write `webhooks * " + tok + "` or `rules " + tok + "` inside the webhooks block",
+				"at Caddyfile:2",
+			} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+		})
+	}
+	accepted := map[string]string{
+		"path matcher":      "/api/* {\n\t\trules " + orders + "\n\t}",
+		"catch-all":         "* " + orders,
+		"rules in block":    "{\n\t\trules " + orders + "\n\t}",
+		"named path to yml": "@feed {\n\t\trules " + orders + "\n\t}",
+	}
+	for name, args := range accepted {
+		t.Run(name, func(t *testing.T) {
+			cfg := ":80 {\n\t@feed path /feed.yaml\n\twebhooks " + args + "\n\treverse_proxy localhost:9000\n}\n"
+			out, _, err := caddyconfigAdapt(cfg)
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !strings.Contains(string(out), `"rules":["`+orders+`"]`) {
+				t.Errorf("the rule file is not in the handler: %s", out)
+			}
+		})
+	}
+}
+
 // TestCaddyfileRulesDigest checks the digests of rule files in the adapted
 // JSON: they follow the file's content, so a reload after an edit is not
 // skipped as unchanged, and names with placeholders are read like the
@@ -133,7 +192,8 @@ func TestCaddyfileRulesDigest(t *testing.T) {
 func TestCaddyfileMissingRuleFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.yaml")
 	for name, tc := range map[string]struct{ cfg, at string }{
-		"rules": {":80 {\n\twebhooks {\n\t\trules " + missing + "\n\t}\n}\n", "at Caddyfile:3"},
+		"rules":    {":80 {\n\twebhooks {\n\t\trules " + missing + "\n\t}\n}\n", "at Caddyfile:3"},
+		"argument": {":80 {\n\twebhooks * " + missing + "\n}\n", "at Caddyfile:2"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := caddyconfigAdapt(tc.cfg)

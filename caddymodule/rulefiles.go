@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -25,4 +27,15 @@ func digestRuleFile(name string) (string, error) {
 	}
 	sum := sha256.Sum256(src)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// looksLikeRuleFile reports whether a path matcher token names a rule file
+// rather than request paths: a YAML or JSON name, or an existing file.
+func looksLikeRuleFile(token string) bool {
+	switch strings.ToLower(filepath.Ext(token)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	fi, err := os.Stat(ruleFilePath(token))
+	return err == nil && fi.Mode().IsRegular()
 }
