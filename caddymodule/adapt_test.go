@@ -1,6 +1,10 @@
 package caddymodule_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,6 +73,135 @@ func TestCaddyfileErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), want[name]) {
 				t.Errorf("error %q does not mention %q", err, want[name])
+			}
+		})
+	}
+}
+
+// TestCaddyfileRuleFileAsMatcher checks the trap of `webhooks /etc/rules.yaml`:
+// Caddy reads a first argument starting with / as a path matcher, so a rule
+// file given that way would silently be no rule file at all. The error says
+// so and how to write it; real path matchers are still accepted.
+func TestCaddyfileRuleFileAsMatcher(t *testing.T) {
+	plain := filepath.Join(t.TempDir(), "webhook-rules") // an existing file without extension
+	if err := os.WriteFile(plain, []byte("events: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	orders, err := filepath.Abs("testdata/rules/orders.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]string{
+		"yaml":           "/etc/rules.yaml",
+		"yml":            "/etc/caddy/rules.YML",
+		"json":           "/srv/rules.json",
+		"existing file":  plain,
+		"with a block":   "/etc/rules.yaml {\n\t\trules " + orders + "\n\t}",
+		"with more args": "/etc/rules.yaml " + orders,
+	}
+	for name, args := range refused {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := caddyconfigAdapt(":80 {\n\twebhooks " + args + "\n\treverse_proxy localhost:9000\n}\n")
+			if err == nil {
+				t.Fatal("accepted a rule file in the matcher's place")
+			}
+			tok := strings.Fields(args)[0]
+			for _, want := range []string{
+				`"` + tok + `" is read as a path matcher, not a rule file`,
+				"write `webhooks * " + tok + "` or `rules " + tok + "` inside the webhooks block",
+				"at Caddyfile:2",
+			} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q lacks %q", err, want)
+				}
+			}
+		})
+	}
+	accepted := map[string]string{
+		"path matcher":      "/api/* {\n\t\trules " + orders + "\n\t}",
+		"catch-all":         "* " + orders,
+		"rules in block":    "{\n\t\trules " + orders + "\n\t}",
+		"named path to yml": "@feed {\n\t\trules " + orders + "\n\t}",
+	}
+	for name, args := range accepted {
+		t.Run(name, func(t *testing.T) {
+			cfg := ":80 {\n\t@feed path /feed.yaml\n\twebhooks " + args + "\n\treverse_proxy localhost:9000\n}\n"
+			out, _, err := caddyconfigAdapt(cfg)
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !strings.Contains(string(out), `"rules":["`+orders+`"]`) {
+				t.Errorf("the rule file is not in the handler: %s", out)
+			}
+		})
+	}
+}
+
+// TestCaddyfileRulesDigest checks the digests of rule files in the adapted
+// JSON: they follow the file's content, so a reload after an edit is not
+// skipped as unchanged, and names with placeholders are read like the
+// handler reads them.
+func TestCaddyfileRulesDigest(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	t.Setenv("WEBHOOKS_TEST_RULES_DIR", dir)
+	adapt := func(content string) map[string]string {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := caddyconfigAdapt(":80 {\n\twebhooks {\n\t\trules " + path + " {env.WEBHOOKS_TEST_RULES_DIR}/rules.yaml\n\t}\n}\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct {
+			Apps struct {
+				HTTP struct {
+					Servers map[string]struct {
+						Routes []struct {
+							Handle []struct {
+								RulesSHA256 map[string]string `json:"rules_sha256"`
+							} `json:"handle"`
+						} `json:"routes"`
+					} `json:"servers"`
+				} `json:"http"`
+			} `json:"apps"`
+		}
+		if err := json.Unmarshal(out, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Apps.HTTP.Servers["srv0"].Routes[0].Handle[0].RulesSHA256
+	}
+	const v1 = "events:\n  - name: a.b\n    match: { path: /a }\n"
+	first := adapt(v1)
+	sum := sha256.Sum256([]byte(v1))
+	want := map[string]string{path: hex.EncodeToString(sum[:]), "{env.WEBHOOKS_TEST_RULES_DIR}/rules.yaml": hex.EncodeToString(sum[:])}
+	if !maps.Equal(first, want) {
+		t.Fatalf("rules_sha256 = %v, want %v", first, want)
+	}
+	if again := adapt(v1); !maps.Equal(again, first) {
+		t.Errorf("same content, different digests: %v, %v", first, again)
+	}
+	if edited := adapt(strings.Replace(v1, "a.b", "a.c", 1)); edited[path] == first[path] {
+		t.Errorf("an edited rule file keeps its digest %s", edited[path])
+	}
+}
+
+// TestCaddyfileMissingRuleFile checks that a rule file that cannot be read
+// fails the adapter with its name and the Caddyfile line naming it.
+func TestCaddyfileMissingRuleFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.yaml")
+	for name, tc := range map[string]struct{ cfg, at string }{
+		"rules":    {":80 {\n\twebhooks {\n\t\trules " + missing + "\n\t}\n}\n", "at Caddyfile:3"},
+		"argument": {":80 {\n\twebhooks * " + missing + "\n}\n", "at Caddyfile:2"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := caddyconfigAdapt(tc.cfg)
+			if err == nil {
+				t.Fatal("accepted a missing rule file")
+			}
+			if !strings.Contains(err.Error(), missing+": no such file") || !strings.Contains(err.Error(), tc.at) {
+				t.Errorf("error %q does not name the file and %s", err, tc.at)
 			}
 		})
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
@@ -16,7 +15,7 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterGlobalOption("webhooks", parseGlobalOption)
-	httpcaddyfile.RegisterHandlerDirective("webhooks", parseHandlerDirective)
+	httpcaddyfile.RegisterDirective("webhooks", parseDirective)
 	// The handler must see the upstream's response, so it runs before
 	// reverse_proxy; a user's own `order` line still takes precedence.
 	httpcaddyfile.RegisterDirectiveOrder("webhooks", httpcaddyfile.Before, "reverse_proxy")
@@ -200,15 +199,48 @@ func parseSubscriptionBlock(d *caddyfile.Dispenser) (*SubscriptionConfig, error)
 	return sc, nil
 }
 
-func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+// parseDirective is what httpcaddyfile.RegisterHandlerDirective does, with
+// a look at the matcher token first: Caddy reads an argument starting with
+// "/" right after a directive as a path matcher, so `webhooks
+// /etc/rules.yaml` would silently mean "no rule file, only for the path
+// /etc/rules.yaml".
+func parseDirective(h httpcaddyfile.Helper) ([]httpcaddyfile.ConfigValue, error) {
+	if !h.Next() {
+		return nil, h.ArgErr()
+	}
+	if h.NextArg() {
+		if err := checkMatcherToken(h.Dispenser); err != nil {
+			return nil, err
+		}
+		h.Prev()
+	}
+	matcherSet, err := h.ExtractMatcherSet()
+	if err != nil {
+		return nil, err
+	}
 	m := new(Handler)
-	err := m.UnmarshalCaddyfile(h.Dispenser)
-	return m, err
+	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return h.NewRoute(matcherSet, m), nil
+}
+
+// checkMatcherToken refuses a path matcher that names a rule file.
+func checkMatcherToken(d *caddyfile.Dispenser) error {
+	tok := d.Val()
+	if !strings.HasPrefix(tok, "/") || !looksLikeRuleFile(tok) {
+		return nil
+	}
+	return d.Errf("webhooks: %q is read as a path matcher, not a rule file "+
+		"(Caddy reads an argument starting with / right after a directive as a matcher): "+
+		"write `webhooks * %s` or `rules %s` inside the webhooks block "+
+		"(to match that request path, use a named matcher: `@name path %s`)",
+		tok, tok, tok, tok)
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
 //
-//	webhooks {
+//	webhooks [<matcher>] [<file>...] {
 //		rules    <file>...
 //		max_body <size>
 //		event <name> {
@@ -231,12 +263,13 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		}
 //		event { ... }             # no name: keeps state only
 //	}
+//
+// Each rule file's SHA-256 goes into the JSON (rules_sha256), so that a
+// reload after a rule file was edited is not skipped as unchanged.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
-	if d.NextArg() {
-		// An argument here would be read as a matcher when it starts
-		// with "/", so rule files are only given with `rules`.
-		return d.Errf("webhooks takes no arguments; give rule files with `rules <file>...` in its block")
+	if err := h.addRuleFiles(d, d.RemainingArgs()); err != nil {
+		return err
 	}
 	for d.NextBlock(0) {
 		switch d.Val() {
@@ -245,7 +278,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			h.Rules = append(h.Rules, args...)
+			if err := h.addRuleFiles(d, args); err != nil {
+				return err
+			}
 		case "max_body":
 			var s string
 			if !d.AllArgs(&s) {
@@ -265,6 +300,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unrecognized webhooks subdirective %q", d.Val())
 		}
+	}
+	return nil
+}
+
+// addRuleFiles adds rule files and records their digests; a file that
+// cannot be read is an error at the line naming it.
+func (h *Handler) addRuleFiles(d *caddyfile.Dispenser, names []string) error {
+	for _, name := range names {
+		sum, err := digestRuleFile(name)
+		if err != nil {
+			return d.WrapErr(err)
+		}
+		if h.RulesSHA256 == nil {
+			h.RulesSHA256 = map[string]string{}
+		}
+		h.RulesSHA256[name] = sum
+		h.Rules = append(h.Rules, name)
 	}
 	return nil
 }

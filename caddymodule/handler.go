@@ -33,6 +33,13 @@ const defaultMaxBody = 1 << 20
 type Handler struct {
 	// Rules lists YAML rule files (SPEC §3).
 	Rules []string `json:"rules,omitempty"`
+	// RulesSHA256 is the Caddyfile adapter's record of each rule file's
+	// content (hex SHA-256 by name in Rules). It is not read: it is there so
+	// that an edited rule file changes the config JSON, which Caddy would
+	// otherwise not reload as unchanged. Provision reads the files as they
+	// are now, so a stale digest (an autosaved config, a JSON config) is no
+	// error.
+	RulesSHA256 map[string]string `json:"rules_sha256,omitempty"`
 	// Events are rules written inline, with the same keys as the YAML.
 	Events []rules.Spec `json:"events,omitempty"`
 	// MaxBody is the largest body, in bytes, read for extraction; larger
@@ -58,10 +65,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultMaxBody
 	}
-	repl := caddy.NewReplacer()
 	var specs []rules.Spec
 	for _, name := range h.Rules {
-		name = repl.ReplaceKnown(name, "")
+		name = ruleFilePath(name)
 		src, err := os.ReadFile(name)
 		if err != nil {
 			return fmt.Errorf("webhooks: rules: %w", err)

@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,5 +132,83 @@ func TestReloadWithBrokenRulesKeepsServing(t *testing.T) {
 	s.caddy.Stop()
 	if n := len(byName(storedEvents(t, s.storage), "order.created")); n != 1 {
 		t.Errorf("running config no longer infers events: %d", n)
+	}
+}
+
+// caddyReload runs the real `caddy reload` on the Caddyfile the process
+// was started with, as an operator would, and returns its output and
+// whether it succeeded.
+func caddyReload(t *testing.T, c *testbed.Caddy) (string, bool) {
+	t.Helper()
+	cmd := exec.Command(testbed.CaddyBinary(t), "reload", "--config", filepath.Join(c.Dir, "Caddyfile"), "--address", c.AdminAddr)
+	cmd.Dir = testbed.Root()
+	cmd.Env = append(os.Environ(), "HOME="+c.Dir, "XDG_DATA_HOME="+filepath.Join(c.Dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(c.Dir, "config"))
+	out, err := cmd.CombinedOutput()
+	return string(out), err == nil
+}
+
+// eventNames returns the event catalogue of the running config, from the
+// admin endpoint's GET /webhooks/events.
+func eventNames(t *testing.T, c *testbed.Caddy) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + c.AdminAddr + "/webhooks/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var evs []struct {
+		Name string `json:"name"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&evs); err != nil {
+		t.Fatalf("GET /webhooks/events: %d: %v", resp.StatusCode, err)
+	}
+	var names []string
+	for _, e := range evs {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// TestCaddyReloadAfterRuleFileEdit edits only the rule file and runs
+// `caddy reload`: the new rules apply (Caddy skips a reload whose JSON is
+// unchanged, so the adapter's digest of the file must change it). Then it
+// breaks the file: `caddy reload` fails with file:line and the running
+// rules serve on.
+func TestCaddyReloadAfterRuleFileEdit(t *testing.T) {
+	s := startStack(t, testRules, "")
+	if resp, out := post(t, s.module+"/api/orders", `{"total":1,"site":"a"}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("before the edit: %d %s", resp.StatusCode, out)
+	}
+
+	writeFile(t, s.rulePath, strings.Replace(testRules, "name: order.created", "name: order.placed", 1))
+	if out, ok := caddyReload(t, s.caddy); !ok {
+		t.Fatalf("caddy reload after editing the rule file failed:\n%s", out)
+	}
+	if names := eventNames(t, s.caddy); !slices.Contains(names, "order.placed") || slices.Contains(names, "order.created") {
+		t.Fatalf("after caddy reload the catalogue is %v: the edited rule file was not loaded", names)
+	}
+	if resp, out := post(t, s.module+"/api/orders", `{"total":2,"site":"b"}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("after the edit: %d %s", resp.StatusCode, out)
+	}
+
+	writeFile(t, s.rulePath, "events:\n  - name: x.y\n    match: { method: POST, path: /a, status: 2xz }\n")
+	out, ok := caddyReload(t, s.caddy)
+	if ok {
+		t.Fatalf("caddy reload accepted a broken rule file:\n%s", out)
+	}
+	if !strings.Contains(out, s.rulePath+":3:") {
+		t.Errorf("caddy reload output does not say file:line (%s:3:):\n%s", s.rulePath, out)
+	}
+	if names := eventNames(t, s.caddy); !slices.Contains(names, "order.placed") {
+		t.Errorf("after the failed reload the catalogue is %v, want the running rules", names)
+	}
+	if resp, out := post(t, s.module+"/api/orders", `{"total":3,"site":"c"}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("after the failed reload: %d %s", resp.StatusCode, out)
+	}
+
+	s.caddy.Stop()
+	evs := storedEvents(t, s.storage)
+	if n, m := len(byName(evs, "order.created")), len(byName(evs, "order.placed")); n != 1 || m != 2 {
+		t.Errorf("stored %d order.created (want 1, before the edit) and %d order.placed (want 2, after it)", n, m)
 	}
 }
