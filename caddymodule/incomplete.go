@@ -23,7 +23,7 @@ func (h *Handler) passAbort(r *http.Request, rec *spillRecorder, cands []rules.C
 	if v == nil {
 		return
 	}
-	if v != http.ErrAbortHandler { //nolint:errorlint // the sentinel itself is what is panicked
+	if v != http.ErrAbortHandler { // net/http compares the sentinel itself too
 		panic(v)
 	}
 	rec.writeHeld()
