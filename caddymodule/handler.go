@@ -177,6 +177,7 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return true
 	}
 	rec := newSpillRecorder(w, buf, shouldBuffer, int(h.MaxBody))
+	defer h.passAbort(r, rec, cands) // an upstream failing mid-body: see incomplete.go
 
 	err := next.ServeHTTP(rec, r)
 	if err != nil {

@@ -62,3 +62,17 @@ func (s *spillRecorder) Unwrap() http.ResponseWriter { return s.ResponseRecorder
 
 // writerOnly hides ReadFrom so io.Copy uses Write.
 type writerOnly struct{ io.Writer }
+
+// writeHeld sends a held response as it stands — the status, the headers
+// and the bytes that came — and flushes it, as reverse_proxy does before it
+// aborts a response cut short. Nothing is written for a response that
+// streams (it went out already) or that has no final status yet.
+func (s *spillRecorder) writeHeld() {
+	if s.spilled || !s.Buffered() || s.Status() < 200 {
+		return
+	}
+	if err := s.WriteResponse(); err != nil {
+		return // the client is gone
+	}
+	_ = http.NewResponseController(s.w).Flush()
+}
