@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
 )
 
@@ -16,12 +17,23 @@ func listEvents(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 	writeJSON(w, http.StatusOK, events)
 }
 
-// stats answers the store's counts.
+// statsView is the store's counts and whether it takes writes.
+type statsView struct {
+	queue.Counts
+	Store queue.Health `json:"store"`
+}
+
+// stats answers the store's counts and health. It answers while the store
+// is not open (a disk short of space at start), with the health only.
 func stats(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
-	c, err := app.Store().Count()
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error(), nil)
-		return
+	v := statsView{Store: app.Health()}
+	if store := app.Store(); store != nil {
+		c, err := store.Count()
+		if err != nil {
+			writeStoreError(w, err)
+			return
+		}
+		v.Counts = c
 	}
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, v)
 }

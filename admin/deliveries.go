@@ -51,7 +51,7 @@ func listDeliveries(w http.ResponseWriter, r *http.Request, app *caddymodule.App
 	}
 	list, err := app.Store().Deliveries(id, status, limit)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		writeStoreError(w, err)
 		return
 	}
 	if list == nil {
@@ -135,7 +135,7 @@ func replay(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 		_, err = app.Store().AddDeliveries(sub, events)
 	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		writeStoreError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]int{"replayed": len(events)})

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
@@ -31,17 +32,38 @@ func writeError(w http.ResponseWriter, status int, msg string, fields queue.Fiel
 // appHandler is a route handler that needs the running webhooks app.
 type appHandler func(w http.ResponseWriter, r *http.Request, app *caddymodule.App)
 
-// withApp finds the webhooks app of the config Caddy is serving, or
-// answers 503: the admin endpoint runs even when the loaded config has no
-// webhooks app.
+// withApp finds the webhooks app of the config Caddy is serving and its
+// store, or answers 503: the admin endpoint runs even when the loaded
+// config has no webhooks app, and a store on a full disk may not be open.
 func withApp(h appHandler) http.HandlerFunc {
+	return withRunningApp(func(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+		if app.Store() == nil {
+			writeError(w, http.StatusServiceUnavailable, "the webhooks store is unavailable: "+app.Health().Reason, nil)
+			return
+		}
+		h(w, r, app)
+	})
+}
+
+// withRunningApp is withApp for routes that answer without the store.
+func withRunningApp(h appHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		app := caddymodule.Active()
-		if app == nil || app.Store() == nil {
+		if app == nil {
 			writeError(w, http.StatusServiceUnavailable, "no webhooks app is running: load a config that uses the webhooks handler or global option", nil)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		h(w, r, app)
 	}
+}
+
+// writeInternal answers a store's error: 503 while the store takes no
+// writes (its disk is short of space), else 500.
+func writeInternal(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	if errors.Is(err, queue.ErrUnavailable) {
+		status = http.StatusServiceUnavailable
+	}
+	writeError(w, status, err.Error(), nil)
 }

@@ -42,7 +42,7 @@ var routes = []route{
 	}},
 	{"/webhooks/events", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
 	{"/webhooks/events/available", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
-	{"/webhooks/stats", map[string]http.HandlerFunc{http.MethodGet: withApp(stats)}},
+	{"/webhooks/stats", map[string]http.HandlerFunc{http.MethodGet: withRunningApp(stats)}},
 	// The management page: static files, served even when no webhooks app
 	// runs (the page then shows the API's 503).
 	{"/webhooks/ui", map[string]http.HandlerFunc{http.MethodGet: redirectUI}},

@@ -29,7 +29,7 @@ func listSubscriptions(w http.ResponseWriter, r *http.Request, app *caddymodule.
 	}
 	subs, err := app.Store().Subscriptions()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		writeStoreError(w, err)
 		return
 	}
 	now := time.Now()
@@ -58,7 +58,7 @@ func createSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule
 	in.apply(sub)
 	if sub.Secret == "" {
 		if sub.Secret, err = signer.GenerateSecret(); err != nil {
-			writeError(w, http.StatusInternalServerError, err.Error(), nil)
+			writeStoreError(w, err)
 			return
 		}
 	}
@@ -72,7 +72,7 @@ func createSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule
 		return
 	}
 	if err := app.Store().PutSubscription(sub); err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		writeStoreError(w, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, newView(sub, app.RateLimit, true, now))
@@ -150,7 +150,7 @@ func rotateSecret(w http.ResponseWriter, r *http.Request, app *caddymodule.App) 
 	}
 	secret, err := signer.GenerateSecret()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		writeStoreError(w, err)
 		return
 	}
 	now := time.Now().UTC()
@@ -226,6 +226,6 @@ func writeStoreError(w http.ResponseWriter, err error) {
 	case errors.Is(err, queue.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error(), nil)
 	default:
-		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+		writeInternal(w, err)
 	}
 }

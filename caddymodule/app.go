@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,7 +68,8 @@ type App struct {
 	logger     *zap.Logger
 
 	mu         sync.RWMutex
-	store      *queue.Store // set by Start; kept after Cleanup (see there)
+	shared     *shared      // set by Start
+	store      *queue.Store // set once open; kept after Cleanup (see there)
 	dispatcher *delivery.Dispatcher
 	started    bool         // holds a reference in stores
 	startedAt  time.Time    // when Start ran; orders configs in Stop
@@ -162,50 +164,59 @@ func (a *App) Validate() error {
 // rather than reopen it.
 var stores = caddy.NewUsagePool()
 
-// Start opens (or shares) the store.
+// Start opens (or shares) the store. On a disk short of space it is not
+// opened (Badger would crash the process in the attempt): Caddy starts and
+// serves anyway, the events are skipped, and the store opens by itself
+// once there is room (see shared.openLater).
 func (a *App) Start() error {
 	if err := os.MkdirAll(a.dir, 0o700); err != nil {
 		return fmt.Errorf("webhooks: storage %s: %w", a.dir, err)
 	}
 	val, _, err := stores.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
-		s, err := queue.Open(queue.Options{
-			Dir:    a.dir,
-			Logger: badgerLogger{a.logger.Named("badger").Sugar()},
-		})
-		if err != nil {
-			return nil, err
-		}
-		a.logger.Info("webhooks store opened", zap.String("storage", a.dir), zap.String("durability", a.durabilityName()))
-		return &shared{store: s, dispatcher: delivery.New(s)}, nil
+		return openShared(a.dir, a.logger)
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
 	}
 	sh := val.(*shared)
 	a.mu.Lock()
-	a.store, a.dispatcher = sh.store, sh.dispatcher
+	a.shared = sh
 	a.started = true
 	a.mu.Unlock()
 	a.startedAt = time.Now()
-	if err := a.syncSubscriptions(a.store); err != nil {
+	if !sh.openOrWait(a) {
+		return nil // adopted when the store opens
+	}
+	return a.adopt(sh)
+}
+
+// adopt makes the open store this config's: its subscriptions are synced
+// and the one dispatcher of the store takes this config's settings.
+func (a *App) adopt(sh *shared) error {
+	store, dispatcher := sh.get()
+	a.mu.Lock()
+	a.store, a.dispatcher = store, dispatcher
+	a.mu.Unlock()
+	if err := a.syncSubscriptions(store); errors.Is(err, queue.ErrUnavailable) {
+		// Short of space: the config still serves; its subscriptions
+		// are synced by the next reload.
+		a.logger.Error("config subscriptions not synced: the store takes no writes", zap.Error(err))
+	} else if err != nil {
 		return err // Caddy then cleans up, releasing the store
 	}
-	// The one dispatcher of this store takes this config's settings.
-	sh.dispatcher.Configure(a.deliverySettings(), a.logger.Named("delivery"))
+	dispatcher.Configure(a.deliverySettings(), a.logger.Named("delivery"))
 	return nil
 }
 
-// shared is what one storage directory holds open for the whole process:
-// the store and the single set of delivery workers that drains it.
-type shared struct {
-	store      *queue.Store
-	dispatcher *delivery.Dispatcher
-}
-
-// Destruct stops the workers, then closes the store.
-func (sh *shared) Destruct() error {
-	sh.dispatcher.Stop()
-	return sh.store.Close()
+// Health says whether the store takes writes, and why not.
+func (a *App) Health() queue.Health {
+	a.mu.RLock()
+	sh := a.shared
+	a.mu.RUnlock()
+	if sh == nil {
+		return queue.Health{Status: "degraded", Reason: "the webhooks app is not running"}
+	}
+	return sh.health()
 }
 
 // deliverySettings are the app's settings for the dispatcher.
@@ -256,12 +267,13 @@ func (a *App) Stop() error {
 // config holds open.
 func (a *App) Cleanup() error {
 	a.mu.Lock()
-	had := a.started
+	had, sh := a.started, a.shared
 	a.started = false
 	a.mu.Unlock()
 	if !had {
 		return nil
 	}
+	sh.forget(a)
 	if _, err := stores.Delete(a.dir); err != nil {
 		return fmt.Errorf("webhooks: closing store %s: %w", a.dir, err)
 	}
@@ -272,7 +284,7 @@ func (a *App) Cleanup() error {
 func (a *App) commit(events []queue.Event, snaps []queue.Snapshot, onAsyncErr func(error)) error {
 	store := a.Store()
 	if store == nil {
-		return queue.ErrClosed
+		return fmt.Errorf("%w (%s)", queue.ErrClosed, a.Health().Reason)
 	}
 	return store.Commit(events, snaps, time.Duration(a.Retention), a.durability, onAsyncErr)
 }

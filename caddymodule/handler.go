@@ -279,13 +279,7 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 		h.logger.Error("storing events failed", zap.Error(err))
 	})
 	if err != nil {
-		reason := "store_error"
-		if errors.Is(err, queue.ErrClosed) {
-			reason = "store_unavailable"
-		}
-		for _, ev := range events {
-			h.skipped(r, ev.Name, reason, err)
-		}
+		h.notStored(r, events, err)
 		return
 	}
 	for _, ev := range events {
@@ -294,6 +288,22 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 			ce.Write(zap.String("event", ev.Name), zap.String("id", ev.ID),
 				zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", in.Status))
 		}
+	}
+}
+
+// notStored logs, at error level, each event that the store refused,
+// whole (the envelope as it would have been stored), so that an operator
+// can recover it from the log; and counts it.
+func (h *Handler) notStored(r *http.Request, events []queue.Event, err error) {
+	reason := "store_error"
+	if errors.Is(err, queue.ErrUnavailable) {
+		reason = "store_unavailable" // closed by a reload, or its disk is short of space
+	}
+	for _, ev := range events {
+		metrics.skipped.WithLabelValues(reason).Inc()
+		h.logger.Error("event_skipped", zap.String("event", ev.Name), zap.String("reason", reason),
+			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err),
+			zap.Any("envelope", ev))
 	}
 }
 

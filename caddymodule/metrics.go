@@ -24,12 +24,19 @@ var metrics = struct {
 	}, []string{"reason"}),
 }
 
+// storeDegraded is 1 while a store takes no writes (its disk is short of
+// space, or it could not be opened for that reason), else 0.
+var storeDegraded = prometheus.NewGauge(prometheus.GaugeOpts{
+	Namespace: "caddy", Subsystem: "webhooks", Name: "store_degraded",
+	Help: "1 while the webhooks store takes no writes (disk short of space), else 0.",
+})
+
 // registerMetrics adds the collectors to reg, once per registry.
 func registerMetrics(reg *prometheus.Registry) {
 	if reg == nil {
 		return
 	}
-	for _, c := range append([]prometheus.Collector{metrics.events, metrics.skipped}, delivery.Collectors()...) {
+	for _, c := range append([]prometheus.Collector{metrics.events, metrics.skipped, storeDegraded}, delivery.Collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {

@@ -162,6 +162,11 @@ func (d *Dispatcher) loop() {
 func (d *Dispatcher) dispatch() time.Duration {
 	cfg := d.cfg.Load()
 	now := d.now()
+	// Claims and results are writes: while the store refuses them (its
+	// disk is short of space) nothing is sent, and the queue waits.
+	if d.store.Health().Degraded() {
+		return pollEvery
+	}
 	// Hints before the scans: what commits after this call is in the next.
 	for subID, t := range d.store.DueHints() {
 		if from, ok := d.scanFrom[subID]; ok && t.Before(from) {

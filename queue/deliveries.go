@@ -169,7 +169,7 @@ type Scan struct {
 // cancelled on the way.
 func (s *Store) ClaimDue(now time.Time, lease time.Duration, budget int, scans []Scan, retention time.Duration) ([]Claim, error) {
 	var claims []Claim
-	err := s.use(func() error {
+	err := s.write(budget*deliverySize, func() error {
 		return retryConflicts(func() error {
 			claims = claims[:0]
 			return s.db.Update(func(txn *badger.Txn) error {
@@ -270,7 +270,7 @@ func getEvent(txn *badger.Txn, id string) (*Event, error) {
 func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *Delivery) error) (*Delivery, error) {
 	var out *Delivery
 	var notes dueNotes
-	err := s.use(func() error {
+	err := s.write(deliverySize, func() error {
 		return retryConflicts(func() error {
 			notes = dueNotes{}
 			return s.db.Update(func(txn *badger.Txn) error {
@@ -326,7 +326,7 @@ func (s *Store) Deliveries(subID, status string, limit int) ([]*Delivery, error)
 func (s *Store) AddDeliveries(sub *Subscription, events []Event) (int, error) {
 	n := 0
 	notes := dueNotes{}
-	err := s.use(func() error {
+	err := s.write(len(events)*deliverySize, func() error {
 		return s.db.Update(func(txn *badger.Txn) error {
 			now := time.Now().UTC()
 			for i := range events {
@@ -378,7 +378,7 @@ func (s *Store) QueueDepth() int64 {
 // racing with it, can leave some. It returns how many it cancelled.
 func (s *Store) CancelOrphans(retention time.Duration) (int, error) {
 	n := 0
-	err := s.use(func() error {
+	err := s.write(sweepSize, func() error {
 		return retryConflicts(func() error {
 			n = 0
 			return s.db.Update(func(txn *badger.Txn) error {

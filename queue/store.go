@@ -23,6 +23,12 @@ type Options struct {
 	Dir string
 	// Logger receives Badger's own log lines; nil discards them.
 	Logger badger.Logger
+	// Reserve is the free space below which the store stops writing (see
+	// space.go); 0 means what Badger's settings need (Reserve()).
+	Reserve uint64
+	// OnHealth, if set, is told when the store stops or resumes writing
+	// for lack of space.
+	OnHealth func(Health)
 }
 
 // Store is an open Badger database. It is safe for concurrent use.
@@ -52,10 +58,17 @@ type Store struct {
 	hints   dueNotes
 
 	locks keyLocks // see LockKeys
+	space *spaceGuard
 }
 
 // ErrClosed is returned by operations on a closed store.
-var ErrClosed = errors.New("webhooks store is closed")
+var ErrClosed error = unavailable("webhooks store is closed")
+
+// unavailable is an error that matches ErrUnavailable.
+type unavailable string
+
+func (e unavailable) Error() string        { return string(e) }
+func (e unavailable) Is(target error) bool { return target == ErrUnavailable }
 
 // use runs fn unless the store is closed, keeping Close out meanwhile.
 func (s *Store) use(fn func() error) error {
@@ -67,10 +80,54 @@ func (s *Store) use(fn func() error) error {
 	return fn()
 }
 
+// write is use for a write of about n bytes: it is refused with ErrNoSpace
+// rather than let Badger write where the disk has no room.
+func (s *Store) write(n int, fn func() error) error {
+	return s.use(func() error {
+		if err := s.space.allow(n); err != nil {
+			return err
+		}
+		return fn()
+	})
+}
+
+// Rough sizes of writes, for the space guard: an overestimate only makes
+// the store stop a little earlier.
+const (
+	deliverySize     = 2 << 10
+	subscriptionSize = 8 << 10
+	sweepSize        = 256 << 10
+)
+
 // Open opens (or creates) the store in opts.Dir. Badger locks the directory:
 // a process must open a directory once and share the Store.
 func Open(opts Options) (*Store, error) {
-	bo := badger.DefaultOptions(opts.Dir).
+	bo := badgerOptions(opts)
+	reserve := opts.Reserve
+	if reserve == 0 {
+		reserve = reserveFor(bo)
+	}
+	space := newSpaceGuard(opts.Dir, reserve, opts.OnHealth)
+	// Opening writes too (a new write-ahead log, the manifest): on a full
+	// disk it would crash the process, so it is not tried.
+	if h := space.Health(); h.Degraded() {
+		return nil, fmt.Errorf("opening webhooks store %s: %w: %s", opts.Dir, ErrNoSpace, h.Reason)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1), space: space}
+	if err := s.refreshSubscriptions(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
+	}
+	return s, nil
+}
+
+// badgerOptions are Badger's settings for a webhook queue.
+func badgerOptions(opts Options) badger.Options {
+	return badger.DefaultOptions(opts.Dir).
 		// Commits are not fsynced one by one: what must be durable (a sync
 		// event append, an admin change) calls syncCommitted, which covers
 		// every commit made so far with one fsync. Delivery bookkeeping
@@ -87,17 +144,18 @@ func Open(opts Options) (*Store, error) {
 		WithIndexCacheSize(8 << 20).
 		WithNumCompactors(2).
 		WithNumVersionsToKeep(1)
-	db, err := badger.Open(bo)
-	if err != nil {
-		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
-	}
-	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1)}
-	if err := s.refreshSubscriptions(); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
-	}
-	return s, nil
 }
+
+// reserveFor is the free space Badger may still need once the store stops
+// writing: flushing every memtable to a level-0 table, and one compaction
+// of a full level 0 into level 1 (its old tables are deleted only after).
+func reserveFor(bo badger.Options) uint64 {
+	return uint64(bo.NumMemtables+bo.NumLevelZeroTables) * uint64(bo.MemTableSize)
+}
+
+// Health says whether the store accepts writes (it stops while its
+// filesystem is short of space, and resumes by itself).
+func (s *Store) Health() Health { return s.space.Health() }
 
 // Wake returns a channel that receives when new deliveries are due.
 func (s *Store) Wake() <-chan struct{} { return s.wakeC }
@@ -150,6 +208,13 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	// Closing flushes the memtables into new tables: on a disk with no room
+	// left that write would crash the process. Left open, the store is
+	// as after a kill -9, which loses nothing: its write-ahead log is
+	// replayed at the next start.
+	if h := s.space.Health(); h.FreeBytes < s.space.reserve/2 {
+		return fmt.Errorf("webhooks store %s left unflushed (replayed at the next start): %w: %s", s.dir, ErrNoSpace, h.Reason)
+	}
 	return s.db.Close()
 }
 
@@ -183,7 +248,22 @@ func (s *Store) Commit(events []Event, snaps []Snapshot, retention time.Duration
 	if len(events) == 0 && len(snaps) == 0 {
 		return nil
 	}
-	return s.use(func() error { return s.commit(events, snaps, retention, d, onAsyncErr) })
+	return s.write(commitSize(events, snaps, len(*s.subs.Load())), func() error {
+		return s.commit(events, snaps, retention, d, onAsyncErr)
+	})
+}
+
+// commitSize estimates what a commit writes: each event, its delivery to
+// every subscription, and the snapshots.
+func commitSize(events []Event, snaps []Snapshot, subs int) int {
+	n := 0
+	for i := range events {
+		n += len(events[i].Data) + 512 + subs*deliverySize
+	}
+	for i := range snaps {
+		n += len(snaps[i].Key) + len(snaps[i].Value) + 64
+	}
+	return n
 }
 
 func (s *Store) commit(events []Event, snaps []Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {

@@ -17,7 +17,7 @@ var ErrNotFound = errors.New("not found")
 
 // PutSubscription stores sub, creating or replacing it.
 func (s *Store) PutSubscription(sub *Subscription) error {
-	err := s.use(func() error {
+	err := s.write(subscriptionSize, func() error {
 		if err := s.db.Update(func(txn *badger.Txn) error { return putSubscription(txn, sub) }); err != nil {
 			return err
 		}
@@ -114,7 +114,7 @@ func (s *Store) Subscriptions() ([]*Subscription, error) {
 // and fn runs again on the fresh record. An error from fn aborts.
 func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (*Subscription, error) {
 	var out *Subscription
-	err := s.use(func() error {
+	err := s.write(subscriptionSize, func() error {
 		err := retryConflicts(func() error {
 			return s.db.Update(func(txn *badger.Txn) error {
 				sub, err := getSubscription(txn, id)
@@ -158,7 +158,7 @@ func (s *Store) replaceInSnapshot(sub *Subscription) {
 // DeleteSubscription removes a subscription and cancels its pending
 // deliveries, or returns an error wrapping ErrNotFound.
 func (s *Store) DeleteSubscription(id string, retention time.Duration) error {
-	err := s.use(func() error {
+	err := s.write(sweepSize, func() error {
 		return retryConflicts(func() error {
 			return s.db.Update(func(txn *badger.Txn) error {
 				if _, err := getSubscription(txn, id); err != nil {

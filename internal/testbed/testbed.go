@@ -207,6 +207,16 @@ func StartCaddy(t testing.TB, dir, caddyfile string) *Caddy {
 	}
 }
 
+// Exited returns how the process ended, or nil while it runs.
+func (c *Caddy) Exited() *os.ProcessState {
+	select {
+	case <-c.done:
+		return c.cmd.ProcessState
+	default:
+		return nil
+	}
+}
+
 // Output returns what the process printed.
 func (c *Caddy) Output() string { return c.out.String() }
 

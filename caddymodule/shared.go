@@ -1,0 +1,166 @@
+package caddymodule
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-webhooks/caddy-webhooks/delivery"
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+)
+
+// reopenEvery is how often a store that could not be opened for lack of
+// space is tried again.
+const reopenEvery = 2 * time.Second
+
+// shared is what one storage directory holds for the whole process: the
+// store and the single set of delivery workers that drains it. A store
+// that could not be opened for lack of space is opened later, by itself.
+type shared struct {
+	dir    string
+	logger *zap.Logger
+
+	mu         sync.Mutex
+	store      *queue.Store
+	dispatcher *delivery.Dispatcher
+	notOpen    error // why store is nil
+	waiter     *App  // the config to adopt the store once it opens
+	stop       chan struct{}
+}
+
+// openShared opens the store of dir. A disk short of space is not an
+// error: the store opens later (openLater) and until then is degraded.
+func openShared(dir string, logger *zap.Logger) (*shared, error) {
+	sh := &shared{dir: dir, logger: logger, stop: make(chan struct{})}
+	err := sh.open()
+	if errors.Is(err, queue.ErrNoSpace) {
+		logger.Error("webhooks store not opened: its disk is short of space; events are skipped until there is room",
+			zap.String("storage", dir), zap.Error(err))
+		storeDegraded.Set(1)
+		go sh.openLater()
+		return sh, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sh, nil
+}
+
+func (sh *shared) open() error {
+	s, err := queue.Open(queue.Options{
+		Dir:      sh.dir,
+		Logger:   badgerLogger{sh.logger.Named("badger").Sugar()},
+		OnHealth: sh.healthChanged,
+	})
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if err != nil {
+		sh.notOpen = err
+		return err
+	}
+	select {
+	case <-sh.stop: // no config uses it any more
+		return s.Close()
+	default:
+	}
+	sh.store, sh.dispatcher, sh.notOpen = s, delivery.New(s), nil
+	storeDegraded.Set(0)
+	sh.logger.Info("webhooks store opened", zap.String("storage", sh.dir))
+	return nil
+}
+
+// openLater tries to open the store until it opens or the last config
+// using it goes; the config then serving adopts it.
+func (sh *shared) openLater() {
+	t := time.NewTicker(reopenEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-sh.stop:
+			return
+		case <-t.C:
+		}
+		if err := sh.open(); err != nil {
+			if !errors.Is(err, queue.ErrNoSpace) {
+				sh.logger.Error("opening the webhooks store", zap.String("storage", sh.dir), zap.Error(err))
+			}
+			continue
+		}
+		sh.mu.Lock()
+		app := sh.waiter
+		sh.waiter = nil
+		sh.mu.Unlock()
+		if app != nil {
+			if err := app.adopt(sh); err != nil {
+				sh.logger.Error("adopting the webhooks store", zap.Error(err))
+			}
+		}
+		return
+	}
+}
+
+// openOrWait reports whether the store is open; if not, app adopts it
+// once it opens (the last config started wins).
+func (sh *shared) openOrWait(app *App) bool {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.store != nil {
+		return true
+	}
+	sh.waiter = app
+	return false
+}
+
+// forget drops app as the config waiting for the store.
+func (sh *shared) forget(app *App) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.waiter == app {
+		sh.waiter = nil
+	}
+}
+
+func (sh *shared) get() (*queue.Store, *delivery.Dispatcher) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.store, sh.dispatcher
+}
+
+// health is the store's, or why it is not open.
+func (sh *shared) health() queue.Health {
+	sh.mu.Lock()
+	store, why := sh.store, sh.notOpen
+	sh.mu.Unlock()
+	if store == nil {
+		return queue.Health{Status: "degraded", Reason: "the store is not open: " + why.Error()}
+	}
+	return store.Health()
+}
+
+// healthChanged logs and counts the store stopping or resuming writes.
+func (sh *shared) healthChanged(h queue.Health) {
+	if h.Degraded() {
+		storeDegraded.Set(1)
+		sh.logger.Error("webhooks store degraded: writes stopped, events are skipped until there is room",
+			zap.String("storage", sh.dir), zap.String("reason", h.Reason),
+			zap.Uint64("free_bytes", h.FreeBytes), zap.Uint64("reserve_bytes", h.ReserveBytes))
+		return
+	}
+	storeDegraded.Set(0)
+	sh.logger.Info("webhooks store writable again", zap.String("storage", sh.dir), zap.Uint64("free_bytes", h.FreeBytes))
+}
+
+// Destruct stops the workers, then closes the store.
+func (sh *shared) Destruct() error {
+	sh.mu.Lock()
+	close(sh.stop)
+	store, dispatcher := sh.store, sh.dispatcher
+	sh.mu.Unlock()
+	if store == nil {
+		return nil
+	}
+	dispatcher.Stop()
+	return store.Close()
+}

@@ -1,0 +1,147 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Badger memory-maps its write-ahead logs and tables as sparse files: a
+// write into a page the filesystem cannot back kills the process with
+// SIGBUS, in whatever goroutine Badger happens to write from. No error
+// reaches the caller. So the store watches the free space of its
+// filesystem itself and stops writing while enough is left for what
+// Badger still writes on its own once writes stop: flushing the memtables
+// to level 0 and one compaction of a full level 0 (see reserveFor).
+
+// ErrNoSpace is returned by writes while the store's filesystem has less
+// free space than the reserve; see Health.
+var ErrNoSpace error = unavailable("not enough free disk space for the webhooks store")
+
+// ErrUnavailable is matched (errors.Is) by every error that means the
+// store cannot take writes now: closed, or short of space.
+var ErrUnavailable = errors.New("webhooks store unavailable")
+
+// Health says whether the store accepts writes, and why not.
+type Health struct {
+	Status       string    `json:"status"` // "ok" or "degraded"
+	Reason       string    `json:"reason,omitempty"`
+	FreeBytes    uint64    `json:"free_bytes"`
+	ReserveBytes uint64    `json:"reserve_bytes"`
+	Since        time.Time `json:"since,omitzero"` // when it became degraded
+}
+
+// Degraded reports whether writes are refused.
+func (h Health) Degraded() bool { return h.Status == "degraded" }
+
+// How often the guard asks the filesystem: between two checks it counts
+// what the store wrote itself; while short of space, it asks again at
+// most this often, so that storing resumes by itself once space is back.
+const (
+	spaceCheckEvery = 100 * time.Millisecond
+	spaceRecheck    = 10 * time.Millisecond
+)
+
+// writeAmplification is how many bytes of disk a byte committed takes
+// before the reserve is reached: its write-ahead log entry, then its table.
+const writeAmplification = 2
+
+// spaceGuard refuses writes while the free space of the store's
+// filesystem, less what was written since it was last asked, is below the
+// reserve.
+type spaceGuard struct {
+	dir     string
+	reserve uint64
+	statfs  func(dir string) (uint64, error)
+	now     func() time.Time
+	notify  func(Health) // called on every change of status
+
+	mu      sync.Mutex
+	free    uint64    // at the last check
+	checked time.Time // when
+	written uint64    // bytes (times writeAmplification) written since
+	health  Health
+}
+
+func newSpaceGuard(dir string, reserve uint64, notify func(Health)) *spaceGuard {
+	return &spaceGuard{dir: dir, reserve: reserve, statfs: freeBytes, now: time.Now, notify: notify,
+		health: Health{Status: "ok", ReserveBytes: reserve}}
+}
+
+// allow is called before a write of about n bytes; it returns ErrNoSpace
+// (wrapped with the figures) when the write must not happen.
+func (g *spaceGuard) allow(n int) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	want := uint64(n) * writeAmplification
+	since := g.now().Sub(g.checked)
+	if since >= spaceCheckEvery || (g.short(want) && since >= spaceRecheck) {
+		g.check()
+	}
+	if g.short(want) {
+		g.set(fmt.Sprintf("%d bytes free on the store's filesystem, below the reserve of %d", g.left(), g.reserve))
+		return fmt.Errorf("%w: %d bytes free, %d reserved for the store's own flushes", ErrNoSpace, g.left(), g.reserve)
+	}
+	g.written += want
+	if g.health.Degraded() {
+		g.set("")
+	}
+	return nil
+}
+
+// Health returns the current status, asking the filesystem if the last
+// answer is old.
+func (g *spaceGuard) Health() Health {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.now().Sub(g.checked) >= spaceCheckEvery {
+		g.check()
+		if g.short(0) {
+			g.set(fmt.Sprintf("%d bytes free on the store's filesystem, below the reserve of %d", g.left(), g.reserve))
+		} else if g.health.Degraded() {
+			g.set("")
+		}
+	}
+	h := g.health
+	h.FreeBytes = g.left()
+	return h
+}
+
+// check asks the filesystem. An error (the directory gone) counts as no
+// space: writing blind is what kills the process.
+func (g *spaceGuard) check() {
+	free, err := g.statfs(g.dir)
+	if err != nil {
+		free = 0
+	}
+	g.free, g.checked, g.written = free, g.now(), 0
+}
+
+func (g *spaceGuard) left() uint64 {
+	if g.written >= g.free {
+		return 0
+	}
+	return g.free - g.written
+}
+
+func (g *spaceGuard) short(want uint64) bool { return g.left() < g.reserve+want }
+
+// set moves to degraded (reason != "") or back to ok, telling notify of a
+// change of status.
+func (g *spaceGuard) set(reason string) {
+	was := g.health.Degraded()
+	if reason == "" {
+		g.health = Health{Status: "ok", ReserveBytes: g.reserve}
+	} else {
+		if !was {
+			g.health.Since = g.now()
+		}
+		g.health.Status, g.health.Reason = "degraded", reason
+	}
+	if was != g.health.Degraded() && g.notify != nil {
+		h := g.health
+		h.FreeBytes = g.left()
+		g.notify(h)
+	}
+}

@@ -1,0 +1,100 @@
+package queue
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// fakeDisk is a filesystem whose free space the test sets, read through
+// the guard's statfs, on a clock the test moves.
+type fakeDisk struct {
+	free  uint64
+	calls int
+	now   time.Time
+}
+
+func newTestGuard(d *fakeDisk, reserve uint64, notes *[]Health) *spaceGuard {
+	g := newSpaceGuard("/x", reserve, func(h Health) { *notes = append(*notes, h) })
+	g.statfs = func(string) (uint64, error) { d.calls++; return d.free, nil }
+	g.now = func() time.Time { return d.now }
+	return g
+}
+
+func TestSpaceGuard(t *testing.T) {
+	d := &fakeDisk{free: 1000, now: time.Unix(1e9, 0)}
+	var notes []Health
+	g := newTestGuard(d, 500, &notes)
+
+	// Writes are counted between two looks at the filesystem: 200 bytes
+	// take 400 (log, then table), and the next 100 would cross the reserve.
+	if err := g.allow(100); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.allow(100); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.allow(100); !errors.Is(err, ErrNoSpace) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("third write: %v, want ErrNoSpace", err)
+	}
+	if h := g.Health(); !h.Degraded() || h.FreeBytes != 600 || h.ReserveBytes != 500 || h.Since.IsZero() {
+		t.Errorf("health while short: %+v", h)
+	}
+	if len(notes) != 1 || !notes[0].Degraded() {
+		t.Fatalf("notes: %+v, want one: degraded", notes)
+	}
+
+	// Still short: refused again, without telling twice.
+	d.now = d.now.Add(time.Second)
+	d.free = 520
+	if err := g.allow(20); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("write on a still full disk: %v", err)
+	}
+	if len(notes) != 1 {
+		t.Fatalf("notes: %+v, want still one", notes)
+	}
+
+	// Space is back: writes resume by themselves once the guard looks again.
+	d.free = 10_000
+	if err := g.allow(20); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("write before the guard looked again: %v", err)
+	}
+	d.now = d.now.Add(spaceRecheck)
+	if err := g.allow(20); err != nil {
+		t.Fatalf("write once space is back: %v", err)
+	}
+	if h := g.Health(); h.Degraded() || h.Reason != "" {
+		t.Errorf("health once space is back: %+v", h)
+	}
+	if len(notes) != 2 || notes[1].Degraded() {
+		t.Fatalf("notes: %+v, want degraded then ok", notes)
+	}
+
+	// Health on its own looks at the filesystem, so that a store no one
+	// writes to still reports a full disk.
+	d.now = d.now.Add(spaceCheckEvery)
+	d.free = 100
+	if h := g.Health(); !h.Degraded() || len(notes) != 3 {
+		t.Errorf("health of an idle store on a full disk: %+v, notes %d", h, len(notes))
+	}
+}
+
+// TestSpaceGuardStatfsError: a filesystem that cannot be asked (the
+// directory gone) counts as full: writing blind is what crashes.
+func TestSpaceGuardStatfsError(t *testing.T) {
+	var notes []Health
+	g := newSpaceGuard("/x", 10, func(h Health) { notes = append(notes, h) })
+	g.statfs = func(string) (uint64, error) { return 0, errors.New("gone") }
+	if err := g.allow(1); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("allow: %v", err)
+	}
+}
+
+// TestOpenRefusedOnFullDisk: Open does not start Badger (which writes as
+// it opens) on a filesystem short of the reserve.
+func TestOpenRefusedOnFullDisk(t *testing.T) {
+	_, err := Open(Options{Dir: t.TempDir(), Reserve: 1 << 62})
+	if !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("Open with a reserve larger than any disk: %v, want ErrNoSpace", err)
+	}
+}
