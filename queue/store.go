@@ -23,6 +23,9 @@ type Options struct {
 	Dir string
 	// Logger receives Badger's own log lines; nil discards them.
 	Logger badger.Logger
+	// EncryptionKey, if set (16, 24 or 32 bytes: AES-128, -192 or -256),
+	// encrypts the store at rest; see encryption.go.
+	EncryptionKey []byte
 }
 
 // Store is an open Badger database. It is safe for concurrent use.
@@ -86,10 +89,13 @@ func Open(opts Options) (*Store, error) {
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(8 << 20).
 		WithNumCompactors(2).
-		WithNumVersionsToKeep(1)
+		WithNumVersionsToKeep(1).
+		// Encryption needs the index cache set above.
+		WithEncryptionKey(opts.EncryptionKey).
+		WithEncryptionKeyRotationDuration(DataKeyRotation)
 	db, err := badger.Open(bo)
 	if err != nil {
-		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, explainKeyMismatch(opts.Dir, opts.EncryptionKey, err))
 	}
 	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1)}
 	if err := s.refreshSubscriptions(); err != nil {
