@@ -61,9 +61,15 @@ type App struct {
 	Workers int `json:"workers,omitempty"`
 	// Subscriptions declared in config, by name.
 	Subscriptions map[string]*SubscriptionConfig `json:"subscriptions,omitempty"`
+	// EncryptionKey encrypts the store at rest: 16, 24 or 32 bytes as hex
+	// or base64, best given as a placeholder such as {env.WEBHOOKS_KEY}.
+	EncryptionKey string `json:"encryption_key,omitempty"`
+	// EncryptionKeyFile is a file holding the key, instead of EncryptionKey.
+	EncryptionKeyFile string `json:"encryption_key_file,omitempty"`
 
 	durability queue.Durability
 	dir        string
+	key        []byte // decoded encryption key, nil without encryption
 	logger     *zap.Logger
 
 	mu         sync.RWMutex
@@ -116,6 +122,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Workers = defaultWorkers
 	}
 	a.provisionSubscriptions(repl)
+	if err := a.provisionKey(repl); err != nil {
+		return err
+	}
 	switch a.Durability {
 	case "", "sync":
 		a.durability = queue.Sync
@@ -169,14 +178,16 @@ func (a *App) Start() error {
 	}
 	val, _, err := stores.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
 		s, err := queue.Open(queue.Options{
-			Dir:    a.dir,
-			Logger: badgerLogger{a.logger.Named("badger").Sugar()},
+			Dir:           a.dir,
+			Logger:        badgerLogger{a.logger.Named("badger").Sugar()},
+			EncryptionKey: a.key,
 		})
 		if err != nil {
 			return nil, err
 		}
-		a.logger.Info("webhooks store opened", zap.String("storage", a.dir), zap.String("durability", a.durabilityName()))
-		return &shared{store: s, dispatcher: delivery.New(s)}, nil
+		a.logger.Info("webhooks store opened", zap.String("storage", a.dir), zap.String("durability", a.durabilityName()),
+			zap.Bool("encrypted", a.key != nil))
+		return &shared{store: s, dispatcher: delivery.New(s), key: a.key}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
@@ -187,6 +198,9 @@ func (a *App) Start() error {
 	a.started = true
 	a.mu.Unlock()
 	a.startedAt = time.Now()
+	if err := sh.checkKey(a.key); err != nil {
+		return fmt.Errorf("webhooks: storage %s: %w", a.dir, err) // Caddy then cleans up
+	}
 	if err := a.syncSubscriptions(a.store); err != nil {
 		return err // Caddy then cleans up, releasing the store
 	}
@@ -200,6 +214,7 @@ func (a *App) Start() error {
 type shared struct {
 	store      *queue.Store
 	dispatcher *delivery.Dispatcher
+	key        []byte // the encryption key the store was opened with
 }
 
 // Destruct stops the workers, then closes the store.

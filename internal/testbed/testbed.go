@@ -163,8 +163,52 @@ const (
 // StartCaddy writes caddyfile (after filling the placeholders) into a new
 // directory, runs Caddy on it and waits until its admin endpoint answers.
 // dir may be "" for a new temporary directory, or an earlier process's Dir
-// to restart on the same data.
-func StartCaddy(t testing.TB, dir, caddyfile string) *Caddy {
+// to restart on the same data. env (KEY=value) is added to the process's
+// environment.
+func StartCaddy(t testing.TB, dir, caddyfile string, env ...string) *Caddy {
+	t.Helper()
+	c := launch(t, dir, caddyfile, env)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-c.done:
+			t.Fatalf("caddy exited at start:\n%s", c.Output())
+		default:
+		}
+		if c.answers() {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy admin %s never answered:\n%s", c.AdminAddr, c.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// StartCaddyFails runs Caddy like StartCaddy, expects it to exit without
+// serving (a config it refuses at start) and returns what it printed.
+func StartCaddyFails(t testing.TB, dir, caddyfile string, env ...string) string {
+	t.Helper()
+	c := launch(t, dir, caddyfile, env)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-c.done:
+			return c.Output()
+		default:
+		}
+		if c.answers() {
+			t.Fatalf("caddy started, want it to fail:\n%s", c.Output())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy neither started nor exited:\n%s", c.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// launch writes the config and starts the process.
+func launch(t testing.TB, dir, caddyfile string, env []string) *Caddy {
 	t.Helper()
 	bin := CaddyBinary(t)
 	if dir == "" {
@@ -180,6 +224,7 @@ func StartCaddy(t testing.TB, dir, caddyfile string) *Caddy {
 	c.cmd = exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	c.cmd.Dir = Root()
 	c.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	c.cmd.Env = append(c.cmd.Env, env...)
 	c.cmd.Stdout = c.out
 	c.cmd.Stderr = c.out
 	if err := c.cmd.Start(); err != nil {
@@ -188,23 +233,17 @@ func StartCaddy(t testing.TB, dir, caddyfile string) *Caddy {
 	c.done = make(chan struct{})
 	go func() { _ = c.cmd.Wait(); close(c.done) }()
 	t.Cleanup(c.Kill)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-c.done:
-			t.Fatalf("caddy exited at start:\n%s", c.Output())
-		default:
-		}
-		resp, err := http.Get("http://" + c.AdminAddr + "/config/")
-		if err == nil {
-			resp.Body.Close()
-			return c
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy admin %s never answered:\n%s", c.AdminAddr, c.Output())
-		}
-		time.Sleep(20 * time.Millisecond)
+	return c
+}
+
+// answers says whether the admin endpoint answers.
+func (c *Caddy) answers() bool {
+	resp, err := http.Get("http://" + c.AdminAddr + "/config/")
+	if err != nil {
+		return false
 	}
+	resp.Body.Close()
+	return true
 }
 
 // Output returns what the process printed.
