@@ -19,8 +19,9 @@ import (
 
 // TestEncryptionKeyWithCaddy runs real Caddy on an encrypted store: the
 // event it infers is not in the store's files in clear; a reload cannot
-// change the key; a restart without the key fails with the reason; `caddy webhooks-rotate-key` changes the key, and Caddy starts
-// with the new one from encryption_key_file.
+// change the key; a restart without the key fails with the reason;
+// `caddy webhooks-rotate-key` changes the key, and Caddy starts with the
+// new one from encryption_key_file.
 func TestEncryptionKeyWithCaddy(t *testing.T) {
 	// Badger compresses with Snappy: the marker starts with text that no
 	// earlier bytes repeat, lest a back-reference replace its start.
