@@ -62,9 +62,15 @@ type App struct {
 	Workers int `json:"workers,omitempty"`
 	// Subscriptions declared in config, by name.
 	Subscriptions map[string]*SubscriptionConfig `json:"subscriptions,omitempty"`
+	// EncryptionKey encrypts the store at rest: 16, 24 or 32 bytes as hex
+	// or base64, best given as a placeholder such as {env.WEBHOOKS_KEY}.
+	EncryptionKey string `json:"encryption_key,omitempty"`
+	// EncryptionKeyFile is a file holding the key, instead of EncryptionKey.
+	EncryptionKeyFile string `json:"encryption_key_file,omitempty"`
 
 	durability queue.Durability
 	dir        string
+	key        []byte // decoded encryption key, nil without encryption
 	logger     *zap.Logger
 
 	mu         sync.RWMutex
@@ -118,6 +124,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Workers = defaultWorkers
 	}
 	a.provisionSubscriptions(repl)
+	if err := a.provisionKey(repl); err != nil {
+		return err
+	}
 	switch a.Durability {
 	case "", "sync":
 		a.durability = queue.Sync
@@ -173,7 +182,7 @@ func (a *App) Start() error {
 		return fmt.Errorf("webhooks: storage %s: %w", a.dir, err)
 	}
 	val, _, err := stores.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
-		return openShared(a.dir, a.logger)
+		return openShared(a.dir, a.key, a.logger)
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
@@ -184,6 +193,9 @@ func (a *App) Start() error {
 	a.started = true
 	a.mu.Unlock()
 	a.startedAt = time.Now()
+	if err := sh.checkKey(a.key); err != nil {
+		return fmt.Errorf("webhooks: storage %s: %w", a.dir, err) // Caddy then cleans up
+	}
 	if !sh.openOrWait(a) {
 		return nil // adopted when the store opens
 	}

@@ -33,6 +33,8 @@ func init() {
 //		allow_private_targets
 //		retention     <duration>
 //		workers       <n>
+//		encryption_key      <key>
+//		encryption_key_file <path>
 //		subscription <name> {
 //			url         <url>
 //			events      <event|pattern>...
@@ -61,7 +63,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		key := d.Val()
 		switch key {
-		case "storage", "rate_limit", "durability":
+		case "storage", "rate_limit", "durability", "encryption_key", "encryption_key_file":
 			var v string
 			if !d.AllArgs(&v) {
 				return d.ArgErr()
@@ -71,6 +73,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.Storage = v
 			case "rate_limit":
 				a.RateLimit = v
+			case "encryption_key":
+				a.EncryptionKey = v
+			case "encryption_key_file":
+				a.EncryptionKeyFile = v
 			case "durability":
 				if v != "sync" && v != "async" {
 					return d.Errf("durability: %q is neither sync nor async", v)

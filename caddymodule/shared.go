@@ -20,6 +20,7 @@ const reopenEvery = 2 * time.Second
 // that could not be opened for lack of space is opened later, by itself.
 type shared struct {
 	dir    string
+	key    []byte // the encryption key the store is opened with
 	logger *zap.Logger
 
 	mu         sync.Mutex
@@ -32,8 +33,8 @@ type shared struct {
 
 // openShared opens the store of dir. A disk short of space is not an
 // error: the store opens later (openLater) and until then is degraded.
-func openShared(dir string, logger *zap.Logger) (*shared, error) {
-	sh := &shared{dir: dir, logger: logger, stop: make(chan struct{})}
+func openShared(dir string, key []byte, logger *zap.Logger) (*shared, error) {
+	sh := &shared{dir: dir, key: key, logger: logger, stop: make(chan struct{})}
 	err := sh.open()
 	if errors.Is(err, queue.ErrNoSpace) {
 		logger.Error("webhooks store not opened: its disk is short of space; events are skipped until there is room",
@@ -50,9 +51,10 @@ func openShared(dir string, logger *zap.Logger) (*shared, error) {
 
 func (sh *shared) open() error {
 	s, err := queue.Open(queue.Options{
-		Dir:      sh.dir,
-		Logger:   badgerLogger{sh.logger.Named("badger").Sugar()},
-		OnHealth: sh.healthChanged,
+		Dir:           sh.dir,
+		Logger:        badgerLogger{sh.logger.Named("badger").Sugar()},
+		OnHealth:      sh.healthChanged,
+		EncryptionKey: sh.key,
 	})
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -67,7 +69,7 @@ func (sh *shared) open() error {
 	}
 	sh.store, sh.dispatcher, sh.notOpen = s, delivery.New(s), nil
 	storeDegraded.Set(0)
-	sh.logger.Info("webhooks store opened", zap.String("storage", sh.dir))
+	sh.logger.Info("webhooks store opened", zap.String("storage", sh.dir), zap.Bool("encrypted", sh.key != nil))
 	return nil
 }
 

@@ -29,6 +29,9 @@ type Options struct {
 	// OnHealth, if set, is told when the store stops or resumes writing
 	// for lack of space.
 	OnHealth func(Health)
+	// EncryptionKey, if set (16, 24 or 32 bytes: AES-128, -192 or -256),
+	// encrypts the store at rest; see encryption.go.
+	EncryptionKey []byte
 }
 
 // Store is an open Badger database. It is safe for concurrent use.
@@ -115,7 +118,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	db, err := badger.Open(bo)
 	if err != nil {
-		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, explainKeyMismatch(opts.Dir, opts.EncryptionKey, err))
 	}
 	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1), space: space}
 	if err := s.refreshSubscriptions(); err != nil {
@@ -143,7 +146,10 @@ func badgerOptions(opts Options) badger.Options {
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(8 << 20).
 		WithNumCompactors(2).
-		WithNumVersionsToKeep(1)
+		WithNumVersionsToKeep(1).
+		// Encryption needs the index cache set above.
+		WithEncryptionKey(opts.EncryptionKey).
+		WithEncryptionKeyRotationDuration(DataKeyRotation)
 }
 
 // reserveFor is the free space Badger may still need once the store stops

@@ -163,8 +163,50 @@ const (
 // StartCaddy writes caddyfile (after filling the placeholders) into a new
 // directory, runs Caddy on it and waits until its admin endpoint answers.
 // dir may be "" for a new temporary directory, or an earlier process's Dir
-// to restart on the same data.
-func StartCaddy(t testing.TB, dir, caddyfile string) *Caddy {
+// to restart on the same data. env (KEY=value) is added to the process's
+// environment.
+func StartCaddy(t testing.TB, dir, caddyfile string, env ...string) *Caddy {
+	t.Helper()
+	c := launch(t, dir, caddyfile, env)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-c.done:
+			t.Fatalf("caddy exited at start:\n%s", c.Output())
+		default:
+		}
+		if c.answers() {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caddy admin %s never answered:\n%s", c.AdminAddr, c.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// StartCaddyFails runs Caddy like StartCaddy, expects it to exit (a config
+// it refuses at start) and returns what it printed and logged (a config's
+// `log` sends the error to the log file). Caddy's admin endpoint answers
+// before its apps start, so only the exit tells.
+func StartCaddyFails(t testing.TB, dir, caddyfile string, env ...string) string {
+	t.Helper()
+	var logged int64 // what an earlier process on dir logged
+	if fi, err := os.Stat(filepath.Join(dir, "caddy.log")); dir != "" && err == nil {
+		logged = fi.Size()
+	}
+	c := launch(t, dir, caddyfile, env)
+	select {
+	case <-c.done:
+		return c.Output() + c.Logs()[logged:]
+	case <-time.After(30 * time.Second):
+		t.Fatalf("caddy still runs after 30s, want it to fail at start:\n%s", c.Output())
+		return ""
+	}
+}
+
+// launch writes the config and starts the process.
+func launch(t testing.TB, dir, caddyfile string, env []string) *Caddy {
 	t.Helper()
 	bin := CaddyBinary(t)
 	if dir == "" {
@@ -180,6 +222,7 @@ func StartCaddy(t testing.TB, dir, caddyfile string) *Caddy {
 	c.cmd = exec.Command(bin, "run", "--config", cfgPath, "--adapter", "caddyfile")
 	c.cmd.Dir = Root()
 	c.cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	c.cmd.Env = append(c.cmd.Env, env...)
 	c.cmd.Stdout = c.out
 	c.cmd.Stderr = c.out
 	if err := c.cmd.Start(); err != nil {
@@ -188,23 +231,17 @@ func StartCaddy(t testing.TB, dir, caddyfile string) *Caddy {
 	c.done = make(chan struct{})
 	go func() { _ = c.cmd.Wait(); close(c.done) }()
 	t.Cleanup(c.Kill)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-c.done:
-			t.Fatalf("caddy exited at start:\n%s", c.Output())
-		default:
-		}
-		resp, err := http.Get("http://" + c.AdminAddr + "/config/")
-		if err == nil {
-			resp.Body.Close()
-			return c
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("caddy admin %s never answered:\n%s", c.AdminAddr, c.Output())
-		}
-		time.Sleep(20 * time.Millisecond)
+	return c
+}
+
+// answers says whether the admin endpoint answers.
+func (c *Caddy) answers() bool {
+	resp, err := http.Get("http://" + c.AdminAddr + "/config/")
+	if err != nil {
+		return false
 	}
+	resp.Body.Close()
+	return true
 }
 
 // Exited returns how the process ended, or nil while it runs.
