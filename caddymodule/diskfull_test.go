@@ -174,7 +174,7 @@ func TestDiskFull(t *testing.T) {
 		create()
 	}
 	h := health(t, c)
-	if !strings.Contains(h.Reason, "below the reserve") || h.ReserveBytes != storeReserve(t) {
+	if !strings.Contains(h.Reason, "writes stop below") || h.ReserveBytes != storeReserve(t) {
 		t.Errorf("degraded health: %+v", h)
 	}
 
@@ -189,12 +189,15 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("a site without the module: %v", err)
 	}
 	resp.Body.Close()
-	lost := skippedWhole(t, c)
-	for _, id := range skipped {
-		if !lost[id] {
-			t.Fatalf("order %s: no store_unavailable log line with its whole envelope", id)
+	testbed.Eventually(t, 10*time.Second, "a store_unavailable log line with its whole envelope for each order", func() bool {
+		lost := skippedWhole(t, c)
+		for _, id := range skipped {
+			if !lost[id] {
+				return false
+			}
 		}
-	}
+		return true
+	})
 	if !strings.Contains(metricsText(t, c), "caddy_webhooks_store_degraded 1") {
 		t.Error("caddy_webhooks_store_degraded is not 1 on a full disk")
 	}

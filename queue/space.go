@@ -35,13 +35,12 @@ type Health struct {
 // Degraded reports whether writes are refused.
 func (h Health) Degraded() bool { return h.Status == "degraded" }
 
-// How often the guard asks the filesystem: between two checks it counts
-// what the store wrote itself; while short of space, it asks again at
-// most this often, so that storing resumes by itself once space is back.
-const (
-	spaceCheckEvery = 100 * time.Millisecond
-	spaceRecheck    = 10 * time.Millisecond
-)
+// spaceCheckEvery is how often the guard asks the filesystem while it has
+// plenty of room; between two checks it counts what the store wrote
+// itself. Within twice the reserve it asks before every write (a statfs
+// costs a microsecond), so another program filling the disk is seen at
+// once, and storing resumes as soon as space is back.
+const spaceCheckEvery = 100 * time.Millisecond
 
 // writeAmplification is how many bytes of disk a byte committed takes
 // before the reserve is reached: its write-ahead log entry, then its table.
@@ -75,18 +74,11 @@ func (g *spaceGuard) allow(n int) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	want := uint64(n) * writeAmplification
-	since := g.now().Sub(g.checked)
-	if since >= spaceCheckEvery || (g.short(want) && since >= spaceRecheck) {
-		g.check()
-	}
-	if g.short(want) {
-		g.set(fmt.Sprintf("%d bytes free on the store's filesystem, below the reserve of %d", g.left(), g.reserve))
-		return fmt.Errorf("%w: %d bytes free, %d reserved for the store's own flushes", ErrNoSpace, g.left(), g.reserve)
+	g.look(want)
+	if g.health.Degraded() {
+		return fmt.Errorf("%w: %s", ErrNoSpace, g.health.Reason)
 	}
 	g.written += want
-	if g.health.Degraded() {
-		g.set("")
-	}
 	return nil
 }
 
@@ -95,17 +87,28 @@ func (g *spaceGuard) allow(n int) error {
 func (g *spaceGuard) Health() Health {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.now().Sub(g.checked) >= spaceCheckEvery {
-		g.check()
-		if g.short(0) {
-			g.set(fmt.Sprintf("%d bytes free on the store's filesystem, below the reserve of %d", g.left(), g.reserve))
-		} else if g.health.Degraded() {
-			g.set("")
-		}
-	}
+	g.look(0)
 	h := g.health
 	h.FreeBytes = g.left()
 	return h
+}
+
+// look asks the filesystem when its last answer is old or the store is
+// near the reserve, and sets the status for a write of want bytes. Once
+// degraded, writes resume only a sixteenth of the reserve above it, so
+// that the status does not flap with every table Badger flushes.
+func (g *spaceGuard) look(want uint64) {
+	if g.now().Sub(g.checked) >= spaceCheckEvery || g.left() < 2*g.reserve+want {
+		g.check()
+	}
+	resume := g.reserve + g.reserve/16
+	switch {
+	case g.left() < g.reserve+want || (g.health.Degraded() && g.left() < resume+want):
+		g.set(fmt.Sprintf("%d bytes free on the store's filesystem: writes stop below %d and resume from %d",
+			g.left(), g.reserve, resume))
+	case g.health.Degraded():
+		g.set("")
+	}
 }
 
 // check asks the filesystem. An error (the directory gone) counts as no
@@ -124,8 +127,6 @@ func (g *spaceGuard) left() uint64 {
 	}
 	return g.free - g.written
 }
-
-func (g *spaceGuard) short(want uint64) bool { return g.left() < g.reserve+want }
 
 // set moves to degraded (reason != "") or back to ok, telling notify of a
 // change of status.

@@ -26,40 +26,56 @@ func TestSpaceGuard(t *testing.T) {
 	var notes []Health
 	g := newTestGuard(d, 500, &notes)
 
-	// Writes are counted between two looks at the filesystem: 200 bytes
-	// take 400 (log, then table), and the next 100 would cross the reserve.
+	// With plenty of room, writes are counted between two looks at the
+	// filesystem: 200 bytes take 400 (log, then table).
+	d.free = 10_000
+	for range 2 {
+		if err := g.allow(100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.calls != 1 {
+		t.Fatalf("%d statfs calls for two writes with plenty of room, want 1", d.calls)
+	}
+	if h := g.Health(); h.Degraded() || h.FreeBytes != 9_600 {
+		t.Errorf("health after two writes: %+v", h)
+	}
+
+	// Within twice the reserve, every write asks: another program may be
+	// filling the disk.
+	d.free = 1000
+	d.now = d.now.Add(spaceCheckEvery)
 	if err := g.allow(100); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.allow(100); err != nil {
-		t.Fatal(err)
-	}
+	d.free = 450 // below the reserve
 	if err := g.allow(100); !errors.Is(err, ErrNoSpace) || !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("third write: %v, want ErrNoSpace", err)
+		t.Fatalf("write crossing the reserve: %v, want ErrNoSpace", err)
 	}
-	if h := g.Health(); !h.Degraded() || h.FreeBytes != 600 || h.ReserveBytes != 500 || h.Since.IsZero() {
+	if h := g.Health(); !h.Degraded() || h.FreeBytes != 450 || h.ReserveBytes != 500 || h.Since.IsZero() {
 		t.Errorf("health while short: %+v", h)
+	}
+	if d.calls != 4 { // the look at the reset clock, the write's, the health's
+		t.Fatalf("%d statfs calls, want 4", d.calls)
 	}
 	if len(notes) != 1 || !notes[0].Degraded() {
 		t.Fatalf("notes: %+v, want one: degraded", notes)
 	}
 
-	// Still short: refused again, without telling twice.
-	d.now = d.now.Add(time.Second)
-	d.free = 520
-	if err := g.allow(20); !errors.Is(err, ErrNoSpace) {
-		t.Fatalf("write on a still full disk: %v", err)
+	// Still short, and also just above the reserve: refused until a
+	// sixteenth of it more is free, without telling twice.
+	for _, free := range []uint64{400, 520, 530} {
+		d.free = free
+		if err := g.allow(1); !errors.Is(err, ErrNoSpace) {
+			t.Fatalf("write with %d free: %v", free, err)
+		}
 	}
 	if len(notes) != 1 {
 		t.Fatalf("notes: %+v, want still one", notes)
 	}
 
-	// Space is back: writes resume by themselves once the guard looks again.
+	// Space is back: the next write sees it.
 	d.free = 10_000
-	if err := g.allow(20); !errors.Is(err, ErrNoSpace) {
-		t.Fatalf("write before the guard looked again: %v", err)
-	}
-	d.now = d.now.Add(spaceRecheck)
 	if err := g.allow(20); err != nil {
 		t.Fatalf("write once space is back: %v", err)
 	}
