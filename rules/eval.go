@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 )
@@ -14,11 +15,18 @@ type Event struct {
 	Site   string          // the `site` value as text ("" when none/null); strings unquoted, numbers as text
 }
 
-// Eval runs the candidate's rule on in. It returns nil, nil when `when` is
-// false, and a *SkipError when the event cannot be produced. A body is
-// looked at only if the rule reads it, and only once `when` has passed
-// when `when` itself does not read it.
+// Eval is EvalContext without a context: `when` is bounded by its cost
+// limit only.
 func (c Candidate) Eval(in *Input) (*Event, error) {
+	return c.EvalContext(context.Background(), in)
+}
+
+// EvalContext runs the candidate's rule on in. It returns nil, nil when
+// `when` is false, and a *SkipError when the event cannot be produced. A
+// body is looked at only if the rule reads it, and only once `when` has
+// passed when `when` itself does not read it. `when` stops (when_error)
+// past WhenCostLimit or, in a long comprehension, once ctx is done.
+func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 	r := c.Rule
 	if r.name == "" {
 		return nil, nil // keeps state only
@@ -34,7 +42,7 @@ func (c Candidate) Eval(in *Input) (*Event, error) {
 				return nil, err
 			}
 		}
-		ok, err := w.eval(in, c.Params)
+		ok, err := w.eval(ctx, in, c.Params)
 		if err != nil {
 			return nil, &SkipError{Reason: reasonWhenError, Err: fmt.Errorf("when: %w", err)}
 		}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -152,6 +153,6 @@ func FuzzWhen(f *testing.F) {
 				return
 			}
 		}
-		_, _ = w.eval(in, map[string]string{"id": "1"})
+		_, _ = w.eval(context.Background(), in, map[string]string{"id": "1"})
 	})
 }
