@@ -203,7 +203,7 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 	r.userID = one("user_id", spec.UserID)
 
 	if spec.State != nil {
-		r.state = compileState(spec.State, r.path, fail)
+		r.state = compileState(spec.State, r.path, r.redact, fail)
 	}
 	if strings.TrimSpace(spec.When) != "" {
 		if r.when, err = compileWhen(spec.When, r.path); err != nil {

@@ -19,7 +19,8 @@
 //	    user_id: request.headers.X-User-Id  # optional
 //	    state:                         # optional: remember the resource
 //	      key: "order:{path.id}"       # template over the sources
-//	      snapshot: response.body      # the default; none forgets the state
+//	      snapshot: response.body      # the default; none forgets the state;
+//	                                   # or {source: response.body, redact: [ssn]}
 //	      prefetch: GET /api/orders/{path.id}  # when nothing is remembered
 //
 // Sources: request.method, request.path, request.headers.<Name>,
@@ -40,7 +41,9 @@
 // JSON numbers are doubles and compare with integer literals as expected.
 // An expression that fails at run time skips the event ("when_error").
 //
-// A rule with state and no name only keeps state. Candidate.StateKey,
+// A snapshot is stored without what the rule's redact removes, nor what
+// its own redact (the long form of snapshot) removes. A rule with state
+// and no name only keeps state. Candidate.StateKey,
 // Prefetch and Snapshot give the caller what to lock, fetch and write;
 // Input.SetPrevious gives each rule the state from before the request.
 //

@@ -275,11 +275,35 @@ func (p *parser) state(n *yaml.Node, s *Spec) error {
 		case "key":
 			st.Key, err = p.str(v, "state.key")
 		case "snapshot":
-			st.Snapshot, err = p.str(v, "state.snapshot")
+			err = p.snapshot(v, s)
 		case "prefetch":
 			st.Prefetch, err = p.str(v, "state.prefetch")
 		default:
 			return p.unknown(k, key, "state")
+		}
+		return err
+	})
+}
+
+// snapshot reads state.snapshot: a source, or the long form
+// {source: response.body, redact: [password]}.
+func (p *parser) snapshot(n *yaml.Node, s *Spec) error {
+	st := s.State
+	if n.Kind != yaml.MappingNode {
+		var err error
+		st.Snapshot, err = p.str(n, "state.snapshot")
+		return err
+	}
+	return p.mapping(n, "state.snapshot", func(key string, k, v *yaml.Node) error {
+		s.Pos.Fields["state.snapshot."+key] = k.Line
+		var err error
+		switch key {
+		case "source":
+			st.Snapshot, err = p.str(v, "state.snapshot.source")
+		case "redact":
+			st.SnapshotRedact, err = p.list(v, "state.snapshot.redact")
+		default:
+			return p.unknown(k, key, "state.snapshot (it has source and redact)")
 		}
 		return err
 	})
