@@ -10,8 +10,8 @@ import (
 // Event is what a rule emits.
 type Event struct {
 	Name   string
-	Data   json.RawMessage // always valid JSON (null when data is missing/empty)
-	UserID json.RawMessage // nil when the rule has no user_id
+	Data   json.RawMessage // always valid JSON in UTF-8 (null when data is missing/empty)
+	UserID json.RawMessage // nil when the rule has no user_id; valid JSON in UTF-8 otherwise
 	Site   string          // the `site` value as text ("" when none/null); strings unquoted, numbers as text
 }
 
@@ -65,7 +65,7 @@ func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 			// emit bytes a receiver cannot read.
 			return nil, &SkipError{Reason: "data_not_json", Err: err}
 		}
-		ev.Data = out.Bytes()
+		ev.Data = validUTF8(out.Bytes())
 	}
 	if r.userID != nil {
 		v, err := r.userID.value(in, c.Params)
@@ -76,14 +76,14 @@ func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 		if json.Compact(&out, v) != nil {
 			return nil, &SkipError{Reason: "user_id_not_json"}
 		}
-		ev.UserID = out.Bytes()
+		ev.UserID = validUTF8(out.Bytes())
 	}
 	if r.site != nil {
 		v, err := r.site.value(in, c.Params)
 		if err != nil {
 			return nil, err
 		}
-		ev.Site = siteText(v)
+		ev.Site = string(validUTF8([]byte(siteText(v))))
 	}
 	return ev, nil
 }

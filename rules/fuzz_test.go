@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"unicode/utf8"
 )
 
 func FuzzParse(f *testing.F) {
@@ -76,6 +77,7 @@ func FuzzEval(f *testing.F) {
 	f.Add("/", []byte(`a=1&a=2&token=x`), []byte(`[1,2,{"id":3}]`), []byte(nil), true, 201)
 	f.Add("/a/b/c", []byte(`"str"`), []byte(`{"s":"{bad"}`), []byte(`nonsense`), false, 500)
 	f.Add("//", []byte(``), []byte(`null`), []byte(`[]`), true, 0)
+	f.Add("/x/y", []byte("{\"password\":\"\xff\"}"), []byte("{\"user\":\"\xfe\",\"site\":\"\xc3\"}"), []byte("{\"status\":\"\xe2\x82\"}"), false, 200)
 	f.Fuzz(func(t *testing.T, path string, body, respBody, prev []byte, form bool, status int) {
 		in := &Input{
 			Method: "POST", Path: path, Header: http.Header{}, Body: body, Status: status,
@@ -112,11 +114,14 @@ func FuzzEval(f *testing.F) {
 			if ev == nil {
 				continue
 			}
-			if !json.Valid(ev.Data) {
+			if !json.Valid(ev.Data) || !utf8.Valid(ev.Data) {
 				t.Fatalf("%s: invalid data %q", c.Rule.Name(), ev.Data)
 			}
-			if ev.UserID != nil && !json.Valid(ev.UserID) {
+			if ev.UserID != nil && (!json.Valid(ev.UserID) || !utf8.Valid(ev.UserID)) {
 				t.Fatalf("%s: invalid user_id %q", c.Rule.Name(), ev.UserID)
+			}
+			if !utf8.ValidString(ev.Site) {
+				t.Fatalf("%s: invalid site %q", c.Rule.Name(), ev.Site)
 			}
 		}
 	})
