@@ -203,6 +203,7 @@ func TestNeedsBodies(t *testing.T) {
   - name: a.data
     match: {path: /x}
     data: previous
+    state: {key: x, snapshot: none}
 `)
 	want := map[string][2]bool{
 		"a.none": {false, false}, "a.req": {true, false}, "a.resp": {false, true}, "a.when": {true, true}, "a.data": {false, false},

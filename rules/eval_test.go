@@ -34,6 +34,7 @@ func TestEval(t *testing.T) {
       empty: {}
     site: response.body.site
     user_id: response.body.user
+    state: {key: "misc:{path.id}"}
   - name: site.number
     match: {method: GET, path: /num}
     site: response.body.site

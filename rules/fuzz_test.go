@@ -11,7 +11,7 @@ import (
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(shopYAML))
-	f.Add([]byte("events:\n  - name: a.b\n    match: {path: \"/x/{id}/*\", method: [get], status: [2xx, 404]}\n    when: has(request.body.a) && previous.x != path.id\n    redact: [\"*.t\"]\n"))
+	f.Add([]byte("events:\n  - name: a.b\n    match: {path: \"/x/{id}/*\", method: [get], status: [2xx, 404]}\n    when: has(request.body.a) && previous.x != path.id\n    redact: [\"*.t\"]\n    state: {key: \"x:{path.id}\"}\n"))
 	f.Add([]byte("events: [{name: a, match: {path: /}, data: {a: {b: request.body.@keys}}}]"))
 	f.Add([]byte("x: &a [*a]\n"))
 	f.Add([]byte("events:\n  - &r {name: a, match: {path: /}}\n  - *r\n"))
@@ -53,6 +53,7 @@ const fuzzRules = `events:
       prev: previous.status
       h: request.headers.Content-Type
     redact: ["*.id"]
+    state: {key: "f:{path.a}", snapshot: none}
   - name: r.when
     match: {path: "/*"}
     when: >-
@@ -60,6 +61,7 @@ const fuzzRules = `events:
       (size(request.body) > 0 || request.body.a.b == null) &&
       has(response.body.items) && response.body.items.exists(i, i.price > 1)
     data: response.body.items
+    state: {key: "w:{request.path}", snapshot: request.body}
   - name: r.site
     match: {path: "/*"}
     when: request.body == response.body

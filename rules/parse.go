@@ -20,7 +20,7 @@ const maxYAMLNodes = 100000
 // values of the wrong shape are errors, each with the line it is on. The
 // values themselves (names, paths, sources, CEL) are checked by Compile.
 func Parse(file string, src []byte) ([]Spec, error) {
-	p := &parser{file: file, budget: maxYAMLNodes}
+	p := &parser{file: file, src: src, budget: maxYAMLNodes}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -88,6 +88,7 @@ func Parse(file string, src []byte) ([]Spec, error) {
 // parser holds the state of one Parse call.
 type parser struct {
 	file   string
+	src    []byte
 	budget int
 }
 
@@ -102,6 +103,14 @@ func (p *parser) yamlError(err error) error {
 		line, _ = strconv.Atoi(msg[m[2]:m[3]])
 		if m[0] == 0 { // "line 3: what" -> "what"
 			msg = strings.TrimPrefix(msg[m[1]:], ": ")
+		}
+	}
+	if msg == errFlowMapping {
+		// yaml.v3 gives the line before the mapping's (a 0-based mark).
+		if at, hint := flowBraceHint(p.src, line); at > 0 {
+			line, msg = at, msg+": "+hint
+		} else if line > 0 {
+			line, msg = line+1, msg+" in the { } mapping that starts on this line"
 		}
 	}
 	return &lineError{file: p.file, line: line, msg: msg, cause: err}
