@@ -7,7 +7,7 @@
 //	  - name: order.created            # letters, digits, _ and - in dot-separated parts
 //	    description: A new order was placed
 //	    match:
-//	      method: POST                 # one method or a list; none = any method
+//	      method: POST                 # GET HEAD POST PUT PATCH DELETE OPTIONS, or a list; none = any
 //	      path: /api/orders/{id}/*     # literal segments, {param} segments, a trailing /*
 //	      status: 201                  # codes and classes (2xx), one or a list; none = 2xx
 //	    when: response.body.total > 100  # optional CEL condition
@@ -39,7 +39,11 @@
 // {params}) and previous. Reading a missing field, or a field of null,
 // gives null rather than an error; has() tells whether a field is there.
 // JSON numbers are doubles and compare with integer literals as expected.
-// An expression that fails at run time skips the event ("when_error").
+// An expression that fails at run time skips the event ("when_error"), as
+// does one past WhenCostLimit or interrupted by the context given to
+// Candidate.EvalContext; one whose cost, estimated at load for 1 MiB
+// values, is over WhenEstimateLimit is refused. A rule that reads previous
+// must have a state.
 //
 // A snapshot is stored without what the rule's redact removes, nor what
 // its own redact (the long form of snapshot) removes. A rule with state
