@@ -263,7 +263,7 @@ func checkMatcherToken(d *caddyfile.Dispenser) error {
 //			user_id <source>
 //			state {
 //				key      <template>   # e.g. order:{path.id}
-//				snapshot <source>
+//				snapshot <source>     # or: snapshot [<source>] { redact <path>... }
 //				prefetch GET <path>   # e.g. GET /api/orders/{path.id}
 //			}
 //		}
@@ -401,11 +401,11 @@ func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 				switch {
 				case k == "prefetch" && len(args) >= 1 && len(args) <= 2:
 					s.State.Prefetch = strings.Join(args, " ")
-				case (k == "key" || k == "snapshot") && len(args) == 1:
-					if k == "key" {
-						s.State.Key = args[0]
-					} else {
-						s.State.Snapshot = args[0]
+				case k == "key" && len(args) == 1:
+					s.State.Key = args[0]
+				case k == "snapshot" && len(args) <= 1:
+					if err := parseSnapshot(d, s.State, args); err != nil {
+						return s, err
 					}
 				case k == "key" || k == "snapshot" || k == "prefetch":
 					return s, d.Errf("state %s: wrong number of arguments", k)
@@ -418,6 +418,28 @@ func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 		}
 	}
 	return s, nil
+}
+
+// parseSnapshot reads `snapshot <source>` and the long form with its own
+// redact entries, `snapshot [<source>] { redact <path>... }`.
+func parseSnapshot(d *caddyfile.Dispenser, st *rules.StateSpec, args []string) error {
+	if len(args) == 1 {
+		st.Snapshot = args[0]
+	}
+	for n := d.Nesting(); d.NextBlock(n); {
+		if d.Val() != "redact" {
+			return d.Errf("unrecognized state snapshot key %q (it has redact)", d.Val())
+		}
+		paths := d.RemainingArgs()
+		if len(paths) == 0 {
+			return d.ArgErr()
+		}
+		st.SnapshotRedact = append(st.SnapshotRedact, paths...)
+	}
+	if st.Snapshot == "" && len(st.SnapshotRedact) == 0 {
+		return d.Errf("state snapshot: wrong number of arguments")
+	}
+	return nil
 }
 
 // parseData reads `data <source>` or a block of fields, nested blocks

@@ -32,6 +32,10 @@ func TestValidateRuleErrors(t *testing.T) {
 		{"bad gjson path", "events:\n  - name: a.b\n    match: { path: /a }\n    data:\n      x: response.body.items.#(sku==\"a\"\n", 5, "gjson"},
 		{"bad CEL", "events:\n  - name: a.b\n    match: { path: /a }\n    when: response.body.status ==\n", 4, "when"},
 		{"unknown source", "events:\n  - name: a.b\n    match: { path: /a }\n    data:\n      x: reponse.body.id\n", 5, "source"},
+		{"unknown method", "events:\n  - name: a.b\n    match:\n      method: POSTT\n      path: /a\n", 4, "bad method"},
+		{"previous without state", "events:\n  - name: a.b\n    match: { path: /a }\n    when: previous.status != response.body.status\n", 4, "has no state"},
+		{"unquoted param", "events:\n  - name: a.b\n    match: { method: PUT, path: /a/{id} }\n", 3, "quote a value"},
+		{"costly when", "events:\n  - name: a.b\n    match: { path: /a }\n    when: request.body.items.all(x, request.body.items.all(y, true))\n", 4, "too costly"},
 	}
 	dir := t.TempDir()
 	for _, tc := range cases {

@@ -153,8 +153,8 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 
 	for _, m := range spec.Match.Method {
 		up := strings.ToUpper(strings.TrimSpace(m))
-		if !isToken(up) {
-			fail("match.method", fmt.Errorf("bad method %q", m))
+		if !slices.Contains(methods, up) {
+			fail("match.method", fmt.Errorf("bad method %q: want one of %s (leave method out for any method)", m, strings.Join(methods, ", ")))
 			continue
 		}
 		if !slices.Contains(r.methods, up) {
@@ -203,11 +203,17 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 	r.userID = one("user_id", spec.UserID)
 
 	if spec.State != nil {
-		r.state = compileState(spec.State, r.path, fail)
+		r.state = compileState(spec.State, r.path, r.redact, fail)
 	}
 	if strings.TrimSpace(spec.When) != "" {
 		if r.when, err = compileWhen(spec.When, r.path); err != nil {
 			fail("when", fmt.Errorf("when: %w", err))
+		}
+	}
+	if spec.State == nil {
+		for _, field := range readsPrevious(spec, r.when) {
+			fail(field, fmt.Errorf("%s reads previous, but the rule has no state, so previous would always be null: "+
+				"give the rule a state with the resource's key (state: {key: \"order:{path.id}\"})", field))
 		}
 	}
 	if len(errs) > 0 {
@@ -236,6 +242,41 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 		r.needsResp = r.needsResp || r.state.needsResp
 	}
 	return r, nil
+}
+
+// methods are the request methods a rule may match.
+var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// readsPrevious returns the fields of spec (data.x, site, user_id, when)
+// that read previous. when is the compiled `when`, nil when none or bad.
+func readsPrevious(spec *Spec, when *whenProg) []string {
+	var out []string
+	isPrev := func(src string) bool { return src == "previous" || strings.HasPrefix(src, "previous.") }
+	var data func(d *Data, at string)
+	data = func(d *Data, at string) {
+		if d.Source != "" {
+			if isPrev(d.Source) {
+				out = append(out, at)
+			}
+			return
+		}
+		for i := range d.Fields {
+			data(&d.Fields[i].Value, at+"."+d.Fields[i].Name)
+		}
+	}
+	if spec.Data != nil {
+		data(spec.Data, "data")
+	}
+	if isPrev(spec.Site) {
+		out = append(out, "site")
+	}
+	if isPrev(spec.UserID) {
+		out = append(out, "user_id")
+	}
+	if when != nil && when.needsPrev {
+		out = append(out, "when")
+	}
+	return out
 }
 
 // Rules returns the rules in file order.

@@ -63,6 +63,7 @@ func TestCompileErrors(t *testing.T) {
 		{"state key previous", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{previous.id}\"\n"), `t.yaml:5: event order.created: state.key: a key cannot read previous`},
 		{"state only with data", "events:\n  - match: {path: /x}\n    state: {key: x}\n    data: request.path\n", `t.yaml:4: event #1: data: a rule without a name emits nothing`},
 		{"when not bool", rule("    match: {path: /x}\n    when: response.status + 1\n"), `when: must be a boolean expression, not int`},
+		{"when too costly", rule("    match: {path: /x}\n    when: request.body.items.all(x, request.body.items.all(y, true))\n"), `t.yaml:4: event order.created: when: too costly: its cost is estimated up to `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,6 +203,7 @@ func TestNeedsBodies(t *testing.T) {
   - name: a.data
     match: {path: /x}
     data: previous
+    state: {key: x, snapshot: none}
 `)
 	want := map[string][2]bool{
 		"a.none": {false, false}, "a.req": {true, false}, "a.resp": {false, true}, "a.when": {true, true}, "a.data": {false, false},

@@ -7,7 +7,7 @@
 //	  - name: order.created            # letters, digits, _ and - in dot-separated parts
 //	    description: A new order was placed
 //	    match:
-//	      method: POST                 # one method or a list; none = any method
+//	      method: POST                 # GET HEAD POST PUT PATCH DELETE OPTIONS, or a list; none = any
 //	      path: /api/orders/{id}/*     # literal segments, {param} segments, a trailing /*
 //	      status: 201                  # codes and classes (2xx), one or a list; none = 2xx
 //	    when: response.body.total > 100  # optional CEL condition
@@ -19,7 +19,8 @@
 //	    user_id: request.headers.X-User-Id  # optional
 //	    state:                         # optional: remember the resource
 //	      key: "order:{path.id}"       # template over the sources
-//	      snapshot: response.body      # the default; none forgets the state
+//	      snapshot: response.body      # the default; none forgets the state;
+//	                                   # or {source: response.body, redact: [ssn]}
 //	      prefetch: GET /api/orders/{path.id}  # when nothing is remembered
 //
 // Sources: request.method, request.path, request.headers.<Name>,
@@ -38,9 +39,15 @@
 // {params}) and previous. Reading a missing field, or a field of null,
 // gives null rather than an error; has() tells whether a field is there.
 // JSON numbers are doubles and compare with integer literals as expected.
-// An expression that fails at run time skips the event ("when_error").
+// An expression that fails at run time skips the event ("when_error"), as
+// does one past WhenCostLimit or interrupted by the context given to
+// Candidate.EvalContext; one whose cost, estimated at load for 1 MiB
+// values, is over WhenEstimateLimit is refused. A rule that reads previous
+// must have a state.
 //
-// A rule with state and no name only keeps state. Candidate.StateKey,
+// A snapshot is stored without what the rule's redact removes, nor what
+// its own redact (the long form of snapshot) removes. A rule with state
+// and no name only keeps state. Candidate.StateKey,
 // Prefetch and Snapshot give the caller what to lock, fetch and write;
 // Input.SetPrevious gives each rule the state from before the request.
 //

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 )
@@ -9,16 +10,23 @@ import (
 // Event is what a rule emits.
 type Event struct {
 	Name   string
-	Data   json.RawMessage // always valid JSON (null when data is missing/empty)
-	UserID json.RawMessage // nil when the rule has no user_id
+	Data   json.RawMessage // always valid JSON in UTF-8 (null when data is missing/empty)
+	UserID json.RawMessage // nil when the rule has no user_id; valid JSON in UTF-8 otherwise
 	Site   string          // the `site` value as text ("" when none/null); strings unquoted, numbers as text
 }
 
-// Eval runs the candidate's rule on in. It returns nil, nil when `when` is
-// false, and a *SkipError when the event cannot be produced. A body is
-// looked at only if the rule reads it, and only once `when` has passed
-// when `when` itself does not read it.
+// Eval is EvalContext without a context: `when` is bounded by its cost
+// limit only.
 func (c Candidate) Eval(in *Input) (*Event, error) {
+	return c.EvalContext(context.Background(), in)
+}
+
+// EvalContext runs the candidate's rule on in. It returns nil, nil when
+// `when` is false, and a *SkipError when the event cannot be produced. A
+// body is looked at only if the rule reads it, and only once `when` has
+// passed when `when` itself does not read it. `when` stops (when_error)
+// past WhenCostLimit or, in a long comprehension, once ctx is done.
+func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 	r := c.Rule
 	if r.name == "" {
 		return nil, nil // keeps state only
@@ -34,7 +42,7 @@ func (c Candidate) Eval(in *Input) (*Event, error) {
 				return nil, err
 			}
 		}
-		ok, err := w.eval(in, c.Params)
+		ok, err := w.eval(ctx, in, c.Params)
 		if err != nil {
 			return nil, &SkipError{Reason: reasonWhenError, Err: fmt.Errorf("when: %w", err)}
 		}
@@ -57,7 +65,7 @@ func (c Candidate) Eval(in *Input) (*Event, error) {
 			// emit bytes a receiver cannot read.
 			return nil, &SkipError{Reason: "data_not_json", Err: err}
 		}
-		ev.Data = out.Bytes()
+		ev.Data = validUTF8(out.Bytes())
 	}
 	if r.userID != nil {
 		v, err := r.userID.value(in, c.Params)
@@ -68,14 +76,14 @@ func (c Candidate) Eval(in *Input) (*Event, error) {
 		if json.Compact(&out, v) != nil {
 			return nil, &SkipError{Reason: "user_id_not_json"}
 		}
-		ev.UserID = out.Bytes()
+		ev.UserID = validUTF8(out.Bytes())
 	}
 	if r.site != nil {
 		v, err := r.site.value(in, c.Params)
 		if err != nil {
 			return nil, err
 		}
-		ev.Site = siteText(v)
+		ev.Site = string(validUTF8([]byte(siteText(v))))
 	}
 	return ev, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"reflect"
 	"testing"
 )
 
@@ -33,6 +34,7 @@ func TestEval(t *testing.T) {
       empty: {}
     site: response.body.site
     user_id: response.body.user
+    state: {key: "misc:{path.id}"}
   - name: site.number
     match: {method: GET, path: /num}
     site: response.body.site
@@ -252,5 +254,46 @@ func TestInputShared(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "1" || got[1] != `{"a":1}` {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// Invalid UTF-8 in a body's strings becomes U+FFFD, one per bad byte as
+// encoding/json decodes it, in a field copied with a gjson path, in a
+// whole body, in user_id and in site: event data is signed and sent as
+// JSON, which must be UTF-8.
+func TestEvalInvalidUTF8(t *testing.T) {
+	set := mustSet(t, `events:
+  - name: a.field
+    match: {method: POST, path: /x}
+    data: {name: request.body.name, deep: response.body.list.#.k}
+    user_id: request.body.name
+    site: response.body.site
+  - name: a.whole
+    match: {method: POST, path: /x}
+    data: request.body
+`)
+	in := &Input{Method: "POST", Path: "/x", Status: 200,
+		Body:     []byte("{\"name\":\"a\xff\xfeb\",\"n\":{\"k\":\"\xc3\"}}"),
+		RespBody: []byte("{\"list\":[{\"k\":\"ok \xe2\x82\"}],\"site\":\"s\xff\"}")}
+	want := map[string]struct{ data, user, site string }{
+		"a.field": {"{\"name\":\"a\uFFFD\uFFFDb\",\"deep\":[\"ok \uFFFD\uFFFD\"]}", "\"a\uFFFD\uFFFDb\"", "s\uFFFD"},
+		"a.whole": {"{\"name\":\"a\uFFFD\uFFFDb\",\"n\":{\"k\":\"\uFFFD\"}}", "", ""},
+	}
+	for _, c := range set.Candidates("POST", "/x") {
+		ev, err := c.Eval(in)
+		if err != nil || ev == nil {
+			t.Fatalf("%s: %v, %v", c.Rule.Name(), ev, err)
+		}
+		w := want[ev.Name]
+		if string(ev.Data) != w.data || string(ev.UserID) != w.user || ev.Site != w.site {
+			t.Errorf("%s: got data %q user %q site %q\nwant data %q user %q site %q", ev.Name, ev.Data, ev.UserID, ev.Site, w.data, w.user, w.site)
+		}
+		// What encoding/json reads from the body is what the event says.
+		var fromBody, fromEvent any
+		json.Unmarshal(in.Body, &fromBody)
+		json.Unmarshal(ev.Data, &fromEvent)
+		if ev.Name == "a.whole" && !reflect.DeepEqual(fromBody, fromEvent) {
+			t.Errorf("encoding/json reads %v from the body, %v from the event", fromBody, fromEvent)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 )
@@ -71,6 +72,28 @@ func extract(doc []byte, path string) []byte {
 		return nullJSON
 	}
 	return []byte(r.Raw)
+}
+
+// validUTF8 returns b with each byte that is not part of valid UTF-8
+// replaced by U+FFFD, as encoding/json decodes it. A body's JSON is
+// checked for its syntax only, so its strings may hold such bytes; in JSON
+// they can only be inside strings (the rest is ASCII), so only string
+// contents change. b is returned as it is when it is valid.
+func validUTF8(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+16)
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r == utf8.RuneError && size == 1 {
+			out = append(out, "\uFFFD"...)
+		} else {
+			out = append(out, b[:size]...)
+		}
+		b = b[size:]
+	}
+	return out
 }
 
 // needs reports which bodies a source reads.

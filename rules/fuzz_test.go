@@ -1,15 +1,17 @@
 package rules
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
+	"unicode/utf8"
 )
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(shopYAML))
-	f.Add([]byte("events:\n  - name: a.b\n    match: {path: \"/x/{id}/*\", method: [get], status: [2xx, 404]}\n    when: has(request.body.a) && previous.x != path.id\n    redact: [\"*.t\"]\n"))
+	f.Add([]byte("events:\n  - name: a.b\n    match: {path: \"/x/{id}/*\", method: [get], status: [2xx, 404]}\n    when: has(request.body.a) && previous.x != path.id\n    redact: [\"*.t\"]\n    state: {key: \"x:{path.id}\"}\n"))
 	f.Add([]byte("events: [{name: a, match: {path: /}, data: {a: {b: request.body.@keys}}}]"))
 	f.Add([]byte("x: &a [*a]\n"))
 	f.Add([]byte("events:\n  - &r {name: a, match: {path: /}}\n  - *r\n"))
@@ -51,6 +53,7 @@ const fuzzRules = `events:
       prev: previous.status
       h: request.headers.Content-Type
     redact: ["*.id"]
+    state: {key: "f:{path.a}", snapshot: none}
   - name: r.when
     match: {path: "/*"}
     when: >-
@@ -58,6 +61,7 @@ const fuzzRules = `events:
       (size(request.body) > 0 || request.body.a.b == null) &&
       has(response.body.items) && response.body.items.exists(i, i.price > 1)
     data: response.body.items
+    state: {key: "w:{request.path}", snapshot: request.body}
   - name: r.site
     match: {path: "/*"}
     when: request.body == response.body
@@ -75,6 +79,7 @@ func FuzzEval(f *testing.F) {
 	f.Add("/", []byte(`a=1&a=2&token=x`), []byte(`[1,2,{"id":3}]`), []byte(nil), true, 201)
 	f.Add("/a/b/c", []byte(`"str"`), []byte(`{"s":"{bad"}`), []byte(`nonsense`), false, 500)
 	f.Add("//", []byte(``), []byte(`null`), []byte(`[]`), true, 0)
+	f.Add("/x/y", []byte("{\"password\":\"\xff\"}"), []byte("{\"user\":\"\xfe\",\"site\":\"\xc3\"}"), []byte("{\"status\":\"\xe2\x82\"}"), false, 200)
 	f.Fuzz(func(t *testing.T, path string, body, respBody, prev []byte, form bool, status int) {
 		in := &Input{
 			Method: "POST", Path: path, Header: http.Header{}, Body: body, Status: status,
@@ -111,11 +116,14 @@ func FuzzEval(f *testing.F) {
 			if ev == nil {
 				continue
 			}
-			if !json.Valid(ev.Data) {
+			if !json.Valid(ev.Data) || !utf8.Valid(ev.Data) {
 				t.Fatalf("%s: invalid data %q", c.Rule.Name(), ev.Data)
 			}
-			if ev.UserID != nil && !json.Valid(ev.UserID) {
+			if ev.UserID != nil && (!json.Valid(ev.UserID) || !utf8.Valid(ev.UserID)) {
 				t.Fatalf("%s: invalid user_id %q", c.Rule.Name(), ev.UserID)
+			}
+			if !utf8.ValidString(ev.Site) {
+				t.Fatalf("%s: invalid site %q", c.Rule.Name(), ev.Site)
 			}
 		}
 	})
@@ -152,6 +160,6 @@ func FuzzWhen(f *testing.F) {
 				return
 			}
 		}
-		_, _ = w.eval(in, map[string]string{"id": "1"})
+		_, _ = w.eval(context.Background(), in, map[string]string{"id": "1"})
 	})
 }

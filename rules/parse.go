@@ -20,7 +20,7 @@ const maxYAMLNodes = 100000
 // values of the wrong shape are errors, each with the line it is on. The
 // values themselves (names, paths, sources, CEL) are checked by Compile.
 func Parse(file string, src []byte) ([]Spec, error) {
-	p := &parser{file: file, budget: maxYAMLNodes}
+	p := &parser{file: file, src: src, budget: maxYAMLNodes}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -88,6 +88,7 @@ func Parse(file string, src []byte) ([]Spec, error) {
 // parser holds the state of one Parse call.
 type parser struct {
 	file   string
+	src    []byte
 	budget int
 }
 
@@ -102,6 +103,14 @@ func (p *parser) yamlError(err error) error {
 		line, _ = strconv.Atoi(msg[m[2]:m[3]])
 		if m[0] == 0 { // "line 3: what" -> "what"
 			msg = strings.TrimPrefix(msg[m[1]:], ": ")
+		}
+	}
+	if msg == errFlowMapping {
+		// yaml.v3 gives the line before the mapping's (a 0-based mark).
+		if at, hint := flowBraceHint(p.src, line); at > 0 {
+			line, msg = at, msg+": "+hint
+		} else if line > 0 {
+			line, msg = line+1, msg+" in the { } mapping that starts on this line"
 		}
 	}
 	return &lineError{file: p.file, line: line, msg: msg, cause: err}
@@ -275,11 +284,35 @@ func (p *parser) state(n *yaml.Node, s *Spec) error {
 		case "key":
 			st.Key, err = p.str(v, "state.key")
 		case "snapshot":
-			st.Snapshot, err = p.str(v, "state.snapshot")
+			err = p.snapshot(v, s)
 		case "prefetch":
 			st.Prefetch, err = p.str(v, "state.prefetch")
 		default:
 			return p.unknown(k, key, "state")
+		}
+		return err
+	})
+}
+
+// snapshot reads state.snapshot: a source, or the long form
+// {source: response.body, redact: [password]}.
+func (p *parser) snapshot(n *yaml.Node, s *Spec) error {
+	st := s.State
+	if n.Kind != yaml.MappingNode {
+		var err error
+		st.Snapshot, err = p.str(n, "state.snapshot")
+		return err
+	}
+	return p.mapping(n, "state.snapshot", func(key string, k, v *yaml.Node) error {
+		s.Pos.Fields["state.snapshot."+key] = k.Line
+		var err error
+		switch key {
+		case "source":
+			st.Snapshot, err = p.str(v, "state.snapshot.source")
+		case "redact":
+			st.SnapshotRedact, err = p.list(v, "state.snapshot.redact")
+		default:
+			return p.unknown(k, key, "state.snapshot (it has source and redact)")
 		}
 		return err
 	})

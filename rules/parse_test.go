@@ -29,6 +29,7 @@ const shopYAML = `events:
       orderId: path.id
       oldStatus: previous.status
       newStatus: response.body.status
+    state: {key: "order:{path.id}"}
 
   - name: customer.created
     match: { method: POST, path: /api/customers, status: [201, "200"] }
@@ -77,7 +78,7 @@ func TestParse(t *testing.T) {
 		s.UserID != "request.headers.X-User-Id" || !reflect.DeepEqual(s.Match.Status, StringList{"201", "200"}) {
 		t.Errorf("spec 2: %+v", s)
 	}
-	if s := specs[3]; s.Pos.Fields["data.nested.deep"] != 35 {
+	if s := specs[3]; s.Pos.Fields["data.nested.deep"] != 36 {
 		t.Errorf("spec 3 fields: %v", s.Pos.Fields)
 	}
 	if _, err := Compile(specs); err != nil {
@@ -118,6 +119,72 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An unquoted {param} in a flow mapping breaks the YAML: the error says
+// to quote it, on its line (yaml.v3 alone says the line before).
+func TestParseFlowBraceHint(t *testing.T) {
+	const hint = `did not find expected ',' or '}': inside a { } mapping, quote a value that holds {braces}: `
+	tests := []struct{ name, src, want string }{
+		{"path", "events:\n  - name: order.updated\n    match: {method: PUT, path: /api/orders/{id}}\n",
+			`f.yaml:3: ` + hint + `path: "/api/orders/{id}"`},
+		{"path first", "events:\n  - name: order.updated\n    match: {path: /api/orders/{id}/status, method: PUT}\n",
+			`f.yaml:3: ` + hint + `path: "/api/orders/{id}/status"`},
+		{"state key", "events:\n  - name: a\n    match: {path: \"/o/{id}\"}\n    state: {key: order:{path.id}}\n",
+			`f.yaml:4: ` + hint + `key: "order:{path.id}"`},
+		{"two lines", "events:\n  - name: a\n    match: {method: PUT,\n      path: /o/{id}}\n",
+			`f.yaml:4: ` + hint + `path: "/o/{id}"`},
+		{"first line", "events: [{name: a, match: {path: /a/{id}}}]\n",
+			`f.yaml:1: ` + hint + `path: "/a/{id}"`},
+		{"not closed", "events:\n  - name: a\n    match: {method: PUT, path: /x\n    state:\n      key: o:{path.id}\n",
+			`f.yaml:3: did not find expected ',' or '}' in the { } mapping that starts on this line`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("f.yaml", []byte(tt.src))
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// Rules that would silently misbehave are refused at load.
+func TestCompileRefusals(t *testing.T) {
+	rule := "events:\n  - name: order.closed\n    match: {method: PUT, path: \"/o/{id}\"}\n"
+	const noState = "reads previous, but the rule has no state, so previous would always be null: " +
+		`give the rule a state with the resource's key (state: {key: "order:{path.id}"})`
+	const methods = ": want one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS (leave method out for any method)"
+	tests := []struct{ name, src, want string }{
+		{"previous in when", rule + "    when: response.body.status == \"closed\" && previous.status != \"closed\"\n",
+			`f.yaml:4: event order.closed: when ` + noState},
+		{"previous in data", rule + "    data:\n      id: path.id\n      old:\n        status: previous.status\n",
+			`f.yaml:7: event order.closed: data.old.status ` + noState},
+		{"previous as data", rule + "    data: previous\n", `f.yaml:4: event order.closed: data ` + noState},
+		{"previous in site", rule + "    site: previous.site\n", `f.yaml:4: event order.closed: site ` + noState},
+		{"previous in user_id", rule + "    user_id: previous.owner\n", `f.yaml:4: event order.closed: user_id ` + noState},
+		{"typo method", "events:\n  - name: a\n    match:\n      path: /x\n      method: POSTT\n",
+			`f.yaml:5: event a: bad method "POSTT"` + methods},
+		{"method in list", "events:\n  - name: a\n    match: {path: /x, method: [GET, FETCH]}\n",
+			`f.yaml:3: event a: bad method "FETCH"` + methods},
+		{"star method", "events:\n  - name: a\n    match: {path: /x, method: \"*\"}\n",
+			`f.yaml:3: event a: bad method "*"` + methods},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			specs, err := Parse("f.yaml", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Compile(specs)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("got  %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+	// With state, previous is fine; methods are case-insensitive.
+	mustSet(t, rule+"    state: {key: \"o:{path.id}\"}\n    when: previous.status != \"closed\"\n")
+	mustSet(t, "events:\n  - name: a\n    match: {path: /x, method: [get, Head, OPTIONS, delete]}\n")
 }
 
 func TestParseAliases(t *testing.T) {

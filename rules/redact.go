@@ -42,6 +42,17 @@ func compileRedact(entries []string) (*redactor, error) {
 	return r, nil
 }
 
+// merge returns a redactor with the paths of both (nil when both are nil).
+func (r *redactor) merge(o *redactor) *redactor {
+	switch {
+	case r == nil:
+		return o
+	case o == nil:
+		return r
+	}
+	return &redactor{paths: append(append([][]string(nil), r.paths...), o.paths...)}
+}
+
 // state is a position in one redact path: paths[p][i] is the next
 // component to match.
 type state struct{ p, i int }

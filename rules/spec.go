@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Spec is one rule as written, in a YAML file or in the handler's JSON
@@ -101,10 +102,19 @@ type Pos struct {
 	Fields map[string]int // line of each key path: "name", "match.status", "data.orderId", ...
 }
 
-// line returns the line of the key path field, or of the rule when unknown.
+// line returns the line of the key path field, else of its closest
+// enclosing key ("state.snapshot" for "state.snapshot.source"), else of
+// the rule.
 func (p Pos) line(field string) int {
-	if l, ok := p.Fields[field]; ok && l > 0 {
-		return l
+	for field != "" {
+		if l, ok := p.Fields[field]; ok && l > 0 {
+			return l
+		}
+		i := strings.LastIndexByte(field, '.')
+		if i < 0 {
+			break
+		}
+		field = field[:i]
 	}
 	return p.Line
 }

@@ -57,3 +57,40 @@ func TestSpecJSON(t *testing.T) {
 		t.Errorf("empty data object: %+v %v", s, err)
 	}
 }
+
+// state.snapshot is a source string, or {source, redact} when the
+// snapshot has redact entries of its own; both forms read back the same.
+func TestStateSpecJSON(t *testing.T) {
+	tests := []struct {
+		in   string
+		want StateSpec
+		out  string
+	}{
+		{`{"key":"o:{path.id}"}`, StateSpec{Key: "o:{path.id}"}, `{"key":"o:{path.id}"}`},
+		{`{"key":"k","snapshot":"response.body.o","prefetch":"GET /o"}`, StateSpec{Key: "k", Snapshot: "response.body.o", Prefetch: "GET /o"},
+			`{"key":"k","snapshot":"response.body.o","prefetch":"GET /o"}`},
+		{`{"key":"k","snapshot":{"source":"request.body","redact":["password","a.b"]}}`,
+			StateSpec{Key: "k", Snapshot: "request.body", SnapshotRedact: []string{"password", "a.b"}},
+			`{"key":"k","snapshot":{"source":"request.body","redact":["password","a.b"]}}`},
+		{`{"key":"k","snapshot":{"redact":["x"]}}`, StateSpec{Key: "k", SnapshotRedact: []string{"x"}}, `{"key":"k","snapshot":{"redact":["x"]}}`},
+		{`{"key":"k","snapshot":{"source":"none"}}`, StateSpec{Key: "k", Snapshot: "none"}, `{"key":"k","snapshot":"none"}`},
+		{`{"key":"k","snapshot":null}`, StateSpec{Key: "k"}, `{"key":"k"}`},
+	}
+	for _, tt := range tests {
+		var got StateSpec
+		if err := json.Unmarshal([]byte(tt.in), &got); err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: got %+v, %v; want %+v", tt.in, got, err, tt.want)
+			continue
+		}
+		out, err := json.Marshal(got)
+		if err != nil || string(out) != tt.out {
+			t.Errorf("%s: marshal = %s, %v; want %s", tt.in, out, err, tt.out)
+		}
+	}
+	for _, bad := range []string{`{"key":"k","snapshot":1}`, `{"key":"k","snapshot":{"sauce":"x"}}`, `{"key":"k","snap":"x"}`, `{"key":"k","snapshot":{"redact":"x"}}`} {
+		var s StateSpec
+		if err := json.Unmarshal([]byte(bad), &s); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}

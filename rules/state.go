@@ -1,6 +1,8 @@
 package rules
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -14,18 +16,91 @@ import (
 // the exchange does not show, so the next one fetches it again), and Prefetch
 // ("GET /api/orders/{path.id}") the request that fetches the old state
 // upstream when nothing is remembered yet.
+//
+// SnapshotRedact lists keys removed from the snapshot before it is stored,
+// written like the rule's redact entries, which apply to the snapshot too.
+// In YAML and JSON it makes the long form of snapshot:
+// {source: response.body, redact: [password]}.
 type StateSpec struct {
-	Key      string `json:"key"`
-	Snapshot string `json:"snapshot,omitempty"`
-	Prefetch string `json:"prefetch,omitempty"`
+	Key            string
+	Snapshot       string
+	SnapshotRedact []string
+	Prefetch       string
+}
+
+// stateJSON is the JSON form of StateSpec: snapshot is a source string or
+// a snapshotJSON object.
+type stateJSON struct {
+	Key      string          `json:"key"`
+	Snapshot json.RawMessage `json:"snapshot,omitempty"`
+	Prefetch string          `json:"prefetch,omitempty"`
+}
+
+type snapshotJSON struct {
+	Source string   `json:"source,omitempty"`
+	Redact []string `json:"redact,omitempty"`
+}
+
+// MarshalJSON writes snapshot as a string, or as an object when it has
+// its own redact entries.
+func (s StateSpec) MarshalJSON() ([]byte, error) {
+	j := stateJSON{Key: s.Key, Prefetch: s.Prefetch}
+	var snap any
+	switch {
+	case len(s.SnapshotRedact) > 0:
+		snap = snapshotJSON{Source: s.Snapshot, Redact: s.SnapshotRedact}
+	case s.Snapshot != "":
+		snap = s.Snapshot
+	}
+	if snap != nil {
+		b, err := json.Marshal(snap)
+		if err != nil {
+			return nil, fmt.Errorf("state snapshot: %w", err)
+		}
+		j.Snapshot = b
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads both forms of snapshot. Unknown keys are errors, as
+// in the rest of the config.
+func (s *StateSpec) UnmarshalJSON(b []byte) error {
+	var j stateJSON
+	if err := strictJSON(b, &j); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	*s = StateSpec{Key: j.Key, Prefetch: j.Prefetch}
+	raw := bytes.TrimSpace(j.Snapshot)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+	case raw[0] == '"':
+		return json.Unmarshal(raw, &s.Snapshot)
+	case raw[0] == '{':
+		var sj snapshotJSON
+		if err := strictJSON(raw, &sj); err != nil {
+			return fmt.Errorf("state.snapshot: %w", err)
+		}
+		s.Snapshot, s.SnapshotRedact = sj.Source, sj.Redact
+	default:
+		return fmt.Errorf("state.snapshot: want a source string or an object {source, redact}, got %s", raw)
+	}
+	return nil
+}
+
+// strictJSON decodes b into v, refusing unknown keys.
+func strictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 // stateRule is a compiled StateSpec.
 type stateRule struct {
 	key           template
 	snapshot      source
-	forget        bool // snapshot: none
-	keyEarly      bool // the key reads only what is known before the request is sent
+	redact        *redactor // the rule's and the snapshot's own; nil when none
+	forget        bool      // snapshot: none
+	keyEarly      bool      // the key reads only what is known before the request is sent
 	prefetchVerb  string
 	prefetchPath  template
 	readAhead     bool // the early key or prefetch path reads request.body
@@ -193,10 +268,22 @@ func (t template) walk(fn func(*source)) {
 }
 
 // compileState compiles a rule's state; fail reports each error at its key.
-func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err error)) *stateRule {
+// ruleRedact (the rule's compiled redact, possibly nil) applies to the
+// snapshot as well as its own entries.
+func compileState(spec *StateSpec, pp *pathPattern, ruleRedact *redactor, fail func(field string, err error)) *stateRule {
 	st := &stateRule{}
 	ok := true
 	var err error
+	own, err := compileRedact(spec.SnapshotRedact)
+	switch {
+	case err != nil:
+		fail("state.snapshot.redact", fmt.Errorf("state.snapshot.redact: %w", err))
+		ok = false
+	case own != nil && spec.Snapshot == SnapshotNone:
+		fail("state.snapshot.redact", errors.New("state.snapshot.redact: snapshot none stores nothing to redact"))
+		ok = false
+	}
+	st.redact = ruleRedact.merge(own)
 	if strings.TrimSpace(spec.Key) == "" {
 		fail("state", errors.New("state: key is required, e.g. \"order:{path.id}\""))
 		ok = false
@@ -218,7 +305,7 @@ func compileState(spec *StateSpec, pp *pathPattern, fail func(field string, err 
 	if snap == SnapshotNone {
 		st.forget = true
 	} else if st.snapshot, err = compileSource(snap, pp); err != nil {
-		fail("state.snapshot", fmt.Errorf("state.snapshot: %w", err))
+		fail("state.snapshot.source", fmt.Errorf("state.snapshot: %w", err))
 		ok = false
 	} else if st.snapshot.kind == srcPrevious {
 		fail("state.snapshot", errors.New("state.snapshot: previous would keep the old state forever; use a request or response source"))
@@ -322,7 +409,7 @@ func (c Candidate) Prefetch(in *Input) (method, path string, ok bool, err error)
 
 // Snapshot returns the JSON to remember under the rule's key once its
 // response matched (null when the source is missing; nil when the rule
-// forgets the state, see StateForgets).
+// forgets the state, see StateForgets), without what the rule redacts.
 func (c Candidate) Snapshot(in *Input) ([]byte, error) {
 	if c.Rule.state == nil || c.Rule.state.forget {
 		return nil, nil
@@ -331,5 +418,5 @@ func (c Candidate) Snapshot(in *Input) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v, nil
+	return c.Rule.state.redact.apply(v), nil
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -128,5 +129,65 @@ func TestState(t *testing.T) {
 	}
 	if _, err := post[0].StateKey(&Input{Status: 201, RespBody: []byte(`{}`)}); err == nil {
 		t.Error("a key with a missing part gave no error")
+	}
+}
+
+// A snapshot holds nothing the rule redacts from its data, nor what its
+// own redact (the long form of snapshot) removes.
+func TestSnapshotRedact(t *testing.T) {
+	set := mustSet(t, `events:
+  - name: customer.created
+    match: {method: POST, path: /api/customers}
+    state: {key: "customer:{response.body.id}"}
+    data: response.body
+    redact: [password, "*.token"]
+  - match: {method: GET, path: "/api/customers/{id}"}
+    state:
+      key: "customer:{path.id}"
+      snapshot: {source: response.body.customer, redact: [password, profile.ssn]}
+  - name: customer.updated
+    match: {method: PUT, path: "/api/customers/{id}"}
+    state:
+      key: "customer:{path.id}"
+      snapshot: {redact: [ssn]}
+    data: {id: path.id}
+    redact: [password]
+`)
+	body := `{"id":"c1","password":"hunter2","name":"Ann","profile":{"ssn":"123","token":"t","city":"Lyon"},"ssn":"9"}`
+	tests := []struct {
+		method, path, resp, want string
+	}{
+		{"POST", "/api/customers", body, `{"id":"c1","name":"Ann","profile":{"ssn":"123","city":"Lyon"},"ssn":"9"}`},
+		{"GET", "/api/customers/c1", `{"customer":` + body + `}`, `{"id":"c1","name":"Ann","profile":{"token":"t","city":"Lyon"},"ssn":"9"}`},
+		{"PUT", "/api/customers/c1", body, `{"id":"c1","name":"Ann","profile":{"ssn":"123","token":"t","city":"Lyon"}}`},
+	}
+	for _, tt := range tests {
+		c := set.Candidates(tt.method, tt.path)[0]
+		snap, err := c.Snapshot(&Input{Method: tt.method, Path: tt.path, Status: 200, RespBody: []byte(tt.resp)})
+		if err != nil || string(snap) != tt.want {
+			t.Errorf("%s %s: Snapshot = %s, %v\nwant %s", tt.method, tt.path, snap, err, tt.want)
+		}
+	}
+}
+
+func TestSnapshotLongFormErrors(t *testing.T) {
+	rule := "events:\n  - name: a.b\n    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      snapshot:\n"
+	tests := []struct{ name, src, want string }{
+		{"unknown key", rule + "        sauce: response.body\n", `t.yaml:7: unknown key "sauce" in state.snapshot (it has source and redact)`},
+		{"bad source", rule + "        source: response.bdy\n", `t.yaml:7: event a.b: state.snapshot: unknown source "response.bdy"`},
+		{"bad redact", rule + "        redact: [a., b]\n", `t.yaml:7: event a.b: state.snapshot.redact: entry "a.": empty component`},
+		{"none", rule + "        source: none\n        redact: [a]\n", `t.yaml:8: event a.b: state.snapshot.redact: snapshot none stores nothing to redact`},
+		{"redact map", rule + "        redact: {a: b}\n", `t.yaml:7: state.snapshot.redact must be a value or a list of values`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			specs, err := Parse("t.yaml", []byte(tt.src))
+			if err == nil {
+				_, err = Compile(specs)
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("got %v\nwant %s", err, tt.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/checker"
 	"cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/overloads"
@@ -16,7 +18,33 @@ import (
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/ext"
+	"cel.dev/cel-go/interpreter"
 )
+
+// Bounds on the work of a `when` expression. A comprehension over a body
+// (items.all(x, items.all(y, ...))) could otherwise hold the response and
+// a core for as long as the body is large.
+const (
+	// WhenCostLimit is the CEL cost (roughly, the operations) one
+	// evaluation may spend; past it the event is skipped (when_error).
+	// A predicate over each of 100,000 items fits.
+	WhenCostLimit = 1_000_000
+	// WhenEstimateLimit bounds the static cost estimate made at load time
+	// for request and response values of up to 1 MiB (the default
+	// max_body): a cost that grows with the body fits, one that grows
+	// with its square (a comprehension over a body inside another over a
+	// body) does not.
+	WhenEstimateLimit = 10_000_000_000
+	// whenEstimateSize is the size (items of a list or map, characters of
+	// a string) assumed for any value read from the exchange.
+	whenEstimateSize = 1 << 20
+	// whenInterruptEvery is how many comprehension iterations run between
+	// two looks at the context.
+	whenInterruptEvery = 100
+)
+
+// errWhenCost marks an evaluation stopped by WhenCostLimit.
+var errWhenCost = fmt.Errorf("over the cost limit of %d", WhenCostLimit)
 
 // The variables a `when` expression sees, and the fields each one has
 // (path's fields are the rule's {params}, checked separately).
@@ -74,6 +102,9 @@ func compileWhen(expr string, pp *pathPattern) (w *whenProg, err error) {
 	if err := w.analyse(checked.NativeRep(), pp); err != nil {
 		return nil, err
 	}
+	if err := checkWhenCost(env, checked); err != nil {
+		return nil, err
+	}
 	// Should the rewrite fail, keep the strict form: a missing field is
 	// then an evaluation error, which still counts as false.
 	prepared := checked
@@ -83,11 +114,53 @@ func compileWhen(expr string, pp *pathPattern) (w *whenProg, err error) {
 			prepared, w.strict = rewritten, false
 		}
 	}
-	w.prog, err = env.Program(prepared)
+	w.prog, err = env.Program(prepared,
+		cel.CostLimit(WhenCostLimit),
+		cel.InterruptCheckFrequency(whenInterruptEvery))
 	if err != nil {
 		return nil, fmt.Errorf("planning CEL program: %w", err)
 	}
 	return w, nil
+}
+
+// checkWhenCost refuses an expression whose estimated cost, for values of
+// whenEstimateSize, is over WhenEstimateLimit.
+func checkWhenCost(env *cel.Env, checked *cel.Ast) error {
+	est, err := env.EstimateCost(checked, exchangeSizes{})
+	if err != nil {
+		return fmt.Errorf("estimating its cost: %w", err)
+	}
+	if est.Max > WhenEstimateLimit {
+		return fmt.Errorf("too costly: its cost is estimated up to %d for 1 MiB bodies, over %d; "+
+			"a comprehension over a body inside another (items.all(x, items.all(y, ...))) grows with the square of the body; "+
+			"iterate over nested data instead (items.exists(i, i.tags.exists(t, ...)))",
+			est.Max, uint64(WhenEstimateLimit))
+	}
+	return nil
+}
+
+// exchangeSizes sizes the values of the exchange for the cost estimate:
+// each at most whenEstimateSize, and an element of a collection being
+// iterated at most 1. The elements of a collection together are no larger
+// than it, so nested data (items.exists(i, i.tags.exists(...))) costs as
+// the body, while a comprehension over the whole body inside another costs
+// its square.
+type exchangeSizes struct{}
+
+// EstimateSize implements checker.CostEstimator.
+func (exchangeSizes) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+	for _, p := range n.Path() {
+		switch p {
+		case "@items", "@values", "@keys", "@indices":
+			return &checker.SizeEstimate{Min: 0, Max: 1}
+		}
+	}
+	return &checker.SizeEstimate{Min: 0, Max: whenEstimateSize}
+}
+
+// EstimateCallCost implements checker.CostEstimator: CEL's own estimates.
+func (exchangeSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
 }
 
 // celIssues turns CEL's multi-line report into one line per issue.
@@ -197,7 +270,7 @@ func (nullSafe) Optimize(ctx *cel.OptimizerContext, a *ast.AST) *ast.AST {
 
 // eval runs the expression. The caller checks the bodies it needs first,
 // to report why one is unavailable as that body's skip reason.
-func (w *whenProg) eval(in *Input, params map[string]string) (bool, error) {
+func (w *whenProg) eval(ctx context.Context, in *Input, params map[string]string) (bool, error) {
 	req := map[string]any{
 		"method":  in.Method,
 		"path":    in.Path,
@@ -240,12 +313,16 @@ func (w *whenProg) eval(in *Input, params map[string]string) (bool, error) {
 	if params == nil {
 		params = map[string]string{}
 	}
-	out, _, err := w.prog.Eval(map[string]any{
+	out, _, err := w.prog.ContextEval(ctx, map[string]any{
 		"request":  req,
 		"response": resp,
 		"path":     params,
 		"previous": prev,
 	})
+	var cancelled interpreter.EvalCancelledError
+	if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
+		return false, fmt.Errorf("%w: %w", errWhenCost, err)
+	}
 	if err != nil {
 		return false, err
 	}

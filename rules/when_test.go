@@ -1,7 +1,10 @@
 package rules
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -105,7 +108,7 @@ func TestWhen(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := w.eval(in, params)
+			got, err := w.eval(context.Background(), in, params)
 			if tt.err {
 				if err == nil {
 					t.Fatalf("got %v, want an error", got)
@@ -162,6 +165,97 @@ func TestWhenNeeds(t *testing.T) {
 		}
 		if w.needsReq != tt.req || w.needsResp != tt.resp || w.needsPrev != tt.prev {
 			t.Errorf("%q: needs req=%v resp=%v prev=%v, want %v %v %v", tt.expr, w.needsReq, w.needsResp, w.needsPrev, tt.req, tt.resp, tt.prev)
+		}
+	}
+}
+
+// bigBody is {"items":[0,...,n-1],"groups":[{"members":[0,...,n-1]}]}.
+func bigBody(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(i))
+	}
+	b.WriteString(`]`)
+	list := b.String()
+	return []byte(`{"items":` + list + `,"groups":[{"members":` + list + `}]}`)
+}
+
+// A `when` that would run for seconds on a large body stops at the cost
+// limit and skips the event. Nested data hides its cost from the load-time
+// estimate (one group holding every member), so the run-time limit is what
+// stops it: 12,000 members compared with each other are 144 million steps.
+func TestWhenCostLimit(t *testing.T) {
+	set := mustSet(t, `events:
+  - name: group.checked
+    match: {method: POST, path: /groups}
+    when: request.body.groups.exists(g, g.members.exists(m, g.members.exists(n, m == n && m < 0)))
+`)
+	in := &Input{Method: "POST", Path: "/groups", Status: 200, Body: bigBody(12000)}
+	c := set.Candidates("POST", "/groups")[0]
+	ev, err := c.Eval(in)
+	var se *SkipError
+	if !errors.As(err, &se) || se.Reason != reasonWhenError || !errors.Is(err, errWhenCost) {
+		t.Fatalf("got %+v, %v; want a when_error over the cost limit", ev, err)
+	}
+	// A small body is well within the limit.
+	in = &Input{Method: "POST", Path: "/groups", Status: 200, Body: bigBody(100)}
+	if ev, err := c.Eval(in); ev != nil || err != nil {
+		t.Fatalf("small body: got %+v, %v; want no event and no error", ev, err)
+	}
+}
+
+// A done context stops a long comprehension (the client left): the event
+// is skipped with the context's error.
+func TestWhenInterrupted(t *testing.T) {
+	set := mustSet(t, `events:
+  - name: item.found
+    match: {method: POST, path: /items}
+    when: request.body.items.exists(i, i < 0)
+`)
+	c := set.Candidates("POST", "/items")[0]
+	in := &Input{Method: "POST", Path: "/items", Status: 200, Body: bigBody(12000)}
+	if ev, err := c.Eval(in); ev != nil || err != nil {
+		t.Fatalf("no context: got %+v, %v; want no event and no error", ev, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	in = &Input{Method: "POST", Path: "/items", Status: 200, Body: bigBody(12000)}
+	ev, err := c.EvalContext(ctx, in)
+	var se *SkipError
+	if !errors.As(err, &se) || se.Reason != reasonWhenError || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: got %+v, %v; want a when_error caused by the cancellation", ev, err)
+	}
+}
+
+// The load-time estimate lets a cost that grows with the body through and
+// refuses one that grows with its square.
+func TestWhenCostEstimate(t *testing.T) {
+	pp, _ := compilePath("/x")
+	tests := []struct {
+		expr string
+		ok   bool
+	}{
+		{`previous.status != response.body.status`, true},
+		{`request.body.items.exists(i, i.qty > 10 && i.sku.startsWith("A") && has(i.tags))`, true},
+		{`request.body.items.exists(i, i.tags.exists(t, t == "x"))`, true},
+		{`request.body.items.map(i, i.sku).exists(s, s == "a")`, true},
+		{`request.body.text.split(",").exists(p, p == "x")`, true},
+		{`request.body.note.matches("^a.*b$")`, true},
+		{`request.body.items.all(x, request.body.items.all(y, true))`, false},
+		{`request.body.items.exists(i, i.tags.exists(t, response.body.tags.exists(u, u == t)))`, false},
+		{`request.body.roles.exists(r, !(r in previous.roles))`, false},
+	}
+	for _, tt := range tests {
+		_, err := compileWhen(tt.expr, pp)
+		if tt.ok && err != nil {
+			t.Errorf("%s: %v", tt.expr, err)
+		}
+		if !tt.ok && (err == nil || !strings.Contains(err.Error(), "too costly")) {
+			t.Errorf("%s: got %v, want too costly", tt.expr, err)
 		}
 	}
 }
