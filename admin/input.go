@@ -107,6 +107,7 @@ func decodeInput(r *http.Request) (*input, queue.FieldErrors, error) {
 }
 
 // readObject reads a JSON object body; an empty body is an empty object.
+// Duplicate keys and deep nesting are refused first (checkJSON).
 func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -118,6 +119,9 @@ func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return map[string]json.RawMessage{}, nil
+	}
+	if err := checkJSON(body); err != nil {
+		return nil, err
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
