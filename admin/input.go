@@ -82,9 +82,7 @@ func decodeInput(r *http.Request) (*input, queue.FieldErrors, error) {
 			in.Headers, target, want = new(map[string]string), &in.Headers, "an object of strings"
 		case "filters":
 			in.Filters = new(queue.Filters)
-			dec := json.NewDecoder(strings.NewReader(string(val)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(in.Filters); err != nil {
+			if err := decodeFilters(val, in.Filters); err != nil {
 				fe["filters"] = `must be {"site_ids": [strings]}: ` + err.Error()
 			}
 			continue
@@ -106,7 +104,26 @@ func decodeInput(r *http.Request) (*input, queue.FieldErrors, error) {
 	return in, nil, nil
 }
 
+// decodeFilters decodes filters with exact key names: decoding into the
+// struct would take "SITE_IDS" for site_ids, and the last of two spellings.
+func decodeFilters(val json.RawMessage, f *queue.Filters) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(val, &raw); err != nil {
+		return err
+	}
+	for key, v := range raw {
+		if key != "site_ids" {
+			return fmt.Errorf("unknown key %q", key)
+		}
+		if err := json.Unmarshal(v, &f.SiteIDs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readObject reads a JSON object body; an empty body is an empty object.
+// Duplicate keys and deep nesting are refused first (checkJSON).
 func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -118,6 +135,9 @@ func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	}
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return map[string]json.RawMessage{}, nil
+	}
+	if err := checkJSON(body); err != nil {
+		return nil, err
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {

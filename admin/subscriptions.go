@@ -200,7 +200,11 @@ func refuseConfig(sub *queue.Subscription) error {
 // checkInput answers a body that could not be read or had bad fields; it
 // reports whether the handler may go on.
 func checkInput(w http.ResponseWriter, fe queue.FieldErrors, err error) bool {
+	var be *bodyError
 	switch {
+	case errors.As(err, &be) && be.field != "":
+		writeError(w, http.StatusBadRequest, be.Error(), queue.FieldErrors{be.field: be.fieldMsg})
+		return false
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error(), nil)
 		return false

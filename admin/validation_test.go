@@ -3,6 +3,7 @@ package admin_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -60,6 +61,9 @@ func TestValidation(t *testing.T) {
 		{"url user only", with(map[string]any{"url": "https://user@receiver.example.com/hooks"}), "url"},
 		{"url fragment", with(map[string]any{"url": "https://receiver.example.com/hooks#part"}), "url"},
 		{"url not a string", with(map[string]any{"url": 42}), "url"},
+		{"url port 0", with(map[string]any{"url": "https://receiver.example.com:0/hooks"}), "url"},
+		{"url port 65536", with(map[string]any{"url": "https://receiver.example.com:65536/hooks"}), "url"},
+		{"url port 99999", with(map[string]any{"url": "http://receiver.example.com:99999/"}), "url"},
 		{"events missing", with(map[string]any{"events": nil}), "events"},
 		{"events empty", with(map[string]any{"events": []string{}}), "events"},
 		{"events unknown name", with(map[string]any{"events": []string{"order.created", "order.refunded"}}), "events"},
@@ -93,9 +97,28 @@ func TestValidation(t *testing.T) {
 		{"header user-agent", with(map[string]any{"headers": map[string]string{"User-Agent": "x"}}), "headers"},
 		{"header host", with(map[string]any{"headers": map[string]string{"Host": "evil.example.com"}}), "headers"},
 		{"header bad name", with(map[string]any{"headers": map[string]string{"Bad Header": "x"}}), "headers"},
+		{"header content-encoding", with(map[string]any{"headers": map[string]string{"Content-Encoding": "gzip"}}), "headers"},
+		{"header transfer-encoding", with(map[string]any{"headers": map[string]string{"transfer-encoding": "chunked"}}), "headers"},
+		{"header content-length", with(map[string]any{"headers": map[string]string{"Content-Length": "1"}}), "headers"},
+		{"header expect", with(map[string]any{"headers": map[string]string{"Expect": "100-continue"}}), "headers"},
+		{"header connection", with(map[string]any{"headers": map[string]string{"CONNECTION": "close"}}), "headers"},
+		{"header proxy-authorization", with(map[string]any{"headers": map[string]string{"Proxy-Authorization": "Basic eDp5"}}), "headers"},
+		{"header proxy-anything", with(map[string]any{"headers": map[string]string{"proxy-foo": "x"}}), "headers"},
+		{"header upgrade", with(map[string]any{"headers": map[string]string{"Upgrade": "websocket"}}), "headers"},
+		{"header te", with(map[string]any{"headers": map[string]string{"TE": "trailers"}}), "headers"},
+		{"header trailer", with(map[string]any{"headers": map[string]string{"Trailer": "X-A"}}), "headers"},
+		{"header webhook-timestamp", with(map[string]any{"headers": map[string]string{"WEBHOOK-TIMESTAMP": "1"}}), "headers"},
+		{"header x-webhook-attempt", with(map[string]any{"headers": map[string]string{"x-webhook-attempt": "1"}}), "headers"},
+		{"headers too many", with(map[string]any{"headers": manyHeaders(33, 1)}), "headers"},
+		{"header name too long", with(map[string]any{"headers": map[string]string{"X-" + strings.Repeat("n", 255): "x"}}), "headers"},
+		{"header value too long", with(map[string]any{"headers": map[string]string{"X-A": strings.Repeat("v", 4097)}}), "headers"},
+		{"headers too big together", with(map[string]any{"headers": manyHeaders(5, 4000)}), "headers"},
 		{"headers not strings", with(map[string]any{"headers": map[string]any{"X-Count": 1}}), "headers"},
 		{"is_active not bool", with(map[string]any{"is_active": "yes"}), "is_active"},
 		{"filters unknown key", with(map[string]any{"filters": map[string]any{"sites": []string{"a"}}}), "filters"},
+		{"filters key case", with(map[string]any{"filters": map[string]any{"SITE_IDS": []string{"a"}}}), "filters"},
+		{"filters key in two cases", with(map[string]any{"filters": map[string]any{"site_ids": []string{"a"}, "Site_Ids": []string{"b"}}}), "filters"},
+		{"filters not an object", with(map[string]any{"filters": []string{"a"}}), "filters"},
 		{"filters empty site", with(map[string]any{"filters": map[string]any{"site_ids": []string{""}}}), "filters.site_ids"},
 		{"description too long", with(map[string]any{"description": strings.Repeat("d", 2001)}), "description"},
 		{"app_name too long", with(map[string]any{"app_name": strings.Repeat("a", 201)}), "app_name"},
@@ -179,6 +202,8 @@ func TestValidation(t *testing.T) {
 		{"rate_limit per minute", with(map[string]any{"rate_limit": "100/m"}), nil},
 		{"rate_limit per hour", with(map[string]any{"rate_limit": "1000/h"}), nil},
 		{"custom headers", with(map[string]any{"headers": map[string]string{"X-Custom": "1", "Authorization": "Bearer t"}}), nil},
+		{"32 headers", with(map[string]any{"headers": manyHeaders(32, 1)}), nil},
+		{"url port 65535", with(map[string]any{"url": "https://receiver.example.com:65535/hooks"}), nil},
 		{"filters", with(map[string]any{"filters": map[string]any{"site_ids": []string{"a", "b"}}}), nil},
 		{"app_name", with(map[string]any{"app_name": "swigs-workflow"}), func(t *testing.T, sub map[string]any) {
 			if sub["app_name"] != "swigs-workflow" {
@@ -233,6 +258,15 @@ func TestValidation(t *testing.T) {
 	})
 }
 
+// manyHeaders returns n custom headers with values of size bytes.
+func manyHeaders(n, size int) map[string]string {
+	h := map[string]string{}
+	for i := range n {
+		h[fmt.Sprintf("X-H%d", i)] = strings.Repeat("v", size)
+	}
+	return h
+}
+
 // jsonValue returns v as it reads back from JSON.
 func jsonValue(t *testing.T, v any) any {
 	t.Helper()
@@ -267,6 +301,33 @@ func TestBadBodies(t *testing.T) {
 			}
 		}
 	}
+
+	// A key given twice, at any depth, is a 400 naming the key and its
+	// field; so is a body nested too deep (naming its field when it has one).
+	nest := func(n int, v string) string { return strings.Repeat("[", n) + v + strings.Repeat("]", n) }
+	for _, c := range []struct{ body, field, msg string }{
+		{`{"url": "https://a.example.com/in", "url": "https://b.example.com/in", "events": ["order.created"]}`, "url", `request body has the key "url" more than once`},
+		{`{"events": ["order.created"], "headers": {"X-A": "1", "X-B": "2", "X-A": "3"}}`, "headers", `the key "X-A" appears more than once in headers`},
+		{`{"filters": {"site_ids": ["a"], "site_ids": ["b"]}}`, "filters", `the key "site_ids" appears more than once in filters`},
+		{`{"description": "x", "filters": {"site_ids": ` + nest(40, `"a"`) + `}}`, "filters", "nested too deep"},
+		{nest(33, ""), "", "nested too deep"},
+		{nest(20000, ""), "", "nested too deep"},
+	} {
+		for _, rq := range []struct{ method, path string }{
+			{http.MethodPost, "/webhooks/subscriptions"},
+			{http.MethodPut, "/webhooks/subscriptions/" + id},
+			{http.MethodPatch, "/webhooks/subscriptions/" + id},
+		} {
+			msg, fields := a.apiError(a.do(rq.method, rq.path, c.body), http.StatusBadRequest)
+			if !strings.Contains(msg, c.msg) {
+				t.Errorf("%s %s %.60s: message %q, want one containing %q", rq.method, rq.path, c.body, msg, c.msg)
+			}
+			if c.field != "" && fields[c.field] == "" {
+				t.Errorf("%s %s %.60s: no error on %s: %v", rq.method, rq.path, c.body, c.field, fields)
+			}
+		}
+	}
+	a.fieldError(a.do(http.MethodPost, "/webhooks/subscriptions/"+id+"/rotate-secret", `{"grace_period": "1h", "grace_period": "720h"}`), "grace_period")
 
 	// Over 1 MiB: 400, and the API still answers afterwards.
 	big := `{"description":"` + strings.Repeat("x", 1<<20) + `","url":"` + receiver + `","events":["order.created"]}`

@@ -2,14 +2,12 @@ package queue
 
 import (
 	"fmt"
-	"net/textproto"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/net/http/httpguts"
 )
 
 // TestEvent is the event the admin API's test route sends; every
@@ -132,13 +130,6 @@ var (
 	rateLimitRE    = regexp.MustCompile(`^[1-9][0-9]{0,8}/(s|m|h)$`)
 )
 
-// reservedHeaders are set by delivery itself; a subscription cannot
-// override them.
-var reservedHeaders = map[string]bool{
-	"Content-Type": true, "Content-Length": true, "Host": true, "User-Agent": true,
-	"Connection": true, "Transfer-Encoding": true, "Te": true, "Upgrade": true, "Trailer": true,
-}
-
 // Validate checks every field and returns the problems by field, or nil.
 // known reports whether the loaded rules can emit an event; validSecret
 // checks a secret against the signature scheme (the signer package).
@@ -168,21 +159,8 @@ func (s *Subscription) Validate(known func(string) bool, validScheme func(string
 	if s.RateLimit != "" && !rateLimitRE.MatchString(s.RateLimit) {
 		fe["rate_limit"] = fmt.Sprintf("%q is not like 100/m (a count per s, m or h)", s.RateLimit)
 	}
-	seen := map[string]string{}
-	for name, value := range s.Headers {
-		canon := textproto.CanonicalMIMEHeaderKey(name)
-		lower := strings.ToLower(name)
-		switch {
-		case !httpguts.ValidHeaderFieldName(name):
-			fe["headers"] = fmt.Sprintf("%q is not a valid header name", name)
-		case reservedHeaders[canon] || strings.HasPrefix(lower, "x-webhook-") || strings.HasPrefix(lower, "webhook-"):
-			fe["headers"] = fmt.Sprintf("%q is set by delivery and cannot be overridden", name)
-		case seen[canon] != "":
-			fe["headers"] = fmt.Sprintf("%q and %q are the same header", seen[canon], name)
-		case !httpguts.ValidHeaderFieldValue(value):
-			fe["headers"] = fmt.Sprintf("the value of %q has characters a header cannot carry (such as a line break)", name)
-		}
-		seen[canon] = name
+	if msg := validateHeaders(s.Headers); msg != "" {
+		fe["headers"] = msg
 	}
 	for _, id := range s.Filters.SiteIDs {
 		if id == "" {
@@ -217,10 +195,22 @@ func validateURL(raw string) string {
 		return "must be an absolute http:// or https:// URL"
 	case u.Host == "" || u.Hostname() == "":
 		return "must have a host"
+	case !validPort(u.Port()):
+		return fmt.Sprintf("port %s is not one of 1 to 65535", u.Port())
 	case u.User != nil:
 		return "must not contain credentials (use headers for authentication)"
 	case u.Fragment != "":
 		return "must not have a #fragment"
 	}
 	return ""
+}
+
+// validPort reports whether a URL's port is absent or 1 to 65535; url.Parse
+// checks only that it is made of digits.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n >= 1
 }
