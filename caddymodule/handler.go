@@ -255,7 +255,7 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 				snaps = append(snaps, queue.Snapshot{Key: key, Value: bytes.Clone(snap)})
 			}
 		}
-		ev, err := c.Eval(in)
+		ev, err := c.EvalContext(r.Context(), in) // a `when` over a huge body stops when the client leaves
 		if err != nil {
 			h.skip(r, c.Rule, err)
 			continue
