@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
 	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 func init() {
@@ -136,9 +136,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// rateRe is the form of a rate limit: a count per second, minute or hour.
-var rateRe = regexp.MustCompile(`^([1-9][0-9]*)/(s|m|h)$`)
-
 // Validate checks the settings.
 func (a *App) Validate() error {
 	if a.Durability != "" && a.Durability != "sync" && a.Durability != "async" {
@@ -152,8 +149,8 @@ func (a *App) Validate() error {
 	if a.Timeout < 0 {
 		return fmt.Errorf("webhooks: timeout must be positive, got %s", time.Duration(a.Timeout))
 	}
-	if !rateRe.MatchString(a.RateLimit) {
-		return fmt.Errorf("webhooks: rate_limit: %q is not like 100/m (count per s, m or h)", a.RateLimit)
+	if _, err := webhook.ParseRate(a.RateLimit); err != nil {
+		return fmt.Errorf("webhooks: rate_limit: %w", err)
 	}
 	if a.DisableAfter < 0 {
 		return fmt.Errorf("webhooks: disable_after must be positive, got %d", a.DisableAfter)

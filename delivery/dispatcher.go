@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // Settings are the app's delivery settings (SPEC §2).
@@ -431,7 +432,7 @@ func (d *Dispatcher) SendTest(ctx context.Context, sub *queue.Subscription) Test
 		"message":         "A test delivery from caddy-webhooks",
 		"subscription_id": sub.ID,
 	})
-	ev := &queue.Event{ID: queue.NewID("evt_", now), Name: queue.TestEvent, Time: now, Data: data}
+	ev := &queue.Event{ID: queue.NewID("evt_", now), Name: webhook.TestEvent, Time: now, Data: data}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	res := cfg.sender.send(ctx, sub, ev, 1)

@@ -41,7 +41,7 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 	for i := range events {
 		events[i] = queue.Event{ID: queue.NewID("evt_", created), Name: "order.created", Time: created, Data: json.RawMessage(`{}`)}
 	}
-	if err := store.Append(events, 0, queue.Sync, nil); err != nil {
+	if err := store.Commit(events, nil, 0, queue.Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // The dispatcher's side of the rate limits: one window per subscription
@@ -15,8 +16,8 @@ import (
 // def), nil for no limit. A changed limit keeps the sends of the old one.
 func (d *Dispatcher) windowLocked(sub *queue.Subscription, def string) *window {
 	spec := sub.RateLimit
-	if spec == "" {
-		spec = def
+	if _, err := webhook.ParseRate(spec); err != nil {
+		spec = def // none, or one stored before the API refused it: the app's default
 	}
 	w := d.windows[sub.ID]
 	if w != nil && w.spec == spec {
@@ -30,7 +31,7 @@ func (d *Dispatcher) windowLocked(sub *queue.Subscription, def string) *window {
 		nw, ok = newWindow(spec, d.now)
 	}
 	if !ok {
-		return nil // validated at the API and in config; unlimited if not
+		return nil // the app's default is validated when the config loads
 	}
 	d.windows[sub.ID] = nw
 	return nw

@@ -1,27 +1,10 @@
 package delivery
 
 import (
-	"regexp"
-	"strconv"
 	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
-
-// rateRE is the form of a rate limit: a count per second, minute or hour.
-var rateRE = regexp.MustCompile(`^([1-9][0-9]*)/(s|m|h)$`)
-
-// parseRate reads a rate limit like 100/m.
-func parseRate(spec string) (n int, per time.Duration, ok bool) {
-	m := rateRE.FindStringSubmatch(spec)
-	if m == nil {
-		return 0, 0, false
-	}
-	n, err := strconv.Atoi(m[1])
-	if err != nil { // out of range: as good as no limit
-		n = int(^uint(0) >> 1)
-	}
-	per = map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[m[2]]
-	return n, per, true
-}
 
 // exactMax is the largest count per period whose sends a window logs one
 // by one. Above it, sends are counted in slices of per/windowSlices, so
@@ -72,13 +55,13 @@ type entry struct {
 // newWindow returns the window of a rate limit like 100/m, or false if
 // spec is not one.
 func newWindow(spec string, now func() time.Time) (*window, bool) {
-	n, per, ok := parseRate(spec)
-	if !ok {
+	r, err := webhook.ParseRate(spec)
+	if err != nil {
 		return nil, false
 	}
-	w := &window{spec: spec, n: n, per: per, now: now, epoch: now()}
-	if n > exactMax {
-		w.quantum = per / windowSlices
+	w := &window{spec: spec, n: r.N, per: r.Per, now: now, epoch: now()}
+	if r.N > exactMax {
+		w.quantum = r.Per / windowSlices
 	}
 	return w, true
 }

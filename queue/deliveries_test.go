@@ -25,7 +25,7 @@ func TestClaimDue(t *testing.T) {
 	for range 5 {
 		evs = append(evs, Event{ID: NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{}`)})
 	}
-	if err := s.Append(evs, time.Hour, Sync, nil); err != nil {
+	if err := s.Commit(evs, nil, time.Hour, Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	hints := s.DueHints()

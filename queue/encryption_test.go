@@ -27,7 +27,7 @@ func writeEvent(t *testing.T, dir string, key []byte, marker string) {
 	}
 	now := time.Now()
 	ev := Event{ID: NewID("evt_", now), Name: "order.created", Time: now, Data: json.RawMessage(`{"note":"` + marker + `"}`)}
-	if err := s.Append([]Event{ev}, time.Hour, Sync, nil); err != nil {
+	if err := s.Commit([]Event{ev}, nil, time.Hour, Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

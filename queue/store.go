@@ -202,9 +202,6 @@ func (s *Store) wake() {
 	}
 }
 
-// Dir returns the directory the store was opened in.
-func (s *Store) Dir() string { return s.dir }
-
 // Close waits for the operations in progress, then flushes and closes the
 // database. Closing twice is harmless.
 func (s *Store) Close() error {
@@ -224,10 +221,6 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// Destruct closes the store; it lets a caddy.UsagePool close the database
-// when the last configuration using it is stopped.
-func (s *Store) Destruct() error { return s.Close() }
-
 // Durability says when Append returns.
 type Durability int
 
@@ -239,15 +232,10 @@ const (
 	Async
 )
 
-// Append stores events in one transaction: all of them or none. Records
-// expire after retention (0 keeps them forever). With Async, errors are
-// reported to onAsyncErr instead (which may be nil).
-func (s *Store) Append(events []Event, retention time.Duration, d Durability, onAsyncErr func(error)) error {
-	return s.Commit(events, nil, retention, d, onAsyncErr)
-}
-
-// Commit is Append with the request's resource snapshots in the same
-// transaction. Snapshots alone (a read that refreshes state) are committed
+// Commit stores events, and the request's resource snapshots, in one
+// transaction: all of them or none. Records expire after retention (0
+// keeps them forever). With Async, errors are reported to onAsyncErr
+// instead (which may be nil). Snapshots alone (a read that refreshes state) are committed
 // before it returns, whatever d, but not synced: losing one in a crash
 // costs a prefetch, not an event.
 func (s *Store) Commit(events []Event, snaps []Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {

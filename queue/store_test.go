@@ -35,7 +35,7 @@ func TestAppendAndReadBack(t *testing.T) {
 		{ID: NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{"orderId":"a1","total":12.5}`), Site: "s1"},
 		{ID: NewID("evt_", t0.Add(time.Second)), Name: "customer.created", Time: t0.Add(time.Second), Data: json.RawMessage(`{"email":"x@y"}`), UserID: json.RawMessage(`"u7"`)},
 	}
-	if err := s.Append(evs, time.Hour, Sync, nil); err != nil {
+	if err := s.Commit(evs, nil, time.Hour, Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := collect(t, s, t0.Add(-time.Minute))
@@ -69,7 +69,7 @@ func TestAsyncAppendEventuallyVisible(t *testing.T) {
 	s := openTest(t)
 	now := time.Now()
 	errc := make(chan error, 1)
-	if err := s.Append([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, 0, Async, func(err error) { errc <- err }); err != nil {
+	if err := s.Commit([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, nil, 0, Async, func(err error) { errc <- err }); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -93,7 +93,7 @@ func TestEventsSurviveReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.Append([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}}, 0, Sync, nil); err != nil {
+	if err := s.Commit([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}}, nil, 0, Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -111,7 +111,7 @@ func TestEventsSurviveReopen(t *testing.T) {
 
 func TestOpenLockedDirFails(t *testing.T) {
 	s := openTest(t)
-	if _, err := Open(Options{Dir: s.Dir()}); err == nil {
+	if _, err := Open(Options{Dir: s.dir}); err == nil {
 		t.Fatal("second Open of the same directory succeeded; Badger should refuse")
 	}
 }
@@ -123,7 +123,7 @@ func TestScanStops(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		evs = append(evs, Event{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)})
 	}
-	if err := s.Append(evs, 0, Sync, nil); err != nil {
+	if err := s.Commit(evs, nil, 0, Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -171,7 +171,7 @@ func TestUseAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.Append([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now}}, 0, Sync, nil); !errors.Is(err, ErrClosed) {
+	if err := s.Commit([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now}}, nil, 0, Sync, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("Append after Close: %v, want ErrClosed", err)
 	}
 	if err := s.EventsSince(now, func(Event) error { return nil }); !errors.Is(err, ErrClosed) {

@@ -3,16 +3,13 @@ package queue
 import (
 	"fmt"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-)
 
-// TestEvent is the event the admin API's test route sends; every
-// subscription may list it.
-const TestEvent = "webhook.test"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
+)
 
 // Subscription is a receiver of events, as stored. The secret is stored in
 // full: deliveries need it. The admin API decides what to show.
@@ -74,23 +71,11 @@ func (s *Subscription) Secrets(now time.Time) []string {
 // pattern such as "order.*" (or "*" for every event).
 func (s *Subscription) Wants(event string) bool {
 	for _, e := range s.Events {
-		if EventMatches(e, event) {
+		if webhook.EventMatches(e, event) {
 			return true
 		}
 	}
 	return false
-}
-
-// EventMatches reports whether a subscription's entry (a name, a
-// "prefix.*" pattern or "*") covers event.
-func EventMatches(entry, event string) bool {
-	if entry == "*" {
-		return event != TestEvent // tests are sent to one subscription on purpose
-	}
-	if prefix, ok := strings.CutSuffix(entry, ".*"); ok {
-		return strings.HasPrefix(event, prefix+".")
-	}
-	return entry == event
 }
 
 // AcceptsSite reports whether the site filter lets an event of site
@@ -124,12 +109,6 @@ func (fe FieldErrors) Error() string {
 	return strings.Join(parts, "; ")
 }
 
-var (
-	eventNameRE    = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-	eventPatternRE = regexp.MustCompile(`^([A-Za-z0-9_-]+\.)+\*$`)
-	rateLimitRE    = regexp.MustCompile(`^[1-9][0-9]{0,8}/(s|m|h)$`)
-)
-
 // Validate checks every field and returns the problems by field, or nil.
 // known reports whether the loaded rules can emit an event; validSecret
 // checks a secret against the signature scheme (the signer package).
@@ -143,9 +122,9 @@ func (s *Subscription) Validate(known func(string) bool, validScheme func(string
 	}
 	for _, e := range s.Events {
 		switch {
-		case e == TestEvent || e == "*":
-		case eventPatternRE.MatchString(e):
-		case !eventNameRE.MatchString(e):
+		case e == webhook.TestEvent || e == "*":
+		case webhook.ValidEventPattern(e):
+		case !webhook.ValidEventName(e):
 			fe["events"] = fmt.Sprintf("%q is neither an event name nor a pattern like order.*", e)
 		case !known(e):
 			fe["events"] = fmt.Sprintf("%q is not an event the loaded rules can emit (see /webhooks/events)", e)
@@ -156,8 +135,10 @@ func (s *Subscription) Validate(known func(string) bool, validScheme func(string
 	} else if err := validSecret(s.Signature, s.Secret); err != nil {
 		fe["secret"] = err.Error()
 	}
-	if s.RateLimit != "" && !rateLimitRE.MatchString(s.RateLimit) {
-		fe["rate_limit"] = fmt.Sprintf("%q is not like 100/m (a count per s, m or h)", s.RateLimit)
+	if s.RateLimit != "" {
+		if _, err := webhook.ParseRate(s.RateLimit); err != nil {
+			fe["rate_limit"] = err.Error()
+		}
 	}
 	if msg := validateHeaders(s.Headers); msg != "" {
 		fe["headers"] = msg

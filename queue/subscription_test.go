@@ -6,30 +6,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-func TestEventMatches(t *testing.T) {
-	cases := []struct {
-		entry, event string
-		want         bool
-	}{
-		{"order.created", "order.created", true},
-		{"order.created", "order.paid", false},
-		{"order.*", "order.paid", true},
-		{"order.*", "order.status.changed", true},
-		{"order.*", "orders.paid", false},
-		{"order.*", "order", false},
-		{"*", "customer.created", true},
-		{"*", TestEvent, false},
-		{TestEvent, TestEvent, true},
-		{"webhook.*", TestEvent, true},
-	}
-	for _, tc := range cases {
-		if got := EventMatches(tc.entry, tc.event); got != tc.want {
-			t.Errorf("EventMatches(%q, %q) = %v, want %v", tc.entry, tc.event, got, tc.want)
-		}
-	}
-}
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
+)
 
 func TestSecretsDuringGrace(t *testing.T) {
 	now := time.Now()
@@ -69,7 +48,7 @@ func TestValidateSubscription(t *testing.T) {
 		field string // "" = valid
 	}{
 		{"valid", func(*Subscription) {}, ""},
-		{"pattern, star and test", func(s *Subscription) { s.Events = []string{"order.*", "*", TestEvent} }, ""},
+		{"pattern, star and test", func(s *Subscription) { s.Events = []string{"order.*", "*", webhook.TestEvent} }, ""},
 		{"no url", func(s *Subscription) { s.URL = "" }, "url"},
 		{"ftp url", func(s *Subscription) { s.URL = "ftp://h/x" }, "url"},
 		{"relative url", func(s *Subscription) { s.URL = "/hook" }, "url"},

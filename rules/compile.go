@@ -3,17 +3,12 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
-
-// reservedName is the event the admin API sends on its own; a rule must
-// not pretend to emit it.
-const reservedName = "webhook.test"
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 
 // Rule is one compiled rule.
 type Rule struct {
@@ -145,9 +140,9 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 		}
 	case spec.Name == "":
 		fail("", errors.New("missing name (only a rule with state may have none)"))
-	case spec.Name == reservedName:
-		fail("name", fmt.Errorf("the name %q is reserved for test deliveries", reservedName))
-	case !nameRE.MatchString(spec.Name):
+	case spec.Name == webhook.TestEvent:
+		fail("name", fmt.Errorf("the name %q is reserved for test deliveries", webhook.TestEvent))
+	case !webhook.ValidEventName(spec.Name):
 		fail("name", fmt.Errorf("bad name %q: use letters, digits, _ and - in dot-separated parts, like order.created", spec.Name))
 	}
 

@@ -1,0 +1,88 @@
+package webhook
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseRate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Rate
+		ok   bool
+	}{
+		{"10/s", Rate{10, time.Second}, true},
+		{"100/m", Rate{100, time.Minute}, true},
+		{"1000/h", Rate{1000, time.Hour}, true},
+		{"999999999/s", Rate{MaxRateCount, time.Second}, true},
+		{"1000000000/s", Rate{}, false}, // over the bound: the config and the API agree
+		{"99999999999999999999/s", Rate{}, false},
+		{"0/m", Rate{}, false},
+		{"-1/m", Rate{}, false},
+		{"+5/m", Rate{}, false},
+		{"05/m", Rate{}, false},
+		{"/m", Rate{}, false},
+		{"100/d", Rate{}, false},
+		{"100", Rate{}, false},
+		{"100 per minute", Rate{}, false},
+		{"", Rate{}, false},
+	} {
+		got, err := ParseRate(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseRate(%q) = %v, %v; want %v, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+		if err == nil && got.String() != tc.in {
+			t.Errorf("%q: String() = %q", tc.in, got.String())
+		}
+	}
+}
+
+func TestEventNames(t *testing.T) {
+	for name, want := range map[string]bool{
+		"order.created": true, "order": true, "crm.person-merged_v2": true,
+		"": false, "order.": false, ".order": false, "order..x": false, "order created": false, "order.*": false,
+	} {
+		if ValidEventName(name) != want {
+			t.Errorf("ValidEventName(%q) = %v", name, !want)
+		}
+	}
+	for p, want := range map[string]bool{"order.*": true, "crm.person.*": true, "*": false, "order*": false, ".*": false} {
+		if ValidEventPattern(p) != want {
+			t.Errorf("ValidEventPattern(%q) = %v", p, !want)
+		}
+	}
+	for _, tc := range []struct {
+		entry, event string
+		want         bool
+	}{
+		{"*", "order.created", true},
+		{"*", TestEvent, false},
+		{"order.*", "order.created", true},
+		{"order.*", "orders.created", false},
+		{"order.*", "order", false},
+		{"order.created", "order.created", true},
+		{"order.created", "order.paid", false},
+		{"order.*", "order.status.changed", true},
+		{TestEvent, TestEvent, true},
+		{"webhook.*", TestEvent, true},
+	} {
+		if EventMatches(tc.entry, tc.event) != tc.want {
+			t.Errorf("EventMatches(%q, %q) = %v", tc.entry, tc.event, !tc.want)
+		}
+	}
+}
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"10/s", "100/m", "0/h", "1e3/m", "９/s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRate(s)
+		if err != nil {
+			return
+		}
+		if r.N < 1 || r.N > MaxRateCount || r.String() != s {
+			t.Fatalf("ParseRate(%q) = %+v (String %q)", s, r, r.String())
+		}
+	})
+}
