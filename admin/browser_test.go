@@ -53,7 +53,7 @@ func chromium(t *testing.T) string {
 }
 
 // uiCaddyfile is the config of the browser test: the admin endpoint with
-// the origins setting the README gives for opening the page (see
+// the origins setting docs/management-page.md gives for opening the page (see
 // TestAdminOriginChecks), a subscription declared in the config, and the
 // handler in front of upstream. Deliveries go to loopback receivers, so
 // private targets are allowed.
@@ -140,7 +140,7 @@ func TestManagementPageInBrowser(t *testing.T) {
 	p.waitFor("Escape closes the form", `!document.getElementById('editor').open`)
 
 	// Create: first with nothing filled in, which the page refuses
-	// itself (seed 000: URL required, at least one event).
+	// itself (a URL is required, and at least one event).
 	p.click(`#new`)
 	p.waitFor("the form", `document.getElementById('editor').open`)
 	p.checkLabels("the form")

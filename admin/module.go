@@ -1,6 +1,6 @@
 // Package admin serves the `admin.api.webhooks` routes on Caddy's admin
 // endpoint: subscriptions, deliveries, the event catalogue, queue stats and
-// the management page that uses them (SPEC §5).
+// the management page that uses them (docs/admin-api.md, docs/management-page.md).
 package admin
 
 import (

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// uiFiles is the management page (SPEC §5, GET /webhooks/ui/): plain
+// uiFiles is the management page (docs/management-page.md, GET /webhooks/ui/): plain
 // HTML, CSS and JavaScript modules, embedded so that the binary needs
 // nothing else and the page loads nothing from the internet.
 //

@@ -56,7 +56,7 @@ func browserRequest(t *testing.T, method, url, host, mode, origin, referer strin
 }
 
 // TestAdminOriginChecks pins down what Caddy's admin endpoint does with the
-// page's requests, which the README's "Management page" section explains:
+// page's requests, which docs/management-page.md ("Opening it") explains:
 //
 //   - With Caddy's defaults, the page's own requests pass: its module
 //     scripts, its stylesheet (loaded with crossorigin) and its fetch()
@@ -65,7 +65,7 @@ func browserRequest(t *testing.T, method, url, host, mode, origin, referer strin
 //   - But the first request, the navigation typed in the address bar,
 //     carries Sec-Fetch-Mode and neither Origin nor Referer, which Caddy
 //     refuses (403) unless the admin origins list allows the empty origin:
-//     the README's setting. With it, other sites are still refused.
+//     the documented setting. With it, other sites are still refused.
 func TestAdminOriginChecks(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
@@ -96,7 +96,7 @@ func TestAdminOriginChecks(t *testing.T) {
 	refused("another site's POST", http.StatusForbidden, http.MethodPost, base+"/webhooks/subscriptions", "", "cors", "http://evil.example", "")
 	refused("another Host (DNS rebinding)", http.StatusForbidden, http.MethodGet, page, "evil.example:"+port, "navigate", "", "")
 
-	// The README's setting: the listen address under each name a browser
+	// The documented setting: the listen address under each name a browser
 	// may use, and "" for the navigation that has no Origin nor Referer.
 	withOrigins := strings.Replace(e.config(""), "admin {ADMIN}\n", fmt.Sprintf(`admin {ADMIN} {
 		origins localhost:%[1]s 127.0.0.1:%[1]s [::1]:%[1]s ""

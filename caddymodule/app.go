@@ -23,7 +23,7 @@ func init() {
 	caddy.RegisterModule(new(App))
 }
 
-// Defaults of the app's configuration (SPEC §2).
+// Defaults of the app's configuration (docs/configuration.md, global options).
 var (
 	defaultRetry        = []caddy.Duration{caddy.Duration(time.Minute), caddy.Duration(5 * time.Minute), caddy.Duration(15 * time.Minute)}
 	defaultTimeout      = caddy.Duration(10 * time.Second)

@@ -31,7 +31,7 @@ const defaultMaxBody = 1 << 20
 // lets every request through untouched, and turns the requests and responses
 // that its rules match into events in the webhooks app's store.
 type Handler struct {
-	// Rules lists YAML rule files (SPEC §3).
+	// Rules lists YAML rule files (the rule format: docs/rules.md).
 	Rules []string `json:"rules,omitempty"`
 	// RulesSHA256 is the Caddyfile adapter's record of each rule file's
 	// content (hex SHA-256 by name in Rules). It is not read: it is there so

@@ -20,7 +20,7 @@ import (
 	"github.com/caddy-webhooks/caddy-webhooks/queue"
 )
 
-// stateRules are the status-change pattern of SPEC §3.
+// stateRules are the status-change pattern of the rule format (docs/rules.md, state).
 const stateRules = `events:
   - name: order.created
     match: { method: POST, path: /api/orders, status: 201 }

@@ -16,8 +16,9 @@ import (
 
 // TestCrashLosesNothing: with durability sync, Caddy killed (SIGKILL) in
 // the middle of a load of order creates, then restarted on the same data,
-// delivers every order whose 201 reached its client (SPEC §7); a delivery
-// cut short by the crash may come twice, with the same event id.
+// delivers every order whose 201 reached its client (the promise of
+// durability sync, docs/configuration.md); a delivery cut short by the
+// crash may come twice, with the same event id.
 func TestCrashLosesNothing(t *testing.T) {
 	t.Parallel()
 	const (

@@ -17,7 +17,7 @@ import (
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
-// Settings are the app's delivery settings (SPEC §2).
+// Settings are the app's delivery settings (docs/configuration.md, global options).
 type Settings struct {
 	Retry               []time.Duration
 	Timeout             time.Duration

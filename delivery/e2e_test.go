@@ -15,7 +15,7 @@ import (
 
 // TestDeliveredAndVerified: an order through Caddy reaches three
 // subscriptions, one per signature scheme, each verifiable with its
-// secret, with the headers and envelope of SPEC §4.
+// secret, with the headers and envelope of a delivery (docs/delivery.md).
 func TestDeliveredAndVerified(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "")

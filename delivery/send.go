@@ -55,7 +55,7 @@ func newSender(s Settings) *sender {
 	return &sender{client: c, timeout: s.Timeout}
 }
 
-// envelope is the JSON body of a delivery (SPEC §4).
+// envelope is the JSON body of a delivery (docs/delivery.md, the request).
 func envelope(ev *queue.Event) ([]byte, error) {
 	data := ev.Data
 	if len(data) == 0 {

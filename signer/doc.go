@@ -10,13 +10,13 @@
 //     webhook-signature ("v1,<base64>", several separated by spaces during a
 //     secret rotation), the HMAC-SHA256 covering "id.timestamp.body", and a
 //     "whsec_"-prefixed base64 secret whose decoded bytes are the key.
-//   - [SHA256] matches the CMS plan (seed 003): X-Webhook-Signature is
+//   - [SHA256] (the example shop's scheme): X-Webhook-Signature is
 //     "sha256=<hex>" of the HMAC-SHA256 of the body.
-//   - [Hex] matches the CRM guide (seed 000): X-Webhook-Signature is the
+//   - [Hex] (the example CRM's scheme): X-Webhook-Signature is the
 //     bare hex HMAC-SHA256 of the body.
 //
 // For the two legacy schemes the key is the secret string's bytes, whatever
-// it looks like, because that is what the seeds' receivers do.
+// it looks like, because that is what receivers written for them do.
 //
 // The package is pure: apart from crypto/rand in [GenerateSecret] it does no
 // I/O, and it does not depend on Caddy, so the delivery workers, the admin

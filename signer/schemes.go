@@ -12,10 +12,10 @@ const (
 	// over "id.timestamp.body"; the secret is "whsec_" + base64 of 24 to 64
 	// bytes and the HMAC key is the decoded bytes.
 	Standard = "standard"
-	// SHA256 is the scheme of seed 003: X-Webhook-Signature "sha256=<hex>"
+	// SHA256 is the example shop's scheme: X-Webhook-Signature "sha256=<hex>"
 	// over the body; the HMAC key is the whole secret string's bytes.
 	SHA256 = "sha256"
-	// Hex is the scheme of seed 000: X-Webhook-Signature "<hex>" over the
+	// Hex is the example CRM's scheme: X-Webhook-Signature "<hex>" over the
 	// body; the HMAC key is the whole secret string's bytes.
 	Hex = "hex"
 )

@@ -79,14 +79,14 @@ func TestSignLegacy(t *testing.T) {
 		body                 []byte
 		fixed                string // computed outside Go, see each case
 	}{
-		// Seed 000's receiver: hmac.new(secret.encode(), payload, sha256).hexdigest()
-		// run with Python 3.
+		// A receiver of the hex scheme (the CRM's), run with Python 3:
+		// hmac.new(secret.encode(), payload, sha256).hexdigest()
 		{"hex python ascii", signer.Hex, refSecret, crmBody,
 			"ab1ca744324c24456a2a1f902eba530aebf6c0783c4755ea7c111b6e5ade92ce"},
 		{"hex python utf-8", signer.Hex, "crm-secret-été-0123456789", crmBody,
 			"579b9ff49c459ddeef02f49249bbb390fbe57006526019f743371b8114582d35"},
-		// Seed 003's sender: `sha256=${crypto.createHmac('sha256', secret).update(payload).digest('hex')}`
-		// run with Node.js.
+		// A sender of the sha256 scheme (the shop's), run with Node.js:
+		// `sha256=${crypto.createHmac('sha256', secret).update(payload).digest('hex')}`
 		{"sha256 node", signer.SHA256, "cms-app-secret-0123456789", cmsBody,
 			"sha256=c50b8421cf8ef6660e6614595f34afa05395ddc9208baae6d3edd23e60c42da7"},
 		{"sha256 node whsec", signer.SHA256, refSecret, cmsBody,
@@ -110,7 +110,7 @@ func TestSignLegacy(t *testing.T) {
 			if !headersEqual(h, http.Header{"X-Webhook-Signature": {want}}) {
 				t.Fatalf("Sign() = %v, want only X-Webhook-Signature: %s", h, want)
 			}
-			// The seeds' receivers compare whole strings, so the exact
+			// Such receivers compare whole strings, so the exact
 			// text matters, not just the MAC bytes.
 			if !hmac.Equal([]byte(h.Get("x-webhook-signature")), []byte(want)) {
 				t.Fatalf("receiver comparison failed")

@@ -10,7 +10,7 @@ import (
 	"sync"
 )
 
-// The CRM's traffic (seed 000's thirteen events). The client's model of
+// The CRM's traffic (the CRM's thirteen events). The client's model of
 // each record is the last answer that showed it, with what the CRM does to
 // other records on a deletion (it clears their references to the deleted
 // one without moving their updated_at, and deletes an organisation's

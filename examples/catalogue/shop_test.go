@@ -9,7 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// The shop's traffic (seed 003's six events). The client's model of each
+// The shop's traffic (the shop's six events). The client's model of each
 // order is the last answer that showed it, plus what a Stripe payment does
 // to it (the shop's documented behaviour: status and paymentStatus become
 // "paid" unless the order is already paid).

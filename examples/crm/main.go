@@ -2,7 +2,7 @@
 // organisations, people, tasks, distribution mandates and interactions,
 // kept in memory, with no webhook code of its own. Put Caddy with
 // caddy-webhooks in front of it (see rules.yaml and README.md) to get the
-// webhooks of shared/seeds/000 out of it.
+// thirteen events of ../CATALOGUE.md out of it.
 //
 // Usage:
 //

@@ -9,7 +9,7 @@ import (
 )
 
 // TestExampleRuleFilesCompile checks that both examples' rule files load
-// and emit exactly the events of their seed document (../CATALOGUE.md),
+// and emit exactly the events of their app in ../CATALOGUE.md,
 // each with a description.
 func TestExampleRuleFilesCompile(t *testing.T) {
 	for _, tt := range []struct {

@@ -1,7 +1,7 @@
 // Package crm is a small legacy CRM used to demonstrate caddy-webhooks.
 //
-// It is modelled on the CRM of the webhook guide in shared/seeds/000 (a
-// FastAPI/SQLAlchemy app for an asset manager's distribution team):
+// It is modelled on a FastAPI/SQLAlchemy CRM (an asset manager's
+// distribution team's) that wants thirteen webhook events:
 // organisations, people, tasks with quick actions, distribution mandates
 // ("mandats", whose status goes proposé → signé → actif → terminé) and
 // interactions, served under /api/v1 as JSON with snake_case fields,

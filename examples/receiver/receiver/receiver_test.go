@@ -23,7 +23,7 @@ const (
 	stdSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 	// legacySecret fits sha256 and hex.
 	legacySecret = "legacy-secret-0123456789"
-	// body is a delivery as SPEC §4 describes it, with spaces in data to
+	// body is a delivery as docs/delivery.md describes it, with spaces in data to
 	// check that the line compacts it.
 	body = `{"id":"evt_1","event":"order.created","timestamp":"2026-11-23T10:00:00.123Z","data":{"order_id": "o1", "total": 31}}`
 )
@@ -78,7 +78,7 @@ func start(t *testing.T, opts receiver.Options) (*receiver.Receiver, *httptest.S
 }
 
 // signed returns the headers caddy-webhooks would send with payload under
-// scheme: the signature ones plus the SPEC §4 ones.
+// scheme: the signature ones plus the X-Webhook-* ones of every delivery.
 func signed(t *testing.T, scheme, payload string, secrets ...string) http.Header {
 	t.Helper()
 	h, err := signer.Sign(scheme, signer.Message{ID: "evt_1", Timestamp: now, Body: []byte(payload)}, secrets...)

@@ -1,7 +1,7 @@
 // Package shop is a small legacy web shop used to demonstrate caddy-webhooks.
 //
-// It is modelled on the CMS backend of the webhook plan in
-// shared/seeds/003 (a Mongo/Express-style app): orders, customers and a
+// It is modelled on the backend of a small CMS that wants six webhook
+// events (a Mongo/Express-style app): orders, customers and a
 // Stripe payment webhook, served as JSON with camelCase fields and
 // 24-hex-character ObjectId identifiers in an "_id" field.
 //
