@@ -75,7 +75,7 @@ func TestAdminOriginChecks(t *testing.T) {
 
 	// Caddy's defaults.
 	if status, body := browserRequest(t, http.MethodGet, page, "", "navigate", "", ""); status != http.StatusForbidden {
-		t.Errorf("a navigation with the default admin settings: %d %.100s; Caddy no longer refuses it: update the README's Management page section", status, body)
+		t.Errorf("a navigation with the default admin settings: %d %.100s; Caddy no longer refuses it: update docs/management-page.md", status, body)
 	}
 	for _, path := range []string{"/webhooks/ui/app.js", "/webhooks/ui/ui.css", "/webhooks/subscriptions", "/webhooks/events"} {
 		if status, body := browserRequest(t, http.MethodGet, base+path, "", "cors", "", page); status != http.StatusOK {
@@ -113,14 +113,14 @@ func TestAdminOriginChecks(t *testing.T) {
 			return status != http.StatusForbidden || !strings.Contains(body, "origin ''")
 		})
 		if status != http.StatusOK || !strings.Contains(body, "<title>Webhooks") {
-			t.Errorf("a navigation (Host %q) with the README's origins: %d %.200s", host, status, body)
+			t.Errorf("a navigation (Host %q) with the documented origins: %d %.200s", host, status, body)
 		}
 	}
 	if status, body := browserRequest(t, http.MethodGet, base+"/webhooks/ui/app.js", "", "cors", "", page); status != http.StatusOK {
-		t.Errorf("the page's GET with the README's origins: %d %.200s", status, body)
+		t.Errorf("the page's GET with the documented origins: %d %.200s", status, body)
 	}
-	refused("another site's fetch, with the README's origins", http.StatusForbidden, http.MethodGet, base+"/webhooks/subscriptions", "", "cors", "http://evil.example", "")
-	refused("another site's POST, with the README's origins", http.StatusForbidden, http.MethodPost, base+"/webhooks/subscriptions", "", "cors", "http://evil.example", "")
-	refused("an opaque origin's POST, with the README's origins", http.StatusBadRequest, http.MethodPost, base+"/webhooks/subscriptions", "", "cors", "null", "")
-	refused("another Host, with the README's origins", http.StatusForbidden, http.MethodGet, page, "evil.example:"+port, "navigate", "", "")
+	refused("another site's fetch, with the documented origins", http.StatusForbidden, http.MethodGet, base+"/webhooks/subscriptions", "", "cors", "http://evil.example", "")
+	refused("another site's POST, with the documented origins", http.StatusForbidden, http.MethodPost, base+"/webhooks/subscriptions", "", "cors", "http://evil.example", "")
+	refused("an opaque origin's POST, with the documented origins", http.StatusBadRequest, http.MethodPost, base+"/webhooks/subscriptions", "", "cors", "null", "")
+	refused("another Host, with the documented origins", http.StatusForbidden, http.MethodGet, page, "evil.example:"+port, "navigate", "", "")
 }

@@ -6,7 +6,7 @@
 // the endpoint itself. Same-origin fetch() sends a Referer (the page's
 // Referrer-Policy is same-origin) and, for writes, an Origin, so these
 // calls pass with Caddy's default settings. (Opening the page itself does
-// not: see the README's "Management page".)
+// not: see docs/management-page.md.)
 
 const base = new URL('../', document.baseURI);
 

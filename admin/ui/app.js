@@ -195,7 +195,8 @@ async function rotate() {
 }
 
 // The secret dialog shows a secret once (after a create or a rotation),
-// and copies it to the clipboard: at once, as document 000's page does,
+// and copies it to the clipboard: at once (what an admin expects of a
+// secret shown once),
 // and again with the Copy button.
 
 function showSecret(title, lead, secret, note) {

@@ -1,6 +1,6 @@
 // The form that creates and edits a subscription.
 //
-// It checks what document 000's page checks before sending (a URL, at
+// It checks, before sending, what the API would refuse anyway (a URL, at
 // least one event; the secret is optional and generated when left empty),
 // then shows the API's field errors ({"error", "fields": {...}}) next to
 // the fields they name.
