@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,9 +27,11 @@ type shared struct {
 	mu         sync.Mutex
 	store      *queue.Store
 	dispatcher *delivery.Dispatcher
-	notOpen    error // why store is nil
-	waiter     *App  // the config to adopt the store once it opens
+	notOpen    error  // why store is nil
+	waiters    []*App // configs started before the store opened, oldest first
+	adopting   bool   // openLater is handing the store to waiters
 	stop       chan struct{}
+	later      sync.WaitGroup // openLater; Destruct waits for it
 }
 
 // openShared opens the store of dir. A disk short of space is not an
@@ -40,7 +43,11 @@ func openShared(dir string, key []byte, logger *zap.Logger) (*shared, error) {
 		logger.Error("webhooks store not opened: its disk is short of space; events are skipped until there is room",
 			zap.String("storage", dir), zap.Error(err))
 		storeDegraded.Set(1)
-		go sh.openLater()
+		sh.later.Add(1)
+		go func() {
+			defer sh.later.Done()
+			sh.openLater()
+		}()
 		return sh, nil
 	}
 	if err != nil {
@@ -68,6 +75,7 @@ func (sh *shared) open() error {
 	default:
 	}
 	sh.store, sh.dispatcher, sh.notOpen = s, delivery.New(s), nil
+	sh.adopting = len(sh.waiters) > 0 // configs starting meanwhile queue behind them
 	storeDegraded.Set(0)
 	sh.logger.Info("webhooks store opened", zap.String("storage", sh.dir), zap.Bool("encrypted", sh.key != nil))
 	return nil
@@ -90,38 +98,49 @@ func (sh *shared) openLater() {
 			}
 			continue
 		}
-		sh.mu.Lock()
-		app := sh.waiter
-		sh.waiter = nil
-		sh.mu.Unlock()
-		if app != nil {
-			if err := app.adopt(sh); err != nil {
-				sh.logger.Error("adopting the webhooks store", zap.Error(err))
-			}
-		}
+		sh.adoptWaiters()
 		return
 	}
 }
 
-// openOrWait reports whether the store is open; if not, app adopts it
-// once it opens (the last config started wins).
+// adoptWaiters hands the open store to the last config started that is
+// still there (an older one if the newest failed to start and was cleaned
+// up), then to any config that started meanwhile, in order, so that the
+// last config started has the last word.
+func (sh *shared) adoptWaiters() {
+	for {
+		sh.mu.Lock()
+		if len(sh.waiters) == 0 {
+			sh.adopting = false
+			sh.mu.Unlock()
+			return
+		}
+		app := sh.waiters[len(sh.waiters)-1]
+		sh.waiters = nil
+		sh.mu.Unlock()
+		if err := app.adopt(sh); err != nil {
+			sh.logger.Error("adopting the webhooks store", zap.Error(err))
+		}
+	}
+}
+
+// openOrWait reports whether the store is open and app may adopt it now;
+// if not, app adopts it once it opens (the last config started wins).
 func (sh *shared) openOrWait(app *App) bool {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.store != nil {
+	if sh.store != nil && !sh.adopting {
 		return true
 	}
-	sh.waiter = app
+	sh.waiters = append(sh.waiters, app)
 	return false
 }
 
-// forget drops app as the config waiting for the store.
+// forget drops app from the configs waiting for the store.
 func (sh *shared) forget(app *App) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if sh.waiter == app {
-		sh.waiter = nil
-	}
+	sh.waiters = slices.DeleteFunc(sh.waiters, func(w *App) bool { return w == app })
 }
 
 func (sh *shared) get() (*queue.Store, *delivery.Dispatcher) {
@@ -154,10 +173,15 @@ func (sh *shared) healthChanged(h queue.Health) {
 	sh.logger.Info("webhooks store writable again", zap.String("storage", sh.dir), zap.Uint64("free_bytes", h.FreeBytes))
 }
 
-// Destruct stops the workers, then closes the store.
+// Destruct stops the workers, then closes the store. It first waits for
+// openLater: a store it is opening or handing over is stopped after that,
+// not while (and not left open for the next config to find locked).
 func (sh *shared) Destruct() error {
 	sh.mu.Lock()
 	close(sh.stop)
+	sh.mu.Unlock()
+	sh.later.Wait()
+	sh.mu.Lock()
 	store, dispatcher := sh.store, sh.dispatcher
 	sh.mu.Unlock()
 	if store == nil {

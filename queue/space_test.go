@@ -2,6 +2,7 @@ package queue
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 )
@@ -112,5 +113,40 @@ func TestOpenRefusedOnFullDisk(t *testing.T) {
 	_, err := Open(Options{Dir: t.TempDir(), Reserve: 1 << 62})
 	if !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("Open with a reserve larger than any disk: %v, want ErrNoSpace", err)
+	}
+}
+
+// TestCloseOnFullDiskReleasesLaterForReopen: a store closed while its
+// disk is short of space is left unflushed, but once there is room it is
+// closed for real, so that the same process can open the directory again
+// (Badger's directory lock is held until then: a reload back to this
+// storage would never get the store).
+func TestCloseOnFullDiskReleasesLaterForReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	free := uint64(0)
+	s.space.statfs = func(string) (uint64, error) { mu.Lock(); defer mu.Unlock(); return free, nil }
+	s.space.checked = time.Time{} // ask the filesystem at once
+	if err := s.Close(); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("Close on a full disk: %v, want ErrNoSpace (left unflushed)", err)
+	}
+	mu.Lock()
+	free = 1 << 62
+	mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s2, err := Open(Options{Dir: dir})
+		if err == nil {
+			s2.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reopening once there is room: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -214,11 +214,32 @@ func (s *Store) Close() error {
 	// Closing flushes the memtables into new tables: on a disk with no room
 	// left that write would crash the process. Left open, the store is
 	// as after a kill -9, which loses nothing: its write-ahead log is
-	// replayed at the next start.
-	if h := s.space.Health(); h.FreeBytes < s.space.reserve/2 {
+	// replayed at the next start. It is closed once there is room, which
+	// releases the directory for another Open in this process.
+	if h := s.space.Health(); !s.roomToClose(h) {
+		go s.closeWhenRoom()
 		return fmt.Errorf("webhooks store %s left unflushed (replayed at the next start): %w: %s", s.dir, ErrNoSpace, h.Reason)
 	}
 	return s.db.Close()
+}
+
+// closeRetryEvery is how often a store left unflushed by Close looks for
+// room to close.
+const closeRetryEvery = time.Second
+
+func (s *Store) roomToClose(h Health) bool { return h.FreeBytes >= s.space.reserve/2 }
+
+// closeWhenRoom closes the database that Close left open, once its disk
+// has room for the flush.
+func (s *Store) closeWhenRoom() {
+	t := time.NewTicker(closeRetryEvery)
+	defer t.Stop()
+	for range t.C {
+		if s.roomToClose(s.space.Health()) {
+			_ = s.db.Close() // nobody is left to tell; Close already said why it waited
+			return
+		}
+	}
 }
 
 // Durability says when Append returns.

@@ -1,0 +1,61 @@
+package caddymodule
+
+import (
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
+	"github.com/caddy-webhooks/caddy-webhooks/queue"
+)
+
+// waitingApp is a started config as adopt needs it.
+func waitingApp() *App {
+	return &App{logger: zap.NewNop(), Workers: 1, RateLimit: "100/m", Timeout: defaultTimeout, Retention: defaultRetention}
+}
+
+// notOpenShared is a store's shared state as openShared leaves it on a
+// disk short of space: not open, opened later by openLater.
+func notOpenShared(t *testing.T) *shared {
+	t.Helper()
+	sh := &shared{dir: t.TempDir(), logger: zap.NewNop(), stop: make(chan struct{}), notOpen: queue.ErrNoSpace}
+	t.Cleanup(func() { _ = sh.Destruct() })
+	return sh
+}
+
+// A reload whose new config fails to start leaves the old config serving:
+// when the store opens, the old config must adopt it, or it skips every
+// event for good while the store reports itself healthy.
+func TestSharedOlderConfigAdoptsAfterFailedReload(t *testing.T) {
+	sh := notOpenShared(t)
+	old, failed := waitingApp(), waitingApp()
+	if sh.openOrWait(old) || sh.openOrWait(failed) {
+		t.Fatal("store reported open")
+	}
+	sh.forget(failed) // the new config failed to start: Caddy cleans it up
+	go sh.openLater()
+	testbed.Eventually(t, 3*reopenEvery, "the config still serving adopts the store", func() bool {
+		return old.Store() != nil
+	})
+	if failed.Store() != nil {
+		t.Fatal("the config cleaned up adopted the store")
+	}
+}
+
+// Of the configs waiting, the last one started adopts the store; the
+// Destruct at the test's end, right after, waits for the adoption rather
+// than stop the dispatcher while it is being configured (go test -race).
+func TestSharedLastConfigAdopts(t *testing.T) {
+	sh := notOpenShared(t)
+	old, current := waitingApp(), waitingApp()
+	sh.openOrWait(old)
+	sh.openOrWait(current)
+	sh.forget(old) // the reload succeeded: the old config is cleaned up
+	go sh.openLater()
+	testbed.Eventually(t, 3*reopenEvery, "the current config adopts the store", func() bool {
+		return current.Store() != nil
+	})
+	if old.Store() != nil {
+		t.Fatal("the old config adopted the store")
+	}
+}
