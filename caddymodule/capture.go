@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+
+	"github.com/caddy-webhooks/caddy-webhooks/rules"
 )
 
 // bodyCapture copies a request body, up to a limit, as the upstream reads
@@ -18,12 +20,12 @@ type bodyCapture struct {
 
 // captureBody wraps r.Body for capture. It returns a skip reason instead
 // when the body is known to be too large.
-func captureBody(r *http.Request, limit int64) (*bodyCapture, string) {
+func captureBody(r *http.Request, limit int64) (*bodyCapture, rules.SkipReason) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, ""
 	}
 	if r.ContentLength > limit {
-		return nil, "request_body_too_large"
+		return nil, rules.ReasonRequestBodyTooLarge
 	}
 	c := &bodyCapture{ReadCloser: r.Body, limit: limit}
 	r.Body = c
@@ -50,14 +52,14 @@ func (c *bodyCapture) Read(p []byte) (int, error) {
 // result returns the captured body, or the reason it cannot be used. A
 // body the upstream did not read to the end is incomplete, unless its
 // declared length was read.
-func (c *bodyCapture) result(contentLength int64) ([]byte, string) {
+func (c *bodyCapture) result(contentLength int64) ([]byte, rules.SkipReason) {
 	switch {
 	case c == nil:
 		return nil, ""
 	case c.overflow:
-		return nil, "request_body_too_large"
+		return nil, rules.ReasonRequestBodyTooLarge
 	case !c.eof && int64(c.buf.Len()) != contentLength:
-		return nil, "request_body_incomplete"
+		return nil, rules.ReasonRequestBodyIncomplete
 	}
 	return c.buf.Bytes(), ""
 }

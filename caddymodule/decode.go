@@ -10,13 +10,15 @@ import (
 
 	"github.com/andybalholm/brotli"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/caddy-webhooks/caddy-webhooks/rules"
 )
 
 // decode returns body without its Content-Encoding, for extraction only (the
 // client gets the original bytes). Decoded bodies are bounded by limit, so a
-// compression bomb is skipped rather than expanded. side names the body in
-// the skip reasons ("request" or "response").
-func decode(encoding string, body []byte, limit int64, side string) ([]byte, string) {
+// compression bomb is skipped rather than expanded. side gives the skip
+// reasons of the body (rules.RequestBody, ResponseBody, PrefetchBody).
+func decode(encoding string, body []byte, limit int64, side rules.BodyReasons) ([]byte, rules.SkipReason) {
 	encoding = strings.ToLower(strings.TrimSpace(encoding))
 	if encoding == "" || encoding == "identity" {
 		return body, ""
@@ -41,17 +43,17 @@ func decode(encoding string, body []byte, limit int64, side string) ([]byte, str
 			r = zr
 		}
 	default:
-		return nil, side + "_body_encoding_unsupported"
+		return nil, side.EncodingUnsupported
 	}
 	if err != nil {
-		return nil, side + "_body_not_decodable"
+		return nil, side.NotDecodable
 	}
 	out, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, side + "_body_not_decodable"
+		return nil, side.NotDecodable
 	}
 	if int64(len(out)) > limit {
-		return nil, side + "_body_too_large"
+		return nil, side.TooLarge
 	}
 	return out, ""
 }

@@ -142,7 +142,7 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 	defer st.release()
 
 	var reqBody *bodyCapture
-	reqSkip := ""
+	var reqSkip rules.SkipReason
 	if needReq {
 		reqBody, reqSkip = captureBody(r, h.MaxBody)
 	}
@@ -152,7 +152,7 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 	// it only once the event is on disk. Streams and large bodies are never
 	// held; rules that need their bodies skip their events.
 	hold := needResp || h.app.durability == queue.Sync
-	respSkip := ""
+	var respSkip rules.SkipReason
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -165,12 +165,12 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 			return false
 		}
 		if ct := header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") {
-			respSkip = "response_is_stream"
+			respSkip = rules.ReasonResponseIsStream
 			return false
 		}
 		if cl := header.Get("Content-Length"); cl != "" {
 			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > h.MaxBody {
-				respSkip = "response_body_too_large"
+				respSkip = rules.ReasonResponseBodyTooLarge
 				return false
 			}
 		}
@@ -191,7 +191,7 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	if canMatch(status) {
 		if rec.spilled {
-			respSkip = "response_body_too_large"
+			respSkip = rules.ReasonResponseBodyTooLarge
 		}
 		in := &rules.Input{
 			Method:      r.Method,
@@ -206,14 +206,14 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 		if reqBody != nil {
 			in.Body, in.BodyErr = reqBody.result(r.ContentLength)
 			if in.BodyErr == "" {
-				in.Body, in.BodyErr = decode(r.Header.Get("Content-Encoding"), in.Body, h.MaxBody, "request")
+				in.Body, in.BodyErr = decode(r.Header.Get("Content-Encoding"), in.Body, h.MaxBody, rules.RequestBody)
 			}
 		}
 		if needResp && in.RespBodyErr == "" {
 			if rec.Buffered() {
-				in.RespBody, in.RespBodyErr = decode(w.Header().Get("Content-Encoding"), buf.Bytes(), h.MaxBody, "response")
+				in.RespBody, in.RespBodyErr = decode(w.Header().Get("Content-Encoding"), buf.Bytes(), h.MaxBody, rules.ResponseBody)
 			} else {
-				in.RespBodyErr = "response_not_buffered"
+				in.RespBodyErr = rules.ReasonResponseNotBuffered
 			}
 		}
 		h.emit(r, cands, in, st)
@@ -295,13 +295,13 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 // whole (the envelope as it would have been stored), so that an operator
 // can recover it from the log; and counts it.
 func (h *Handler) notStored(r *http.Request, events []queue.Event, err error) {
-	reason := "store_error"
+	reason := rules.ReasonStoreError
 	if errors.Is(err, queue.ErrUnavailable) {
-		reason = "store_unavailable" // closed by a reload, or its disk is short of space
+		reason = rules.ReasonStoreUnavailable // closed by a reload, or its disk is short of space
 	}
 	for _, ev := range events {
-		metrics.skipped.WithLabelValues(reason).Inc()
-		h.logger.Error("event_skipped", zap.String("event", ev.Name), zap.String("reason", reason),
+		metrics.skipped.WithLabelValues(string(reason)).Inc()
+		h.logger.Error("event_skipped", zap.String("event", ev.Name), zap.String("reason", string(reason)),
 			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err),
 			zap.Any("envelope", ev))
 	}
@@ -309,7 +309,7 @@ func (h *Handler) notStored(r *http.Request, events []queue.Event, err error) {
 
 // skip logs and counts a rule whose event could not be produced.
 func (h *Handler) skip(r *http.Request, rule *rules.Rule, err error) {
-	reason := "error"
+	reason := rules.ReasonError
 	var se *rules.SkipError
 	if errors.As(err, &se) {
 		reason = se.Reason
@@ -318,9 +318,9 @@ func (h *Handler) skip(r *http.Request, rule *rules.Rule, err error) {
 	h.skipped(r, rule.Name(), reason, err)
 }
 
-func (h *Handler) skipped(r *http.Request, event, reason string, err error) {
-	metrics.skipped.WithLabelValues(reason).Inc()
-	fields := []zap.Field{zap.String("event", event), zap.String("reason", reason),
+func (h *Handler) skipped(r *http.Request, event string, reason rules.SkipReason, err error) {
+	metrics.skipped.WithLabelValues(string(reason)).Inc()
+	fields := []zap.Field{zap.String("event", event), zap.String("reason", string(reason)),
 		zap.String("method", r.Method), zap.String("path", r.URL.Path)}
 	if err != nil {
 		fields = append(fields, zap.Error(err))

@@ -113,7 +113,7 @@ func TestBodyCapture(t *testing.T) {
 		limit      int64
 		readAll    bool
 		want       string
-		reason     string
+		reason     rules.SkipReason
 	}{
 		{"whole", `{"a":1}`, 7, 100, true, `{"a":1}`, ""},
 		{"chunked", `{"a":1}`, -1, 100, true, `{"a":1}`, ""},
@@ -169,7 +169,7 @@ func TestDecode(t *testing.T) {
 		enc    string
 		body   []byte
 		want   []byte
-		reason string
+		reason rules.SkipReason
 	}{
 		{"", plain, plain, ""},
 		{"identity", plain, plain, ""},
@@ -183,7 +183,7 @@ func TestDecode(t *testing.T) {
 		{"gzip", bomb.Bytes(), nil, "response_body_too_large"},
 	}
 	for _, tc := range cases {
-		got, reason := decode(tc.enc, tc.body, 1000, "response")
+		got, reason := decode(tc.enc, tc.body, 1000, rules.ResponseBody)
 		if reason != tc.reason || !bytes.Equal(got, tc.want) {
 			t.Errorf("%s: got %q %q, want %q %q", tc.enc, got, reason, tc.want, tc.reason)
 		}

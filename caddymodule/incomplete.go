@@ -29,7 +29,7 @@ func (h *Handler) passAbort(r *http.Request, rec *spillRecorder, cands []rules.C
 	rec.writeHeld()
 	for _, c := range cands {
 		if c.Rule.MatchesStatus(rec.Status()) {
-			h.skipped(r, c.Rule.Name(), "response_incomplete", errIncomplete)
+			h.skipped(r, c.Rule.Name(), rules.ReasonResponseIncomplete, errIncomplete)
 		}
 	}
 	panic(http.ErrAbortHandler)

@@ -87,7 +87,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 	if needsLock(cands) || needsBodyFirst(cands) {
 		early.Body, early.BodyErr = h.readAhead(r)
 		if bodyNotRead(early.BodyErr) {
-			h.logger.Debug("state_body_not_read", zap.String("reason", early.BodyErr),
+			h.logger.Debug("state_body_not_read", zap.String("reason", string(early.BodyErr)),
 				zap.String("method", r.Method), zap.String("path", r.URL.Path))
 			return st, r
 		}
@@ -187,20 +187,20 @@ func needsBodyFirst(cands []rules.Candidate) bool {
 
 // bodyNotRead reports whether readAhead left the body (or part of it) to
 // stream, so that the client is still sending it.
-func bodyNotRead(reason string) bool {
-	return reason == "request_body_too_large" || reason == "request_body_unreadable"
+func bodyNotRead(reason rules.SkipReason) bool {
+	return reason == rules.ReasonRequestBodyTooLarge || reason == rules.ReasonRequestBodyUnreadable
 }
 
 // readAhead reads the request body before it goes upstream (a state key
 // names the resource from it, as a payment provider's callback does) and
 // puts it back for the upstream to read. A body over max_body is left to
 // stream: what was read goes first, and the key is unavailable.
-func (h *Handler) readAhead(r *http.Request) ([]byte, string) {
+func (h *Handler) readAhead(r *http.Request) ([]byte, rules.SkipReason) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, ""
 	}
 	if r.ContentLength > h.MaxBody {
-		return nil, "request_body_too_large"
+		return nil, rules.ReasonRequestBodyTooLarge
 	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBody+1))
 	r.Body = struct {
@@ -209,11 +209,11 @@ func (h *Handler) readAhead(r *http.Request) ([]byte, string) {
 	}{io.MultiReader(bytes.NewReader(raw), errReader{err}, r.Body), r.Body}
 	switch {
 	case err != nil:
-		return nil, "request_body_unreadable"
+		return nil, rules.ReasonRequestBodyUnreadable
 	case int64(len(raw)) > h.MaxBody:
-		return nil, "request_body_too_large"
+		return nil, rules.ReasonRequestBodyTooLarge
 	}
-	return decode(r.Header.Get("Content-Encoding"), raw, h.MaxBody, "request")
+	return decode(r.Header.Get("Content-Encoding"), raw, h.MaxBody, rules.RequestBody)
 }
 
 // errReader returns err (the read-ahead's error, if any) to the upstream
@@ -292,7 +292,7 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 	u.Path, u.RawPath, u.RawQuery, u.Fragment = "", "", "", ""
 	escPath, query, _ := strings.Cut(path, "?")
 	if err := setEscapedPath(&u, escPath); err != nil {
-		h.prefetchFailed(r, key, path, "prefetch_bad_path", err, 0)
+		h.prefetchFailed(r, key, path, rules.ReasonPrefetchBadPath, err, 0)
 		return nil
 	}
 	u.RawQuery = query
@@ -310,7 +310,7 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 	buf := new(bytes.Buffer)
 	rec := newSpillRecorder(sink, buf, func(int, http.Header) bool { return true }, int(h.MaxBody))
 	if err := serveRecovering(next, rec, pr); err != nil {
-		h.prefetchFailed(r, key, path, "prefetch_failed", err, 0)
+		h.prefetchFailed(r, key, path, rules.ReasonPrefetchFailed, err, 0)
 		return nil
 	}
 	status := rec.Status()
@@ -318,20 +318,20 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 		status = http.StatusOK
 	}
 	if status < 200 || status > 299 {
-		h.prefetchFailed(r, key, path, "prefetch_failed", errors.New("upstream answered "+strconv.Itoa(status)), status)
+		h.prefetchFailed(r, key, path, rules.ReasonPrefetchFailed, errors.New("upstream answered "+strconv.Itoa(status)), status)
 		return nil
 	}
 	if rec.spilled {
-		h.prefetchFailed(r, key, path, "prefetch_too_large", nil, 0)
+		h.prefetchFailed(r, key, path, rules.ReasonPrefetchTooLarge, nil, 0)
 		return nil
 	}
-	body, reason := decode(rec.Header().Get("Content-Encoding"), buf.Bytes(), h.MaxBody, "prefetch")
+	body, reason := decode(rec.Header().Get("Content-Encoding"), buf.Bytes(), h.MaxBody, rules.PrefetchBody)
 	if reason != "" {
 		h.prefetchFailed(r, key, path, reason, nil, 0)
 		return nil
 	}
 	if !json.Valid(body) {
-		h.prefetchFailed(r, key, path, "prefetch_not_json", nil, 0)
+		h.prefetchFailed(r, key, path, rules.ReasonPrefetchNotJSON, nil, 0)
 		return nil
 	}
 	return bytes.Clone(body)
@@ -383,8 +383,8 @@ func serveRecovering(next caddyhttp.Handler, w http.ResponseWriter, r *http.Requ
 // prefetchFailed logs why previous is null for this request. A 404 is the
 // client asking about a resource that does not exist (the app answers the
 // mutation 404 too): routine, so it is logged at debug level only.
-func (h *Handler) prefetchFailed(r *http.Request, key, path, reason string, err error, status int) {
-	metrics.skipped.WithLabelValues(reason).Inc()
+func (h *Handler) prefetchFailed(r *http.Request, key, path string, reason rules.SkipReason, err error, status int) {
+	metrics.skipped.WithLabelValues(string(reason)).Inc()
 	level := zap.WarnLevel
 	if status == http.StatusNotFound {
 		level = zap.DebugLevel
@@ -393,7 +393,7 @@ func (h *Handler) prefetchFailed(r *http.Request, key, path, reason string, err 
 	if ce == nil {
 		return
 	}
-	fields := []zap.Field{zap.String("key", key), zap.String("prefetch", path), zap.String("reason", reason),
+	fields := []zap.Field{zap.String("key", key), zap.String("prefetch", path), zap.String("reason", string(reason)),
 		zap.String("method", r.Method), zap.String("path", r.URL.Path)}
 	if err != nil {
 		fields = append(fields, zap.Error(err))

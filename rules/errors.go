@@ -4,27 +4,19 @@ import (
 	"fmt"
 )
 
-// Skip reasons produced by the rules themselves; body reasons given by the
-// caller (Input.BodyErr, Input.RespBodyErr) are passed through unchanged.
-const (
-	reasonRequestNotJSON  = "request_body_not_json"
-	reasonResponseNotJSON = "response_body_not_json"
-	reasonWhenError       = "when_error"
-)
-
 // SkipError says why an event could not be produced; Reason is a short
 // snake_case label used in logs and metrics.
 type SkipError struct {
-	Reason string
+	Reason SkipReason
 	Err    error
 }
 
 // Error implements error.
 func (e *SkipError) Error() string {
 	if e.Err == nil {
-		return "event skipped: " + e.Reason
+		return "event skipped: " + string(e.Reason)
 	}
-	return "event skipped: " + e.Reason + ": " + e.Err.Error()
+	return "event skipped: " + string(e.Reason) + ": " + e.Err.Error()
 }
 
 // Unwrap returns the cause, if any.

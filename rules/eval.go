@@ -44,7 +44,7 @@ func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 		}
 		ok, err := w.eval(ctx, in, c.Params)
 		if err != nil {
-			return nil, &SkipError{Reason: reasonWhenError, Err: fmt.Errorf("when: %w", err)}
+			return nil, &SkipError{Reason: ReasonWhenError, Err: fmt.Errorf("when: %w", err)}
 		}
 		if !ok {
 			return nil, nil
@@ -63,7 +63,7 @@ func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 		if err := json.Compact(&out, data); err != nil {
 			// Unreachable: every piece was checked. Say so rather than
 			// emit bytes a receiver cannot read.
-			return nil, &SkipError{Reason: "data_not_json", Err: err}
+			return nil, &SkipError{Reason: ReasonDataNotJSON, Err: err}
 		}
 		ev.Data = validUTF8(out.Bytes())
 	}
@@ -74,7 +74,7 @@ func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 		}
 		var out bytes.Buffer
 		if json.Compact(&out, v) != nil {
-			return nil, &SkipError{Reason: "user_id_not_json"}
+			return nil, &SkipError{Reason: ReasonUserIDNotJSON}
 		}
 		ev.UserID = validUTF8(out.Bytes())
 	}

@@ -51,8 +51,8 @@ func TestEval(t *testing.T) {
 		data   string
 		userID string // "" = nil
 		site   string
-		skip   string // skip reason
-		none   bool   // when was false
+		skip   SkipReason // skip reason
+		none   bool       // when was false
 	}
 	resp := `{"_id":"o1","orderNumber":"N-1","total":12.5,"site":"shop-a","status":"paid"}`
 	tests := []struct {

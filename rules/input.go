@@ -20,13 +20,13 @@ type Input struct {
 	Path        string
 	Header      http.Header // request headers
 	Query       url.Values
-	Body        []byte // request body as captured
-	BodyErr     string // non-empty when the request body is unavailable; it is the skip reason, e.g. "request_body_too_large"
+	Body        []byte     // request body as captured
+	BodyErr     SkipReason // non-empty when the request body is unavailable, e.g. ReasonRequestBodyTooLarge
 	Status      int
 	RespHeader  http.Header
-	RespBody    []byte // response body, already decompressed
-	RespBodyErr string // non-empty when unavailable, e.g. "response_body_too_large"
-	Previous    []byte // JSON snapshot of the resource before this request, or nil (null)
+	RespBody    []byte     // response body, already decompressed
+	RespBodyErr SkipReason // non-empty when unavailable, e.g. ReasonResponseBodyTooLarge
+	Previous    []byte     // JSON snapshot of the resource before this request, or nil (null)
 
 	req, resp, prev doc
 	celReqHeaders   any
@@ -66,12 +66,12 @@ func (in *Input) requestBody() ([]byte, *SkipError) {
 		case isForm(in.Header):
 			raw, err := formToJSON(in.Body)
 			if err != nil {
-				d.err = &SkipError{Reason: reasonRequestNotJSON, Err: err}
+				d.err = &SkipError{Reason: ReasonRequestBodyNotJSON, Err: err}
 			}
 			d.raw = raw
 		default:
 			if err := checkJSON(in.Body); err != nil {
-				d.err = &SkipError{Reason: reasonRequestNotJSON, Err: err}
+				d.err = &SkipError{Reason: ReasonRequestBodyNotJSON, Err: err}
 			} else {
 				d.raw = in.Body
 			}
@@ -91,7 +91,7 @@ func (in *Input) responseBody() ([]byte, *SkipError) {
 			d.err = &SkipError{Reason: in.RespBodyErr}
 		default:
 			if err := checkJSON(in.RespBody); err != nil {
-				d.err = &SkipError{Reason: reasonResponseNotJSON, Err: err}
+				d.err = &SkipError{Reason: ReasonResponseBodyNotJSON, Err: err}
 			} else {
 				d.raw = in.RespBody
 			}

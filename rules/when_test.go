@@ -198,7 +198,7 @@ func TestWhenCostLimit(t *testing.T) {
 	c := set.Candidates("POST", "/groups")[0]
 	ev, err := c.Eval(in)
 	var se *SkipError
-	if !errors.As(err, &se) || se.Reason != reasonWhenError || !errors.Is(err, errWhenCost) {
+	if !errors.As(err, &se) || se.Reason != ReasonWhenError || !errors.Is(err, errWhenCost) {
 		t.Fatalf("got %+v, %v; want a when_error over the cost limit", ev, err)
 	}
 	// A small body is well within the limit.
@@ -226,7 +226,7 @@ func TestWhenInterrupted(t *testing.T) {
 	in = &Input{Method: "POST", Path: "/items", Status: 200, Body: bigBody(12000)}
 	ev, err := c.EvalContext(ctx, in)
 	var se *SkipError
-	if !errors.As(err, &se) || se.Reason != reasonWhenError || !errors.Is(err, context.Canceled) {
+	if !errors.As(err, &se) || se.Reason != ReasonWhenError || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: got %+v, %v; want a when_error caused by the cancellation", ev, err)
 	}
 }
