@@ -41,7 +41,7 @@ func dueKeyOf(d *Delivery, t time.Time) []byte { return dueKey(d.SubscriptionID,
 // subscription whose key prefix (q/<subscription id>/) is prefix.
 func dueIn(prefix, k []byte) (time.Time, string) {
 	ns := binary.BigEndian.Uint64(k[len(prefix):])
-	return time.Unix(0, int64(ns)), string(k[len(prefix)+9:])
+	return time.Unix(0, int64(ns)), string(k[len(prefix)+9:]) //nolint:gosec // G115: dueKey wrote a non-negative int64
 }
 
 // dueNotes collects, in a transaction, the earliest due time it gives each

@@ -16,6 +16,7 @@ const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 func NewID(prefix string, t time.Time) string {
 	var b [16]byte
 	ms := uint64(t.UnixMilli())
+	//nolint:gosec // G115: the 6 low bytes, truncation intended
 	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
 	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails on supported platforms
 	return prefix + encodeULID(b)

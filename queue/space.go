@@ -73,7 +73,7 @@ func newSpaceGuard(dir string, reserve uint64, notify func(Health)) *spaceGuard 
 func (g *spaceGuard) allow(n int) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	want := uint64(n) * writeAmplification
+	want := uint64(n) * writeAmplification //nolint:gosec // G115: n is a byte count, not negative
 	g.look(want)
 	if g.health.Degraded() {
 		return fmt.Errorf("%w: %s", ErrNoSpace, g.health.Reason)

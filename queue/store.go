@@ -156,7 +156,7 @@ func badgerOptions(opts Options) badger.Options {
 // writing: flushing every memtable to a level-0 table, and one compaction
 // of a full level 0 into level 1 (its old tables are deleted only after).
 func reserveFor(bo badger.Options) uint64 {
-	return uint64(bo.NumMemtables+bo.NumLevelZeroTables) * uint64(bo.MemTableSize)
+	return uint64(bo.NumMemtables+bo.NumLevelZeroTables) * uint64(bo.MemTableSize) //nolint:gosec // G115: Badger's counts and sizes are positive
 }
 
 // Health says whether the store accepts writes (it stops while its

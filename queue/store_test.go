@@ -157,7 +157,7 @@ func TestIDsSortByTime(t *testing.T) {
 			t.Fatalf("id %q has length %d", id, len(id))
 		}
 	}
-	if at := IDAt("evt_", base.Add(50*time.Millisecond)); !(ids[49] < at && at <= ids[50]) {
+	if at := IDAt("evt_", base.Add(50*time.Millisecond)); ids[49] >= at || at > ids[50] {
 		t.Fatalf("IDAt(%v)=%s not between %s and %s", base, at, ids[49], ids[50])
 	}
 }

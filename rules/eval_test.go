@@ -290,8 +290,12 @@ func TestEvalInvalidUTF8(t *testing.T) {
 		}
 		// What encoding/json reads from the body is what the event says.
 		var fromBody, fromEvent any
-		json.Unmarshal(in.Body, &fromBody)
-		json.Unmarshal(ev.Data, &fromEvent)
+		if err := json.Unmarshal(in.Body, &fromBody); err != nil {
+			t.Fatalf("body: %v", err)
+		}
+		if err := json.Unmarshal(ev.Data, &fromEvent); err != nil {
+			t.Fatalf("%s: event data: %v", ev.Name, err)
+		}
 		if ev.Name == "a.whole" && !reflect.DeepEqual(fromBody, fromEvent) {
 			t.Errorf("encoding/json reads %v from the body, %v from the event", fromBody, fromEvent)
 		}

@@ -114,7 +114,7 @@ func (p *pathPattern) match(path string, params map[string]string) bool {
 			end += start
 		}
 		text := path[start:end]
-		switch seg.kind {
+		switch seg.kind { //nolint:exhaustive // segRest returned above
 		case segLiteral:
 			if text != seg.text {
 				return false

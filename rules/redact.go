@@ -101,7 +101,7 @@ func containsState(states []state, s state) bool {
 const maxRedactDepth = 1000
 
 func (r *redactor) write(buf *bytes.Buffer, v gjson.Result, states []state, depth int) {
-	if len(states) == 0 || depth > maxRedactDepth || !(v.IsObject() || v.IsArray()) {
+	if len(states) == 0 || depth > maxRedactDepth || (!v.IsObject() && !v.IsArray()) {
 		buf.WriteString(v.Raw)
 		return
 	}
@@ -125,12 +125,12 @@ func (r *redactor) write(buf *bytes.Buffer, v gjson.Result, states []state, dept
 		var next []state
 		for _, s := range states {
 			comp := r.paths[s.p][s.i]
-			switch {
-			case comp == "*":
+			switch comp {
+			case "*":
 				if !containsState(next, s) {
 					next = append(next, s)
 				}
-			case comp == k.Str:
+			case k.Str:
 				if s.i == len(r.paths[s.p])-1 {
 					return true // redacted: skip the key
 				}

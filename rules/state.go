@@ -96,18 +96,17 @@ func strictJSON(b []byte, v any) error {
 
 // stateRule is a compiled StateSpec.
 type stateRule struct {
-	key           template
-	snapshot      source
-	redact        *redactor // the rule's and the snapshot's own; nil when none
-	forget        bool      // snapshot: none
-	keyEarly      bool      // the key reads only what is known before the request is sent
-	prefetchVerb  string
-	prefetchPath  template
-	readAhead     bool // the early key or prefetch path reads request.body
-	needsReq      bool // some key or snapshot source reads request.body
-	needsResp     bool // ... response.body
-	hasPrefetch   bool
-	prefetchEarly bool
+	key          template
+	snapshot     source
+	redact       *redactor // the rule's and the snapshot's own; nil when none
+	forget       bool      // snapshot: none
+	keyEarly     bool      // the key reads only what is known before the request is sent
+	prefetchVerb string
+	prefetchPath template
+	readAhead    bool // the early key or prefetch path reads request.body
+	needsReq     bool // some key or snapshot source reads request.body
+	needsResp    bool // ... response.body
+	hasPrefetch  bool
 }
 
 // template is text with {source} placeholders.

@@ -10,8 +10,8 @@ import (
 	"sync"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/checker"
 	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/overloads"
 	"cel.dev/cel-go/common/types"
@@ -147,26 +147,26 @@ func checkWhenCost(env *cel.Env, checked *cel.Ast) error {
 // its square.
 type exchangeSizes struct{}
 
-// EstimateSize implements checker.CostEstimator.
-func (exchangeSizes) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+// EstimateSize implements cost.CostEstimator.
+func (exchangeSizes) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
 	for _, p := range n.Path() {
 		switch p {
 		case "@items", "@values", "@keys", "@indices":
-			return &checker.SizeEstimate{Min: 0, Max: 1}
+			return &cost.SizeEstimate{Min: 0, Max: 1}
 		}
 	}
-	return &checker.SizeEstimate{Min: 0, Max: whenEstimateSize}
+	return &cost.SizeEstimate{Min: 0, Max: whenEstimateSize}
 }
 
-// EstimateCallCost implements checker.CostEstimator: CEL's own estimates.
-func (exchangeSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+// EstimateCallCost implements cost.CostEstimator: CEL's own estimates.
+func (exchangeSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
 	return nil
 }
 
 // celIssues turns CEL's multi-line report into one line per issue.
 func celIssues(expr string, iss *cel.Issues) error {
 	multiline := strings.Contains(expr, "\n")
-	var msgs []string
+	msgs := make([]string, 0, len(iss.Errors()))
 	for _, e := range iss.Errors() {
 		loc := fmt.Sprintf("column %d", e.Location.Column()+1)
 		if multiline {
