@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // listEvents answers the events that the loaded rules can emit.
@@ -19,8 +19,8 @@ func listEvents(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 
 // statsView is the store's counts and whether it takes writes.
 type statsView struct {
-	queue.Counts
-	Store queue.Health `json:"store"`
+	webhook.Counts
+	Store webhook.Health `json:"store"`
 }
 
 // stats answers the store's counts and health. It answers while the store

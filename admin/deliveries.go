@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // maxListed bounds the delivery history answered at once.
@@ -35,16 +35,16 @@ func listDeliveries(w http.ResponseWriter, r *http.Request, app *caddymodule.App
 	q := r.URL.Query()
 	status := q.Get("status")
 	switch status {
-	case "", queue.Pending, queue.Succeeded, queue.Failed, queue.Cancelled:
+	case "", webhook.Pending, webhook.Succeeded, webhook.Failed, webhook.Cancelled:
 	default:
-		writeError(w, http.StatusBadRequest, "bad query", queue.FieldErrors{"status": "must be pending, succeeded, failed or cancelled"})
+		writeError(w, http.StatusBadRequest, "bad query", webhook.FieldErrors{"status": "must be pending, succeeded, failed or cancelled"})
 		return
 	}
 	limit := 100
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListed {
-			writeError(w, http.StatusBadRequest, "bad query", queue.FieldErrors{"limit": "must be a number from 1 to 500"})
+			writeError(w, http.StatusBadRequest, "bad query", webhook.FieldErrors{"limit": "must be a number from 1 to 500"})
 			return
 		}
 		limit = n
@@ -55,7 +55,7 @@ func listDeliveries(w http.ResponseWriter, r *http.Request, app *caddymodule.App
 		return
 	}
 	if list == nil {
-		list = []*queue.Delivery{}
+		list = []*webhook.Delivery{}
 	}
 	writeJSON(w, http.StatusOK, list)
 }
@@ -70,16 +70,16 @@ func redeliver(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 	if d, err := store.Delivery(r.PathValue("id")); err != nil {
 		writeStoreError(w, err)
 		return
-	} else if _, err := store.Subscription(d.SubscriptionID); errors.Is(err, queue.ErrNotFound) {
+	} else if _, err := store.Subscription(d.SubscriptionID); errors.Is(err, webhook.ErrNotFound) {
 		writeStoreError(w, errConflict("delivery "+d.ID+" belongs to subscription "+d.SubscriptionID+", which was deleted"))
 		return
 	}
 	now := time.Now().UTC()
-	d, err := store.UpdateDelivery(r.PathValue("id"), time.Duration(app.Retention), func(d *queue.Delivery) error {
-		if d.Status == queue.Pending {
+	d, err := store.UpdateDelivery(r.PathValue("id"), time.Duration(app.Retention), func(d *webhook.Delivery) error {
+		if d.Status == webhook.Pending {
 			return errConflict("delivery " + d.ID + " is already pending")
 		}
-		d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = queue.Pending, len(d.Attempts), &now, now
+		d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = webhook.Pending, len(d.Attempts), &now, now
 		return nil
 	})
 	if err != nil {
@@ -97,7 +97,7 @@ func replay(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 		return
 	}
 	var since time.Time
-	fe := queue.FieldErrors{}
+	fe := webhook.FieldErrors{}
 	for name, val := range raw {
 		if name != "since" {
 			fe[name] = "unknown field"
@@ -124,8 +124,8 @@ func replay(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 		writeStoreError(w, err)
 		return
 	}
-	var events []queue.Event
-	err = app.Store().EventsSince(since, func(ev queue.Event) error {
+	var events []webhook.Event
+	err = app.Store().EventsSince(since, func(ev webhook.Event) error {
 		if sub.Wants(ev.Name) && sub.AcceptsSite(ev.Site) {
 			events = append(events, ev)
 		}
@@ -148,7 +148,7 @@ func emptyBody(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	for name := range raw {
-		writeError(w, http.StatusBadRequest, "invalid request", queue.FieldErrors{name: "unknown field"})
+		writeError(w, http.StatusBadRequest, "invalid request", webhook.FieldErrors{name: "unknown field"})
 		return false
 	}
 	return true

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // input holds the writable fields of a subscription that a request gave;
@@ -21,7 +21,7 @@ type input struct {
 	IsActive    *bool
 	Signature   *string
 	Secret      *string
-	Filters     *queue.Filters
+	Filters     *webhook.Filters
 	RateLimit   *string
 	Headers     *map[string]string
 }
@@ -37,13 +37,13 @@ var errBadBody = errors.New("request body must be a JSON object")
 
 // decodeInput reads the request body field by field, so that each bad
 // field gets its own message.
-func decodeInput(r *http.Request) (*input, queue.FieldErrors, error) {
+func decodeInput(r *http.Request) (*input, webhook.FieldErrors, error) {
 	raw, err := readObject(r)
 	if err != nil {
 		return nil, nil, err
 	}
 	in := new(input)
-	fe := queue.FieldErrors{}
+	fe := webhook.FieldErrors{}
 	for name, val := range raw {
 		if string(val) == "null" {
 			// null clears an optional field; a required one cannot be null.
@@ -81,7 +81,7 @@ func decodeInput(r *http.Request) (*input, queue.FieldErrors, error) {
 		case "headers":
 			in.Headers, target, want = new(map[string]string), &in.Headers, "an object of strings"
 		case "filters":
-			in.Filters = new(queue.Filters)
+			in.Filters = new(webhook.Filters)
 			if err := decodeFilters(val, in.Filters); err != nil {
 				fe["filters"] = `must be {"site_ids": [strings]}: ` + err.Error()
 			}
@@ -106,7 +106,7 @@ func decodeInput(r *http.Request) (*input, queue.FieldErrors, error) {
 
 // decodeFilters decodes filters with exact key names: decoding into the
 // struct would take "SITE_IDS" for site_ids, and the last of two spellings.
-func decodeFilters(val json.RawMessage, f *queue.Filters) error {
+func decodeFilters(val json.RawMessage, f *webhook.Filters) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(val, &raw); err != nil {
 		return err
@@ -147,7 +147,7 @@ func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 }
 
 // apply copies the given fields onto sub.
-func (in *input) apply(sub *queue.Subscription) {
+func (in *input) apply(sub *webhook.Subscription) {
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = strings.TrimSpace(*src)

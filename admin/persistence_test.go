@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 )
 
 // TestSubscriptionsSurviveRestartAndReload checks that subscriptions made
@@ -85,7 +85,7 @@ func TestSubscriptionsSurviveRestartAndReload(t *testing.T) {
 
 	// The full secrets were stored, not only their hints.
 	e.Stop()
-	s, err := queue.Open(queue.Options{Dir: filepath.Join(e.Dir, "webhooks")})
+	s, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(e.Dir, "webhooks")})
 	if err != nil {
 		t.Fatal(err)
 	}

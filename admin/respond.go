@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // apiError is the body of every error answer: a message, and what is wrong
@@ -25,7 +25,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, msg string, fields queue.FieldErrors) {
+func writeError(w http.ResponseWriter, status int, msg string, fields webhook.FieldErrors) {
 	writeJSON(w, status, apiError{Error: msg, Fields: fields})
 }
 
@@ -62,7 +62,7 @@ func withRunningApp(h appHandler) http.HandlerFunc {
 // writes (its disk is short of space), else 500.
 func writeInternal(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
-	if errors.Is(err, queue.ErrUnavailable) {
+	if errors.Is(err, webhook.ErrUnavailable) {
 		status = http.StatusServiceUnavailable
 	}
 	writeError(w, status, err.Error(), nil)

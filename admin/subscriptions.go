@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // maxGracePeriod bounds how long a rotated-out secret stays valid.
@@ -24,7 +24,7 @@ func listSubscriptions(w http.ResponseWriter, r *http.Request, app *caddymodule.
 		b := v == "true"
 		onlyActive = &b
 	default:
-		writeError(w, http.StatusBadRequest, "bad query", queue.FieldErrors{"is_active": "must be true or false"})
+		writeError(w, http.StatusBadRequest, "bad query", webhook.FieldErrors{"is_active": "must be true or false"})
 		return
 	}
 	subs, err := app.Store().Subscriptions()
@@ -48,8 +48,8 @@ func createSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule
 		return
 	}
 	now := time.Now().UTC()
-	sub := &queue.Subscription{
-		ID:        queue.NewID("sub_", now),
+	sub := &webhook.Subscription{
+		ID:        webhook.NewID("sub_", now),
 		IsActive:  true,
 		Signature: signer.Standard,
 		CreatedAt: now,
@@ -93,7 +93,7 @@ func updateSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule
 		return
 	}
 	now := time.Now().UTC()
-	sub, err := app.Store().UpdateSubscription(r.PathValue("id"), func(sub *queue.Subscription) error {
+	sub, err := app.Store().UpdateSubscription(r.PathValue("id"), func(sub *webhook.Subscription) error {
 		if err := refuseConfig(sub); err != nil {
 			return err
 		}
@@ -135,16 +135,16 @@ func rotateSecret(w http.ResponseWriter, r *http.Request, app *caddymodule.App) 
 	var grace time.Duration
 	for name, val := range raw {
 		if name != "grace_period" {
-			writeError(w, http.StatusBadRequest, "invalid request", queue.FieldErrors{name: "unknown field"})
+			writeError(w, http.StatusBadRequest, "invalid request", webhook.FieldErrors{name: "unknown field"})
 			return
 		}
 		var s string
 		if err := json.Unmarshal(val, &s); err != nil {
-			writeError(w, http.StatusBadRequest, "invalid request", queue.FieldErrors{"grace_period": `must be a duration string like "24h"`})
+			writeError(w, http.StatusBadRequest, "invalid request", webhook.FieldErrors{"grace_period": `must be a duration string like "24h"`})
 			return
 		}
 		if grace, err = time.ParseDuration(s); err != nil || grace < 0 || grace > maxGracePeriod {
-			writeError(w, http.StatusBadRequest, "invalid request", queue.FieldErrors{"grace_period": fmt.Sprintf("must be a duration from 0s to %s, like \"24h\"", maxGracePeriod)})
+			writeError(w, http.StatusBadRequest, "invalid request", webhook.FieldErrors{"grace_period": fmt.Sprintf("must be a duration from 0s to %s, like \"24h\"", maxGracePeriod)})
 			return
 		}
 	}
@@ -154,7 +154,7 @@ func rotateSecret(w http.ResponseWriter, r *http.Request, app *caddymodule.App) 
 		return
 	}
 	now := time.Now().UTC()
-	sub, err := app.Store().UpdateSubscription(r.PathValue("id"), func(sub *queue.Subscription) error {
+	sub, err := app.Store().UpdateSubscription(r.PathValue("id"), func(sub *webhook.Subscription) error {
 		if err := refuseConfig(sub); err != nil {
 			return err
 		}
@@ -175,7 +175,7 @@ func rotateSecret(w http.ResponseWriter, r *http.Request, app *caddymodule.App) 
 }
 
 // validate checks sub against the running config's event catalogue.
-func validate(sub *queue.Subscription, app *caddymodule.App) queue.FieldErrors {
+func validate(sub *webhook.Subscription, app *caddymodule.App) webhook.FieldErrors {
 	known := map[string]bool{}
 	for _, ev := range app.Events() {
 		known[ev.Name] = true
@@ -190,8 +190,8 @@ func (e errConfigManaged) Error() string {
 	return fmt.Sprintf("subscription %s is declared in Caddy's config (a `subscription` block of the webhooks global option): change it there and reload", e.id)
 }
 
-func refuseConfig(sub *queue.Subscription) error {
-	if sub.ManagedBy == queue.ManagedByConfig {
+func refuseConfig(sub *webhook.Subscription) error {
+	if sub.ManagedBy == webhook.ManagedByConfig {
 		return errConfigManaged{sub.ID}
 	}
 	return nil
@@ -199,11 +199,11 @@ func refuseConfig(sub *queue.Subscription) error {
 
 // checkInput answers a body that could not be read or had bad fields; it
 // reports whether the handler may go on.
-func checkInput(w http.ResponseWriter, fe queue.FieldErrors, err error) bool {
+func checkInput(w http.ResponseWriter, fe webhook.FieldErrors, err error) bool {
 	var be *bodyError
 	switch {
 	case errors.As(err, &be) && be.field != "":
-		writeError(w, http.StatusBadRequest, be.Error(), queue.FieldErrors{be.field: be.fieldMsg})
+		writeError(w, http.StatusBadRequest, be.Error(), webhook.FieldErrors{be.field: be.fieldMsg})
 		return false
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error(), nil)
@@ -217,7 +217,7 @@ func checkInput(w http.ResponseWriter, fe queue.FieldErrors, err error) bool {
 
 // writeStoreError maps store and validation errors to status codes.
 func writeStoreError(w http.ResponseWriter, err error) {
-	var fe queue.FieldErrors
+	var fe webhook.FieldErrors
 	var cm errConfigManaged
 	var conflict errConflict
 	switch {
@@ -227,7 +227,7 @@ func writeStoreError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, cm.Error(), nil)
 	case errors.As(err, &conflict):
 		writeError(w, http.StatusConflict, conflict.Error(), nil)
-	case errors.Is(err, queue.ErrNotFound):
+	case errors.Is(err, webhook.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error(), nil)
 	default:
 		writeInternal(w, err)

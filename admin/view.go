@@ -3,8 +3,8 @@ package admin
 import (
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // view is a subscription as the API shows it: the secret in full only in
@@ -20,10 +20,10 @@ type view struct {
 	Secret                  string            `json:"secret,omitempty"`
 	SecretHint              string            `json:"secret_hint,omitempty"`
 	PreviousSecretExpiresAt *time.Time        `json:"previous_secret_expires_at,omitempty"`
-	Filters                 queue.Filters     `json:"filters"`
+	Filters                 webhook.Filters   `json:"filters"`
 	RateLimit               string            `json:"rate_limit"`
 	Headers                 map[string]string `json:"headers"`
-	Stats                   queue.Stats       `json:"stats"`
+	Stats                   webhook.Stats     `json:"stats"`
 	DisabledReason          *string           `json:"disabled_reason"`
 	ManagedBy               string            `json:"managed_by,omitempty"`
 	CreatedAt               time.Time         `json:"created_at"`
@@ -32,7 +32,7 @@ type view struct {
 
 // newView shows sub; defaultRate is the app's rate_limit, shown for
 // subscriptions that follow it.
-func newView(sub *queue.Subscription, defaultRate string, showSecret bool, now time.Time) view {
+func newView(sub *webhook.Subscription, defaultRate string, showSecret bool, now time.Time) view {
 	v := view{
 		ID: sub.ID, AppName: sub.AppName, URL: sub.URL, Events: sub.Events, Description: sub.Description,
 		IsActive: sub.IsActive, Signature: sub.Signature, Filters: sub.Filters, RateLimit: sub.RateLimit,

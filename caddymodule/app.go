@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -68,14 +68,14 @@ type App struct {
 	// EncryptionKeyFile is a file holding the key, instead of EncryptionKey.
 	EncryptionKeyFile string `json:"encryption_key_file,omitempty"`
 
-	durability queue.Durability
+	durability badgerstore.Durability
 	dir        string
 	key        []byte // decoded encryption key, nil without encryption
 	logger     *zap.Logger
 
 	mu         sync.RWMutex
-	shared     *shared      // set by Start
-	store      *queue.Store // set once open; kept after Cleanup (see there)
+	shared     *shared            // set by Start
+	store      *badgerstore.Store // set once open; kept after Cleanup (see there)
 	dispatcher *delivery.Dispatcher
 	started    bool         // holds a reference in stores
 	startedAt  time.Time    // when Start ran; orders configs in Stop
@@ -129,9 +129,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	switch a.Durability {
 	case "", "sync":
-		a.durability = queue.Sync
+		a.durability = badgerstore.Sync
 	case "async":
-		a.durability = queue.Async
+		a.durability = badgerstore.Async
 	}
 	return nil
 }
@@ -206,7 +206,7 @@ func (a *App) adopt(sh *shared) error {
 	a.mu.Lock()
 	a.store, a.dispatcher = store, dispatcher
 	a.mu.Unlock()
-	if err := a.syncSubscriptions(store); errors.Is(err, queue.ErrUnavailable) {
+	if err := a.syncSubscriptions(store); errors.Is(err, webhook.ErrUnavailable) {
 		// Short of space: the config still serves; its subscriptions
 		// are synced by the next reload.
 		a.logger.Error("config subscriptions not synced: the store takes no writes", zap.Error(err))
@@ -218,12 +218,12 @@ func (a *App) adopt(sh *shared) error {
 }
 
 // Health says whether the store takes writes, and why not.
-func (a *App) Health() queue.Health {
+func (a *App) Health() webhook.Health {
 	a.mu.RLock()
 	sh := a.shared
 	a.mu.RUnlock()
 	if sh == nil {
-		return queue.Health{Status: "degraded", Reason: "the webhooks app is not running"}
+		return webhook.Health{Status: "degraded", Reason: "the webhooks app is not running"}
 	}
 	return sh.health()
 }
@@ -290,16 +290,16 @@ func (a *App) Cleanup() error {
 }
 
 // commit stores events and resource snapshots in this config's store.
-func (a *App) commit(events []queue.Event, snaps []queue.Snapshot, onAsyncErr func(error)) error {
+func (a *App) commit(events []webhook.Event, snaps []webhook.Snapshot, onAsyncErr func(error)) error {
 	store := a.Store()
 	if store == nil {
-		return fmt.Errorf("%w (%s)", queue.ErrClosed, a.Health().Reason)
+		return fmt.Errorf("%w (%s)", webhook.ErrClosed, a.Health().Reason)
 	}
 	return store.Commit(events, snaps, time.Duration(a.Retention), a.durability, onAsyncErr)
 }
 
 // Store returns the open store, or nil when the app is not running.
-func (a *App) Store() *queue.Store {
+func (a *App) Store() *badgerstore.Store {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.store
@@ -331,7 +331,7 @@ func (a *App) addRules(set *rules.Set) {
 }
 
 func (a *App) durabilityName() string {
-	if a.durability == queue.Async {
+	if a.durability == badgerstore.Async {
 		return "async"
 	}
 	return "sync"

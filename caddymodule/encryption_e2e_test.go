@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // TestEncryptionKeyWithCaddy runs real Caddy on an encrypted store: the
@@ -62,8 +63,8 @@ func TestEncryptionKeyWithCaddy(t *testing.T) {
 	}
 
 	out := testbed.StartCaddyFails(t, dir, cfg(""))
-	if !strings.Contains(out, "opening webhooks store "+storage+": "+queue.ErrStoreEncrypted.Error()) {
-		t.Errorf("start without the key: want %q in:\n%s", queue.ErrStoreEncrypted, out)
+	if !strings.Contains(out, "opening webhooks store "+storage+": "+badgerstore.ErrStoreEncrypted.Error()) {
+		t.Errorf("start without the key: want %q in:\n%s", badgerstore.ErrStoreEncrypted, out)
 	}
 
 	// Rotate to key2, then start with it from a key file.
@@ -85,15 +86,15 @@ func TestEncryptionKeyWithCaddy(t *testing.T) {
 }
 
 // encryptedEvents reads the events of a store that no process has open.
-func encryptedEvents(t *testing.T, dir string, key []byte) []queue.Event {
+func encryptedEvents(t *testing.T, dir string, key []byte) []webhook.Event {
 	t.Helper()
-	s, err := queue.Open(queue.Options{Dir: dir, EncryptionKey: key})
+	s, err := badgerstore.Open(badgerstore.Options{Dir: dir, EncryptionKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var evs []queue.Event
-	if err := s.EventsSince(time.Time{}, func(e queue.Event) error { evs = append(evs, e); return nil }); err != nil {
+	var evs []webhook.Event
+	if err := s.EventsSince(time.Time{}, func(e webhook.Event) error { evs = append(evs, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return evs

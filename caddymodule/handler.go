@@ -15,8 +15,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 func init() {
@@ -151,7 +152,7 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 	// to read its body, and with sync durability so that the client sees
 	// it only once the event is on disk. Streams and large bodies are never
 	// held; rules that need their bodies skip their events.
-	hold := needResp || h.app.durability == queue.Sync
+	hold := needResp || h.app.durability == badgerstore.Sync
 	var respSkip rules.SkipReason
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -229,8 +230,8 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 // transaction.
 func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input, st *exchangeState) {
 	now := time.Now()
-	var events []queue.Event
-	var snaps []queue.Snapshot
+	var events []webhook.Event
+	var snaps []webhook.Snapshot
 	for i, c := range cands {
 		if !c.Rule.MatchesStatus(in.Status) {
 			continue
@@ -247,12 +248,12 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 		}
 		in.SetPrevious(prev)
 		if key != "" && c.Rule.StateForgets() {
-			snaps = append(snaps, queue.Snapshot{Key: key}) // forget: the next request fetches it
+			snaps = append(snaps, webhook.Snapshot{Key: key}) // forget: the next request fetches it
 		} else if key != "" {
 			if snap, err := c.Snapshot(in); err != nil {
 				h.noSnapshot(r, c.Rule, key, err) // the state stays as it was; the event is not affected
 			} else if len(snap) > 0 && string(snap) != "null" {
-				snaps = append(snaps, queue.Snapshot{Key: key, Value: bytes.Clone(snap)})
+				snaps = append(snaps, webhook.Snapshot{Key: key, Value: bytes.Clone(snap)})
 			}
 		}
 		ev, err := c.EvalContext(r.Context(), in) // a `when` over a huge body stops when the client leaves
@@ -263,8 +264,8 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 		if ev == nil {
 			continue // `when` is false
 		}
-		events = append(events, queue.Event{
-			ID:     queue.NewID("evt_", now),
+		events = append(events, webhook.Event{
+			ID:     webhook.NewID("evt_", now),
 			Name:   ev.Name,
 			Time:   now,
 			Data:   ev.Data,
@@ -294,9 +295,9 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 // notStored logs, at error level, each event that the store refused,
 // whole (the envelope as it would have been stored), so that an operator
 // can recover it from the log; and counts it.
-func (h *Handler) notStored(r *http.Request, events []queue.Event, err error) {
+func (h *Handler) notStored(r *http.Request, events []webhook.Event, err error) {
 	reason := rules.ReasonStoreError
-	if errors.Is(err, queue.ErrUnavailable) {
+	if errors.Is(err, webhook.ErrUnavailable) {
 		reason = rules.ReasonStoreUnavailable // closed by a reload, or its disk is short of space
 	}
 	for _, ev := range events {

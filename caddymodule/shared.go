@@ -9,7 +9,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // reopenEvery is how often a store that could not be opened for lack of
@@ -25,7 +26,7 @@ type shared struct {
 	logger *zap.Logger
 
 	mu         sync.Mutex
-	store      *queue.Store
+	store      *badgerstore.Store
 	dispatcher *delivery.Dispatcher
 	notOpen    error  // why store is nil
 	waiters    []*App // configs started before the store opened, oldest first
@@ -39,7 +40,7 @@ type shared struct {
 func openShared(dir string, key []byte, logger *zap.Logger) (*shared, error) {
 	sh := &shared{dir: dir, key: key, logger: logger, stop: make(chan struct{})}
 	err := sh.open()
-	if errors.Is(err, queue.ErrNoSpace) {
+	if errors.Is(err, badgerstore.ErrNoSpace) {
 		logger.Error("webhooks store not opened: its disk is short of space; events are skipped until there is room",
 			zap.String("storage", dir), zap.Error(err))
 		storeDegraded.Set(1)
@@ -57,7 +58,7 @@ func openShared(dir string, key []byte, logger *zap.Logger) (*shared, error) {
 }
 
 func (sh *shared) open() error {
-	s, err := queue.Open(queue.Options{
+	s, err := badgerstore.Open(badgerstore.Options{
 		Dir:           sh.dir,
 		Logger:        badgerLogger{sh.logger.Named("badger").Sugar()},
 		OnHealth:      sh.healthChanged,
@@ -93,7 +94,7 @@ func (sh *shared) openLater() {
 		case <-t.C:
 		}
 		if err := sh.open(); err != nil {
-			if !errors.Is(err, queue.ErrNoSpace) {
+			if !errors.Is(err, badgerstore.ErrNoSpace) {
 				sh.logger.Error("opening the webhooks store", zap.String("storage", sh.dir), zap.Error(err))
 			}
 			continue
@@ -143,25 +144,25 @@ func (sh *shared) forget(app *App) {
 	sh.waiters = slices.DeleteFunc(sh.waiters, func(w *App) bool { return w == app })
 }
 
-func (sh *shared) get() (*queue.Store, *delivery.Dispatcher) {
+func (sh *shared) get() (*badgerstore.Store, *delivery.Dispatcher) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	return sh.store, sh.dispatcher
 }
 
 // health is the store's, or why it is not open.
-func (sh *shared) health() queue.Health {
+func (sh *shared) health() webhook.Health {
 	sh.mu.Lock()
 	store, why := sh.store, sh.notOpen
 	sh.mu.Unlock()
 	if store == nil {
-		return queue.Health{Status: "degraded", Reason: "the store is not open: " + why.Error()}
+		return webhook.Health{Status: "degraded", Reason: "the store is not open: " + why.Error()}
 	}
 	return store.Health()
 }
 
 // healthChanged logs and counts the store stopping or resuming writes.
-func (sh *shared) healthChanged(h queue.Health) {
+func (sh *shared) healthChanged(h webhook.Health) {
 	if h.Degraded() {
 		storeDegraded.Set(1)
 		sh.logger.Error("webhooks store degraded: writes stopped, events are skipped until there is room",

@@ -6,7 +6,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 )
 
 // waitingApp is a started config as adopt needs it.
@@ -18,7 +18,7 @@ func waitingApp() *App {
 // disk short of space: not open, opened later by openLater.
 func notOpenShared(t *testing.T) *shared {
 	t.Helper()
-	sh := &shared{dir: t.TempDir(), logger: zap.NewNop(), stop: make(chan struct{}), notOpen: queue.ErrNoSpace}
+	sh := &shared{dir: t.TempDir(), logger: zap.NewNop(), stop: make(chan struct{}), notOpen: badgerstore.ErrNoSpace}
 	t.Cleanup(func() { _ = sh.Destruct() })
 	return sh
 }

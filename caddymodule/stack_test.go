@@ -16,7 +16,8 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // upstream is the legacy app of these tests: a real HTTP server on a
@@ -206,15 +207,15 @@ func startStack(t *testing.T, ruleText, extraGlobal string) *stack {
 
 // storedEvents stops nothing: it must be called once the Caddy process that
 // owns the store has exited.
-func storedEvents(t *testing.T, dir string) []queue.Event {
+func storedEvents(t *testing.T, dir string) []webhook.Event {
 	t.Helper()
-	s, err := queue.Open(queue.Options{Dir: dir})
+	s, err := badgerstore.Open(badgerstore.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var evs []queue.Event
-	if err := s.EventsSince(time.Time{}, func(e queue.Event) error { evs = append(evs, e); return nil }); err != nil {
+	var evs []webhook.Event
+	if err := s.EventsSince(time.Time{}, func(e webhook.Event) error { evs = append(evs, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return evs
@@ -236,8 +237,8 @@ func createdOrderIDs(t *testing.T, storage string) map[string]bool {
 	return ids
 }
 
-func byName(evs []queue.Event, name string) []queue.Event {
-	var out []queue.Event
+func byName(evs []webhook.Event, name string) []webhook.Event {
+	var out []webhook.Event
 	for _, e := range evs {
 		if e.Name == name {
 			out = append(out, e)

@@ -17,8 +17,9 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // prefetchTimeout bounds the upstream request that fetches a resource's
@@ -29,7 +30,7 @@ const prefetchTimeout = 5 * time.Second
 // keys known before it went upstream (held, so that requests on one
 // resource take turns), and the snapshot of each key as it was before.
 type exchangeState struct {
-	store  *queue.Store
+	store  *badgerstore.Store
 	keys   []string          // per candidate, its early key ("" = none or late)
 	before map[string][]byte // key → snapshot before the request (nil = none)
 	unlock func()
@@ -144,7 +145,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		snap, read := st.before[k]
 		if !read {
 			var err error
-			if snap, err = store.Snapshot(k); errors.Is(err, queue.ErrClosed) {
+			if snap, err = store.Snapshot(k); errors.Is(err, webhook.ErrClosed) {
 				return st, r // a reload closed it: the events are skipped as store_unavailable
 			} else if err != nil {
 				h.logger.Error("reading state", zap.String("key", k), zap.Error(err))

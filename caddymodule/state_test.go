@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // stateRules are the status-change pattern of the rule format (docs/rules.md, state).
@@ -193,7 +193,7 @@ func setStatus(t *testing.T, base, id, status string) int {
 
 type change struct{ Order, Old, New string }
 
-func changes(t *testing.T, evs []queue.Event, name string) []change {
+func changes(t *testing.T, evs []webhook.Event, name string) []change {
 	t.Helper()
 	var out []change
 	for _, e := range byName(evs, name) {

@@ -8,8 +8,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // SubscriptionConfig is a subscription declared in Caddy's config, for ops
@@ -54,12 +55,12 @@ func (a *App) provisionSubscriptions(repl *caddy.Replacer) {
 
 // subscription is the stored form of a config subscription (stats and
 // timestamps aside).
-func (sc *SubscriptionConfig) subscription(name string) *queue.Subscription {
-	return &queue.Subscription{
+func (sc *SubscriptionConfig) subscription(name string) *webhook.Subscription {
+	return &webhook.Subscription{
 		ID: "sub_" + name, AppName: name, URL: sc.URL, Events: sc.Events, Description: sc.Description,
 		IsActive: true, Signature: sc.Signature, Secret: sc.Secret,
-		Filters:   queue.Filters{SiteIDs: sc.SiteIDs},
-		RateLimit: sc.RateLimit, Headers: sc.Headers, ManagedBy: queue.ManagedByConfig,
+		Filters:   webhook.Filters{SiteIDs: sc.SiteIDs},
+		RateLimit: sc.RateLimit, Headers: sc.Headers, ManagedBy: webhook.ManagedByConfig,
 	}
 }
 
@@ -90,7 +91,7 @@ func (a *App) validateSubscriptions(known func(string) bool) error {
 // syncSubscriptions makes the store's config subscriptions those of this
 // config: new ones are created, changed ones updated (keeping their stats,
 // and active again), and ones no longer declared deleted.
-func (a *App) syncSubscriptions(store *queue.Store) error {
+func (a *App) syncSubscriptions(store *badgerstore.Store) error {
 	known := map[string]bool{}
 	for _, ev := range a.Events() {
 		known[ev.Name] = true
@@ -103,7 +104,7 @@ func (a *App) syncSubscriptions(store *queue.Store) error {
 		want := sc.subscription(name)
 		old, err := store.Subscription(want.ID)
 		switch {
-		case errors.Is(err, queue.ErrNotFound):
+		case errors.Is(err, webhook.ErrNotFound):
 			want.CreatedAt, want.UpdatedAt = now, now
 		case err != nil:
 			return fmt.Errorf("webhooks: subscription %s: %w", name, err)
@@ -122,7 +123,7 @@ func (a *App) syncSubscriptions(store *queue.Store) error {
 		return fmt.Errorf("webhooks: listing subscriptions: %w", err)
 	}
 	for _, sub := range subs {
-		if sub.ManagedBy == queue.ManagedByConfig && a.Subscriptions[sub.AppName] == nil {
+		if sub.ManagedBy == webhook.ManagedByConfig && a.Subscriptions[sub.AppName] == nil {
 			if err := store.DeleteSubscription(sub.ID, time.Duration(a.Retention)); err != nil {
 				return fmt.Errorf("webhooks: removing subscription %s no longer in the config: %w", sub.ID, err)
 			}
@@ -132,7 +133,7 @@ func (a *App) syncSubscriptions(store *queue.Store) error {
 }
 
 // sameConfig reports whether the configured fields are unchanged.
-func sameConfig(a, b *queue.Subscription) bool {
+func sameConfig(a, b *webhook.Subscription) bool {
 	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers) ==
 		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers)
 }

@@ -13,7 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -48,7 +48,7 @@ const pollEvery = time.Second
 // Dispatcher runs the workers of one store. There is one per store for the
 // whole process: config reloads change its settings, not its workers.
 type Dispatcher struct {
-	store  *queue.Store
+	store  *badgerstore.Store
 	logger atomic.Pointer[zap.Logger]
 	now    func() time.Time // time.Now; a test's clock
 
@@ -68,7 +68,7 @@ type Dispatcher struct {
 
 	stats statsBook
 
-	work   chan queue.Claim
+	work   chan badgerstore.Claim
 	done   chan struct{} // a worker finished an attempt
 	stop   chan struct{}
 	loopWG sync.WaitGroup
@@ -84,13 +84,13 @@ type config struct {
 }
 
 // New returns a dispatcher for store; Configure starts it.
-func New(store *queue.Store) *Dispatcher {
+func New(store *badgerstore.Store) *Dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{
 		store: store, now: time.Now,
 		inflight: map[string]int{}, claimed: map[string]int{}, windows: map[string]*window{}, scanFrom: map[string]time.Time{},
 		stats: statsBook{pending: map[string]*statDelta{}},
-		work:  make(chan queue.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
+		work:  make(chan badgerstore.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
 	}
 }
@@ -193,7 +193,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 	next := now.Add(pollEvery)
 	subs := d.store.ActiveSubscriptions()
 	active := make(map[string]bool, len(subs))
-	var scans []queue.Scan
+	var scans []badgerstore.Scan
 	d.mu.Lock()
 	busy := 0
 	for _, n := range d.inflight {
@@ -227,7 +227,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 			want = min(want, room)
 		}
 		// The zero time (the start) for a subscription not seen yet.
-		scans = append(scans, queue.Scan{SubID: sub.ID, From: d.scanFrom[sub.ID], Max: want})
+		scans = append(scans, badgerstore.Scan{SubID: sub.ID, From: d.scanFrom[sub.ID], Max: want})
 	}
 	for subID := range d.scanFrom {
 		if !active[subID] { // paused or deleted: read from the start when back
@@ -278,12 +278,12 @@ func (d *Dispatcher) dispatch() time.Duration {
 }
 
 // release puts a claimed delivery back, due now.
-func (d *Dispatcher) release(c queue.Claim) {
+func (d *Dispatcher) release(c badgerstore.Claim) {
 	defer d.finished(c.Sub.ID)
 	d.unclaim(c.Sub.ID)
 	now := d.now().UTC()
-	_, err := d.store.UpdateDelivery(c.Delivery.ID, d.cfg.Load().Retention, func(dl *queue.Delivery) error {
-		if dl.Status == queue.Pending {
+	_, err := d.store.UpdateDelivery(c.Delivery.ID, d.cfg.Load().Retention, func(dl *webhook.Delivery) error {
+		if dl.Status == webhook.Pending {
 			dl.NextAttemptAt = &now
 		}
 		return nil
@@ -315,7 +315,7 @@ func (d *Dispatcher) worker() {
 
 // attempt sends one claimed delivery, or puts it back for later when its
 // subscription is paused or over its rate.
-func (d *Dispatcher) attempt(c queue.Claim) {
+func (d *Dispatcher) attempt(c badgerstore.Claim) {
 	cfg := d.cfg.Load()
 	now := d.now()
 	if !c.Sub.IsActive {
@@ -341,10 +341,10 @@ func (d *Dispatcher) attempt(c queue.Claim) {
 }
 
 // reschedule moves a claimed delivery's due time without an attempt.
-func (d *Dispatcher) reschedule(c queue.Claim, at time.Time, cfg *config) {
+func (d *Dispatcher) reschedule(c badgerstore.Claim, at time.Time, cfg *config) {
 	at = at.UTC()
-	_, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *queue.Delivery) error {
-		if dl.Status == queue.Pending {
+	_, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *webhook.Delivery) error {
+		if dl.Status == webhook.Pending {
 			dl.NextAttemptAt = &at
 		}
 		return nil
@@ -356,14 +356,14 @@ func (d *Dispatcher) reschedule(c queue.Claim, at time.Time, cfg *config) {
 
 // record stores an attempt and the delivery's next state, and notes its
 // effect on the subscription's stats (see statsBook).
-func (d *Dispatcher) record(c queue.Claim, res result, cfg *config) {
+func (d *Dispatcher) record(c badgerstore.Claim, res result, cfg *config) {
 	now := d.now().UTC()
 	var outcome Outcome
-	dl, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *queue.Delivery) error {
+	dl, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *webhook.Delivery) error {
 		dl.Attempts = append(dl.Attempts, res.attempt)
 		dl.UpdatedAt = now
 		outcome = res.outcome
-		if dl.Status != queue.Pending { // cancelled meanwhile: keep the record of the attempt only
+		if dl.Status != webhook.Pending { // cancelled meanwhile: keep the record of the attempt only
 			outcome = moot
 			return nil
 		}
@@ -372,12 +372,12 @@ func (d *Dispatcher) record(c queue.Claim, res result, cfg *config) {
 		}
 		switch outcome {
 		case Delivered:
-			dl.Status, dl.NextAttemptAt = queue.Succeeded, nil
+			dl.Status, dl.NextAttemptAt = webhook.Succeeded, nil
 		case Retry:
 			next := now.Add(cfg.sender.client.Backoff(0, 0, dl.TriesInRun(), res.resp))
 			dl.NextAttemptAt = &next
 		default:
-			dl.Status, dl.NextAttemptAt = queue.Failed, nil
+			dl.Status, dl.NextAttemptAt = webhook.Failed, nil
 		}
 		return nil
 	})
@@ -392,7 +392,7 @@ func (d *Dispatcher) record(c queue.Claim, res result, cfg *config) {
 }
 
 // observe logs and counts an attempt.
-func (d *Dispatcher) observe(c queue.Claim, dl *queue.Delivery, res result, final bool) {
+func (d *Dispatcher) observe(c badgerstore.Claim, dl *webhook.Delivery, res result, final bool) {
 	fields := []zap.Field{
 		zap.String("subscription", c.Sub.ID), zap.String("event", c.Event.Name), zap.String("event_id", c.Event.ID),
 		zap.String("delivery", dl.ID), zap.Int("attempt", res.attempt.N), zap.Int64("duration_ms", res.attempt.DurationMs),
@@ -425,14 +425,14 @@ type TestResult struct {
 
 // SendTest sends a webhook.test event to sub now, once, signed like any
 // delivery, and reports the outcome. It is not queued nor retried.
-func (d *Dispatcher) SendTest(ctx context.Context, sub *queue.Subscription) TestResult {
+func (d *Dispatcher) SendTest(ctx context.Context, sub *webhook.Subscription) TestResult {
 	cfg := d.cfg.Load()
 	now := time.Now().UTC()
 	data, _ := json.Marshal(map[string]string{
 		"message":         "A test delivery from caddy-webhooks",
 		"subscription_id": sub.ID,
 	})
-	ev := &queue.Event{ID: queue.NewID("evt_", now), Name: webhook.TestEvent, Time: now, Data: data}
+	ev := &webhook.Event{ID: webhook.NewID("evt_", now), Name: webhook.TestEvent, Time: now, Data: data}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	res := cfg.sender.send(ctx, sub, ev, 1)

@@ -10,7 +10,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // TestDispatcherRateLimitWindow: 150 events at once to a subscription
@@ -24,12 +25,12 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 	var got atomic.Int64
 	rcv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got.Add(1) }))
 	t.Cleanup(rcv.Close)
-	store, err := queue.Open(queue.Options{Dir: t.TempDir()})
+	store, err := badgerstore.Open(badgerstore.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	sub := &queue.Subscription{
+	sub := &webhook.Subscription{
 		ID: "sub_limited", URL: rcv.URL, Events: []string{"*"}, IsActive: true,
 		Signature: "sha256", Secret: "a-secret-of-some-length", RateLimit: "100/m",
 	}
@@ -37,11 +38,11 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	created := time.Now()
-	events := make([]queue.Event, 150)
+	events := make([]webhook.Event, 150)
 	for i := range events {
-		events[i] = queue.Event{ID: queue.NewID("evt_", created), Name: "order.created", Time: created, Data: json.RawMessage(`{}`)}
+		events[i] = webhook.Event{ID: webhook.NewID("evt_", created), Name: "order.created", Time: created, Data: json.RawMessage(`{}`)}
 	}
-	if err := store.Commit(events, nil, 0, queue.Sync, nil); err != nil {
+	if err := store.Commit(events, nil, 0, badgerstore.Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 

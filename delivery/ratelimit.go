@@ -3,7 +3,6 @@ package delivery
 import (
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -14,7 +13,7 @@ import (
 
 // windowLocked returns the subscription's window for its rate limit (or
 // def), nil for no limit. A changed limit keeps the sends of the old one.
-func (d *Dispatcher) windowLocked(sub *queue.Subscription, def string) *window {
+func (d *Dispatcher) windowLocked(sub *webhook.Subscription, def string) *window {
 	spec := sub.RateLimit
 	if _, err := webhook.ParseRate(spec); err != nil {
 		spec = def // none, or one stored before the API refused it: the app's default
@@ -40,7 +39,7 @@ func (d *Dispatcher) windowLocked(sub *queue.Subscription, def string) *window {
 // rateRoom returns how many of the subscription's deliveries may be
 // claimed now, and if none, when to look again (zero: when a send ends);
 // limited is false when it has no rate limit.
-func (d *Dispatcher) rateRoom(sub *queue.Subscription, def string) (room int, at time.Time, limited bool) {
+func (d *Dispatcher) rateRoom(sub *webhook.Subscription, def string) (room int, at time.Time, limited bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	w := d.windowLocked(sub, def)
@@ -56,7 +55,7 @@ func (d *Dispatcher) rateRoom(sub *queue.Subscription, def string) (room int, at
 
 // beginSend is a claimed delivery's rate check: it takes a slot in the
 // subscription's window, or says when to try again.
-func (d *Dispatcher) beginSend(sub *queue.Subscription, def string) (bool, time.Time) {
+func (d *Dispatcher) beginSend(sub *webhook.Subscription, def string) (bool, time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.unclaimLocked(sub.ID)

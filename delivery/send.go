@@ -14,8 +14,8 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // responseKeep is how much of a receiver's answer an attempt records.
@@ -56,7 +56,7 @@ func newSender(s Settings) *sender {
 }
 
 // envelope is the JSON body of a delivery (docs/delivery.md, the request).
-func envelope(ev *queue.Event) ([]byte, error) {
+func envelope(ev *webhook.Event) ([]byte, error) {
 	data := ev.Data
 	if len(data) == 0 {
 		data = json.RawMessage("null")
@@ -67,21 +67,21 @@ func envelope(ev *queue.Event) ([]byte, error) {
 		Timestamp string          `json:"timestamp"`
 		UserID    json.RawMessage `json:"user_id,omitempty"`
 		Data      json.RawMessage `json:"data"`
-	}{ev.ID, ev.Name, ev.Time.UTC().Format(queue.TimeFormat), ev.UserID, data})
+	}{ev.ID, ev.Name, ev.Time.UTC().Format(webhook.TimeFormat), ev.UserID, data})
 }
 
 // result is the outcome of one attempt.
 type result struct {
 	outcome Outcome
-	attempt queue.Attempt
+	attempt webhook.Attempt
 	resp    *http.Response // body closed; for Retry-After
 	timeout bool
 }
 
 // send makes attempt number n of ev to sub.
-func (s *sender) send(ctx context.Context, sub *queue.Subscription, ev *queue.Event, n int) result {
+func (s *sender) send(ctx context.Context, sub *webhook.Subscription, ev *webhook.Event, n int) result {
 	now := time.Now()
-	res := result{attempt: queue.Attempt{N: n, At: now.UTC()}}
+	res := result{attempt: webhook.Attempt{N: n, At: now.UTC()}}
 	body, err := envelope(ev)
 	if err == nil {
 		var req *retryablehttp.Request
@@ -117,7 +117,7 @@ func (s *sender) send(ctx context.Context, sub *queue.Subscription, ev *queue.Ev
 }
 
 // request builds the signed POST of a delivery.
-func (s *sender) request(ctx context.Context, sub *queue.Subscription, ev *queue.Event, n int, body []byte, now time.Time) (*retryablehttp.Request, error) {
+func (s *sender) request(ctx context.Context, sub *webhook.Subscription, ev *webhook.Event, n int, body []byte, now time.Time) (*retryablehttp.Request, error) {
 	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, sub.URL, body)
 	if err != nil {
 		return nil, fmt.Errorf("building request: %w", err)
@@ -129,7 +129,7 @@ func (s *sender) request(ctx context.Context, sub *queue.Subscription, ev *queue
 	req.Header.Set("User-Agent", UserAgent)
 	req.Header.Set("X-Webhook-Id", sub.ID)
 	req.Header.Set("X-Webhook-Event", ev.Name)
-	req.Header.Set("X-Webhook-Timestamp", ev.Time.UTC().Format(queue.TimeFormat))
+	req.Header.Set("X-Webhook-Timestamp", ev.Time.UTC().Format(webhook.TimeFormat))
 	req.Header.Set("X-Webhook-Attempt", strconv.Itoa(n))
 	sig, err := signer.Sign(sub.Signature, signer.Message{ID: ev.ID, Timestamp: now, Body: body}, sub.Secrets(now)...)
 	if err != nil {

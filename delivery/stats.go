@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // statsEvery is how often the subscriptions' stats are written.
@@ -87,7 +87,7 @@ func (d *Dispatcher) flushStats() {
 	cfg := d.cfg.Load()
 	for subID, st := range d.stats.take() {
 		var paused string
-		_, err := d.store.UpdateSubscription(subID, func(s *queue.Subscription) error {
+		_, err := d.store.UpdateSubscription(subID, func(s *webhook.Subscription) error {
 			paused = ""
 			s.Stats.TotalSent += st.sent
 			s.Stats.TotalFailed += st.failed
@@ -114,7 +114,7 @@ func (d *Dispatcher) flushStats() {
 			return nil
 		})
 		switch {
-		case errors.Is(err, queue.ErrNotFound): // deleted meanwhile
+		case errors.Is(err, webhook.ErrNotFound): // deleted meanwhile
 		case err != nil:
 			d.log().Error("writing subscription stats", zap.String("subscription", subID), zap.Error(err))
 		case paused != "":

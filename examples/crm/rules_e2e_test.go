@@ -14,7 +14,8 @@ import (
 
 	"github.com/caddy-webhooks/caddy-webhooks/examples/crm/crm"
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // TestCRMRulesEndToEnd puts real Caddy with examples/crm/rules.yaml in
@@ -151,7 +152,7 @@ func TestCRMRulesEndToEnd(t *testing.T) {
 	call(sales, "PUT", "/api/v1/interactions/"+dInter, `{"subject":"Relance 2"}`, 200)
 	c.Stop()
 
-	s, err := queue.Open(queue.Options{Dir: filepath.Join(c.Dir, "webhooks")})
+	s, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(c.Dir, "webhooks")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ func TestCRMRulesEndToEnd(t *testing.T) {
 		user string
 	}
 	got := map[string][]ev{}
-	err = s.EventsSince(time.Time{}, func(e queue.Event) error {
+	err = s.EventsSince(time.Time{}, func(e webhook.Event) error {
 		got[e.Name] = append(got[e.Name], ev{gjson.ParseBytes(e.Data), string(e.UserID)})
 		return nil
 	})

@@ -16,7 +16,8 @@ import (
 
 	"github.com/caddy-webhooks/caddy-webhooks/examples/shop/shop"
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
-	"github.com/caddy-webhooks/caddy-webhooks/queue"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // TestShopRulesEndToEnd puts real Caddy with examples/shop/rules.yaml in
@@ -106,13 +107,13 @@ func TestShopRulesEndToEnd(t *testing.T) {
 	call("PUT", "/api/customers/"+cust.Get("_id").String(), `{"password":"x"}`, 400)
 	c.Stop()
 
-	s, err := queue.Open(queue.Options{Dir: filepath.Join(c.Dir, "webhooks")})
+	s, err := badgerstore.Open(badgerstore.Options{Dir: filepath.Join(c.Dir, "webhooks")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	got := map[string][]gjson.Result{}
-	err = s.EventsSince(time.Time{}, func(e queue.Event) error {
+	err = s.EventsSince(time.Time{}, func(e webhook.Event) error {
 		got[e.Name] = append(got[e.Name], gjson.ParseBytes(e.Data))
 		if want := gjson.GetBytes(e.Data, "siteId").String(); e.Site != want || want == "" {
 			t.Errorf("%s: site %q, want its siteId %q", e.Name, e.Site, want)

@@ -1,9 +1,10 @@
-package queue
+package badgerstore
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,8 +27,8 @@ func writeEvent(t *testing.T, dir string, key []byte, marker string) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	ev := Event{ID: NewID("evt_", now), Name: "order.created", Time: now, Data: json.RawMessage(`{"note":"` + marker + `"}`)}
-	if err := s.Commit([]Event{ev}, nil, time.Hour, Sync, nil); err != nil {
+	ev := webhook.Event{ID: webhook.NewID("evt_", now), Name: "order.created", Time: now, Data: json.RawMessage(`{"note":"` + marker + `"}`)}
+	if err := s.Commit([]webhook.Event{ev}, nil, time.Hour, Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

@@ -1,4 +1,4 @@
-package queue
+package badgerstore
 
 import (
 	"context"
@@ -10,17 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"github.com/dgraph-io/badger/v4"
 )
 
 var prefixState = []byte("k/")
-
-// Snapshot is the remembered state of one resource (a rule's state.key),
-// written in the transaction that stores the request's events.
-type Snapshot struct {
-	Key   string
-	Value []byte // JSON; nil forgets what is remembered under Key
-}
 
 // Snapshot returns the state remembered under key, or nil when there is
 // none (never written, or expired after the retention).
@@ -42,7 +36,7 @@ func (s *Store) Snapshot(key string) ([]byte, error) {
 	return out, err
 }
 
-func putSnapshot(txn *badger.Txn, sn Snapshot, retention time.Duration) error {
+func putSnapshot(txn *badger.Txn, sn webhook.Snapshot, retention time.Duration) error {
 	k := stateKey(sn.Key)
 	if sn.Value == nil {
 		return txn.Delete(k)

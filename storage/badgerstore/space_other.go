@@ -1,6 +1,6 @@
 //go:build !(linux || darwin)
 
-package queue
+package badgerstore
 
 import "math"
 

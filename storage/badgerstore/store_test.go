@@ -1,8 +1,9 @@
-package queue
+package badgerstore
 
 import (
 	"encoding/json"
 	"errors"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"sort"
 	"strings"
 	"testing"
@@ -19,10 +20,10 @@ func openTest(t *testing.T) *Store {
 	return s
 }
 
-func collect(t *testing.T, s *Store, since time.Time) []Event {
+func collect(t *testing.T, s *Store, since time.Time) []webhook.Event {
 	t.Helper()
-	var got []Event
-	if err := s.EventsSince(since, func(e Event) error { got = append(got, e); return nil }); err != nil {
+	var got []webhook.Event
+	if err := s.EventsSince(since, func(e webhook.Event) error { got = append(got, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -31,9 +32,9 @@ func collect(t *testing.T, s *Store, since time.Time) []Event {
 func TestAppendAndReadBack(t *testing.T) {
 	s := openTest(t)
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 123e6, time.UTC)
-	evs := []Event{
-		{ID: NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{"orderId":"a1","total":12.5}`), Site: "s1"},
-		{ID: NewID("evt_", t0.Add(time.Second)), Name: "customer.created", Time: t0.Add(time.Second), Data: json.RawMessage(`{"email":"x@y"}`), UserID: json.RawMessage(`"u7"`)},
+	evs := []webhook.Event{
+		{ID: webhook.NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{"orderId":"a1","total":12.5}`), Site: "s1"},
+		{ID: webhook.NewID("evt_", t0.Add(time.Second)), Name: "customer.created", Time: t0.Add(time.Second), Data: json.RawMessage(`{"email":"x@y"}`), UserID: json.RawMessage(`"u7"`)},
 	}
 	if err := s.Commit(evs, nil, time.Hour, Sync, nil); err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func TestAppendAndReadBack(t *testing.T) {
 
 func TestEventJSONTimestamp(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 123456789, time.FixedZone("x", 3600))
-	b, err := json.Marshal(Event{ID: "evt_1", Name: "a.b", Time: t0, Data: json.RawMessage(`{}`)})
+	b, err := json.Marshal(webhook.Event{ID: "evt_1", Name: "a.b", Time: t0, Data: json.RawMessage(`{}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestAsyncAppendEventuallyVisible(t *testing.T) {
 	s := openTest(t)
 	now := time.Now()
 	errc := make(chan error, 1)
-	if err := s.Commit([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, nil, 0, Async, func(err error) { errc <- err }); err != nil {
+	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, nil, 0, Async, func(err error) { errc <- err }); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -93,7 +94,7 @@ func TestEventsSurviveReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.Commit([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}}, nil, 0, Sync, nil); err != nil {
+	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}}, nil, 0, Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -119,15 +120,15 @@ func TestOpenLockedDirFails(t *testing.T) {
 func TestScanStops(t *testing.T) {
 	s := openTest(t)
 	now := time.Now()
-	var evs []Event
+	var evs []webhook.Event
 	for i := 0; i < 5; i++ {
-		evs = append(evs, Event{ID: NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)})
+		evs = append(evs, webhook.Event{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)})
 	}
 	if err := s.Commit(evs, nil, 0, Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	err := s.EventsSince(time.Time{}, func(Event) error {
+	err := s.EventsSince(time.Time{}, func(webhook.Event) error {
 		n++
 		if n == 2 {
 			return ErrStop
@@ -138,7 +139,7 @@ func TestScanStops(t *testing.T) {
 		t.Fatalf("n=%d err=%v", n, err)
 	}
 	boom := errors.New("boom")
-	if err := s.EventsSince(time.Time{}, func(Event) error { return boom }); !errors.Is(err, boom) {
+	if err := s.EventsSince(time.Time{}, func(webhook.Event) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("err=%v, want boom", err)
 	}
 }
@@ -147,7 +148,7 @@ func TestIDsSortByTime(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var ids []string
 	for i := 0; i < 100; i++ {
-		ids = append(ids, NewID("evt_", base.Add(time.Duration(i)*time.Millisecond)))
+		ids = append(ids, webhook.NewID("evt_", base.Add(time.Duration(i)*time.Millisecond)))
 	}
 	if !sort.StringsAreSorted(ids) {
 		t.Fatal("ids made later do not sort later")
@@ -157,7 +158,7 @@ func TestIDsSortByTime(t *testing.T) {
 			t.Fatalf("id %q has length %d", id, len(id))
 		}
 	}
-	if at := IDAt("evt_", base.Add(50*time.Millisecond)); ids[49] >= at || at > ids[50] {
+	if at := webhook.IDAt("evt_", base.Add(50*time.Millisecond)); ids[49] >= at || at > ids[50] {
 		t.Fatalf("IDAt(%v)=%s not between %s and %s", base, at, ids[49], ids[50])
 	}
 }
@@ -171,10 +172,10 @@ func TestUseAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.Commit([]Event{{ID: NewID("evt_", now), Name: "a.b", Time: now}}, nil, 0, Sync, nil); !errors.Is(err, ErrClosed) {
+	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now}}, nil, 0, Sync, nil); !errors.Is(err, webhook.ErrClosed) {
 		t.Errorf("Append after Close: %v, want ErrClosed", err)
 	}
-	if err := s.EventsSince(now, func(Event) error { return nil }); !errors.Is(err, ErrClosed) {
+	if err := s.EventsSince(now, func(webhook.Event) error { return nil }); !errors.Is(err, webhook.ErrClosed) {
 		t.Errorf("EventsSince after Close: %v, want ErrClosed", err)
 	}
 	if err := s.Close(); err != nil {

@@ -1,4 +1,4 @@
-package queue
+package badgerstore
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"github.com/dgraph-io/badger/v4"
 )
 
@@ -35,7 +36,7 @@ func dueKey(subID string, t time.Time, id string) []byte {
 }
 
 // dueKeyOf is d's key in the due index.
-func dueKeyOf(d *Delivery, t time.Time) []byte { return dueKey(d.SubscriptionID, t, d.ID) }
+func dueKeyOf(d *webhook.Delivery, t time.Time) []byte { return dueKey(d.SubscriptionID, t, d.ID) }
 
 // dueIn returns the due time and delivery id of a due key of the
 // subscription whose key prefix (q/<subscription id>/) is prefix.
@@ -63,15 +64,15 @@ func bySubKey(subID, deliveryID string) []byte {
 	return []byte(string(prefixBySub) + subID + "/" + deliveryID)
 }
 
-func getDelivery(txn *badger.Txn, id string) (*Delivery, error) {
+func getDelivery(txn *badger.Txn, id string) (*webhook.Delivery, error) {
 	item, err := txn.Get(key(prefixDelivery, id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("delivery %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("delivery %s: %w", id, webhook.ErrNotFound)
 	}
 	if err != nil {
 		return nil, err
 	}
-	d := new(Delivery)
+	d := new(webhook.Delivery)
 	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, d) }); err != nil {
 		return nil, fmt.Errorf("decoding delivery %s: %w", id, err)
 	}
@@ -82,7 +83,7 @@ func getDelivery(txn *badger.Txn, id string) (*Delivery, error) {
 // pending deliveries only, at their NextAttemptAt; old is the record as it
 // was (nil for a new one). Finished deliveries expire after retention. New
 // due times go into notes (which may be nil: a claim's lease needs none).
-func putDelivery(txn *badger.Txn, old, d *Delivery, retention time.Duration, notes dueNotes) error {
+func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes dueNotes) error {
 	if old != nil && old.NextAttemptAt != nil {
 		if err := txn.Delete(dueKeyOf(d, *old.NextAttemptAt)); err != nil {
 			return err
@@ -94,7 +95,7 @@ func putDelivery(txn *badger.Txn, old, d *Delivery, retention time.Duration, not
 	}
 	rec := badger.NewEntry(key(prefixDelivery, d.ID), val)
 	idx := badger.NewEntry(bySubKey(d.SubscriptionID, d.ID), nil)
-	if d.Status == Pending {
+	if d.Status == webhook.Pending {
 		if d.NextAttemptAt == nil {
 			return fmt.Errorf("delivery %s: pending without a due time", d.ID)
 		}
@@ -113,15 +114,15 @@ func putDelivery(txn *badger.Txn, old, d *Delivery, retention time.Duration, not
 
 // fanOut creates, in txn, a due-now delivery of ev for each subscription
 // that wants it.
-func fanOut(txn *badger.Txn, subs []*Subscription, ev *Event, now time.Time, notes dueNotes) error {
+func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes dueNotes) error {
 	for _, sub := range subs {
 		if !sub.IsActive || !sub.Wants(ev.Name) || !sub.AcceptsSite(ev.Site) {
 			continue
 		}
 		due := now
-		d := &Delivery{
-			ID: NewID("dlv_", now), EventID: ev.ID, Event: ev.Name, SubscriptionID: sub.ID,
-			Status: Pending, Attempts: []Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
+		d := &webhook.Delivery{
+			ID: webhook.NewID("dlv_", now), EventID: ev.ID, Event: ev.Name, SubscriptionID: sub.ID,
+			Status: webhook.Pending, Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 		}
 		if err := putDelivery(txn, nil, d, 0, notes); err != nil {
 			return err
@@ -131,8 +132,8 @@ func fanOut(txn *badger.Txn, subs []*Subscription, ev *Event, now time.Time, not
 }
 
 // Delivery returns one delivery, or an error wrapping ErrNotFound.
-func (s *Store) Delivery(id string) (*Delivery, error) {
-	var d *Delivery
+func (s *Store) Delivery(id string) (*webhook.Delivery, error) {
+	var d *webhook.Delivery
 	err := s.use(func() error {
 		return s.db.View(func(txn *badger.Txn) (err error) {
 			d, err = getDelivery(txn, id)
@@ -144,9 +145,9 @@ func (s *Store) Delivery(id string) (*Delivery, error) {
 
 // Claim holds a delivery claimed for an attempt.
 type Claim struct {
-	Delivery *Delivery
-	Event    *Event
-	Sub      *Subscription
+	Delivery *webhook.Delivery
+	Event    *webhook.Event
+	Sub      *webhook.Subscription
 }
 
 // Scan asks ClaimDue for the due deliveries of one subscription.
@@ -224,7 +225,7 @@ func claimScan(txn *badger.Txn, sc *Scan, most int, now time.Time, lease time.Du
 	sub, subErr := getSubscription(txn, sc.SubID) // once: it is every delivery's
 	for _, f := range found {
 		d, err := getDelivery(txn, f.id)
-		if errors.Is(err, ErrNotFound) { // expired under its index key
+		if errors.Is(err, webhook.ErrNotFound) { // expired under its index key
 			if err := txn.Delete(f.key); err != nil {
 				return nil, err
 			}
@@ -236,7 +237,7 @@ func claimScan(txn *badger.Txn, sc *Scan, most int, now time.Time, lease time.Du
 		ev, evErr := getEvent(txn, d.EventID)
 		old := *d
 		if subErr != nil || evErr != nil {
-			d.Status, d.NextAttemptAt, d.UpdatedAt = Cancelled, nil, now
+			d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
 			if err := putDelivery(txn, &old, d, retention, nil); err != nil {
 				return nil, err
 			}
@@ -253,22 +254,22 @@ func claimScan(txn *badger.Txn, sc *Scan, most int, now time.Time, lease time.Du
 	return claims, nil
 }
 
-func getEvent(txn *badger.Txn, id string) (*Event, error) {
+func getEvent(txn *badger.Txn, id string) (*webhook.Event, error) {
 	item, err := txn.Get(key(prefixEvent, id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("event %s: %w", id, webhook.ErrNotFound)
 	}
 	if err != nil {
 		return nil, err
 	}
-	ev := new(Event)
+	ev := new(webhook.Event)
 	return ev, item.Value(func(v []byte) error { return json.Unmarshal(v, ev) })
 }
 
 // UpdateDelivery applies fn to the stored delivery in a transaction; the
 // indexes follow the delivery's new state.
-func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *Delivery) error) (*Delivery, error) {
-	var out *Delivery
+func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *webhook.Delivery) error) (*webhook.Delivery, error) {
+	var out *webhook.Delivery
 	var notes dueNotes
 	err := s.write(deliverySize, func() error {
 		return retryConflicts(func() error {
@@ -295,8 +296,8 @@ func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *De
 
 // Deliveries returns a subscription's deliveries, newest first, with the
 // given status ("" for all), at most limit.
-func (s *Store) Deliveries(subID, status string, limit int) ([]*Delivery, error) {
-	var out []*Delivery
+func (s *Store) Deliveries(subID, status string, limit int) ([]*webhook.Delivery, error) {
+	var out []*webhook.Delivery
 	err := s.use(func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			prefix := bySubKey(subID, "")
@@ -305,7 +306,7 @@ func (s *Store) Deliveries(subID, status string, limit int) ([]*Delivery, error)
 			for it.Seek(append(append([]byte{}, prefix...), 0xff)); it.Valid() && len(out) < limit; it.Next() {
 				id := string(it.Item().Key()[len(prefix):])
 				d, err := getDelivery(txn, id)
-				if errors.Is(err, ErrNotFound) {
+				if errors.Is(err, webhook.ErrNotFound) {
 					continue // expired
 				}
 				if err != nil {
@@ -323,7 +324,7 @@ func (s *Store) Deliveries(subID, status string, limit int) ([]*Delivery, error)
 
 // AddDeliveries creates a due-now delivery of each event for subscription
 // sub (a replay), in one transaction.
-func (s *Store) AddDeliveries(sub *Subscription, events []Event) (int, error) {
+func (s *Store) AddDeliveries(sub *webhook.Subscription, events []webhook.Event) (int, error) {
 	n := 0
 	notes := dueNotes{}
 	err := s.write(len(events)*deliverySize, func() error {
@@ -331,9 +332,9 @@ func (s *Store) AddDeliveries(sub *Subscription, events []Event) (int, error) {
 			now := time.Now().UTC()
 			for i := range events {
 				due := now
-				d := &Delivery{
-					ID: NewID("dlv_", now), EventID: events[i].ID, Event: events[i].Name, SubscriptionID: sub.ID,
-					Status: Pending, Attempts: []Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
+				d := &webhook.Delivery{
+					ID: webhook.NewID("dlv_", now), EventID: events[i].ID, Event: events[i].Name, SubscriptionID: sub.ID,
+					Status: webhook.Pending, Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 				}
 				if err := putDelivery(txn, nil, d, 0, notes); err != nil {
 					return err
@@ -402,7 +403,7 @@ func (s *Store) CancelOrphans(retention time.Duration) (int, error) {
 						// Skip the rest of its keys: the byte after '/' sorts after them.
 						it.Seek(append(append([]byte{}, prefix[:len(prefix)-1]...), '/'+1))
 						continue
-					} else if !errors.Is(err, ErrNotFound) {
+					} else if !errors.Is(err, webhook.ErrNotFound) {
 						it.Close()
 						return err
 					}
@@ -414,7 +415,7 @@ func (s *Store) CancelOrphans(retention time.Duration) (int, error) {
 				now := time.Now().UTC()
 				for _, o := range found {
 					d, err := getDelivery(txn, o.id)
-					if errors.Is(err, ErrNotFound) {
+					if errors.Is(err, webhook.ErrNotFound) {
 						if err := txn.Delete(o.key); err != nil {
 							return err
 						}
@@ -424,7 +425,7 @@ func (s *Store) CancelOrphans(retention time.Duration) (int, error) {
 						return err
 					}
 					old := *d
-					d.Status, d.NextAttemptAt, d.UpdatedAt = Cancelled, nil, now
+					d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
 					if err := putDelivery(txn, &old, d, retention, nil); err != nil {
 						return err
 					}

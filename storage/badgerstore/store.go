@@ -1,4 +1,4 @@
-package queue
+package badgerstore
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"github.com/dgraph-io/badger/v4"
 )
 
@@ -28,7 +29,7 @@ type Options struct {
 	Reserve uint64
 	// OnHealth, if set, is told when the store stops or resumes writing
 	// for lack of space.
-	OnHealth func(Health)
+	OnHealth func(webhook.Health)
 	// EncryptionKey, if set (16, 24 or 32 bytes: AES-128, -192 or -256),
 	// encrypts the store at rest; see encryption.go.
 	EncryptionKey []byte
@@ -52,7 +53,7 @@ type Store struct {
 	// subs is a snapshot of every subscription, read by the fan-out of
 	// each request's events without decoding them from Badger; every
 	// write of a subscription goes through the store and refreshes it.
-	subs   atomic.Pointer[[]*Subscription]
+	subs   atomic.Pointer[[]*webhook.Subscription]
 	subsMu sync.Mutex // orders snapshot updates
 	// wakeC tells the dispatcher that deliveries became due, and hints
 	// (under hintsMu) for which subscriptions from when: see dueNotes.
@@ -64,21 +65,12 @@ type Store struct {
 	space *spaceGuard
 }
 
-// ErrClosed is returned by operations on a closed store.
-var ErrClosed error = unavailable("webhooks store is closed")
-
-// unavailable is an error that matches ErrUnavailable.
-type unavailable string
-
-func (e unavailable) Error() string        { return string(e) }
-func (e unavailable) Is(target error) bool { return target == ErrUnavailable }
-
 // use runs fn unless the store is closed, keeping Close out meanwhile.
 func (s *Store) use(fn func() error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return ErrClosed
+		return webhook.ErrClosed
 	}
 	return fn()
 }
@@ -161,7 +153,7 @@ func reserveFor(bo badger.Options) uint64 {
 
 // Health says whether the store accepts writes (it stops while its
 // filesystem is short of space, and resumes by itself).
-func (s *Store) Health() Health { return s.space.Health() }
+func (s *Store) Health() webhook.Health { return s.space.Health() }
 
 // Wake returns a channel that receives when new deliveries are due.
 func (s *Store) Wake() <-chan struct{} { return s.wakeC }
@@ -227,7 +219,7 @@ func (s *Store) Close() error {
 // room to close.
 const closeRetryEvery = time.Second
 
-func (s *Store) roomToClose(h Health) bool { return h.FreeBytes >= s.space.reserve/2 }
+func (s *Store) roomToClose(h webhook.Health) bool { return h.FreeBytes >= s.space.reserve/2 }
 
 // closeWhenRoom closes the database that Close left open, once its disk
 // has room for the flush.
@@ -259,7 +251,7 @@ const (
 // instead (which may be nil). Snapshots alone (a read that refreshes state) are committed
 // before it returns, whatever d, but not synced: losing one in a crash
 // costs a prefetch, not an event.
-func (s *Store) Commit(events []Event, snaps []Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {
+func (s *Store) Commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {
 	if len(events) == 0 && len(snaps) == 0 {
 		return nil
 	}
@@ -270,7 +262,7 @@ func (s *Store) Commit(events []Event, snaps []Snapshot, retention time.Duration
 
 // commitSize estimates what a commit writes: each event, its delivery to
 // every subscription, and the snapshots.
-func commitSize(events []Event, snaps []Snapshot, subs int) int {
+func commitSize(events []webhook.Event, snaps []webhook.Snapshot, subs int) int {
 	n := 0
 	for i := range events {
 		n += len(events[i].Data) + 512 + subs*deliverySize
@@ -281,7 +273,7 @@ func commitSize(events []Event, snaps []Snapshot, subs int) int {
 	return n
 }
 
-func (s *Store) commit(events []Event, snaps []Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {
+func (s *Store) commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, sn := range snaps {
@@ -365,16 +357,16 @@ var ErrStop = errors.New("stop")
 
 // EventsSince calls fn for each stored event inferred at or after since, in
 // time order, until fn returns an error (ErrStop ends the scan cleanly).
-func (s *Store) EventsSince(since time.Time, fn func(Event) error) error {
+func (s *Store) EventsSince(since time.Time, fn func(webhook.Event) error) error {
 	return s.use(func() error { return s.eventsSince(since, fn) })
 }
 
-func (s *Store) eventsSince(since time.Time, fn func(Event) error) error {
+func (s *Store) eventsSince(since time.Time, fn func(webhook.Event) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixEvent, PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()
-		for it.Seek(key(prefixEvent, IDAt("evt_", since))); it.Valid(); it.Next() {
-			var ev Event
+		for it.Seek(key(prefixEvent, webhook.IDAt("evt_", since))); it.Valid(); it.Next() {
+			var ev webhook.Event
 			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ev) }); err != nil {
 				return fmt.Errorf("reading event %s: %w", it.Item().Key(), err)
 			}

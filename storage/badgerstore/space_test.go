@@ -1,7 +1,8 @@
-package queue
+package badgerstore
 
 import (
 	"errors"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"sync"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ type fakeDisk struct {
 	now   time.Time
 }
 
-func newTestGuard(d *fakeDisk, reserve uint64, notes *[]Health) *spaceGuard {
-	g := newSpaceGuard("/x", reserve, func(h Health) { *notes = append(*notes, h) })
+func newTestGuard(d *fakeDisk, reserve uint64, notes *[]webhook.Health) *spaceGuard {
+	g := newSpaceGuard("/x", reserve, func(h webhook.Health) { *notes = append(*notes, h) })
 	g.statfs = func(string) (uint64, error) { d.calls++; return d.free, nil }
 	g.now = func() time.Time { return d.now }
 	return g
@@ -24,7 +25,7 @@ func newTestGuard(d *fakeDisk, reserve uint64, notes *[]Health) *spaceGuard {
 
 func TestSpaceGuard(t *testing.T) {
 	d := &fakeDisk{free: 1000, now: time.Unix(1e9, 0)}
-	var notes []Health
+	var notes []webhook.Health
 	g := newTestGuard(d, 500, &notes)
 
 	// With plenty of room, writes are counted between two looks at the
@@ -50,7 +51,7 @@ func TestSpaceGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.free = 450 // below the reserve
-	if err := g.allow(100); !errors.Is(err, ErrNoSpace) || !errors.Is(err, ErrUnavailable) {
+	if err := g.allow(100); !errors.Is(err, ErrNoSpace) || !errors.Is(err, webhook.ErrUnavailable) {
 		t.Fatalf("write crossing the reserve: %v, want ErrNoSpace", err)
 	}
 	if h := g.Health(); !h.Degraded() || h.FreeBytes != 450 || h.ReserveBytes != 500 || h.Since.IsZero() {
@@ -99,8 +100,8 @@ func TestSpaceGuard(t *testing.T) {
 // TestSpaceGuardStatfsError: a filesystem that cannot be asked (the
 // directory gone) counts as full: writing blind is what crashes.
 func TestSpaceGuardStatfsError(t *testing.T) {
-	var notes []Health
-	g := newSpaceGuard("/x", 10, func(h Health) { notes = append(notes, h) })
+	var notes []webhook.Health
+	g := newSpaceGuard("/x", 10, func(h webhook.Health) { notes = append(notes, h) })
 	g.statfs = func(string) (uint64, error) { return 0, errors.New("gone") }
 	if err := g.allow(1); !errors.Is(err, ErrNoSpace) {
 		t.Fatalf("allow: %v", err)

@@ -1,4 +1,4 @@
-package queue
+package webhook
 
 import (
 	"fmt"
@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // Subscription is a receiver of events, as stored. The secret is stored in
@@ -71,7 +69,7 @@ func (s *Subscription) Secrets(now time.Time) []string {
 // pattern such as "order.*" (or "*" for every event).
 func (s *Subscription) Wants(event string) bool {
 	for _, e := range s.Events {
-		if webhook.EventMatches(e, event) {
+		if EventMatches(e, event) {
 			return true
 		}
 	}
@@ -122,9 +120,9 @@ func (s *Subscription) Validate(known func(string) bool, validScheme func(string
 	}
 	for _, e := range s.Events {
 		switch {
-		case e == webhook.TestEvent || e == "*":
-		case webhook.ValidEventPattern(e):
-		case !webhook.ValidEventName(e):
+		case e == TestEvent || e == "*":
+		case ValidEventPattern(e):
+		case !ValidEventName(e):
 			fe["events"] = fmt.Sprintf("%q is neither an event name nor a pattern like order.*", e)
 		case !known(e):
 			fe["events"] = fmt.Sprintf("%q is not an event the loaded rules can emit (see /webhooks/events)", e)
@@ -136,7 +134,7 @@ func (s *Subscription) Validate(known func(string) bool, validScheme func(string
 		fe["secret"] = err.Error()
 	}
 	if s.RateLimit != "" {
-		if _, err := webhook.ParseRate(s.RateLimit); err != nil {
+		if _, err := ParseRate(s.RateLimit); err != nil {
 			fe["rate_limit"] = err.Error()
 		}
 	}

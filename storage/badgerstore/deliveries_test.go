@@ -1,7 +1,8 @@
-package queue
+package badgerstore
 
 import (
 	"encoding/json"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"testing"
 	"time"
 )
@@ -13,17 +14,17 @@ import (
 func TestClaimDue(t *testing.T) {
 	s := openTest(t)
 	for _, id := range []string{"sub_a", "sub_b"} {
-		if err := s.PutSubscription(&Subscription{ID: id, URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}); err != nil {
+		if err := s.PutSubscription(&webhook.Subscription{ID: id, URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if h := s.DueHints(); len(h) != 0 {
 		t.Fatalf("hints before any delivery: %v", h)
 	}
-	var evs []Event
+	var evs []webhook.Event
 	t0 := time.Now()
 	for range 5 {
-		evs = append(evs, Event{ID: NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{}`)})
+		evs = append(evs, webhook.Event{ID: webhook.NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{}`)})
 	}
 	if err := s.Commit(evs, nil, time.Hour, Sync, nil); err != nil {
 		t.Fatal(err)
@@ -81,7 +82,7 @@ func TestClaimDue(t *testing.T) {
 	// A retry scheduled earlier than where a scan would start shows up
 	// in the hints.
 	at := now.Add(-time.Hour).UTC()
-	if _, err := s.UpdateDelivery(claims[0].Delivery.ID, time.Hour, func(d *Delivery) error { d.NextAttemptAt = &at; return nil }); err != nil {
+	if _, err := s.UpdateDelivery(claims[0].Delivery.ID, time.Hour, func(d *webhook.Delivery) error { d.NextAttemptAt = &at; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if h := s.DueHints(); !h[claims[0].Sub.ID].Equal(at) {
@@ -101,9 +102,9 @@ func TestClaimDue(t *testing.T) {
 // exists are cancelled; those of live subscriptions are left alone.
 func TestCancelOrphans(t *testing.T) {
 	s := openTest(t)
-	gone := &Subscription{ID: "sub_gone", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
-	live := &Subscription{ID: "sub_live", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
-	for _, sub := range []*Subscription{gone, live} {
+	gone := &webhook.Subscription{ID: "sub_gone", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
+	live := &webhook.Subscription{ID: "sub_live", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
+	for _, sub := range []*webhook.Subscription{gone, live} {
 		if err := s.PutSubscription(sub); err != nil {
 			t.Fatal(err)
 		}
@@ -111,9 +112,9 @@ func TestCancelOrphans(t *testing.T) {
 	if err := s.DeleteSubscription(gone.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	evs := []Event{{ID: NewID("evt_", time.Now()), Name: "a", Time: time.Now(), Data: json.RawMessage(`{}`)}}
+	evs := []webhook.Event{{ID: webhook.NewID("evt_", time.Now()), Name: "a", Time: time.Now(), Data: json.RawMessage(`{}`)}}
 	// A replay racing with the delete: it lands after it.
-	for _, sub := range []*Subscription{gone, live, gone} {
+	for _, sub := range []*webhook.Subscription{gone, live, gone} {
 		if _, err := s.AddDeliveries(sub, evs); err != nil {
 			t.Fatal(err)
 		}
@@ -122,10 +123,10 @@ func TestCancelOrphans(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("CancelOrphans = %d, %v; want the 2 of the deleted subscription", n, err)
 	}
-	if d, _ := s.Deliveries(live.ID, Pending, 10); len(d) != 1 {
+	if d, _ := s.Deliveries(live.ID, webhook.Pending, 10); len(d) != 1 {
 		t.Errorf("the live subscription has %d pending, want 1", len(d))
 	}
-	if d, _ := s.Deliveries(gone.ID, Cancelled, 10); len(d) != 2 {
+	if d, _ := s.Deliveries(gone.ID, webhook.Cancelled, 10); len(d) != 2 {
 		t.Errorf("the deleted subscription has %d cancelled, want 2", len(d))
 	}
 	if q := s.QueueDepth(); q != 1 {

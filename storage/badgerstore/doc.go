@@ -1,6 +1,7 @@
-// Package queue is the durable store of caddy-webhooks: one Badger database
-// that holds inferred events and, for the features built on it, deliveries,
-// attempts, subscriptions and resource state.
+// Package badgerstore is the embedded storage of caddy-webhooks: one Badger
+// database that holds the inferred events, their deliveries and attempts,
+// the subscriptions and the resources' state. Only this package imports
+// Badger; the records it stores are the webhook package's types.
 //
 // Key layout (every key starts with a one-letter family and a slash so that
 // families never interleave and each can be scanned by prefix):
@@ -21,4 +22,4 @@
 // Records that only matter for a while (events, finished deliveries,
 // snapshots) carry a Badger TTL equal to the configured retention, so old
 // data disappears without a sweeper.
-package queue
+package badgerstore

@@ -1,8 +1,8 @@
-package queue
+package badgerstore
 
 import (
-	"errors"
 	"fmt"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"sync"
 	"time"
 )
@@ -16,24 +16,8 @@ import (
 // to level 0 and one compaction of a full level 0 (see reserveFor).
 
 // ErrNoSpace is returned by writes while the store's filesystem has less
-// free space than the reserve; see Health.
-var ErrNoSpace error = unavailable("not enough free disk space for the webhooks store")
-
-// ErrUnavailable is matched (errors.Is) by every error that means the
-// store cannot take writes now: closed, or short of space.
-var ErrUnavailable = errors.New("webhooks store unavailable")
-
-// Health says whether the store accepts writes, and why not.
-type Health struct {
-	Status       string    `json:"status"` // "ok" or "degraded"
-	Reason       string    `json:"reason,omitempty"`
-	FreeBytes    uint64    `json:"free_bytes"`
-	ReserveBytes uint64    `json:"reserve_bytes"`
-	Since        time.Time `json:"since,omitzero"` // when it became degraded
-}
-
-// Degraded reports whether writes are refused.
-func (h Health) Degraded() bool { return h.Status == "degraded" }
+// free space than the reserve; see Health. It matches webhook.ErrUnavailable.
+var ErrNoSpace error = webhook.Unavailable("not enough free disk space for the webhooks store")
 
 // spaceCheckEvery is how often the guard asks the filesystem while it has
 // plenty of room; between two checks it counts what the store wrote
@@ -54,18 +38,18 @@ type spaceGuard struct {
 	reserve uint64
 	statfs  func(dir string) (uint64, error)
 	now     func() time.Time
-	notify  func(Health) // called on every change of status
+	notify  func(webhook.Health) // called on every change of status
 
 	mu      sync.Mutex
 	free    uint64    // at the last check
 	checked time.Time // when
 	written uint64    // bytes (times writeAmplification) written since
-	health  Health
+	health  webhook.Health
 }
 
-func newSpaceGuard(dir string, reserve uint64, notify func(Health)) *spaceGuard {
+func newSpaceGuard(dir string, reserve uint64, notify func(webhook.Health)) *spaceGuard {
 	return &spaceGuard{dir: dir, reserve: reserve, statfs: freeBytes, now: time.Now, notify: notify,
-		health: Health{Status: "ok", ReserveBytes: reserve}}
+		health: webhook.Health{Status: "ok", ReserveBytes: reserve}}
 }
 
 // allow is called before a write of about n bytes; it returns ErrNoSpace
@@ -84,7 +68,7 @@ func (g *spaceGuard) allow(n int) error {
 
 // Health returns the current status, asking the filesystem if the last
 // answer is old.
-func (g *spaceGuard) Health() Health {
+func (g *spaceGuard) Health() webhook.Health {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.look(0)
@@ -133,7 +117,7 @@ func (g *spaceGuard) left() uint64 {
 func (g *spaceGuard) set(reason string) {
 	was := g.health.Degraded()
 	if reason == "" {
-		g.health = Health{Status: "ok", ReserveBytes: g.reserve}
+		g.health = webhook.Health{Status: "ok", ReserveBytes: g.reserve}
 	} else {
 		if !was {
 			g.health.Since = g.now()

@@ -1,4 +1,4 @@
-package queue
+package badgerstore
 
 import (
 	"encoding/json"
@@ -7,16 +7,14 @@ import (
 	"sort"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"github.com/dgraph-io/badger/v4"
 )
 
 var prefixSubscription = []byte("s/")
 
-// ErrNotFound is returned for a record that does not exist.
-var ErrNotFound = errors.New("not found")
-
 // PutSubscription stores sub, creating or replacing it.
-func (s *Store) PutSubscription(sub *Subscription) error {
+func (s *Store) PutSubscription(sub *webhook.Subscription) error {
 	err := s.write(subscriptionSize, func() error {
 		if err := s.db.Update(func(txn *badger.Txn) error { return putSubscription(txn, sub) }); err != nil {
 			return err
@@ -31,8 +29,8 @@ func (s *Store) PutSubscription(sub *Subscription) error {
 
 // ActiveSubscriptions returns the active subscriptions from the in-memory
 // snapshot, without reading the store; they are shared: read only.
-func (s *Store) ActiveSubscriptions() []*Subscription {
-	var out []*Subscription
+func (s *Store) ActiveSubscriptions() []*webhook.Subscription {
+	var out []*webhook.Subscription
 	for _, sub := range *s.subs.Load() {
 		if sub.IsActive {
 			out = append(out, sub)
@@ -53,7 +51,7 @@ func (s *Store) refreshSubscriptions() error {
 	return nil
 }
 
-func putSubscription(txn *badger.Txn, sub *Subscription) error {
+func putSubscription(txn *badger.Txn, sub *webhook.Subscription) error {
 	val, err := json.Marshal(sub) //nolint:gosec // G117: the store keeps the secret to sign with
 	if err != nil {
 		return fmt.Errorf("encoding subscription %s: %w", sub.ID, err)
@@ -61,15 +59,15 @@ func putSubscription(txn *badger.Txn, sub *Subscription) error {
 	return txn.Set(key(prefixSubscription, sub.ID), val)
 }
 
-func getSubscription(txn *badger.Txn, id string) (*Subscription, error) {
+func getSubscription(txn *badger.Txn, id string) (*webhook.Subscription, error) {
 	item, err := txn.Get(key(prefixSubscription, id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("subscription %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("subscription %s: %w", id, webhook.ErrNotFound)
 	}
 	if err != nil {
 		return nil, err
 	}
-	sub := new(Subscription)
+	sub := new(webhook.Subscription)
 	if err := item.Value(func(v []byte) error { return json.Unmarshal(v, sub) }); err != nil {
 		return nil, fmt.Errorf("decoding subscription %s: %w", id, err)
 	}
@@ -77,8 +75,8 @@ func getSubscription(txn *badger.Txn, id string) (*Subscription, error) {
 }
 
 // Subscription returns one subscription, or an error wrapping ErrNotFound.
-func (s *Store) Subscription(id string) (*Subscription, error) {
-	var sub *Subscription
+func (s *Store) Subscription(id string) (*webhook.Subscription, error) {
+	var sub *webhook.Subscription
 	err := s.use(func() error {
 		return s.db.View(func(txn *badger.Txn) (err error) {
 			sub, err = getSubscription(txn, id)
@@ -89,14 +87,14 @@ func (s *Store) Subscription(id string) (*Subscription, error) {
 }
 
 // Subscriptions returns every subscription, oldest first.
-func (s *Store) Subscriptions() ([]*Subscription, error) {
-	var subs []*Subscription
+func (s *Store) Subscriptions() ([]*webhook.Subscription, error) {
+	var subs []*webhook.Subscription
 	err := s.use(func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixSubscription, PrefetchValues: true, PrefetchSize: 64})
 			defer it.Close()
 			for it.Rewind(); it.Valid(); it.Next() {
-				sub := new(Subscription)
+				sub := new(webhook.Subscription)
 				if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, sub) }); err != nil {
 					return fmt.Errorf("decoding %s: %w", it.Item().Key(), err)
 				}
@@ -112,8 +110,8 @@ func (s *Store) Subscriptions() ([]*Subscription, error) {
 // UpdateSubscription applies fn to the stored subscription and stores the
 // result, atomically: a concurrent update makes Badger report a conflict,
 // and fn runs again on the fresh record. An error from fn aborts.
-func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (*Subscription, error) {
-	var out *Subscription
+func (s *Store) UpdateSubscription(id string, fn func(*webhook.Subscription) error) (*webhook.Subscription, error) {
+	var out *webhook.Subscription
 	err := s.write(subscriptionSize, func() error {
 		err := retryConflicts(func() error {
 			return s.db.Update(func(txn *badger.Txn) error {
@@ -141,11 +139,11 @@ func (s *Store) UpdateSubscription(id string, fn func(*Subscription) error) (*Su
 
 // replaceInSnapshot puts an updated subscription in the fan-out snapshot
 // without reading the others again (stats change on every delivery).
-func (s *Store) replaceInSnapshot(sub *Subscription) {
+func (s *Store) replaceInSnapshot(sub *webhook.Subscription) {
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
 	old := *s.subs.Load()
-	next := make([]*Subscription, len(old))
+	next := make([]*webhook.Subscription, len(old))
 	copy(next, old)
 	for i := range next {
 		if next[i].ID == sub.ID {
@@ -174,17 +172,17 @@ func (s *Store) DeleteSubscription(id string, retention time.Duration) error {
 				now := time.Now().UTC()
 				for _, did := range ids {
 					d, err := getDelivery(txn, did)
-					if errors.Is(err, ErrNotFound) {
+					if errors.Is(err, webhook.ErrNotFound) {
 						continue
 					}
 					if err != nil {
 						return err
 					}
-					if d.Status != Pending {
+					if d.Status != webhook.Pending {
 						continue
 					}
 					old := *d
-					d.Status, d.NextAttemptAt, d.UpdatedAt = Cancelled, nil, now
+					d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
 					if err := putDelivery(txn, &old, d, retention, nil); err != nil {
 						return err
 					}
@@ -202,19 +200,10 @@ func (s *Store) DeleteSubscription(id string, retention time.Duration) error {
 	return err
 }
 
-// Counts are the numbers behind the stats route.
-type Counts struct {
-	Events        int64            `json:"events"`
-	Subscriptions int64            `json:"subscriptions"`
-	Active        int64            `json:"active_subscriptions"`
-	QueueDepth    int64            `json:"queue_depth"`
-	Deliveries    map[string]int64 `json:"deliveries"`
-}
-
 // Count counts the stored events, subscriptions, deliveries by state, and
 // the queue depth (pending deliveries).
-func (s *Store) Count() (Counts, error) {
-	c := Counts{Deliveries: map[string]int64{Pending: 0, Succeeded: 0, Failed: 0, Cancelled: 0}}
+func (s *Store) Count() (webhook.Counts, error) {
+	c := webhook.Counts{Deliveries: map[string]int64{webhook.Pending: 0, webhook.Succeeded: 0, webhook.Failed: 0, webhook.Cancelled: 0}}
 	err := s.use(func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			c.Events = countKeys(txn, prefixEvent)
