@@ -351,11 +351,6 @@ func Active() *App {
 	return app
 }
 
-// badgerLogger adapts zap's sugared logger to Badger's Logger interface.
-type badgerLogger struct{ *zap.SugaredLogger }
-
-func (l badgerLogger) Warningf(format string, args ...any) { l.Warnf(format, args...) }
-
 // Interface guards
 var (
 	_ caddy.App          = (*App)(nil)

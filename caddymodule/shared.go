@@ -60,7 +60,7 @@ func openShared(dir string, key []byte, logger *zap.Logger) (*shared, error) {
 func (sh *shared) open() error {
 	s, err := badgerstore.Open(badgerstore.Options{
 		Dir:           sh.dir,
-		Logger:        badgerLogger{sh.logger.Named("badger").Sugar()},
+		Logger:        sh.logger,
 		OnHealth:      sh.healthChanged,
 		EncryptionKey: sh.key,
 	})

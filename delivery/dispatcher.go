@@ -13,7 +13,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -32,11 +31,9 @@ type Settings struct {
 // is looked at again.
 const heldBack = time.Minute
 
-// fullScanEvery is how often claim scans start from the beginning of each
-// subscription's due index rather than where the last one left off: a
-// safety net should a delivery ever be due before that point (a clock set
-// back).
-const fullScanEvery = 30 * time.Second
+// idleEvery is how often the rate-limit windows of subscriptions that
+// have not sent for a period are dropped.
+const idleEvery = 30 * time.Second
 
 // depthEvery is how often the queue_depth gauge is refreshed.
 const depthEvery = 2 * time.Second
@@ -48,17 +45,16 @@ const pollEvery = time.Second
 // Dispatcher runs the workers of one store. There is one per store for the
 // whole process: config reloads change its settings, not its workers.
 type Dispatcher struct {
-	store  *badgerstore.Store
+	store  Queue
 	logger atomic.Pointer[zap.Logger]
 	now    func() time.Time // time.Now; a test's clock
 
 	cfg atomic.Pointer[config]
 
 	// Loop only:
-	depthAt    time.Time            // when the queue_depth gauge was last set
-	scanFrom   map[string]time.Time // per active subscription, where its next claim scan starts
-	fullScanAt time.Time            // when scans last started from the beginning
-	turn       int                  // which subscription is scanned first
+	depthAt time.Time // when the queue_depth gauge was last set
+	idleAt  time.Time // when idle rate-limit windows were last dropped
+	turn    int       // which subscription is scanned first
 
 	mu       sync.Mutex
 	inflight map[string]int     // claimed or in-flight deliveries per subscription
@@ -68,7 +64,7 @@ type Dispatcher struct {
 
 	stats statsBook
 
-	work   chan badgerstore.Claim
+	work   chan webhook.Claim
 	done   chan struct{} // a worker finished an attempt
 	stop   chan struct{}
 	loopWG sync.WaitGroup
@@ -84,13 +80,13 @@ type config struct {
 }
 
 // New returns a dispatcher for store; Configure starts it.
-func New(store *badgerstore.Store) *Dispatcher {
+func New(store Queue) *Dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{
 		store: store, now: time.Now,
-		inflight: map[string]int{}, claimed: map[string]int{}, windows: map[string]*window{}, scanFrom: map[string]time.Time{},
+		inflight: map[string]int{}, claimed: map[string]int{}, windows: map[string]*window{},
 		stats: statsBook{pending: map[string]*statDelta{}},
-		work:  make(chan badgerstore.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
+		work:  make(chan webhook.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
 	}
 }
@@ -168,23 +164,9 @@ func (d *Dispatcher) dispatch() time.Duration {
 	if d.store.Health().Degraded() {
 		return pollEvery
 	}
-	// Hints before the scans: what commits after this call is in the next.
-	for subID, t := range d.store.DueHints() {
-		if from, ok := d.scanFrom[subID]; ok && t.Before(from) {
-			d.scanFrom[subID] = t
-		}
-	}
-	if now.Sub(d.fullScanAt) > fullScanEvery {
-		// Each subscription's next scan starts from the beginning, even
-		// if it is skipped this time (at its cap, over its rate).
-		d.fullScanAt = now
-		clear(d.scanFrom)
+	if now.Sub(d.idleAt) > idleEvery {
+		d.idleAt = now
 		d.dropIdleWindows()
-		if n, err := d.store.CancelOrphans(cfg.Retention); err != nil {
-			d.log().Error("cancelling the deliveries of deleted subscriptions", zap.Error(err))
-		} else if n > 0 {
-			d.log().Info("cancelled the deliveries of deleted subscriptions", zap.Int("deliveries", n))
-		}
 	}
 	if now.Sub(d.depthAt) > depthEvery { // counting the due index costs O(queue)
 		d.depthAt = now
@@ -192,8 +174,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 	}
 	next := now.Add(pollEvery)
 	subs := d.store.ActiveSubscriptions()
-	active := make(map[string]bool, len(subs))
-	var scans []badgerstore.Scan
+	var wants []webhook.Want
 	d.mu.Lock()
 	busy := 0
 	for _, n := range d.inflight {
@@ -207,7 +188,6 @@ func (d *Dispatcher) dispatch() time.Duration {
 	d.turn++
 	for i := range subs {
 		sub := subs[(d.turn+i)%len(subs)]
-		active[sub.ID] = true
 		d.mu.Lock()
 		want := perSub - d.inflight[sub.ID]
 		d.mu.Unlock()
@@ -226,37 +206,19 @@ func (d *Dispatcher) dispatch() time.Duration {
 			}
 			want = min(want, room)
 		}
-		// The zero time (the start) for a subscription not seen yet.
-		scans = append(scans, badgerstore.Scan{SubID: sub.ID, From: d.scanFrom[sub.ID], Max: want})
+		wants = append(wants, webhook.Want{SubID: sub.ID, Max: want})
 	}
-	for subID := range d.scanFrom {
-		if !active[subID] { // paused or deleted: read from the start when back
-			delete(d.scanFrom, subID)
-		}
-	}
-	if free <= 0 || len(scans) == 0 {
+	if free <= 0 || len(wants) == 0 {
 		return max(next.Sub(d.now()), 0)
 	}
 	lease := cfg.Timeout + 30*time.Second
-	claims, err := d.store.ClaimDue(now, lease, free, scans, cfg.Retention)
+	claims, due, err := d.store.Claim(now, lease, free, wants, cfg.Retention)
 	if err != nil {
 		d.log().Error("claiming due deliveries", zap.Error(err))
 		return pollEvery
 	}
-	for _, sc := range scans {
-		if !sc.Scanned {
-			continue // the budget ran out first: its turn comes when workers are free
-		}
-		// Everything due up to now was claimed, or the scan stopped at
-		// the first delivery left; deliveries committed later with an
-		// earlier due time come back through the hints.
-		d.scanFrom[sc.SubID] = now
-		if !sc.Resume.IsZero() {
-			d.scanFrom[sc.SubID] = sc.Resume
-		}
-		if !sc.Next.IsZero() && sc.Next.Before(next) {
-			next = sc.Next
-		}
+	if !due.IsZero() && due.Before(next) {
+		next = due
 	}
 	d.mu.Lock()
 	for _, c := range claims {
@@ -278,7 +240,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 }
 
 // release puts a claimed delivery back, due now.
-func (d *Dispatcher) release(c badgerstore.Claim) {
+func (d *Dispatcher) release(c webhook.Claim) {
 	defer d.finished(c.Sub.ID)
 	d.unclaim(c.Sub.ID)
 	now := d.now().UTC()
@@ -315,7 +277,7 @@ func (d *Dispatcher) worker() {
 
 // attempt sends one claimed delivery, or puts it back for later when its
 // subscription is paused or over its rate.
-func (d *Dispatcher) attempt(c badgerstore.Claim) {
+func (d *Dispatcher) attempt(c webhook.Claim) {
 	cfg := d.cfg.Load()
 	now := d.now()
 	if !c.Sub.IsActive {
@@ -341,7 +303,7 @@ func (d *Dispatcher) attempt(c badgerstore.Claim) {
 }
 
 // reschedule moves a claimed delivery's due time without an attempt.
-func (d *Dispatcher) reschedule(c badgerstore.Claim, at time.Time, cfg *config) {
+func (d *Dispatcher) reschedule(c webhook.Claim, at time.Time, cfg *config) {
 	at = at.UTC()
 	_, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *webhook.Delivery) error {
 		if dl.Status == webhook.Pending {
@@ -356,7 +318,7 @@ func (d *Dispatcher) reschedule(c badgerstore.Claim, at time.Time, cfg *config) 
 
 // record stores an attempt and the delivery's next state, and notes its
 // effect on the subscription's stats (see statsBook).
-func (d *Dispatcher) record(c badgerstore.Claim, res result, cfg *config) {
+func (d *Dispatcher) record(c webhook.Claim, res result, cfg *config) {
 	now := d.now().UTC()
 	var outcome Outcome
 	dl, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *webhook.Delivery) error {
@@ -392,7 +354,7 @@ func (d *Dispatcher) record(c badgerstore.Claim, res result, cfg *config) {
 }
 
 // observe logs and counts an attempt.
-func (d *Dispatcher) observe(c badgerstore.Claim, dl *webhook.Delivery, res result, final bool) {
+func (d *Dispatcher) observe(c webhook.Claim, dl *webhook.Delivery, res result, final bool) {
 	fields := []zap.Field{
 		zap.String("subscription", c.Sub.ID), zap.String("event", c.Event.Name), zap.String("event_id", c.Event.ID),
 		zap.String("delivery", dl.ID), zap.Int("attempt", res.attempt.N), zap.Int64("duration_ms", res.attempt.DurationMs),

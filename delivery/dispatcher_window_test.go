@@ -117,7 +117,7 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 	if err := store.DeleteSubscription(sub.ID, 0); err != nil {
 		t.Fatal(err)
 	}
-	clock.Set(start.Add(2*time.Minute + fullScanEvery + time.Second))
+	clock.Set(start.Add(2*time.Minute + idleEvery + time.Second))
 	d.dispatch()
 	d.mu.Lock()
 	left := len(d.windows)

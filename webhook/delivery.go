@@ -47,3 +47,18 @@ func (d *Delivery) TriesInRun() int { return len(d.Attempts) - d.RunStart }
 
 // NextAttemptNumber is the number the next attempt carries.
 func (d *Delivery) NextAttemptNumber() int { return len(d.Attempts) + 1 }
+
+// Claim is a delivery claimed for an attempt, with its event and
+// subscription: no other worker or node attempts it until its lease runs
+// out.
+type Claim struct {
+	Delivery *Delivery
+	Event    *Event
+	Sub      *Subscription
+}
+
+// Want asks for up to Max due deliveries of one subscription.
+type Want struct {
+	SubID string
+	Max   int
+}

@@ -143,13 +143,6 @@ func (s *Store) Delivery(id string) (*webhook.Delivery, error) {
 	return d, err
 }
 
-// Claim holds a delivery claimed for an attempt.
-type Claim struct {
-	Delivery *webhook.Delivery
-	Event    *webhook.Event
-	Sub      *webhook.Subscription
-}
-
 // Scan asks ClaimDue for the due deliveries of one subscription.
 type Scan struct {
 	SubID string
@@ -168,8 +161,8 @@ type Scan struct {
 // the process dies during the attempt, the delivery becomes due again then
 // (at least once). Deliveries whose subscription or event is gone are
 // cancelled on the way.
-func (s *Store) ClaimDue(now time.Time, lease time.Duration, budget int, scans []Scan, retention time.Duration) ([]Claim, error) {
-	var claims []Claim
+func (s *Store) ClaimDue(now time.Time, lease time.Duration, budget int, scans []Scan, retention time.Duration) ([]webhook.Claim, error) {
+	var claims []webhook.Claim
 	err := s.write(budget*deliverySize, func() error {
 		return retryConflicts(func() error {
 			claims = claims[:0]
@@ -194,7 +187,7 @@ func (s *Store) ClaimDue(now time.Time, lease time.Duration, budget int, scans [
 }
 
 // claimScan does one Scan of ClaimDue in txn.
-func claimScan(txn *badger.Txn, sc *Scan, most int, now time.Time, lease time.Duration, retention time.Duration) ([]Claim, error) {
+func claimScan(txn *badger.Txn, sc *Scan, most int, now time.Time, lease time.Duration, retention time.Duration) ([]webhook.Claim, error) {
 	sc.Scanned = true
 	prefix := dueKey(sc.SubID, time.Time{}, "")[:len(prefixDue)+len(sc.SubID)+1]
 	// Read the keys first: the claims below write into the range.
@@ -218,7 +211,7 @@ func claimScan(txn *badger.Txn, sc *Scan, most int, now time.Time, lease time.Du
 		found = append(found, due{k, id})
 	}
 	it.Close()
-	var claims []Claim
+	var claims []webhook.Claim
 	if len(found) == 0 {
 		return nil, nil
 	}
@@ -248,7 +241,7 @@ func claimScan(txn *badger.Txn, sc *Scan, most int, now time.Time, lease time.Du
 		if err := putDelivery(txn, &old, d, retention, nil); err != nil {
 			return nil, err
 		}
-		claims = append(claims, Claim{Delivery: d, Event: ev, Sub: sub})
+		claims = append(claims, webhook.Claim{Delivery: d, Event: ev, Sub: sub})
 		sc.Claimed++
 	}
 	return claims, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
 )
 
 // Key family prefixes; see the package documentation.
@@ -22,8 +23,9 @@ var (
 type Options struct {
 	// Dir is the Badger directory; it is created if missing.
 	Dir string
-	// Logger receives Badger's own log lines; nil discards them.
-	Logger badger.Logger
+	// Logger receives the store's log lines, and Badger's own (named
+	// "badger"); nil discards them.
+	Logger *zap.Logger
 	// Reserve is the free space below which the store stops writing (see
 	// space.go); 0 means what Badger's settings need (Reserve()).
 	Reserve uint64
@@ -61,8 +63,10 @@ type Store struct {
 	hintsMu sync.Mutex
 	hints   dueNotes
 
-	locks keyLocks // see LockKeys
-	space *spaceGuard
+	locks   keyLocks // see LockKeys
+	space   *spaceGuard
+	cursors cursors // see Claim
+	logger  *zap.Logger
 }
 
 // use runs fn unless the store is closed, keeping Close out meanwhile.
@@ -97,6 +101,9 @@ const (
 // Open opens (or creates) the store in opts.Dir. Badger locks the directory:
 // a process must open a directory once and share the Store.
 func Open(opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
 	bo := badgerOptions(opts)
 	reserve := opts.Reserve
 	if reserve == 0 {
@@ -112,7 +119,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, explainKeyMismatch(opts.Dir, opts.EncryptionKey, err))
 	}
-	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1), space: space}
+	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1), space: space, logger: opts.Logger}
 	if err := s.refreshSubscriptions(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
@@ -128,7 +135,7 @@ func badgerOptions(opts Options) badger.Options {
 		// every commit made so far with one fsync. Delivery bookkeeping
 		// is not synced: lost on a crash, it means a delivery sent again.
 		WithSyncWrites(false).
-		WithLogger(opts.Logger).
+		WithLogger(badgerLogger{opts.Logger.Named("badger").Sugar()}).
 		// The defaults are sized for large databases (64 MiB memtables,
 		// 1 GiB value log files, 256 MiB block cache); a webhook queue is
 		// small, and a sidecar should not take that much memory.
@@ -388,3 +395,8 @@ func (s *Store) eventsSince(since time.Time, fn func(webhook.Event) error) error
 func key(prefix []byte, id string) []byte {
 	return append(bytes.Clone(prefix), id...)
 }
+
+// badgerLogger adapts zap's sugared logger to Badger's Logger interface.
+type badgerLogger struct{ *zap.SugaredLogger }
+
+func (l badgerLogger) Warningf(format string, args ...any) { l.Warnf(format, args...) }
