@@ -68,7 +68,7 @@ type App struct {
 	// EncryptionKeyFile is a file holding the key, instead of EncryptionKey.
 	EncryptionKeyFile string `json:"encryption_key_file,omitempty"`
 
-	durability badgerstore.Durability
+	durability webhook.Durability
 	dir        string
 	key        []byte // decoded encryption key, nil without encryption
 	logger     *zap.Logger
@@ -129,9 +129,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	switch a.Durability {
 	case "", "sync":
-		a.durability = badgerstore.Sync
+		a.durability = webhook.Sync
 	case "async":
-		a.durability = badgerstore.Async
+		a.durability = webhook.Async
 	}
 	return nil
 }
@@ -331,7 +331,7 @@ func (a *App) addRules(set *rules.Set) {
 }
 
 func (a *App) durabilityName() string {
-	if a.durability == badgerstore.Async {
+	if a.durability == webhook.Async {
 		return "async"
 	}
 	return "sync"

@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
-	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -152,7 +151,7 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 	// to read its body, and with sync durability so that the client sees
 	// it only once the event is on disk. Streams and large bodies are never
 	// held; rules that need their bodies skip their events.
-	hold := needResp || h.app.durability == badgerstore.Sync
+	hold := needResp || h.app.durability == webhook.Sync
 	var respSkip rules.SkipReason
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()

@@ -42,7 +42,7 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 	for i := range events {
 		events[i] = webhook.Event{ID: webhook.NewID("evt_", created), Name: "order.created", Time: created, Data: json.RawMessage(`{}`)}
 	}
-	if err := store.Commit(events, nil, 0, badgerstore.Sync, nil); err != nil {
+	if err := store.Commit(events, nil, 0, webhook.Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -49,3 +49,15 @@ type Counts struct {
 	QueueDepth    int64            `json:"queue_depth"`
 	Deliveries    map[string]int64 `json:"deliveries"`
 }
+
+// Durability says when a commit of events returns.
+type Durability int
+
+const (
+	// Sync returns once the events are durable (on disk, fsynced; or on a
+	// majority of a cluster).
+	Sync Durability = iota
+	// Async returns at once; the commit and its write happen in the
+	// background and the last events may be lost on a crash.
+	Async
+)

@@ -26,7 +26,7 @@ func TestClaimDue(t *testing.T) {
 	for range 5 {
 		evs = append(evs, webhook.Event{ID: webhook.NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{}`)})
 	}
-	if err := s.Commit(evs, nil, time.Hour, Sync, nil); err != nil {
+	if err := s.Commit(evs, nil, time.Hour, webhook.Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	hints := s.DueHints()

@@ -17,7 +17,7 @@ func TestSnapshots(t *testing.T) {
 		t.Fatalf("Snapshot of an unknown key = %s, %v", v, err)
 	}
 	// Snapshots alone, with async durability: visible on return.
-	if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"status":"pending"}`)}}, time.Hour, Async, nil); err != nil {
+	if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"status":"pending"}`)}}, time.Hour, webhook.Async, nil); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := s.Snapshot("order:1"); string(v) != `{"status":"pending"}` {
@@ -25,13 +25,13 @@ func TestSnapshots(t *testing.T) {
 	}
 	// With events, in the same transaction.
 	ev := webhook.Event{ID: webhook.NewID("evt_", time.Now()), Name: "order.status_changed", Time: time.Now(), Data: json.RawMessage(`{}`)}
-	if err := s.Commit([]webhook.Event{ev}, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"status":"paid"}`)}}, time.Hour, Async, nil); err != nil {
+	if err := s.Commit([]webhook.Event{ev}, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"status":"paid"}`)}}, time.Hour, webhook.Async, nil); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := s.Snapshot("order:1"); string(v) != `{"status":"paid"}` {
 		t.Errorf("after Commit with events (async): %s", v)
 	}
-	if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:1"}}, time.Hour, Sync, nil); err != nil {
+	if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:1"}}, time.Hour, webhook.Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := s.Snapshot("order:1"); v != nil {
@@ -39,7 +39,7 @@ func TestSnapshots(t *testing.T) {
 	}
 	// A key longer than Badger takes (65,000 bytes) is stored hashed.
 	long := "order:" + strings.Repeat("x", 70000)
-	if err := s.Commit([]webhook.Event{ev}, []webhook.Snapshot{{Key: long, Value: []byte(`1`)}}, time.Hour, Sync, nil); err != nil {
+	if err := s.Commit([]webhook.Event{ev}, []webhook.Snapshot{{Key: long, Value: []byte(`1`)}}, time.Hour, webhook.Sync, nil); err != nil {
 		t.Fatalf("commit with a 70 kB state key: %v", err)
 	}
 	if v, _ := s.Snapshot(long); string(v) != "1" {
@@ -75,7 +75,7 @@ func TestLockKeys(t *testing.T) {
 			seen <- string(v)
 			next := []byte(`"` + time.Now().Format(time.RFC3339Nano) + `"`)
 			time.Sleep(100 * time.Microsecond) // widen the window a missing lock would leave
-			if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:1", Value: next}}, time.Hour, Sync, nil); err != nil {
+			if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:1", Value: next}}, time.Hour, webhook.Sync, nil); err != nil {
 				t.Error(err)
 			}
 		}()

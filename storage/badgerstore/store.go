@@ -241,24 +241,13 @@ func (s *Store) closeWhenRoom() {
 	}
 }
 
-// Durability says when Append returns.
-type Durability int
-
-const (
-	// Sync returns once the events are on disk (fsynced).
-	Sync Durability = iota
-	// Async returns at once; the commit and its write happen in the
-	// background and the last events may be lost on a crash.
-	Async
-)
-
 // Commit stores events, and the request's resource snapshots, in one
 // transaction: all of them or none. Records expire after retention (0
 // keeps them forever). With Async, errors are reported to onAsyncErr
 // instead (which may be nil). Snapshots alone (a read that refreshes state) are committed
 // before it returns, whatever d, but not synced: losing one in a crash
 // costs a prefetch, not an event.
-func (s *Store) Commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {
+func (s *Store) Commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d webhook.Durability, onAsyncErr func(error)) error {
 	if len(events) == 0 && len(snaps) == 0 {
 		return nil
 	}
@@ -280,7 +269,7 @@ func commitSize(events []webhook.Event, snaps []webhook.Snapshot, subs int) int 
 	return n
 }
 
-func (s *Store) commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d Durability, onAsyncErr func(error)) error {
+func (s *Store) commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d webhook.Durability, onAsyncErr func(error)) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, sn := range snaps {
@@ -314,7 +303,7 @@ func (s *Store) commit(events []webhook.Event, snaps []webhook.Snapshot, retenti
 			return fmt.Errorf("fanning out event %s: %w", ev.Name, err)
 		}
 	}
-	if d == Async && len(snaps) == 0 {
+	if d == webhook.Async && len(snaps) == 0 {
 		txn.CommitWith(func(err error) {
 			if err != nil && onAsyncErr != nil {
 				onAsyncErr(fmt.Errorf("storing events: %w", err))
@@ -332,7 +321,7 @@ func (s *Store) commit(events []webhook.Event, snaps []webhook.Snapshot, retenti
 		return fmt.Errorf("storing events: %w", err)
 	}
 	defer s.noteDue(notes) // once durable, as the client's response
-	if d == Async {
+	if d == webhook.Async {
 		return nil
 	}
 	if err := s.syncCommitted(); err != nil {

@@ -36,7 +36,7 @@ func TestAppendAndReadBack(t *testing.T) {
 		{ID: webhook.NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{"orderId":"a1","total":12.5}`), Site: "s1"},
 		{ID: webhook.NewID("evt_", t0.Add(time.Second)), Name: "customer.created", Time: t0.Add(time.Second), Data: json.RawMessage(`{"email":"x@y"}`), UserID: json.RawMessage(`"u7"`)},
 	}
-	if err := s.Commit(evs, nil, time.Hour, Sync, nil); err != nil {
+	if err := s.Commit(evs, nil, time.Hour, webhook.Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := collect(t, s, t0.Add(-time.Minute))
@@ -70,7 +70,7 @@ func TestAsyncAppendEventuallyVisible(t *testing.T) {
 	s := openTest(t)
 	now := time.Now()
 	errc := make(chan error, 1)
-	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, nil, 0, Async, func(err error) { errc <- err }); err != nil {
+	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, nil, 0, webhook.Async, func(err error) { errc <- err }); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -94,7 +94,7 @@ func TestEventsSurviveReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}}, nil, 0, Sync, nil); err != nil {
+	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}}, nil, 0, webhook.Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -124,7 +124,7 @@ func TestScanStops(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		evs = append(evs, webhook.Event{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)})
 	}
-	if err := s.Commit(evs, nil, 0, Sync, nil); err != nil {
+	if err := s.Commit(evs, nil, 0, webhook.Sync, nil); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -172,7 +172,7 @@ func TestUseAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now}}, nil, 0, Sync, nil); !errors.Is(err, webhook.ErrClosed) {
+	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now}}, nil, 0, webhook.Sync, nil); !errors.Is(err, webhook.ErrClosed) {
 		t.Errorf("Append after Close: %v, want ErrClosed", err)
 	}
 	if err := s.EventsSince(now, func(webhook.Event) error { return nil }); !errors.Is(err, webhook.ErrClosed) {
