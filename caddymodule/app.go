@@ -1,10 +1,9 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
-	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -33,13 +32,17 @@ var (
 	defaultWorkers      = 16
 )
 
-// App is the `webhooks` app: it owns the Badger store that the handlers
-// write inferred events to, and the settings of their delivery. Configure it
+// App is the `webhooks` app: it owns the store (a storage backend module;
+// the embedded Badger one by default) that the handlers write inferred
+// events to, and the settings of their delivery. Configure it
 // with the `webhooks` global option; a handler provisions a default one when
 // the config has none.
 type App struct {
-	// Storage is the Badger directory. Default: Caddy's data directory + /webhooks.
-	Storage string `json:"storage,omitempty"`
+	// StorageRaw is the storage backend, a module of the webhooks.storage
+	// namespace ({"backend": "badger", "dir": ...}); a JSON string is the
+	// directory of the embedded Badger store, as configs have always given
+	// it. Default: Badger in Caddy's data directory + /webhooks.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=webhooks.storage inline_key=backend"`
 	// Retry is the list of delays before each retry; attempts = 1 + len(Retry).
 	Retry []caddy.Duration `json:"retry,omitempty"`
 	// Timeout bounds each delivery attempt.
@@ -62,20 +65,20 @@ type App struct {
 	Workers int `json:"workers,omitempty"`
 	// Subscriptions declared in config, by name.
 	Subscriptions map[string]*SubscriptionConfig `json:"subscriptions,omitempty"`
-	// EncryptionKey encrypts the store at rest: 16, 24 or 32 bytes as hex
-	// or base64, best given as a placeholder such as {env.WEBHOOKS_KEY}.
+	// EncryptionKey encrypts the Badger store at rest (the same as the
+	// badger backend's encryption_key, given here): 16, 24 or 32 bytes as
+	// hex or base64, best given as a placeholder such as {env.WEBHOOKS_KEY}.
 	EncryptionKey string `json:"encryption_key,omitempty"`
 	// EncryptionKeyFile is a file holding the key, instead of EncryptionKey.
 	EncryptionKeyFile string `json:"encryption_key_file,omitempty"`
 
 	durability webhook.Durability
-	dir        string
-	key        []byte // decoded encryption key, nil without encryption
+	backend    storage.Backend
 	logger     *zap.Logger
 
 	mu         sync.RWMutex
-	shared     *shared            // set by Start
-	store      *badgerstore.Store // set once open; kept after Cleanup (see there)
+	shared     *shared       // set by Start
+	store      storage.Store // set once open; kept after Cleanup (see there)
 	dispatcher *delivery.Dispatcher
 	started    bool         // holds a reference in stores
 	startedAt  time.Time    // when Start ran; orders configs in Stop
@@ -97,12 +100,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	registerMetrics(ctx.GetMetricsRegistry())
 	repl := caddy.NewReplacer()
-	a.dir = repl.ReplaceKnown(a.Storage, "")
-	if a.dir == "" {
-		a.dir = filepath.Join(caddy.AppDataDir(), "webhooks")
-	}
-	if abs, err := filepath.Abs(a.dir); err == nil {
-		a.dir = abs // one key per directory in the process-wide pool
+	if err := a.provisionStorage(ctx); err != nil {
+		return err
 	}
 	if a.Retry == nil {
 		a.Retry = defaultRetry
@@ -124,9 +123,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Workers = defaultWorkers
 	}
 	a.provisionSubscriptions(repl)
-	if err := a.provisionKey(repl); err != nil {
-		return err
-	}
 	switch a.Durability {
 	case "", "sync":
 		a.durability = webhook.Sync
@@ -175,11 +171,8 @@ var stores = caddy.NewUsagePool()
 // serves anyway, the events are skipped, and the store opens by itself
 // once there is room (see shared.openLater).
 func (a *App) Start() error {
-	if err := os.MkdirAll(a.dir, 0o700); err != nil {
-		return fmt.Errorf("webhooks: storage %s: %w", a.dir, err)
-	}
-	val, _, err := stores.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
-		return openShared(a.dir, a.key, a.logger)
+	val, _, err := stores.LoadOrNew(a.backend.PoolKey(), func() (caddy.Destructor, error) {
+		return openShared(a.backend, a.logger)
 	})
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
@@ -190,8 +183,8 @@ func (a *App) Start() error {
 	a.started = true
 	a.mu.Unlock()
 	a.startedAt = time.Now()
-	if err := sh.checkKey(a.key); err != nil {
-		return fmt.Errorf("webhooks: storage %s: %w", a.dir, err) // Caddy then cleans up
+	if err := a.backend.Compatible(sh.backend); err != nil {
+		return fmt.Errorf("webhooks: storage %s: %w", a.backend.PoolKey(), err) // Caddy then cleans up
 	}
 	if !sh.openOrWait(a) {
 		return nil // adopted when the store opens
@@ -283,8 +276,8 @@ func (a *App) Cleanup() error {
 		return nil
 	}
 	sh.forget(a)
-	if _, err := stores.Delete(a.dir); err != nil {
-		return fmt.Errorf("webhooks: closing store %s: %w", a.dir, err)
+	if _, err := stores.Delete(a.backend.PoolKey()); err != nil {
+		return fmt.Errorf("webhooks: closing store %s: %w", a.backend.PoolKey(), err)
 	}
 	return nil
 }
@@ -299,7 +292,7 @@ func (a *App) commit(events []webhook.Event, snaps []webhook.Snapshot, onAsyncEr
 }
 
 // Store returns the open store, or nil when the app is not running.
-func (a *App) Store() *badgerstore.Store {
+func (a *App) Store() storage.Store {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.store

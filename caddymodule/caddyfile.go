@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -24,7 +25,7 @@ func init() {
 // parseGlobalOption reads the `webhooks` global option into the app:
 //
 //	webhooks {
-//		storage       <dir>
+//		storage       <dir> | <backend> { ... }
 //		retry         <delay>...
 //		timeout       <duration>
 //		rate_limit    <n>/<s|m|h>
@@ -63,14 +64,18 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	for d.NextBlock(0) {
 		key := d.Val()
 		switch key {
-		case "storage", "rate_limit", "durability", "encryption_key", "encryption_key_file":
+		case "storage":
+			raw, err := unmarshalStorage(d)
+			if err != nil {
+				return err
+			}
+			a.StorageRaw = raw
+		case "rate_limit", "durability", "encryption_key", "encryption_key_file":
 			var v string
 			if !d.AllArgs(&v) {
 				return d.ArgErr()
 			}
 			switch key {
-			case "storage":
-				a.Storage = v
 			case "rate_limit":
 				a.RateLimit = v
 			case "encryption_key":
@@ -472,3 +477,30 @@ var (
 	_ caddyfile.Unmarshaler = (*App)(nil)
 	_ caddyfile.Unmarshaler = (*Handler)(nil)
 )
+
+// unmarshalStorage reads `storage <dir>` (the embedded Badger store in
+// dir: the JSON string form, as configs have always had it) or
+// `storage <backend> { ... }` (a module of the webhooks.storage namespace
+// with its options in the block).
+func unmarshalStorage(d *caddyfile.Dispenser) (json.RawMessage, error) {
+	if !d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	seg := d.NextSegment() // the name, and its block if any
+	name := seg[0].Text
+	if len(seg) == 1 {
+		return caddyconfig.JSON(name, nil), nil
+	}
+	mod, err := caddy.GetModule("webhooks.storage." + name)
+	if err != nil {
+		return nil, d.Errf("storage: %q is no storage backend (%v); `storage <dir>` takes no block", name, err)
+	}
+	unm, ok := mod.New().(caddyfile.Unmarshaler)
+	if !ok {
+		return nil, d.Errf("storage %s: the backend cannot be configured in a Caddyfile", name)
+	}
+	if err := unm.UnmarshalCaddyfile(caddyfile.NewDispenser(seg)); err != nil {
+		return nil, err
+	}
+	return caddyconfig.JSONModuleObject(unm, "backend", name, nil), nil
+}

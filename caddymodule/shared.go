@@ -9,7 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
-	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -17,16 +17,15 @@ import (
 // space is tried again.
 const reopenEvery = 2 * time.Second
 
-// shared is what one storage directory holds for the whole process: the
-// store and the single set of delivery workers that drains it. A store
-// that could not be opened for lack of space is opened later, by itself.
+// shared is what one store holds for the whole process: the store and the
+// single set of delivery workers that drains it. A store that could not be
+// opened for now (a full disk) is opened later, by itself.
 type shared struct {
-	dir    string
-	key    []byte // the encryption key the store is opened with
-	logger *zap.Logger
+	backend storage.Backend // the config's backend that opened it
+	logger  *zap.Logger
 
 	mu         sync.Mutex
-	store      *badgerstore.Store
+	store      storage.Store
 	dispatcher *delivery.Dispatcher
 	notOpen    error  // why store is nil
 	waiters    []*App // configs started before the store opened, oldest first
@@ -35,14 +34,15 @@ type shared struct {
 	later      sync.WaitGroup // openLater; Destruct waits for it
 }
 
-// openShared opens the store of dir. A disk short of space is not an
-// error: the store opens later (openLater) and until then is degraded.
-func openShared(dir string, key []byte, logger *zap.Logger) (*shared, error) {
-	sh := &shared{dir: dir, key: key, logger: logger, stop: make(chan struct{})}
+// openShared opens the backend's store. A store unavailable for now (its
+// disk short of space) is not an error: it opens later (openLater) and
+// until then is degraded.
+func openShared(backend storage.Backend, logger *zap.Logger) (*shared, error) {
+	sh := &shared{backend: backend, logger: logger, stop: make(chan struct{})}
 	err := sh.open()
-	if errors.Is(err, badgerstore.ErrNoSpace) {
-		logger.Error("webhooks store not opened: its disk is short of space; events are skipped until there is room",
-			zap.String("storage", dir), zap.Error(err))
+	if errors.Is(err, webhook.ErrUnavailable) {
+		logger.Error("webhooks store not opened: it is unavailable for now (its disk short of space); events are skipped until it opens",
+			append(backend.Describe(), zap.Error(err))...)
 		storeDegraded.Set(1)
 		sh.later.Add(1)
 		go func() {
@@ -58,12 +58,7 @@ func openShared(dir string, key []byte, logger *zap.Logger) (*shared, error) {
 }
 
 func (sh *shared) open() error {
-	s, err := badgerstore.Open(badgerstore.Options{
-		Dir:           sh.dir,
-		Logger:        sh.logger,
-		OnHealth:      sh.healthChanged,
-		EncryptionKey: sh.key,
-	})
+	s, err := sh.backend.Open(sh.logger, sh.healthChanged)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if err != nil {
@@ -78,7 +73,7 @@ func (sh *shared) open() error {
 	sh.store, sh.dispatcher, sh.notOpen = s, delivery.New(s), nil
 	sh.adopting = len(sh.waiters) > 0 // configs starting meanwhile queue behind them
 	storeDegraded.Set(0)
-	sh.logger.Info("webhooks store opened", zap.String("storage", sh.dir), zap.Bool("encrypted", sh.key != nil))
+	sh.logger.Info("webhooks store opened", sh.backend.Describe()...)
 	return nil
 }
 
@@ -94,8 +89,8 @@ func (sh *shared) openLater() {
 		case <-t.C:
 		}
 		if err := sh.open(); err != nil {
-			if !errors.Is(err, badgerstore.ErrNoSpace) {
-				sh.logger.Error("opening the webhooks store", zap.String("storage", sh.dir), zap.Error(err))
+			if !errors.Is(err, webhook.ErrUnavailable) {
+				sh.logger.Error("opening the webhooks store", append(sh.backend.Describe(), zap.Error(err))...)
 			}
 			continue
 		}
@@ -144,7 +139,7 @@ func (sh *shared) forget(app *App) {
 	sh.waiters = slices.DeleteFunc(sh.waiters, func(w *App) bool { return w == app })
 }
 
-func (sh *shared) get() (*badgerstore.Store, *delivery.Dispatcher) {
+func (sh *shared) get() (storage.Store, *delivery.Dispatcher) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	return sh.store, sh.dispatcher
@@ -163,15 +158,15 @@ func (sh *shared) health() webhook.Health {
 
 // healthChanged logs and counts the store stopping or resuming writes.
 func (sh *shared) healthChanged(h webhook.Health) {
+	fields := append(sh.backend.Describe(), zap.Uint64("free_bytes", h.FreeBytes))
 	if h.Degraded() {
 		storeDegraded.Set(1)
 		sh.logger.Error("webhooks store degraded: writes stopped, events are skipped until there is room",
-			zap.String("storage", sh.dir), zap.String("reason", h.Reason),
-			zap.Uint64("free_bytes", h.FreeBytes), zap.Uint64("reserve_bytes", h.ReserveBytes))
+			append(fields, zap.String("reason", h.Reason), zap.Uint64("reserve_bytes", h.ReserveBytes))...)
 		return
 	}
 	storeDegraded.Set(0)
-	sh.logger.Info("webhooks store writable again", zap.String("storage", sh.dir), zap.Uint64("free_bytes", h.FreeBytes))
+	sh.logger.Info("webhooks store writable again", fields...)
 }
 
 // Destruct stops the workers, then closes the store. It first waits for

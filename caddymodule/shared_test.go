@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
@@ -18,7 +19,11 @@ func waitingApp() *App {
 // disk short of space: not open, opened later by openLater.
 func notOpenShared(t *testing.T) *shared {
 	t.Helper()
-	sh := &shared{dir: t.TempDir(), logger: zap.NewNop(), stop: make(chan struct{}), notOpen: badgerstore.ErrNoSpace}
+	backend := &badgerstore.Backend{Dir: t.TempDir()}
+	if err := backend.Provision(caddy.Context{}); err != nil {
+		t.Fatal(err)
+	}
+	sh := &shared{backend: backend, logger: zap.NewNop(), stop: make(chan struct{}), notOpen: badgerstore.ErrNoSpace}
 	t.Cleanup(func() { _ = sh.Destruct() })
 	return sh
 }

@@ -18,7 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
-	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -30,7 +30,7 @@ const prefetchTimeout = 5 * time.Second
 // keys known before it went upstream (held, so that requests on one
 // resource take turns), and the snapshot of each key as it was before.
 type exchangeState struct {
-	store  *badgerstore.Store
+	store  storage.Store
 	keys   []string          // per candidate, its early key ("" = none or late)
 	before map[string][]byte // key → snapshot before the request (nil = none)
 	unlock func()

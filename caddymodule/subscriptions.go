@@ -9,7 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
-	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -91,7 +91,7 @@ func (a *App) validateSubscriptions(known func(string) bool) error {
 // syncSubscriptions makes the store's config subscriptions those of this
 // config: new ones are created, changed ones updated (keeping their stats,
 // and active again), and ones no longer declared deleted.
-func (a *App) syncSubscriptions(store *badgerstore.Store) error {
+func (a *App) syncSubscriptions(store storage.Store) error {
 	known := map[string]bool{}
 	for _, ev := range a.Events() {
 		known[ev.Name] = true

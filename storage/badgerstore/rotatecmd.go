@@ -1,4 +1,4 @@
-package caddymodule
+package badgerstore
 
 import (
 	"flag"
@@ -7,8 +7,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-
-	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 )
 
 func init() {
@@ -58,7 +56,7 @@ func rotateKeyFiles(dir, oldFile, newFile string) error {
 	if err != nil {
 		return fmt.Errorf("--new-key-file: %w", err)
 	}
-	if err := badgerstore.RotateKey(dir, oldKey, newKey); err != nil {
+	if err := RotateKey(dir, oldKey, newKey); err != nil {
 		return fmt.Errorf("rotating the key of %s: %w", dir, err)
 	}
 	fmt.Printf("The encryption key of %s is changed: start Caddy with the new key.\n", dir)

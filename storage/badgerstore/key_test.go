@@ -1,4 +1,4 @@
-package caddymodule
+package badgerstore
 
 import (
 	"bytes"
@@ -96,13 +96,13 @@ func TestProvisionKey(t *testing.T) {
 		{"literal", hex.EncodeToString(k32), "", k32, ""},
 		{"key file", "", good, k32, ""},
 		{"unset variable", "{env.WEBHOOKS_TEST_UNSET_KEY}", "", nil, "encryption_key is empty once its placeholders are replaced"},
-		{"bad literal", "hunter2-not-a-key", "", nil, "webhooks: encryption_key: the key (17 characters) is neither hex nor base64"},
+		{"bad literal", "hunter2-not-a-key", "", nil, "encryption_key: the key (17 characters) is neither hex nor base64"},
 		{"both", "{env.WEBHOOKS_TEST_UNIT_KEY}", good, nil, "encryption_key and encryption_key_file are both set"},
-		{"missing file", "", filepath.Join(dir, "nope"), nil, "webhooks: encryption_key_file: open " + filepath.Join(dir, "nope")},
-		{"bad file", "", badFile, nil, "webhooks: encryption_key_file: " + badFile + ": the key (17 characters) is neither hex nor base64"},
+		{"missing file", "", filepath.Join(dir, "nope"), nil, "encryption_key_file: open " + filepath.Join(dir, "nope")},
+		{"bad file", "", badFile, nil, "encryption_key_file: " + badFile + ": the key (17 characters) is neither hex nor base64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := &App{EncryptionKey: tc.key, EncryptionKeyFile: tc.file}
+			a := &Backend{EncryptionKey: tc.key, EncryptionKeyFile: tc.file}
 			err := a.provisionKey(caddy.NewReplacer())
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {

@@ -1,7 +1,6 @@
-package caddymodule
+package badgerstore
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -50,22 +49,22 @@ func parseKey(text string) ([]byte, error) {
 }
 
 // provisionKey loads the encryption key of the store, if configured.
-func (a *App) provisionKey(repl *caddy.Replacer) error {
+func (a *Backend) provisionKey(repl *caddy.Replacer) error {
 	var err error
 	switch {
 	case a.EncryptionKey != "" && a.EncryptionKeyFile != "":
-		return errors.New("webhooks: encryption_key and encryption_key_file are both set: use one")
+		return errors.New("encryption_key and encryption_key_file are both set: use one")
 	case a.EncryptionKey != "":
 		text := repl.ReplaceKnown(a.EncryptionKey, "")
 		if text == "" {
-			return errors.New("webhooks: encryption_key is empty once its placeholders are replaced (is the environment variable set?)")
+			return errors.New("encryption_key is empty once its placeholders are replaced (is the environment variable set?)")
 		}
 		if a.key, err = parseKey(text); err != nil {
-			return fmt.Errorf("webhooks: encryption_key: %w", err)
+			return fmt.Errorf("encryption_key: %w", err)
 		}
 	case a.EncryptionKeyFile != "":
 		if a.key, err = readKeyFile(repl.ReplaceKnown(a.EncryptionKeyFile, "")); err != nil {
-			return fmt.Errorf("webhooks: encryption_key_file: %w", err)
+			return fmt.Errorf("encryption_key_file: %w", err)
 		}
 	}
 	return nil
@@ -82,15 +81,4 @@ func readKeyFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return key, nil
-}
-
-// checkKey refuses a config whose key differs from the one the shared
-// store was opened with: a reload cannot re-open the store (the old config
-// still uses it), and silently keeping the old key (or none) would not do
-// what the new config says.
-func (sh *shared) checkKey(key []byte) error {
-	if !bytes.Equal(sh.key, key) {
-		return errors.New("the store is open with another encryption key (or without one): changing encryption_key needs a restart of Caddy")
-	}
-	return nil
 }
