@@ -184,7 +184,7 @@ func (a *App) Start() error {
 	a.mu.Unlock()
 	a.startedAt = time.Now()
 	if err := a.backend.Compatible(sh.backend); err != nil {
-		return fmt.Errorf("webhooks: storage %s: %w", a.backend.PoolKey(), err) // Caddy then cleans up
+		return fmt.Errorf("webhooks: %w", err) // Caddy then cleans up
 	}
 	if !sh.openOrWait(a) {
 		return nil // adopted when the store opens

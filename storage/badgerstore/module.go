@@ -2,7 +2,6 @@ package badgerstore
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,10 +79,10 @@ func (b *Backend) Open(logger *zap.Logger, onHealth func(webhook.Health)) (stora
 func (b *Backend) Compatible(opened storage.Backend) error {
 	prev, ok := opened.(*Backend)
 	if !ok {
-		return errors.New("the storage is open with another backend: changing it needs a restart of Caddy")
+		return fmt.Errorf("storage %s: the storage is open with another backend: changing it needs a restart of Caddy", b.dir)
 	}
 	if !bytes.Equal(prev.key, b.key) {
-		return errors.New("the store is open with another encryption key (or without one): changing encryption_key needs a restart of Caddy")
+		return fmt.Errorf("storage %s: the store is open with another encryption key (or without one): changing encryption_key needs a restart of Caddy", b.dir)
 	}
 	return nil
 }
