@@ -9,10 +9,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/examples/shop/shop"
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 )
 
@@ -31,7 +31,7 @@ type stack struct {
 // (allow_private_targets is added unless global says "guarded").
 func startStack(t *testing.T, global string) *stack {
 	t.Helper()
-	app := httptest.NewServer(shop.New())
+	app := httptest.NewServer(orderApp())
 	t.Cleanup(app.Close)
 	rcv := newReceiver(t)
 	port := testbed.FreePort(t)
@@ -39,9 +39,27 @@ func startStack(t *testing.T, global string) *stack {
 		global += "\n\t\tallow_private_targets"
 	}
 	global = strings.ReplaceAll(global, "guarded", "")
-	cfg := testbed.Global(global) + testbed.Site(port, "examples/shop/rules.yaml", app.Listener.Addr())
+	cfg := testbed.Global(global) + testbed.Site(port, "delivery/testdata/rules.yaml", app.Listener.Addr())
 	c := testbed.StartCaddy(t, "", cfg)
 	return &stack{t: t, caddy: c, shop: fmt.Sprintf("http://127.0.0.1:%d", port), admin: "http://" + c.AdminAddr, rcv: rcv, cfg: cfg}
+}
+
+// orderApp is the legacy app behind Caddy: it answers each created order
+// with a new id and the order's site.
+func orderApp() http.Handler {
+	var n atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Site string `json:"site"`
+		}
+		if r.Method != http.MethodPost || r.URL.Path != "/api/orders" || json.NewDecoder(r.Body).Decode(&in) != nil {
+			http.Error(w, `{"error":"not found"}`, http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(map[string]any{"_id": fmt.Sprintf("ord%06d", n.Add(1)), "site": in.Site, "status": "pending"})
+	})
 }
 
 // call sends a JSON request and decodes a JSON answer into out (if non-nil).
