@@ -127,7 +127,36 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 		errs = append(errs, errAt(i, spec, field, err))
 	}
 	r := &Rule{name: spec.Name, description: spec.Description, pos: spec.Pos}
+	checkName(spec, fail)
+	r.methods = compileMethods(spec.Match.Method, fail)
+	var err error
+	if r.status, err = compileStatus(spec.Match.Status); err != nil {
+		fail("match.status", err)
+	}
+	if r.redact, err = compileRedact(spec.Redact); err != nil {
+		fail("redact", fmt.Errorf("redact: %w", err))
+	}
+	if r.path, err = compilePath(spec.Match.Path); err != nil {
+		field := "match.path"
+		if spec.Match.Path == "" {
+			field = "match"
+		}
+		fail(field, err)
+		// Sources may name {params}: without a pattern they cannot be
+		// checked, and their errors would only be noise.
+		return nil, errors.Join(errs...)
+	}
+	r.compileSources(spec, fail)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	r.markNeeds()
+	return r, nil
+}
 
+// checkName checks the rule's name: an event name, or none for a rule that
+// only keeps state.
+func checkName(spec *Spec, fail func(string, error)) {
 	switch {
 	case spec.Name == "" && spec.State != nil:
 		// A rule without a name only keeps state (e.g. on reads): what
@@ -145,38 +174,27 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 	case !webhook.ValidEventName(spec.Name):
 		fail("name", fmt.Errorf("bad name %q: use letters, digits, _ and - in dot-separated parts, like order.created", spec.Name))
 	}
+}
 
-	for _, m := range spec.Match.Method {
+// compileMethods returns the methods in upper case, once each.
+func compileMethods(given []string, fail func(string, error)) []string {
+	var out []string
+	for _, m := range given {
 		up := strings.ToUpper(strings.TrimSpace(m))
 		if !slices.Contains(methods, up) {
 			fail("match.method", fmt.Errorf("bad method %q: want one of %s (leave method out for any method)", m, strings.Join(methods, ", ")))
 			continue
 		}
-		if !slices.Contains(r.methods, up) {
-			r.methods = append(r.methods, up)
+		if !slices.Contains(out, up) {
+			out = append(out, up)
 		}
 	}
+	return out
+}
 
-	var err error
-	if r.status, err = compileStatus(spec.Match.Status); err != nil {
-		fail("match.status", err)
-	}
-	if r.redact, err = compileRedact(spec.Redact); err != nil {
-		fail("redact", fmt.Errorf("redact: %w", err))
-	}
-
-	r.path, err = compilePath(spec.Match.Path)
-	if err != nil {
-		field := "match.path"
-		if spec.Match.Path == "" {
-			field = "match"
-		}
-		fail(field, err)
-		// Sources may name {params}: without a pattern they cannot be
-		// checked, and their errors would only be noise.
-		return nil, errors.Join(errs...)
-	}
-
+// compileSources compiles what reads the exchange: data, site, user_id,
+// state and when (the path's {params} are known by now).
+func (r *Rule) compileSources(spec *Spec, fail func(string, error)) {
 	if spec.Data != nil {
 		d := compileData(spec.Data, "data", r.path, func(at string, err error) {
 			fail(at, fmt.Errorf("%s: %w", at, err))
@@ -196,11 +214,11 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 	}
 	r.site = one("site", spec.Site)
 	r.userID = one("user_id", spec.UserID)
-
 	if spec.State != nil {
 		r.state = compileState(spec.State, r.path, r.redact, fail)
 	}
 	if strings.TrimSpace(spec.When) != "" {
+		var err error
 		if r.when, err = compileWhen(spec.When, r.path); err != nil {
 			fail("when", fmt.Errorf("when: %w", err))
 		}
@@ -211,32 +229,29 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 				"give the rule a state with the resource's key (state: {key: \"order:{path.id}\"})", field))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+}
 
-	mark := func(s *source) {
-		req, resp := s.needs()
+// markNeeds records whether the rule reads the request or response body,
+// so that the handler reads only what some rule needs.
+func (r *Rule) markNeeds() {
+	mark := func(req, resp bool) {
 		r.needsReq = r.needsReq || req
 		r.needsResp = r.needsResp || resp
 	}
 	if r.data != nil {
-		r.data.walk(mark)
+		r.data.walk(func(s *source) { mark(s.needs()) })
 	}
 	for _, s := range []*source{r.site, r.userID} {
 		if s != nil {
-			mark(s)
+			mark(s.needs())
 		}
 	}
 	if r.when != nil {
-		r.needsReq = r.needsReq || r.when.needsReq
-		r.needsResp = r.needsResp || r.when.needsResp
+		mark(r.when.needsReq, r.when.needsResp)
 	}
 	if r.state != nil {
-		r.needsReq = r.needsReq || r.state.needsReq
-		r.needsResp = r.needsResp || r.state.needsResp
+		mark(r.state.needsReq, r.state.needsResp)
 	}
-	return r, nil
 }
 
 // methods are the request methods a rule may match.
