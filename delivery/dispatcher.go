@@ -164,6 +164,29 @@ func (d *Dispatcher) dispatch() time.Duration {
 	if d.store.Health().Degraded() {
 		return pollEvery
 	}
+	d.housekeeping(now)
+	free, wants, next := d.wants(cfg, now.Add(pollEvery))
+	if free <= 0 || len(wants) == 0 {
+		return max(next.Sub(d.now()), 0)
+	}
+	lease := cfg.Timeout + 30*time.Second
+	claims, due, err := d.store.Claim(now, lease, free, wants, cfg.Retention)
+	if err != nil {
+		d.log().Error("claiming due deliveries", zap.Error(err))
+		return pollEvery
+	}
+	if !due.IsZero() && due.Before(next) {
+		next = due
+	}
+	if !d.hand(claims) {
+		return pollEvery
+	}
+	return max(next.Sub(d.now()), 0)
+}
+
+// housekeeping drops idle rate-limit windows and refreshes the
+// queue_depth gauge, each now and then.
+func (d *Dispatcher) housekeeping(now time.Time) {
 	if now.Sub(d.idleAt) > idleEvery {
 		d.idleAt = now
 		d.dropIdleWindows()
@@ -172,9 +195,14 @@ func (d *Dispatcher) dispatch() time.Duration {
 		d.depthAt = now
 		queueDepth.Set(float64(d.store.QueueDepth()))
 	}
-	next := now.Add(pollEvery)
+}
+
+// wants returns how many workers are free and how many deliveries each
+// active subscription may have claimed now (within its share of the
+// workers and its rate limit), and moves next earlier to when a
+// subscription over its rate has room again.
+func (d *Dispatcher) wants(cfg *config, next time.Time) (int, []webhook.Want, time.Time) {
 	subs := d.store.ActiveSubscriptions()
-	var wants []webhook.Want
 	d.mu.Lock()
 	busy := 0
 	for _, n := range d.inflight {
@@ -186,6 +214,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 	// Start at another subscription each time, so that when workers are
 	// short every subscription gets its turn.
 	d.turn++
+	var wants []webhook.Want
 	for i := range subs {
 		sub := subs[(d.turn+i)%len(subs)]
 		d.mu.Lock()
@@ -208,18 +237,12 @@ func (d *Dispatcher) dispatch() time.Duration {
 		}
 		wants = append(wants, webhook.Want{SubID: sub.ID, Max: want})
 	}
-	if free <= 0 || len(wants) == 0 {
-		return max(next.Sub(d.now()), 0)
-	}
-	lease := cfg.Timeout + 30*time.Second
-	claims, due, err := d.store.Claim(now, lease, free, wants, cfg.Retention)
-	if err != nil {
-		d.log().Error("claiming due deliveries", zap.Error(err))
-		return pollEvery
-	}
-	if !due.IsZero() && due.Before(next) {
-		next = due
-	}
+	return free, wants, next
+}
+
+// hand gives the claims to the workers; false if the dispatcher stopped
+// meanwhile (the rest are put back).
+func (d *Dispatcher) hand(claims []webhook.Claim) bool {
 	d.mu.Lock()
 	for _, c := range claims {
 		d.inflight[c.Sub.ID]++
@@ -233,10 +256,10 @@ func (d *Dispatcher) dispatch() time.Duration {
 			for _, rest := range claims[i:] {
 				d.release(rest)
 			}
-			return pollEvery
+			return false
 		}
 	}
-	return max(next.Sub(d.now()), 0)
+	return true
 }
 
 // release puts a claimed delivery back, due now.
