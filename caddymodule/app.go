@@ -333,13 +333,6 @@ func (a *App) addRules(set *rules.Set) {
 	a.mu.Unlock()
 }
 
-func (a *App) durabilityName() string {
-	if a.durability == queue.Async {
-		return "async"
-	}
-	return "sync"
-}
-
 // Active returns the webhooks app of the config Caddy is serving, or nil.
 // Admin routes, which Caddy builds without access to apps, find the store
 // through it. It asks Caddy's active context rather than remembering the
