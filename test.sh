@@ -1,30 +1,86 @@
 #!/usr/bin/env bash
-# The test command: vet, the race-enabled test suite (unit and integration
-# tests with real Caddy processes), then every fuzz target for FUZZTIME each.
+# The test command: vet, lint, the race-enabled test suite (unit and integration
+# tests with real Caddy processes), both ways of building Caddy, then every fuzz
+# target for FUZZTIME each. Each phase is announced with "=== name" and ends
+# with "--- name: duration" (or "--- FAIL name"); the total comes last.
 set -euo pipefail
 cd "$(dirname "$0")"
 FUZZTIME=${FUZZTIME:-15s}
 
-go vet ./...
-go test -race -count=1 -timeout 30m ./...
-
-# Both ways of building Caddy must give a binary with the modules.
 bin=$(mktemp -d)
-trap 'rm -rf "$bin"' EXIT
-go build -o "$bin/caddy" ./cmd/caddy
-OUTPUT="$bin/caddy-xcaddy" ./xcaddy.sh >"$bin/xcaddy.log" 2>&1 || { cat "$bin/xcaddy.log"; exit 1; }
-for b in "$bin/caddy" "$bin/caddy-xcaddy"; do
-	mods=$("$b" list-modules)
-	for m in webhooks http.handlers.webhooks; do
-		grep -qx "$m" <<<"$mods" || { echo "$b lacks module $m"; exit 1; }
-	done
-	echo "$(basename "$b"): list-modules has webhooks and http.handlers.webhooks"
-done
+t_start=$SECONDS
+current= # the phase under way, named if the script stops in it
+t_phase=$SECONDS
 
-# Each fuzz target runs on its own (go test -fuzz takes one target at a time).
-for pkg in $(go list ./...); do
-	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
-		echo "fuzz $pkg $target ($FUZZTIME)"
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+# since T: the seconds since T, as 1m05s.
+since() {
+	local s=$((SECONDS - $1))
+	printf '%dm%02ds' $((s / 60)) $((s % 60))
+}
+
+finish() {
+	local rc=$?
+	rm -rf "$bin"
+	if [[ $rc -ne 0 && -n $current ]]; then
+		echo "--- FAIL $current after $(since "$t_phase")"
+	fi
+	echo "=== total $(since "$t_start")$([[ $rc -eq 0 ]] || echo ", FAILED")"
+	exit $rc
+}
+trap finish EXIT
+
+# phase NAME CMD...: runs CMD as the phase NAME. A failing CMD stops the
+# script (set -e), and the EXIT trap names the phase.
+phase() {
+	current=$1
+	t_phase=$SECONDS
+	echo "=== $current"
+	shift
+	"$@"
+	echo "--- $current: $(since "$t_phase")"
+	current=
+}
+
+# modules BINARY: BINARY must have the modules of this repository.
+modules() {
+	local mods m
+	mods=$("$1" list-modules)
+	for m in webhooks http.handlers.webhooks; do
+		grep -qx "$m" <<<"$mods" || { echo "$1 lacks module $m"; return 1; }
 	done
+	echo "$(basename "$1"): list-modules has webhooks and http.handlers.webhooks"
+}
+
+build_cmd() {
+	go build -o "$bin/caddy" ./cmd/caddy
+	modules "$bin/caddy"
+}
+
+build_xcaddy() {
+	OUTPUT="$bin/caddy-xcaddy" ./xcaddy.sh >"$bin/xcaddy.log" 2>&1 || { cat "$bin/xcaddy.log"; return 1; }
+	modules "$bin/caddy-xcaddy"
+}
+
+phase "go vet" go vet ./...
+phase "lint (golangci-lint)" ./lint.sh
+# go test prints each package's time on its ok line.
+phase "go test -race" go test -race -count=1 -timeout 30m ./...
+# Both ways of building Caddy must give a binary with the modules.
+phase "build ./cmd/caddy, list-modules" build_cmd
+phase "build with ./xcaddy.sh, list-modules" build_xcaddy
+
+# Each fuzz target runs on its own (go test -fuzz takes one target at a
+# time). The targets are found in the sources, which is quicker than
+# linking every test binary for go test -list.
+pkgdirs=$(go list -f '{{.Dir}} {{.ImportPath}}' ./...)
+targets=()
+while read -r dir pkg; do
+	for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$dir"/*_test.go 2>/dev/null); do
+		targets+=("$pkg $target")
+	done
+done <<<"$pkgdirs"
+for pt in "${targets[@]}"; do
+	read -r pkg target <<<"$pt"
+	phase "fuzz $pkg $target ($FUZZTIME)" \
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
 done

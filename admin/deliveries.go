@@ -71,13 +71,13 @@ func redeliver(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 		writeStoreError(w, err)
 		return
 	} else if _, err := store.Subscription(d.SubscriptionID); errors.Is(err, webhook.ErrNotFound) {
-		writeStoreError(w, errConflict("delivery "+d.ID+" belongs to subscription "+d.SubscriptionID+", which was deleted"))
+		writeStoreError(w, conflictError("delivery "+d.ID+" belongs to subscription "+d.SubscriptionID+", which was deleted"))
 		return
 	}
 	now := time.Now().UTC()
 	d, err := store.UpdateDelivery(r.PathValue("id"), time.Duration(app.Retention), func(d *webhook.Delivery) error {
 		if d.Status == webhook.Pending {
-			return errConflict("delivery " + d.ID + " is already pending")
+			return conflictError("delivery " + d.ID + " is already pending")
 		}
 		d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = webhook.Pending, len(d.Attempts), &now, now
 		return nil
@@ -154,7 +154,7 @@ func emptyBody(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// errConflict is a request that the resource's state refuses (409).
-type errConflict string
+// conflictError is a request that the resource's state refuses (409).
+type conflictError string
 
-func (e errConflict) Error() string { return string(e) }
+func (e conflictError) Error() string { return string(e) }

@@ -183,16 +183,16 @@ func validate(sub *webhook.Subscription, app *caddymodule.App) webhook.FieldErro
 	return sub.Validate(func(name string) bool { return known[name] }, signer.ValidScheme, signer.ValidateSecret)
 }
 
-// errConfigManaged refuses changes to subscriptions declared in config.
-type errConfigManaged struct{ id string }
+// configManagedError refuses changes to subscriptions declared in config.
+type configManagedError struct{ id string }
 
-func (e errConfigManaged) Error() string {
+func (e configManagedError) Error() string {
 	return fmt.Sprintf("subscription %s is declared in Caddy's config (a `subscription` block of the webhooks global option): change it there and reload", e.id)
 }
 
 func refuseConfig(sub *webhook.Subscription) error {
 	if sub.ManagedBy == webhook.ManagedByConfig {
-		return errConfigManaged{sub.ID}
+		return configManagedError{sub.ID}
 	}
 	return nil
 }
@@ -218,8 +218,8 @@ func checkInput(w http.ResponseWriter, fe webhook.FieldErrors, err error) bool {
 // writeStoreError maps store and validation errors to status codes.
 func writeStoreError(w http.ResponseWriter, err error) {
 	var fe webhook.FieldErrors
-	var cm errConfigManaged
-	var conflict errConflict
+	var cm configManagedError
+	var conflict conflictError
 	switch {
 	case errors.As(err, &fe):
 		writeError(w, http.StatusBadRequest, "invalid subscription", fe)

@@ -38,7 +38,7 @@ func with(fields map[string]any) map[string]any {
 // value is a 400 {"error", "fields"} naming the field, on create, and on
 // PATCH and PUT without changing the stored subscription; each good value
 // is accepted.
-func TestValidation(t *testing.T) {
+func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one Caddy and the target subscription: they run in order
 	t.Parallel()
 	e := startEnv(t, "")
 	a := e.api

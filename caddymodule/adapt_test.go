@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/caddy-webhooks/caddy-webhooks/caddymodule"
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
 // TestCaddyfileAdapt checks Caddyfile → JSON for each golden file in
@@ -49,6 +49,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		"bad retry":          "{\n\twebhooks {\n\t\tretry 1m soon\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 		"bad workers":        "{\n\twebhooks {\n\t\tworkers -1\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 		"bad max_body":       ":80 {\n\twebhooks {\n\t\tmax_body lots\n\t}\n}\n",
+		"max_body too large": ":80 {\n\twebhooks {\n\t\tmax_body 9EiB\n\t}\n}\n",
 		"unknown subdir":     ":80 {\n\twebhooks {\n\t\trulez a.yaml\n\t}\n}\n",
 		"unknown event key":  ":80 {\n\twebhooks {\n\t\tevent a.b {\n\t\t\tmatсh {\n\t\t\t}\n\t\t}\n\t}\n}\n",
 		"subscription key":   "{\n\twebhooks {\n\t\tsubscription a {\n\t\t\turi https://x\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
@@ -60,6 +61,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		"bad retry":          "retry",
 		"bad workers":        "workers",
 		"bad max_body":       "max_body",
+		"max_body too large": "max_body",
 		"unknown subdir":     "rulez",
 		"unknown event key":  "unrecognized event key",
 		"subscription key":   "unrecognized subscription option",

@@ -323,13 +323,6 @@ func (a *App) addRules(set *rules.Set) {
 	a.mu.Unlock()
 }
 
-func (a *App) durabilityName() string {
-	if a.durability == webhook.Async {
-		return "async"
-	}
-	return "sync"
-}
-
 // Active returns the webhooks app of the config Caddy is serving, or nil.
 // Admin routes, which Caddy builds without access to apps, find the store
 // through it. It asks Caddy's active context rather than remembering the

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 
@@ -298,7 +299,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			n, err := humanize.ParseBytes(s)
-			if err != nil || n == 0 {
+			if err != nil || n == 0 || n > math.MaxInt64 {
 				return d.Errf("max_body: %q is not a size like 1MiB", s)
 			}
 			h.MaxBody = int64(n)

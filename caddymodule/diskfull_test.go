@@ -49,7 +49,7 @@ func freeOn(t *testing.T, dir string) int64 {
 	if err := unix.Statfs(dir, &st); err != nil {
 		t.Fatal(err)
 	}
-	return int64(st.Bavail) * int64(st.Bsize)
+	return int64(st.Bavail) * st.Bsize
 }
 
 // fill grows the file filler on dir's filesystem until only left bytes
@@ -106,7 +106,10 @@ func newDiskReceiver(t *testing.T) (*diskReceiver, *httptest.Server) {
 	rc := &diskReceiver{ids: map[string]bool{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var env struct{ Data struct{ OrderID string } }
-		json.NewDecoder(r.Body).Decode(&env)
+		if err := json.NewDecoder(r.Body).Decode(&env); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		rc.mu.Lock()
 		rc.ids[env.Data.OrderID] = true
 		rc.mu.Unlock()

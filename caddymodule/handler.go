@@ -238,7 +238,7 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 		// Every rule sees the state as it was before the request: the
 		// snapshots are written after all of them, with their events.
 		key, prev, err := st.previousFor(i, c, in)
-		var nk errNoKey
+		var nk noKeyError
 		if errors.As(err, &nk) {
 			h.noState(r, c.Rule, nk.error)
 		} else if err != nil {

@@ -243,7 +243,7 @@ func (st *exchangeState) previousFor(i int, c rules.Candidate, in *rules.Input) 
 	}
 	key, err = c.StateKey(in)
 	if err != nil {
-		return "", nil, errNoKey{err}
+		return "", nil, noKeyError{err}
 	}
 	if prev, ok := st.before[key]; ok {
 		return key, prev, nil
@@ -256,9 +256,9 @@ func (st *exchangeState) previousFor(i int, c rules.Candidate, in *rules.Input) 
 	return key, prev, nil
 }
 
-// errNoKey says a rule's state key could not be made from this exchange
+// noKeyError says a rule's state key could not be made from this exchange
 // (a part of it is null): the rule then runs with no state.
-type errNoKey struct{ error }
+type noKeyError struct{ error }
 
 // noState logs, at debug level, that a rule runs without state for this
 // request: the request is not about a resource the rule can name (a

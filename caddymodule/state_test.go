@@ -306,7 +306,9 @@ func TestStatusChanges(t *testing.T) {
 	shipped := map[string]int{}
 	for _, e := range byName(evs, "order.shipped") {
 		var d struct{ OrderID string }
-		json.Unmarshal(e.Data, &d)
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			t.Fatalf("order.shipped data %s: %v", e.Data, err)
+		}
 		shipped[d.OrderID]++
 	}
 	if len(shipped) != 3 || shipped["o1"] != 1 || shipped["o2"] != 1 || shipped["o4"] != 1 {

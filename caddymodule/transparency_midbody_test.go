@@ -116,7 +116,7 @@ var dateHeader = regexp.MustCompile(`(?m)^Date: [^\r\n]*\r\n`)
 // status, the headers and the bytes that came, then the connection is cut),
 // with either durability and whether or not the rule reads the body; and
 // that no event is stored for a response that never completed.
-func TestTransparencyUpstreamFailsMidBody(t *testing.T) {
+func TestTransparencyUpstreamFailsMidBody(t *testing.T) { //nolint:tparallel // serial like this package's other tests with Caddy processes; its two subtests run side by side
 	up := brokenUpstream(t)
 	for _, durability := range []string{"sync", "async"} {
 		t.Run(durability, func(t *testing.T) {

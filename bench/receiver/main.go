@@ -109,7 +109,7 @@ func (rv *receiver) hook(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		problems = append(problems, fmt.Sprintf("timestamp %q: %v", env.Timestamp, err))
 	}
-	attempt, err := strconv.Atoi(r.Header.Get("X-Webhook-Attempt"))
+	attempt, err := strconv.ParseInt(r.Header.Get("X-Webhook-Attempt"), 10, 32)
 	if err != nil || attempt < 1 {
 		problems = append(problems, fmt.Sprintf("X-Webhook-Attempt %q is not a positive integer", r.Header.Get("X-Webhook-Attempt")))
 	}
@@ -242,7 +242,7 @@ func (rv *receiver) stats(from, to int64) stats {
 
 // text renders st as "key value" lines, sorted, for shell scripts.
 func (st stats) text() string {
-	lines := []string{
+	lines := []string{ //nolint:prealloc // printed once, at the end of a run
 		fmt.Sprintf("received %d", st.Received),
 		fmt.Sprintf("distinct %d", st.Distinct),
 		fmt.Sprintf("duplicates %d", st.Duplicates),

@@ -298,7 +298,8 @@ func (w *shopWorker) otherStripe() {
 func (w *shopWorker) invalidStripe() {
 	n := w.next()
 	evt := fmt.Sprintf("evt_%d_%d", w.g, n)
-	body, code := "", 0
+	var body string
+	var code int
 	switch w.r.IntN(5) {
 	case 0:
 		body, code = stripeEvent(evt, "checkout.session.completed", 1795420800, "000000000000000000000000", "pi_x"), 404
@@ -435,7 +436,8 @@ func (w *shopWorker) invalidCustomer() {
 	}
 	cu := pick(w.r, w.customers...)
 	other := pick(w.r, w.customers...)
-	method, path, body, code := "PUT", "/api/customers/"+cu.id, "", 400
+	var body string
+	method, path, code := "PUT", "/api/customers/"+cu.id, 400
 	switch w.r.IntN(9) {
 	case 0:
 		body = `{"password":"x"}`

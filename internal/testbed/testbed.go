@@ -23,7 +23,7 @@ import (
 var (
 	buildOnce sync.Once
 	caddyBin  string
-	buildErr  error
+	buildErr  error //nolint:errname // the build's outcome, kept for later callers; not a sentinel
 )
 
 // Root returns the repository root.

@@ -29,9 +29,9 @@ var objectIDCounter = func() *atomic.Uint32 {
 // counter, written as 24 lowercase hex characters.
 func newObjectID(now time.Time) string {
 	var b [12]byte
-	binary.BigEndian.PutUint32(b[0:4], uint32(now.Unix()))
+	binary.BigEndian.PutUint32(b[0:4], uint32(now.Unix())) //nolint:gosec // G115: 4 bytes of seconds, as in an ObjectId
 	copy(b[4:9], objectIDProcess[:])
 	n := objectIDCounter.Add(1)
-	b[9], b[10], b[11] = byte(n>>16), byte(n>>8), byte(n)
+	b[9], b[10], b[11] = byte(n>>16), byte(n>>8), byte(n) //nolint:gosec // G115: a 3-byte counter that wraps, as in an ObjectId
 	return hex.EncodeToString(b[:])
 }

@@ -705,7 +705,10 @@ func TestConcurrentRequests(t *testing.T) {
 				t.Errorf("create: %d", rec.Code)
 				return
 			}
-			json.Unmarshal(rec.Body.Bytes(), &orders[i])
+			if err := json.Unmarshal(rec.Body.Bytes(), &orders[i]); err != nil {
+				t.Errorf("create: %v", err)
+				return
+			}
 			do(t, s, "PUT", "/api/orders/"+orders[i].ID+"/status", `{"status":"processing"}`)
 			do(t, s, "POST", "/api/webhooks/stripe", stripeBody("checkout.session.completed", orders[i].ID))
 			do(t, s, "GET", "/api/orders", "")
