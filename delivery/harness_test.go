@@ -58,7 +58,7 @@ func orderApp() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(map[string]any{"_id": fmt.Sprintf("ord%06d", n.Add(1)), "site": in.Site, "status": "pending"})
+		_ = json.NewEncoder(w).Encode(map[string]any{"_id": fmt.Sprintf("ord%06d", n.Add(1)), "site": in.Site, "status": "pending"})
 	})
 }
 

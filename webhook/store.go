@@ -13,14 +13,14 @@ var ErrNotFound = errors.New("not found")
 var ErrUnavailable = errors.New("webhooks store unavailable")
 
 // ErrClosed is returned by operations on a closed store.
-var ErrClosed error = Unavailable("webhooks store is closed")
+var ErrClosed error = UnavailableError("webhooks store is closed")
 
-// Unavailable is an error that matches ErrUnavailable: a store says why it
+// UnavailableError is an error that matches ErrUnavailable: a store says why it
 // takes no writes with one.
-type Unavailable string
+type UnavailableError string
 
-func (e Unavailable) Error() string        { return string(e) }
-func (e Unavailable) Is(target error) bool { return target == ErrUnavailable }
+func (e UnavailableError) Error() string        { return string(e) }
+func (e UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // Health says whether the store accepts writes, and why not.
 type Health struct {

@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 var (

@@ -2,9 +2,10 @@ package badgerstore
 
 import (
 	"encoding/json"
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"testing"
 	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // TestClaimDue covers the per-subscription scans: each claims only its

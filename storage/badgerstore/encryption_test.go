@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 var (

@@ -2,9 +2,10 @@ package badgerstore
 
 import (
 	"fmt"
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"sync"
 	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // Badger memory-maps its write-ahead logs and tables as sparse files: a
@@ -17,7 +18,7 @@ import (
 
 // ErrNoSpace is returned by writes while the store's filesystem has less
 // free space than the reserve; see Health. It matches webhook.ErrUnavailable.
-var ErrNoSpace error = webhook.Unavailable("not enough free disk space for the webhooks store")
+var ErrNoSpace error = webhook.UnavailableError("not enough free disk space for the webhooks store")
 
 // spaceCheckEvery is how often the guard asks the filesystem while it has
 // plenty of room; between two checks it counts what the store wrote

@@ -2,10 +2,11 @@ package badgerstore
 
 import (
 	"errors"
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // fakeDisk is a filesystem whose free space the test sets, read through

@@ -10,8 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 var prefixState = []byte("k/")

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 func TestSnapshots(t *testing.T) {

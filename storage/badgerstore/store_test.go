@@ -3,11 +3,12 @@ package badgerstore
 import (
 	"encoding/json"
 	"errors"
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 func openTest(t *testing.T) *Store {

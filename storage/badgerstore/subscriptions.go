@@ -7,8 +7,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 var prefixSubscription = []byte("s/")
