@@ -45,7 +45,7 @@ phase() {
 modules() {
 	local mods m
 	mods=$("$1" list-modules)
-	for m in webhooks http.handlers.webhooks; do
+	for m in webhooks http.handlers.webhooks webhooks.storage.badger admin.api.webhooks; do
 		grep -qx "$m" <<<"$mods" || { echo "$1 lacks module $m"; return 1; }
 	done
 	echo "$(basename "$1"): list-modules has webhooks and http.handlers.webhooks"
