@@ -75,6 +75,56 @@ func checkClaimExclusive(t testing.TB, s storage.Store) {
 	}
 }
 
+// checkClaimWhileCommitting: claims made while commits go on miss no
+// delivery: by the time the commits are done, every delivery has been
+// claimed once, or is claimed by the next claim.
+func checkClaimWhileCommitting(t testing.TB, s storage.Store) {
+	sub := newSub("*")
+	put(t, s, sub)
+	const n = 40
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for i := range n {
+			d := webhook.Sync
+			if i%4 == 3 {
+				d = webhook.Async
+			}
+			if err := s.Commit(events("order.created", 1), nil, 0, d, func(err error) { t.Errorf("async Commit: %v", err) }); err != nil {
+				t.Errorf("Commit: %v", err)
+				return
+			}
+		}
+	}()
+	seen := map[string]int{}
+	take := func() int {
+		claims, _ := claim(t, s, clock(), 3, wantEach(3, sub)...)
+		for _, c := range claims {
+			seen[c.Delivery.ID]++
+		}
+		return len(claims)
+	}
+	for done := false; !done; {
+		select {
+		case <-committed:
+			done = true
+		default:
+			take()
+		}
+	}
+	eventually(t, "the async commits", func() bool { return s.QueueDepth() == n })
+	for take() > 0 { // until nothing is left due
+	}
+	for id, times := range seen {
+		if times != 1 {
+			t.Errorf("delivery %s claimed %d times under one lease", id, times)
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("claiming while %d events were committed got %d deliveries, then none: %d missed", n, len(seen), n-len(seen))
+	}
+}
+
 // checkClaimBudgets: each want gets at most its Max, all of them at most
 // the budget, in the order asked; the next due time is the earliest
 // future one (leases count only if the store looked at them).

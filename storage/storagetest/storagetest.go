@@ -62,6 +62,7 @@ func Checks() []Check {
 		{"SnapshotKeys", checkSnapshotKeys},
 		{"ClaimLease", checkClaimLease},
 		{"ClaimExclusive", checkClaimExclusive},
+		{"ClaimWhileCommitting", checkClaimWhileCommitting},
 		{"ClaimBudgets", checkClaimBudgets},
 		{"RetryAtDueTime", checkRetryAtDueTime},
 		{"UpdateDeliveryConcurrent", checkUpdateDeliveryConcurrent},
