@@ -41,7 +41,8 @@ type Store interface {
 	// want them, and the request's resource snapshots, all or nothing.
 	// Records expire after retention (0: never). With webhook.Sync it
 	// returns once they are durable; with webhook.Async, errors go to
-	// onAsyncErr (which may be nil).
+	// onAsyncErr (which may be nil). The snapshots are readable when it
+	// returns, whatever d: the next request on the resource reads them.
 	Commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d webhook.Durability, onAsyncErr func(error)) error
 	// Snapshot returns the state remembered under key, nil when none.
 	Snapshot(key string) ([]byte, error)

@@ -140,16 +140,31 @@ func (s *Store) UpdateSubscription(id string, fn func(*webhook.Subscription) err
 
 // replaceInSnapshot puts an updated subscription in the fan-out snapshot
 // without reading the others again (stats change on every delivery).
-func (s *Store) replaceInSnapshot(sub *webhook.Subscription) {
+// Concurrent updates get here in any order, not the order they committed
+// in: the record is read again under subsMu, so that the last one here
+// leaves the last committed version, not its own (a pause overwritten by
+// the stats update it raced with would keep the subscription receiving).
+// updated, the version this update stored, stands in if that read fails.
+func (s *Store) replaceInSnapshot(updated *webhook.Subscription) {
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
+	sub, err := s.Subscription(updated.ID)
+	switch {
+	case errors.Is(err, webhook.ErrNotFound):
+		sub = nil // deleted since: a delete's refresh left it out already
+	case err != nil:
+		sub = updated
+	}
 	old := *s.subs.Load()
-	next := make([]*webhook.Subscription, len(old))
-	copy(next, old)
-	for i := range next {
-		if next[i].ID == sub.ID {
-			next[i] = sub
+	next := make([]*webhook.Subscription, 0, len(old))
+	for _, cur := range old {
+		if cur.ID == updated.ID {
+			if sub == nil {
+				continue
+			}
+			cur = sub
 		}
+		next = append(next, cur)
 	}
 	s.subs.Store(&next)
 }

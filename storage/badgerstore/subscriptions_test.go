@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
+	"github.com/dgraph-io/badger/v4"
 )
 
 func TestSubscriptionStore(t *testing.T) {
@@ -61,5 +62,45 @@ func TestSubscriptionStore(t *testing.T) {
 	}
 	if err := s.DeleteSubscription(a.ID, 0); !errors.Is(err, webhook.ErrNotFound) {
 		t.Errorf("second delete: %v", err)
+	}
+}
+
+// TestSnapshotKeepsLastCommittedUpdate: two updates of a subscription
+// commit, then refresh the fan-out snapshot in the other order (the
+// first one's refresh comes last); the snapshot must end with the second
+// one's record, as ActiveSubscriptions feeds the fan-out and the
+// dispatcher: a pause racing with a stats update must stay a pause.
+func TestSnapshotKeepsLastCommittedUpdate(t *testing.T) {
+	s := openTest(t)
+	now := time.Now().UTC()
+	sub := &webhook.Subscription{ID: webhook.NewID("sub_", now), URL: "https://a", Events: []string{"*"}, IsActive: true, CreatedAt: now}
+	if err := s.PutSubscription(sub); err != nil {
+		t.Fatal(err)
+	}
+	// The first update (stats) has committed but not refreshed the
+	// snapshot yet when the second (a pause) commits and refreshes it.
+	first := *sub
+	first.Stats.TotalSent = 1
+	if err := s.db.Update(func(txn *badger.Txn) error { return putSubscription(txn, &first) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateSubscription(sub.ID, func(sub *webhook.Subscription) error { sub.IsActive = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.replaceInSnapshot(&first) // the first update's refresh, late
+	for _, act := range s.ActiveSubscriptions() {
+		t.Errorf("paused subscription in ActiveSubscriptions: active %v, total_sent %d", act.IsActive, act.Stats.TotalSent)
+	}
+	if got := *s.subs.Load(); len(got) != 1 || got[0].IsActive || got[0].Stats.TotalSent != 1 {
+		t.Errorf("snapshot = %+v, want the stored record (paused, total_sent 1)", got)
+	}
+
+	// A late refresh of a subscription deleted since does not bring it back.
+	if err := s.DeleteSubscription(sub.ID, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.replaceInSnapshot(&first)
+	if got := *s.subs.Load(); len(got) != 0 {
+		t.Errorf("snapshot after the delete = %d subscriptions, want none", len(got))
 	}
 }
