@@ -3,13 +3,12 @@ package admin
 import (
 	"net/http"
 
-	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // listEvents answers the events that the loaded rules can emit.
-func listEvents(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func listEvents(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	events := app.Events()
 	if events == nil {
 		events = []rules.EventInfo{}
@@ -25,7 +24,7 @@ type statsView struct {
 
 // stats answers the store's counts and health. It answers while the store
 // is not open (a disk short of space at start), with the health only.
-func stats(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func stats(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	v := statsView{Store: app.Health()}
 	if store := app.Store(); store != nil {
 		c, err := store.Count()

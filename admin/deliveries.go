@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -15,18 +14,18 @@ import (
 const maxListed = 500
 
 // testSubscription sends a webhook.test event to the subscription now.
-func testSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func testSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	sub, err := app.Store().Subscription(r.PathValue("id"))
 	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, app.Dispatcher().SendTest(r.Context(), sub))
+	writeJSON(w, http.StatusOK, app.SendTest(r.Context(), sub))
 }
 
 // listDeliveries answers a subscription's recent deliveries with their
 // attempts, newest first.
-func listDeliveries(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func listDeliveries(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	id := r.PathValue("id")
 	if _, err := app.Store().Subscription(id); err != nil {
 		writeStoreError(w, err)
@@ -62,7 +61,7 @@ func listDeliveries(w http.ResponseWriter, r *http.Request, app *caddymodule.App
 
 // redeliver makes a finished delivery pending again, due now, with a fresh
 // retry schedule; its attempts keep counting up.
-func redeliver(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func redeliver(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	if !emptyBody(w, r) {
 		return
 	}
@@ -75,7 +74,7 @@ func redeliver(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 		return
 	}
 	now := time.Now().UTC()
-	d, err := store.UpdateDelivery(r.PathValue("id"), time.Duration(app.Retention), func(d *webhook.Delivery) error {
+	d, err := store.UpdateDelivery(r.PathValue("id"), app.RetentionPeriod(), func(d *webhook.Delivery) error {
 		if d.Status == webhook.Pending {
 			return conflictError("delivery " + d.ID + " is already pending")
 		}
@@ -91,7 +90,7 @@ func redeliver(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
 
 // replay queues again, for one subscription, the stored events since a
 // time that it would receive (its events and site filter).
-func replay(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func replay(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	raw, err := readObject(r)
 	if !checkInput(w, nil, err) {
 		return

@@ -30,13 +30,13 @@ func writeError(w http.ResponseWriter, status int, msg string, fields webhook.Fi
 }
 
 // appHandler is a route handler that needs the running webhooks app.
-type appHandler func(w http.ResponseWriter, r *http.Request, app *caddymodule.App)
+type appHandler func(w http.ResponseWriter, r *http.Request, app webhooksApp)
 
 // withApp finds the webhooks app of the config Caddy is serving and its
 // store, or answers 503: the admin endpoint runs even when the loaded
 // config has no webhooks app, and a store on a full disk may not be open.
 func withApp(h appHandler) http.HandlerFunc {
-	return withRunningApp(func(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+	return withRunningApp(func(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 		if app.Store() == nil {
 			writeError(w, http.StatusServiceUnavailable, "the webhooks store is unavailable: "+app.Health().Reason, nil)
 			return
@@ -48,6 +48,11 @@ func withApp(h appHandler) http.HandlerFunc {
 // withRunningApp is withApp for routes that answer without the store.
 func withRunningApp(h appHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		// Caddy builds admin routes once, apart from any config's apps:
+		// the routes ask its active context for the app of the config being
+		// served, rather than remember the last one started, because a
+		// reload that fails after its webhooks app started leaves the
+		// older config serving.
 		app := caddymodule.Active()
 		if app == nil {
 			writeError(w, http.StatusServiceUnavailable, "no webhooks app is running: load a config that uses the webhooks handler or global option", nil)

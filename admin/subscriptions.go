@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -16,7 +15,7 @@ import (
 // maxGracePeriod bounds how long a rotated-out secret stays valid.
 const maxGracePeriod = 30 * 24 * time.Hour
 
-func listSubscriptions(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func listSubscriptions(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	var onlyActive *bool
 	switch v := r.URL.Query().Get("is_active"); v {
 	case "":
@@ -36,13 +35,13 @@ func listSubscriptions(w http.ResponseWriter, r *http.Request, app *caddymodule.
 	out := []view{}
 	for _, sub := range subs {
 		if onlyActive == nil || sub.IsActive == *onlyActive {
-			out = append(out, newView(sub, app.RateLimit, false, now))
+			out = append(out, newView(sub, app.DefaultRateLimit(), false, now))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-func createSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func createSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	in, fe, err := decodeInput(r)
 	if !checkInput(w, fe, err) {
 		return
@@ -75,19 +74,19 @@ func createSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule
 		writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, newView(sub, app.RateLimit, true, now))
+	writeJSON(w, http.StatusCreated, newView(sub, app.DefaultRateLimit(), true, now))
 }
 
-func getSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func getSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	sub, err := app.Store().Subscription(r.PathValue("id"))
 	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newView(sub, app.RateLimit, false, time.Now()))
+	writeJSON(w, http.StatusOK, newView(sub, app.DefaultRateLimit(), false, time.Now()))
 }
 
-func updateSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func updateSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	in, fe, err := decodeInput(r)
 	if !checkInput(w, fe, err) {
 		return
@@ -108,17 +107,17 @@ func updateSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule
 		writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newView(sub, app.RateLimit, false, now))
+	writeJSON(w, http.StatusOK, newView(sub, app.DefaultRateLimit(), false, now))
 }
 
-func deleteSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func deleteSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	id := r.PathValue("id")
 	sub, err := app.Store().Subscription(id)
 	if err == nil {
 		err = refuseConfig(sub)
 	}
 	if err == nil {
-		err = app.Store().DeleteSubscription(id, time.Duration(app.Retention))
+		err = app.Store().DeleteSubscription(id, app.RetentionPeriod())
 	}
 	if err != nil {
 		writeStoreError(w, err)
@@ -127,7 +126,7 @@ func deleteSubscription(w http.ResponseWriter, r *http.Request, app *caddymodule
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func rotateSecret(w http.ResponseWriter, r *http.Request, app *caddymodule.App) {
+func rotateSecret(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	raw, err := readObject(r)
 	if !checkInput(w, nil, err) {
 		return
@@ -171,11 +170,11 @@ func rotateSecret(w http.ResponseWriter, r *http.Request, app *caddymodule.App) 
 		writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newView(sub, app.RateLimit, true, now))
+	writeJSON(w, http.StatusOK, newView(sub, app.DefaultRateLimit(), true, now))
 }
 
 // validate checks sub against the running config's event catalogue.
-func validate(sub *webhook.Subscription, app *caddymodule.App) webhook.FieldErrors {
+func validate(sub *webhook.Subscription, app webhooksApp) webhook.FieldErrors {
 	known := map[string]bool{}
 	for _, ev := range app.Events() {
 		known[ev.Name] = true

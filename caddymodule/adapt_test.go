@@ -54,6 +54,10 @@ func TestCaddyfileErrors(t *testing.T) {
 		"unknown event key":  ":80 {\n\twebhooks {\n\t\tevent a.b {\n\t\t\tmatсh {\n\t\t\t}\n\t\t}\n\t}\n}\n",
 		"subscription key":   "{\n\twebhooks {\n\t\tsubscription a {\n\t\t\turi https://x\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 		"subscription twice": "{\n\twebhooks {\n\t\tsubscription a {\n\t\t}\n\t\tsubscription a {\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"option twice":       "{\n\twebhooks {\n\t\tworkers 4\n\t\tworkers 8\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"bad timeout":        "{\n\twebhooks {\n\t\ttimeout soon\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"storage block bad":  "{\n\twebhooks {\n\t\tstorage badger {\n\t\t\tdirr /x\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"storage no backend": "{\n\twebhooks {\n\t\tstorage nope {\n\t\t\tdir /x\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 	}
 	want := map[string]string{
 		"bad durability":     "durability",
@@ -66,6 +70,10 @@ func TestCaddyfileErrors(t *testing.T) {
 		"unknown event key":  "unrecognized event key",
 		"subscription key":   "unrecognized subscription option",
 		"subscription twice": "declared twice",
+		"option twice":       "workers given twice",
+		"bad timeout":        "timeout:",
+		"storage block bad":  `unknown option "dirr"`,
+		"storage no backend": "no storage backend",
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {

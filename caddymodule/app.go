@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -296,6 +297,22 @@ func (a *App) Store() storage.Store {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	return a.store
+}
+
+// DefaultRateLimit is the rate limit of subscriptions that set none.
+func (a *App) DefaultRateLimit() string { return a.RateLimit }
+
+// RetentionPeriod is how long events and finished deliveries are kept.
+func (a *App) RetentionPeriod() time.Duration { return time.Duration(a.Retention) }
+
+// SendTest sends a webhook.test event to sub at once, through the store's
+// dispatcher.
+func (a *App) SendTest(ctx context.Context, sub *webhook.Subscription) delivery.TestResult {
+	d := a.Dispatcher()
+	if d == nil {
+		return delivery.TestResult{Error: "the webhooks store is not open: " + a.Health().Reason}
+	}
+	return d.SendTest(ctx, sub)
 }
 
 // Events returns the events that the rules of this config can emit.

@@ -62,104 +62,133 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		key := d.Val()
-		switch key {
-		case "storage":
-			raw, err := unmarshalStorage(d)
-			if err != nil {
-				return err
-			}
-			a.StorageRaw = raw
-		case "rate_limit", "durability", "encryption_key", "encryption_key_file":
-			var v string
-			if !d.AllArgs(&v) {
-				return d.ArgErr()
-			}
-			switch key {
-			case "rate_limit":
-				a.RateLimit = v
-			case "encryption_key":
-				a.EncryptionKey = v
-			case "encryption_key_file":
-				a.EncryptionKeyFile = v
-			case "durability":
-				if v != "sync" && v != "async" {
-					return d.Errf("durability: %q is neither sync nor async", v)
-				}
-				a.Durability = v
-			}
-		case "retry":
-			args := d.RemainingArgs()
-			if len(args) == 0 {
-				return d.ArgErr()
-			}
-			a.Retry = []caddy.Duration{}
-			for _, s := range args {
-				dur, err := caddy.ParseDuration(s)
-				if err != nil {
-					return d.Errf("retry: %v", err)
-				}
-				a.Retry = append(a.Retry, caddy.Duration(dur))
-			}
-		case "timeout", "retention":
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			dur, err := caddy.ParseDuration(s)
-			if err != nil {
-				return d.Errf("%s: %v", key, err)
-			}
-			if key == "timeout" {
-				a.Timeout = caddy.Duration(dur)
-			} else {
-				a.Retention = caddy.Duration(dur)
-			}
-		case "disable_after", "workers":
-			var s string
-			if !d.AllArgs(&s) {
-				return d.ArgErr()
-			}
-			n, err := strconv.Atoi(s)
-			if err != nil || n <= 0 {
-				return d.Errf("%s: %q is not a positive integer", key, s)
-			}
-			if key == "workers" {
-				a.Workers = n
-			} else {
-				a.DisableAfter = n
-			}
-		case "subscription":
-			var name string
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
-			name = d.Val()
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			sc, err := parseSubscriptionBlock(d)
-			if err != nil {
-				return err
-			}
-			if a.Subscriptions == nil {
-				a.Subscriptions = map[string]*SubscriptionConfig{}
-			}
-			if a.Subscriptions[name] != nil {
-				return d.Errf("subscription %q declared twice", name)
-			}
-			a.Subscriptions[name] = sc
-		case "allow_private_targets":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			a.AllowPrivateTargets = true
-		default:
-			return d.Errf("unrecognized webhooks option %q", key)
+		if seen[key] && key != "subscription" {
+			return d.Errf("webhooks option %s given twice", key)
+		}
+		seen[key] = true
+		if err := a.unmarshalOption(d, key); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// unmarshalOption reads one option of the webhooks block.
+func (a *App) unmarshalOption(d *caddyfile.Dispenser, key string) error {
+	var err error
+	switch key {
+	case "storage":
+		a.StorageRaw, err = unmarshalStorage(d)
+	case "rate_limit":
+		err = oneArg(d, &a.RateLimit)
+	case "encryption_key":
+		err = oneArg(d, &a.EncryptionKey)
+	case "encryption_key_file":
+		err = oneArg(d, &a.EncryptionKeyFile)
+	case "durability":
+		if err = oneArg(d, &a.Durability); err == nil && a.Durability != "sync" && a.Durability != "async" {
+			err = d.Errf("durability: %q is neither sync nor async", a.Durability)
+		}
+	case "retry":
+		a.Retry, err = unmarshalDurations(d)
+	case "timeout":
+		err = durationArg(d, &a.Timeout)
+	case "retention":
+		err = durationArg(d, &a.Retention)
+	case "disable_after":
+		err = positiveArg(d, &a.DisableAfter)
+	case "workers":
+		err = positiveArg(d, &a.Workers)
+	case "subscription":
+		err = a.unmarshalSubscription(d)
+	case "allow_private_targets":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		a.AllowPrivateTargets = true
+	default:
+		return d.Errf("unrecognized webhooks option %q", key)
+	}
+	return err
+}
+
+// unmarshalSubscription reads `subscription <name> { ... }`.
+func (a *App) unmarshalSubscription(d *caddyfile.Dispenser) error {
+	var name string
+	if !d.AllArgs(&name) {
+		return d.ArgErr()
+	}
+	sc, err := parseSubscriptionBlock(d)
+	if err != nil {
+		return err
+	}
+	if a.Subscriptions == nil {
+		a.Subscriptions = map[string]*SubscriptionConfig{}
+	}
+	if a.Subscriptions[name] != nil {
+		return d.Errf("subscription %q declared twice", name)
+	}
+	a.Subscriptions[name] = sc
+	return nil
+}
+
+// oneArg reads the option's single argument into dst.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	if !d.AllArgs(dst) {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// durationArg reads the option's single argument, a duration.
+func durationArg(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	key := d.Val()
+	var s string
+	if !d.AllArgs(&s) {
+		return d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return d.Errf("%s: %v", key, err)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// positiveArg reads the option's single argument, a positive integer.
+func positiveArg(d *caddyfile.Dispenser, dst *int) error {
+	key := d.Val()
+	var s string
+	if !d.AllArgs(&s) {
+		return d.ArgErr()
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return d.Errf("%s: %q is not a positive integer", key, s)
+	}
+	*dst = n
+	return nil
+}
+
+// unmarshalDurations reads the option's arguments, one or more durations.
+func unmarshalDurations(d *caddyfile.Dispenser) ([]caddy.Duration, error) {
+	key := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.ArgErr()
+	}
+	out := make([]caddy.Duration, 0, len(args))
+	for _, s := range args {
+		dur, err := caddy.ParseDuration(s)
+		if err != nil {
+			return nil, d.Errf("%s: %v", key, err)
+		}
+		out = append(out, caddy.Duration(dur))
+	}
+	return out, nil
 }
 
 // parseSubscriptionBlock reads the block of a `subscription` option.

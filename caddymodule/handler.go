@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -120,39 +118,17 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // observe proxies a candidate request, capturing the request body as it
 // streams upstream and holding the response until its events are stored.
 func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	cands := h.set.Candidates(r.Method, r.URL.Path)
-	var needReq, needResp bool
-	for _, c := range cands {
-		needReq = needReq || c.Rule.NeedsRequestBody()
-		needResp = needResp || c.Rule.NeedsResponseBody()
-	}
-	canMatch := func(status int) bool {
-		for _, c := range cands {
-			if c.Rule.MatchesStatus(status) {
-				return true
-			}
-		}
-		return false
-	}
+	x := h.newExchange(r)
 
 	// State-aware rules: the resource's key is held from here until its
 	// new state is written, so requests on it take turns. (A key read from
 	// the request body reads it ahead, before the capture below.)
-	st, r := h.beginState(r, next, cands)
+	st, r := h.beginState(r, next, x.cands)
 	defer st.release()
-
-	var reqBody *bodyCapture
-	var reqSkip rules.SkipReason
-	if needReq {
-		reqBody, reqSkip = captureBody(r, h.MaxBody)
+	if x.needReq {
+		x.reqBody, x.reqSkip = captureBody(r, h.MaxBody)
 	}
 
-	// The response is held back (buffered) when an event may come of it:
-	// to read its body, and with sync durability so that the client sees
-	// it only once the event is on disk. Streams and large bodies are never
-	// held; rules that need their bodies skip their events.
-	hold := needResp || h.app.durability == webhook.Sync
-	var respSkip rules.SkipReason
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -160,27 +136,10 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 			bufPool.Put(buf)
 		}
 	}()
-	shouldBuffer := func(status int, header http.Header) bool {
-		if !hold || !canMatch(status) {
-			return false
-		}
-		if ct := header.Get("Content-Type"); strings.HasPrefix(ct, "text/event-stream") {
-			respSkip = rules.ReasonResponseIsStream
-			return false
-		}
-		if cl := header.Get("Content-Length"); cl != "" {
-			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > h.MaxBody {
-				respSkip = rules.ReasonResponseBodyTooLarge
-				return false
-			}
-		}
-		return true
-	}
-	rec := newSpillRecorder(w, buf, shouldBuffer, int(h.MaxBody))
-	defer h.passAbort(r, rec, cands) // an upstream failing mid-body: see incomplete.go
+	rec := newSpillRecorder(w, buf, x.shouldBuffer, int(h.MaxBody))
+	defer h.passAbort(r, rec, x.cands) // an upstream failing mid-body: see incomplete.go
 
-	err := next.ServeHTTP(rec, r)
-	if err != nil {
+	if err := next.ServeHTTP(rec, r); err != nil {
 		// Nothing buffered was written: Caddy's error handling answers
 		// the client as it would without this module.
 		return err
@@ -189,34 +148,8 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 	if status == 0 {
 		status = http.StatusOK
 	}
-	if canMatch(status) {
-		if rec.spilled {
-			respSkip = rules.ReasonResponseBodyTooLarge
-		}
-		in := &rules.Input{
-			Method:      r.Method,
-			Path:        r.URL.Path,
-			Header:      r.Header,
-			Query:       r.URL.Query(),
-			Status:      status,
-			RespHeader:  w.Header(),
-			BodyErr:     reqSkip,
-			RespBodyErr: respSkip,
-		}
-		if reqBody != nil {
-			in.Body, in.BodyErr = reqBody.result(r.ContentLength)
-			if in.BodyErr == "" {
-				in.Body, in.BodyErr = decode(r.Header.Get("Content-Encoding"), in.Body, h.MaxBody, rules.RequestBody)
-			}
-		}
-		if needResp && in.RespBodyErr == "" {
-			if rec.Buffered() {
-				in.RespBody, in.RespBodyErr = decode(w.Header().Get("Content-Encoding"), buf.Bytes(), h.MaxBody, rules.ResponseBody)
-			} else {
-				in.RespBodyErr = rules.ReasonResponseNotBuffered
-			}
-		}
-		h.emit(r, cands, in, st)
+	if x.canMatch(status) {
+		h.emit(r, x.cands, x.input(r, rec, status), st)
 	}
 	st.release() // before the client's write, which may be slow
 	if rec.Buffered() && !rec.spilled {

@@ -93,6 +93,21 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 			return st, r
 		}
 	}
+	keys := h.earlyKeys(r, cands, early, st)
+	if len(keys) == 0 {
+		return st, r
+	}
+	r, ok := h.lockKeys(r, st, keys)
+	if !ok {
+		return st, r
+	}
+	h.readBefore(r, next, cands, early, st)
+	return st, r
+}
+
+// earlyKeys makes the keys known before the request goes upstream, per
+// candidate in st.keys, and returns them.
+func (h *Handler) earlyKeys(r *http.Request, cands []rules.Candidate, early *rules.Input, st *exchangeState) []string {
 	var keys []string
 	for i, c := range cands {
 		if !c.Rule.StateKeyEarly() {
@@ -106,9 +121,14 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		st.keys[i] = k
 		keys = append(keys, k)
 	}
-	if len(keys) == 0 {
-		return st, r
-	}
+	return keys
+}
+
+// lockKeys takes the keys the request does not hold already (through an
+// outer webhooks handler), and returns the request marked as holding
+// them; false, with no keys left in st, when they could not be taken in
+// time.
+func (h *Handler) lockKeys(r *http.Request, st *exchangeState, keys []string) (*http.Request, bool) {
 	held, _ := r.Context().Value(heldKeysCtxKey{}).(map[string]bool)
 	var toLock []string
 	for _, k := range keys {
@@ -117,7 +137,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), stateLockWait)
-	unlock, err := store.LockKeys(ctx, toLock)
+	unlock, err := st.store.LockKeys(ctx, toLock)
 	cancel()
 	if err != nil {
 		// The client went away, or another request on the resource
@@ -125,7 +145,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		h.logger.Warn("state_lock_timeout", zap.Strings("keys", toLock), zap.String("method", r.Method),
 			zap.String("path", r.URL.Path), zap.Error(err))
 		clear(st.keys)
-		return st, r
+		return r, false
 	}
 	st.unlock = unlock
 	mine := make(map[string]bool, len(held)+len(keys))
@@ -135,7 +155,13 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 	for _, k := range keys {
 		mine[k] = true
 	}
-	r = r.WithContext(context.WithValue(r.Context(), heldKeysCtxKey{}, mine))
+	return r.WithContext(context.WithValue(r.Context(), heldKeysCtxKey{}, mine)), true
+}
+
+// readBefore reads the state of each early key as it is before the
+// request: its snapshot, or, where there is none and the rule says how,
+// what the app answers to a prefetch.
+func (h *Handler) readBefore(r *http.Request, next caddyhttp.Handler, cands []rules.Candidate, early *rules.Input, st *exchangeState) {
 	prefetched := map[string]bool{}
 	for i, c := range cands {
 		k := st.keys[i]
@@ -145,8 +171,8 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		snap, read := st.before[k]
 		if !read {
 			var err error
-			if snap, err = store.Snapshot(k); errors.Is(err, webhook.ErrClosed) {
-				return st, r // a reload closed it: the events are skipped as store_unavailable
+			if snap, err = st.store.Snapshot(k); errors.Is(err, webhook.ErrClosed) {
+				return // a reload closed it: the events are skipped as store_unavailable
 			} else if err != nil {
 				h.logger.Error("reading state", zap.String("key", k), zap.Error(err))
 			}
@@ -161,7 +187,6 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 		}
 		st.before[k] = snap
 	}
-	return st, r
 }
 
 // needsLock reports whether a candidate's state key is known before the

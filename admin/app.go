@@ -1,0 +1,29 @@
+package admin
+
+import (
+	"context"
+	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/delivery"
+	"github.com/caddy-webhooks/caddy-webhooks/rules"
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
+)
+
+// webhooksApp is what the routes need of the webhooks app of the config
+// Caddy serves: its store, the events its rules emit, test deliveries and
+// two settings.
+type webhooksApp interface {
+	// Store is the open store, or nil (not open yet: a full disk).
+	Store() storage.Store
+	// Health says whether the store takes writes, and why not.
+	Health() webhook.Health
+	// Events are the events the loaded rules can emit.
+	Events() []rules.EventInfo
+	// SendTest sends a webhook.test event to sub at once.
+	SendTest(ctx context.Context, sub *webhook.Subscription) delivery.TestResult
+	// DefaultRateLimit is the rate limit of subscriptions that set none.
+	DefaultRateLimit() string
+	// RetentionPeriod is how long events and finished deliveries are kept.
+	RetentionPeriod() time.Duration
+}
