@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 func TestSubscriptionStore(t *testing.T) {
