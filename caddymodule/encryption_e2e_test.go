@@ -11,11 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
-	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // TestEncryptionKeyWithCaddy runs real Caddy on an encrypted store: the
@@ -83,21 +81,6 @@ func TestEncryptionKeyWithCaddy(t *testing.T) {
 	if evs := encryptedEvents(t, storage, key2); len(evs) != 1 || !strings.Contains(string(evs[0].Data), marker) {
 		t.Fatalf("events read with the new key: %+v", evs)
 	}
-}
-
-// encryptedEvents reads the events of a store that no process has open.
-func encryptedEvents(t *testing.T, dir string, key []byte) []webhook.Event {
-	t.Helper()
-	s, err := badgerstore.Open(badgerstore.Options{Dir: dir, EncryptionKey: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var evs []webhook.Event
-	if err := s.EventsSince(time.Time{}, func(e webhook.Event) error { evs = append(evs, e); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return evs
 }
 
 // containsBytes says whether a file under dir holds s.

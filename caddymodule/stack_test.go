@@ -209,7 +209,14 @@ func startStack(t *testing.T, ruleText, extraGlobal string) *stack {
 // owns the store has exited.
 func storedEvents(t *testing.T, dir string) []webhook.Event {
 	t.Helper()
-	s, err := badgerstore.Open(badgerstore.Options{Dir: dir})
+	return encryptedEvents(t, dir, nil)
+}
+
+// encryptedEvents reads the events of a store (encrypted with key, if
+// not nil) that no process has open.
+func encryptedEvents(t *testing.T, dir string, key []byte) []webhook.Event {
+	t.Helper()
+	s, err := badgerstore.Open(badgerstore.Options{Dir: dir, EncryptionKey: key})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func (a *orderApp) getCount(id string) int {
 
 func startStateStack(t *testing.T) (*orderApp, *testbed.Caddy, string, string) {
 	t.Helper()
-	app, up := newOrderApp(t, map[string]string{"o1": "pending", "o2": "paid", "o3": "pending", "o4": "pending", "busy": "s0", "slow": "pending"})
+	app, up := newOrderApp(t, map[string]string{"o1": "pending", "o2": "paid", "o3": "pending", "o4": "pending", "busy": "s0", "slow": "pending", "trickle": "pending"})
 	dir := t.TempDir()
 	rulePath := filepath.Join(dir, "rules.yaml")
 	if err := os.WriteFile(rulePath, []byte(stateRules), 0o600); err != nil {
@@ -337,15 +337,7 @@ func TestStatusChanges(t *testing.T) {
 // the same order goes through at once, with its previous state, and the
 // slow one then sees the state the fast one left.
 func TestSlowUploadDoesNotHoldResource(t *testing.T) {
-	app, up := newOrderApp(t, map[string]string{"trickle": "pending"})
-	dir := t.TempDir()
-	rulePath := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rulePath, []byte(stateRules), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	mp, pp := testbed.FreePort(t), testbed.FreePort(t)
-	c := testbed.StartCaddy(t, dir, caddyfileFor(mp, pp, up.Listener.Addr().String(), rulePath, ""))
-	base := fmt.Sprintf("http://127.0.0.1:%d", mp)
+	app, c, base, storage := startStateStack(t)
 
 	// The slow client asks to continue: the server says so once a handler
 	// starts reading the body, which tells the test the request is in the
@@ -398,7 +390,7 @@ func TestSlowUploadDoesNotHoldResource(t *testing.T) {
 		t.Errorf("trickle fetched %d times, want 1 (by the first request to hold the key)", n)
 	}
 	c.Stop()
-	got := changes(t, storedEvents(t, filepath.Join(dir, "webhooks")), "order.status_changed")
+	got := changes(t, storedEvents(t, storage), "order.status_changed")
 	want := []change{{"trickle", "pending", "paid"}, {"trickle", "paid", "shipped"}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("changes: %v, want %v", got, want)
