@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test command: vet, lint, the race-enabled test suite (unit and integration
-# tests with real Caddy processes), both ways of building Caddy, then every fuzz
-# target for FUZZTIME each. Each phase is announced with "=== name" and ends
-# with "--- name: duration" (or "--- FAIL name"); the total comes last.
+# The test command: vet, lint, the race-enabled test suite (unit and
+# integration tests with real Caddy processes, then the end-to-end tests of
+# the e2e/ module: the management page in headless Chromium), both ways of
+# building Caddy, then every fuzz target for FUZZTIME each. Each phase is
+# announced with "=== name" and ends with "--- name: duration" (or
+# "--- FAIL name"); the total comes last.
 set -euo pipefail
 cd "$(dirname "$0")"
 FUZZTIME=${FUZZTIME:-15s}
@@ -62,9 +64,13 @@ build_xcaddy() {
 }
 
 phase "go vet" go vet ./...
+phase "go vet (e2e/)" go -C e2e vet ./...
 phase "lint (golangci-lint)" ./lint.sh
 # go test prints each package's time on its ok line.
 phase "go test -race" go test -race -count=1 -timeout 30m ./...
+# The end-to-end tests are a module of their own (e2e/go.mod, so that the
+# plugin does not require chromedp): ./... above does not reach them.
+phase "go test -race (e2e/)" go -C e2e test -race -count=1 -timeout 30m ./...
 # Both ways of building Caddy must give a binary with the modules.
 phase "build ./cmd/caddy, list-modules" build_cmd
 phase "build with ./xcaddy.sh, list-modules" build_xcaddy
