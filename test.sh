@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: vet, lint, the race-enabled test suite (unit and
+# The test command: a check that the plugin's go.mod does not require the
+# tests' modules, vet, lint, the race-enabled test suite (unit and
 # integration tests with real Caddy processes, then the end-to-end tests of
 # the e2e/ module: the management page in headless Chromium), both ways of
 # building Caddy, then every fuzz target for FUZZTIME each. Each phase is
@@ -63,6 +64,20 @@ build_xcaddy() {
 	modules "$bin/caddy-xcaddy"
 }
 
+# plugin_deps: the plugin's go.mod requires only what the plugin needs, so
+# that building Caddy with it (xcaddy --with) downloads nothing else: the
+# browser test's chromedp belongs to e2e/go.mod.
+plugin_deps() {
+	local graph
+	graph=$(go mod graph)
+	if grep chromedp <<<"$graph"; then
+		echo "the root module's graph has chromedp (above): it belongs in e2e/go.mod"
+		return 1
+	fi
+	echo "go mod graph: no chromedp"
+}
+
+phase "go.mod: no test-only modules" plugin_deps
 phase "go vet" go vet ./...
 phase "go vet (e2e/)" go -C e2e vet ./...
 phase "lint (golangci-lint)" ./lint.sh
