@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The test command: vet, lint, the race-enabled test suite (unit and integration
-# tests with real Caddy processes), both ways of building Caddy, then every fuzz
-# target for FUZZTIME each. Each phase is announced with "=== name" and ends
-# with "--- name: duration" (or "--- FAIL name"); the total comes last.
+# The test command: a check that the plugin's go.mod does not require the
+# tests' modules, vet, lint, the race-enabled test suite (unit and
+# integration tests with real Caddy processes, then the end-to-end tests of
+# the e2e/ module: the management page in headless Chromium), both ways of
+# building Caddy, then every fuzz target for FUZZTIME each. Each phase is
+# announced with "=== name" and ends with "--- name: duration" (or
+# "--- FAIL name"); the total comes last.
 set -euo pipefail
 cd "$(dirname "$0")"
 FUZZTIME=${FUZZTIME:-15s}
@@ -61,10 +64,28 @@ build_xcaddy() {
 	modules "$bin/caddy-xcaddy"
 }
 
+# plugin_deps: the plugin's go.mod requires only what the plugin needs, so
+# that building Caddy with it (xcaddy --with) downloads nothing else: the
+# browser test's chromedp belongs to e2e/go.mod.
+plugin_deps() {
+	local graph
+	graph=$(go mod graph)
+	if grep chromedp <<<"$graph"; then
+		echo "the root module's graph has chromedp (above): it belongs in e2e/go.mod"
+		return 1
+	fi
+	echo "go mod graph: no chromedp"
+}
+
+phase "go.mod: no test-only modules" plugin_deps
 phase "go vet" go vet ./...
+phase "go vet (e2e/)" go -C e2e vet ./...
 phase "lint (golangci-lint)" ./lint.sh
 # go test prints each package's time on its ok line.
 phase "go test -race" go test -race -count=1 -timeout 30m ./...
+# The end-to-end tests are a module of their own (e2e/go.mod, so that the
+# plugin does not require chromedp): ./... above does not reach them.
+phase "go test -race (e2e/)" go -C e2e test -race -count=1 -timeout 30m ./...
 # Both ways of building Caddy must give a binary with the modules.
 phase "build ./cmd/caddy, list-modules" build_cmd
 phase "build with ./xcaddy.sh, list-modules" build_xcaddy

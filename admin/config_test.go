@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,13 +40,13 @@ func TestConfigSubscriptions(t *testing.T) {
 	t.Setenv("ADMIN_TEST_WORKFLOW_SECRET", workflowSecret)
 	const url1, url2 = "https://workflow.example.com/api/webhooks/cms", "https://workflow2.example.com/in"
 	e := startEnv(t, workflowBlock(url1, "order.created", "order.paid"))
-	a := e.api
+	a := e.API
 	const id = "sub_workflow"
 	path := "/webhooks/subscriptions/" + id
 
 	// Created at start, with managed_by config; its secret is hidden too.
-	r := a.expect(a.do(http.MethodGet, path, nil), http.StatusOK)
-	sub := r.object(t)
+	r := a.Expect(a.Do(http.MethodGet, path, nil), http.StatusOK)
+	sub := r.Object(t)
 	want := map[string]any{
 		"id": id, "app_name": "workflow", "url": url1, "events": []any{"order.created", "order.paid"},
 		"signature": "sha256", "is_active": true, "managed_by": "config", "description": "kept in the Caddyfile",
@@ -56,12 +57,12 @@ func TestConfigSubscriptions(t *testing.T) {
 			t.Errorf("config subscription %s = %#v, want %#v", k, sub[k], v)
 		}
 	}
-	noSecret(t, "get config subscription", sub, r.body, workflowSecret)
+	noSecret(t, "get config subscription", sub, r.Body, workflowSecret)
 
 	// An API subscription beside it.
-	own := str(a.create(with(nil))["id"])
-	list := a.listSubs("")
-	if got := ids(list); len(got) != 2 || !contains(got, id) || !contains(got, own) {
+	own := testbed.Str(a.Create(with(nil))["id"])
+	list := a.ListSubs("")
+	if got := ids(list); len(got) != 2 || !slices.Contains(got, id) || !slices.Contains(got, own) {
 		t.Fatalf("list: %v", got)
 	}
 	for _, s := range list {
@@ -72,7 +73,7 @@ func TestConfigSubscriptions(t *testing.T) {
 			t.Errorf("list shows the API subscription with managed_by: %v", s)
 		}
 	}
-	if got := ids(a.listSubs("?is_active=true")); !contains(got, id) {
+	if got := ids(a.ListSubs("?is_active=true")); !slices.Contains(got, id) {
 		t.Errorf("?is_active=true misses the config subscription: %v", got)
 	}
 
@@ -89,25 +90,25 @@ func TestConfigSubscriptions(t *testing.T) {
 		{http.MethodPost, path + "/rotate-secret", nil},
 		{http.MethodPost, path + "/rotate-secret", map[string]any{"grace_period": "24h"}},
 	} {
-		msg, _ := a.apiError(a.do(rq.method, rq.path, rq.body), http.StatusConflict)
+		msg, _ := a.APIError(a.Do(rq.method, rq.path, rq.body), http.StatusConflict)
 		if !strings.Contains(msg, "config") {
 			t.Errorf("%s %s: 409 message %q does not say it comes from the config", rq.method, rq.path, msg)
 		}
 	}
-	if got := a.get(id); !reflect.DeepEqual(got, sub) {
+	if got := a.Get(id); !reflect.DeepEqual(got, sub) {
 		t.Errorf("refused changes changed the config subscription:\n got %v\nwant %v", got, sub)
 	}
 
 	// A reload with the same block leaves it as it is.
 	e.reload(e.config(workflowBlock(url1, "order.created", "order.paid")))
-	if got := a.get(id); !reflect.DeepEqual(got, sub) {
+	if got := a.Get(id); !reflect.DeepEqual(got, sub) {
 		t.Errorf("reloading the same block changed the subscription:\n got %v\nwant %v", got, sub)
 	}
 
 	// A reload with a changed block updates it, keeping its id and creation.
 	e.reload(e.config(workflowBlock(url2, "order.*")))
-	got := a.get(id)
-	if got["url"] != url2 || !reflect.DeepEqual(strs(got["events"]), []string{"order.*"}) {
+	got := a.Get(id)
+	if got["url"] != url2 || !reflect.DeepEqual(testbed.Strs(got["events"]), []string{"order.*"}) {
 		t.Errorf("reload with a changed block: %v", got)
 	}
 	if got["created_at"] != sub["created_at"] || !parseTime(t, got["updated_at"]).After(parseTime(t, sub["updated_at"])) {
@@ -119,12 +120,12 @@ func TestConfigSubscriptions(t *testing.T) {
 
 	// Kept across a restart on the same data.
 	e.restart(e.config(workflowBlock(url2, "order.*")))
-	a = e.api
-	if g := a.get(id); g["url"] != url2 || g["created_at"] != sub["created_at"] || g["managed_by"] != "config" {
+	a = e.API
+	if g := a.Get(id); g["url"] != url2 || g["created_at"] != sub["created_at"] || g["managed_by"] != "config" {
 		t.Errorf("after a restart: %v", g)
 	}
-	a.get(own)
-	a.apiError(a.do(http.MethodDelete, path, nil), http.StatusConflict)
+	a.Get(own)
+	a.APIError(a.Do(http.MethodDelete, path, nil), http.StatusConflict)
 
 	// A config subscription naming an event the rules do not know makes the
 	// load fail; the running config stays, and the store is untouched.
@@ -135,16 +136,16 @@ func TestConfigSubscriptions(t *testing.T) {
 	if !strings.Contains(body, "order.refunded") {
 		t.Errorf("the load error does not name the unknown event: %d %s", status, body)
 	}
-	if g := a.get(id); g["url"] != url2 || !reflect.DeepEqual(strs(g["events"]), []string{"order.*"}) {
+	if g := a.Get(id); g["url"] != url2 || !reflect.DeepEqual(testbed.Strs(g["events"]), []string{"order.*"}) {
 		t.Errorf("the refused config changed the subscription: %v", g)
 	}
-	a.get(own)
-	a.create(with(map[string]any{"description": "after a refused load"}))
+	a.Get(own)
+	a.Create(with(map[string]any{"description": "after a refused load"}))
 
 	// Removing the block removes the subscription, and only it.
 	e.reload(e.config(""))
-	a.apiError(a.do(http.MethodGet, path, nil), http.StatusNotFound)
-	if got := ids(a.listSubs("")); contains(got, id) || !contains(got, own) || len(got) != 2 {
+	a.APIError(a.Do(http.MethodGet, path, nil), http.StatusNotFound)
+	if got := ids(a.ListSubs("")); slices.Contains(got, id) || !slices.Contains(got, own) || len(got) != 2 {
 		t.Errorf("after removing the block: %v", got)
 	}
 
@@ -159,7 +160,7 @@ func TestConfigSubscriptionUnknownEventAtStart(t *testing.T) {
 	dir := t.TempDir()
 	cfg := strings.NewReplacer(testbed.AdminPlaceholder, fmt.Sprintf("127.0.0.1:%d", testbed.FreePort(t)),
 		testbed.LogPlaceholder, filepath.Join(dir, "caddy.log"), testbed.DirPlaceholder, dir).
-		Replace(webhooksConfig(testbed.FreePort(t), "127.0.0.1:9", writeRules(t), `subscription workflow {
+		Replace(webhooksConfig(testbed.FreePort(t), "127.0.0.1:9", testbed.WriteOrderRules(t), `subscription workflow {
 			url https://workflow.example.com/in
 			events order.created order.refunded
 			secret workflow-shared-secret-0123456789

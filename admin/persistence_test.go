@@ -19,22 +19,22 @@ import (
 func TestSubscriptionsSurviveRestartAndReload(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
+	a := e.API
 
-	full := a.create(with(map[string]any{
+	full := a.Create(with(map[string]any{
 		"app_name": "crm", "description": "everything set", "signature": "sha256", "secret": "crm-shared-secret-0001",
 		"events": []string{"order.*", "customer.created"}, "filters": map[string]any{"site_ids": []string{"s1"}},
 		"rate_limit": "7/s", "headers": map[string]string{"X-Tenant": "t1"},
 	}))
-	paused := a.create(with(map[string]any{"is_active": false, "description": "paused"}))
-	rotated := a.create(with(nil))
-	rot := a.expect(a.do(http.MethodPost, "/webhooks/subscriptions/"+str(rotated["id"])+"/rotate-secret", map[string]any{"grace_period": "24h"}), http.StatusOK).object(t)
+	paused := a.Create(with(map[string]any{"is_active": false, "description": "paused"}))
+	rotated := a.Create(with(nil))
+	rot := a.Expect(a.Do(http.MethodPost, "/webhooks/subscriptions/"+testbed.Str(rotated["id"])+"/rotate-secret", map[string]any{"grace_period": "24h"}), http.StatusOK).Object(t)
 	secrets := map[string]string{
-		str(full["id"]):    str(full["secret"]),
-		str(paused["id"]):  str(paused["secret"]),
-		str(rotated["id"]): str(rot["secret"]),
+		testbed.Str(full["id"]):    testbed.Str(full["secret"]),
+		testbed.Str(paused["id"]):  testbed.Str(paused["secret"]),
+		testbed.Str(rotated["id"]): testbed.Str(rot["secret"]),
 	}
-	before := a.listSubs("")
+	before := a.ListSubs("")
 	if len(before) != 3 {
 		t.Fatalf("list: %v", ids(before))
 	}
@@ -42,11 +42,11 @@ func TestSubscriptionsSurviveRestartAndReload(t *testing.T) {
 	// Restart on the same directory and config: the same list.
 	cfg := e.config("")
 	e.restart(cfg)
-	a = e.api
-	if after := a.listSubs(""); !reflect.DeepEqual(after, before) {
+	a = e.API
+	if after := a.ListSubs(""); !reflect.DeepEqual(after, before) {
 		t.Fatalf("after a restart:\n got %v\nwant %v", after, before)
 	}
-	if g := a.get(str(rotated["id"])); g["previous_secret_expires_at"] != rot["previous_secret_expires_at"] {
+	if g := a.Get(testbed.Str(rotated["id"])); g["previous_secret_expires_at"] != rot["previous_secret_expires_at"] {
 		t.Errorf("grace period lost in the restart: %v", g["previous_secret_expires_at"])
 	}
 
@@ -54,13 +54,13 @@ func TestSubscriptionsSurviveRestartAndReload(t *testing.T) {
 	// subscriptions; those that follow the default show the new one.
 	changed := e.config("rate_limit 50/m")
 	e.reload(changed)
-	after := a.listSubs("")
+	after := a.ListSubs("")
 	if len(after) != len(before) {
 		t.Fatalf("after a reload: %v", ids(after))
 	}
 	for i := range before {
 		want := before[i]
-		if want["id"] != str(full["id"]) {
+		if want["id"] != testbed.Str(full["id"]) {
 			want["rate_limit"] = "50/m" // the reloaded config's default
 		}
 		if !reflect.DeepEqual(after[i], want) {
@@ -68,18 +68,18 @@ func TestSubscriptionsSurviveRestartAndReload(t *testing.T) {
 		}
 	}
 	// The API works on the reloaded config.
-	added := a.create(with(map[string]any{"description": "after reload"}))
-	secrets[str(added["id"])] = str(added["secret"])
-	a.expect(a.do(http.MethodPatch, "/webhooks/subscriptions/"+str(paused["id"]), map[string]any{"is_active": true}), http.StatusOK)
+	added := a.Create(with(map[string]any{"description": "after reload"}))
+	secrets[testbed.Str(added["id"])] = testbed.Str(added["secret"])
+	a.Expect(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+testbed.Str(paused["id"]), map[string]any{"is_active": true}), http.StatusOK)
 
 	// And a restart with the changed config keeps all of it.
-	before = a.listSubs("")
+	before = a.ListSubs("")
 	e.restart(changed)
-	a = e.api
-	if after := a.listSubs(""); !reflect.DeepEqual(after, before) {
+	a = e.API
+	if after := a.ListSubs(""); !reflect.DeepEqual(after, before) {
 		t.Fatalf("after the second restart:\n got %v\nwant %v", after, before)
 	}
-	if a.get(str(paused["id"]))["is_active"] != true {
+	if a.Get(testbed.Str(paused["id"]))["is_active"] != true {
 		t.Errorf("resume lost in the restart")
 	}
 
@@ -99,7 +99,7 @@ func TestSubscriptionsSurviveRestartAndReload(t *testing.T) {
 			t.Errorf("%s: stored secret %q, answered %q", id, sub.Secret, secret)
 		}
 	}
-	if sub, _ := s.Subscription(str(rotated["id"])); sub.PreviousSecret != str(rotated["secret"]) {
+	if sub, _ := s.Subscription(testbed.Str(rotated["id"])); sub.PreviousSecret != testbed.Str(rotated["secret"]) {
 		t.Errorf("rotated with grace: previous secret %q, want %q", sub.PreviousSecret, rotated["secret"])
 	}
 }
@@ -111,8 +111,8 @@ func TestSubscriptionsSurviveRestartAndReload(t *testing.T) {
 func TestFailedReloadKeepsAPI(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
-	id := str(a.create(with(nil))["id"])
+	a := e.API
+	id := testbed.Str(a.Create(with(nil))["id"])
 
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,11 +128,11 @@ func TestFailedReloadKeepsAPI(t *testing.T) {
 		if status, body := e.Load(cfg); status == http.StatusOK {
 			t.Fatalf("a config with a busy port was loaded: %s", body)
 		}
-		r := a.do(http.MethodGet, "/webhooks/subscriptions", nil)
-		if r.status != http.StatusOK {
+		r := a.Do(http.MethodGet, "/webhooks/subscriptions", nil)
+		if r.Status != http.StatusOK {
 			t.Fatalf("after failed load %d, the API of the running config answers %s", i+1, r)
 		}
-		if got := r.list(t); len(got) != 1 || got[0]["id"] != id || got[0]["rate_limit"] != "100/m" {
+		if got := r.List(t); len(got) != 1 || got[0]["id"] != id || got[0]["rate_limit"] != "100/m" {
 			t.Fatalf("after failed load %d: %s", i+1, r)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,28 +19,28 @@ import (
 func TestSubscriptionLifecycle(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
+	a := e.API
 
 	// An empty store lists as an empty array, not null.
-	r := a.expect(a.do(http.MethodGet, "/webhooks/subscriptions", nil), http.StatusOK)
-	if strings.TrimSpace(string(r.body)) != "[]" {
+	r := a.Expect(a.Do(http.MethodGet, "/webhooks/subscriptions", nil), http.StatusOK)
+	if strings.TrimSpace(string(r.Body)) != "[]" {
 		t.Fatalf("empty list: %s", r)
 	}
 
 	// Create: 201 with the whole subscription and its defaults.
 	before := time.Now().Add(-time.Second)
-	r = a.expect(a.do(http.MethodPost, "/webhooks/subscriptions", map[string]any{
+	r = a.Expect(a.Do(http.MethodPost, "/webhooks/subscriptions", map[string]any{
 		"url":         receiver,
 		"events":      []string{"order.created", "order.paid"},
 		"description": "the shop's orders",
 		"filters":     map[string]any{"site_ids": []string{"site1"}},
 		"headers":     map[string]string{"X-Custom": "yes"},
 	}), http.StatusCreated)
-	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("create answer Cache-Control %q, want no-store (it carries the secret)", cc)
 	}
-	sub := r.object(t)
-	id := str(sub["id"])
+	sub := r.Object(t)
+	id := testbed.Str(sub["id"])
 	if !strings.HasPrefix(id, "sub_") || len(id) <= len("sub_") {
 		t.Fatalf("id %q does not start with sub_", id)
 	}
@@ -73,10 +74,10 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if !parseTime(t, sub["updated_at"]).Equal(created) {
 		t.Errorf("updated_at %v != created_at %v on create", sub["updated_at"], sub["created_at"])
 	}
-	secret := str(sub["secret"])
+	secret := testbed.Str(sub["secret"])
 
 	// Get: the same subscription, secret hidden.
-	got := a.get(id)
+	got := a.Get(id)
 	for k, v := range want {
 		if !reflect.DeepEqual(got[k], v) {
 			t.Errorf("get %s = %#v, want %#v", k, got[k], v)
@@ -85,16 +86,16 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	noSecret(t, "get", got, nil, secret)
 
 	// List: it is there.
-	if l := a.listSubs(""); !reflect.DeepEqual(ids(l), []string{id}) {
+	if l := a.ListSubs(""); !reflect.DeepEqual(ids(l), []string{id}) {
 		t.Fatalf("list ids %v, want [%s]", ids(l), id)
 	}
 
 	// PUT changes only the fields it names.
-	r = a.expect(a.do(http.MethodPut, "/webhooks/subscriptions/"+id, map[string]any{
+	r = a.Expect(a.Do(http.MethodPut, "/webhooks/subscriptions/"+id, map[string]any{
 		"description": "renamed", "events": []string{"order.*"},
 	}), http.StatusOK)
-	put := r.object(t)
-	if put["description"] != "renamed" || !reflect.DeepEqual(strs(put["events"]), []string{"order.*"}) {
+	put := r.Object(t)
+	if put["description"] != "renamed" || !reflect.DeepEqual(testbed.Strs(put["events"]), []string{"order.*"}) {
 		t.Errorf("PUT did not apply its fields: %s", r)
 	}
 	for _, k := range []string{"url", "app_name", "filters", "headers", "signature", "is_active", "rate_limit", "created_at"} {
@@ -105,13 +106,13 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if !parseTime(t, put["updated_at"]).After(created) {
 		t.Errorf("PUT did not move updated_at: %v", put["updated_at"])
 	}
-	noSecret(t, "PUT", put, r.body, secret)
+	noSecret(t, "PUT", put, r.Body, secret)
 
 	// PATCH too, keeping the other fields, including those PUT set.
-	r = a.expect(a.do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{
+	r = a.Expect(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{
 		"url": "https://other.example.com/in", "rate_limit": "10/s",
 	}), http.StatusOK)
-	patched := r.object(t)
+	patched := r.Object(t)
 	if patched["url"] != "https://other.example.com/in" || patched["rate_limit"] != "10/s" {
 		t.Errorf("PATCH did not apply its fields: %s", r)
 	}
@@ -120,15 +121,15 @@ func TestSubscriptionLifecycle(t *testing.T) {
 			t.Errorf("PATCH changed %s: %#v -> %#v", k, put[k], patched[k])
 		}
 	}
-	noSecret(t, "PATCH", patched, r.body, secret)
+	noSecret(t, "PATCH", patched, r.Body, secret)
 	// The change is stored, not only answered.
-	if g := a.get(id); !reflect.DeepEqual(g["url"], patched["url"]) || !reflect.DeepEqual(g["description"], "renamed") {
+	if g := a.Get(id); !reflect.DeepEqual(g["url"], patched["url"]) || !reflect.DeepEqual(g["description"], "renamed") {
 		t.Errorf("GET after PATCH: %v", g)
 	}
 
 	// An empty PATCH changes nothing.
-	r = a.expect(a.do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{}), http.StatusOK)
-	if o := r.object(t); o["url"] != patched["url"] || o["description"] != "renamed" {
+	r = a.Expect(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{}), http.StatusOK)
+	if o := r.Object(t); o["url"] != patched["url"] || o["description"] != "renamed" {
 		t.Errorf("empty PATCH changed the subscription: %s", r)
 	}
 
@@ -138,23 +139,23 @@ func TestSubscriptionLifecycle(t *testing.T) {
 		if m == http.MethodPut || m == http.MethodPatch {
 			body = map[string]any{"description": "x"}
 		}
-		a.apiError(a.do(m, "/webhooks/subscriptions/sub_doesnotexist", body), http.StatusNotFound)
+		a.APIError(a.Do(m, "/webhooks/subscriptions/sub_doesnotexist", body), http.StatusNotFound)
 	}
-	a.apiError(a.do(http.MethodPost, "/webhooks/subscriptions/sub_doesnotexist/rotate-secret", nil), http.StatusNotFound)
+	a.APIError(a.Do(http.MethodPost, "/webhooks/subscriptions/sub_doesnotexist/rotate-secret", nil), http.StatusNotFound)
 
 	// Rotate-secret answers 200 (its details are in TestRotateSecret).
-	a.expect(a.do(http.MethodPost, "/webhooks/subscriptions/"+id+"/rotate-secret", nil), http.StatusOK)
+	a.Expect(a.Do(http.MethodPost, "/webhooks/subscriptions/"+id+"/rotate-secret", nil), http.StatusOK)
 
 	// DELETE: 204 with no body, then 404 everywhere.
-	r = a.do(http.MethodDelete, "/webhooks/subscriptions/"+id, nil)
-	if r.status != http.StatusNoContent || len(r.body) != 0 {
+	r = a.Do(http.MethodDelete, "/webhooks/subscriptions/"+id, nil)
+	if r.Status != http.StatusNoContent || len(r.Body) != 0 {
 		t.Fatalf("DELETE: want 204 with no body, got %s", r)
 	}
-	a.apiError(a.do(http.MethodGet, "/webhooks/subscriptions/"+id, nil), http.StatusNotFound)
-	a.apiError(a.do(http.MethodDelete, "/webhooks/subscriptions/"+id, nil), http.StatusNotFound)
-	a.apiError(a.do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"description": "x"}), http.StatusNotFound)
-	a.apiError(a.do(http.MethodPost, "/webhooks/subscriptions/"+id+"/rotate-secret", nil), http.StatusNotFound)
-	if l := a.listSubs(""); len(l) != 0 {
+	a.APIError(a.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil), http.StatusNotFound)
+	a.APIError(a.Do(http.MethodDelete, "/webhooks/subscriptions/"+id, nil), http.StatusNotFound)
+	a.APIError(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"description": "x"}), http.StatusNotFound)
+	a.APIError(a.Do(http.MethodPost, "/webhooks/subscriptions/"+id+"/rotate-secret", nil), http.StatusNotFound)
+	if l := a.ListSubs(""); len(l) != 0 {
 		t.Fatalf("list after DELETE: %v", ids(l))
 	}
 }
@@ -164,29 +165,29 @@ func TestSubscriptionLifecycle(t *testing.T) {
 func TestActiveFilterAndResume(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
+	a := e.API
 
-	on := str(a.create(map[string]any{"url": receiver, "events": []string{"order.created"}})["id"])
-	off := str(a.create(map[string]any{"url": receiver, "events": []string{"order.paid"}, "is_active": false})["id"])
-	paused := str(a.create(map[string]any{"url": receiver, "events": []string{"*"}})["id"])
+	on := testbed.Str(a.Create(map[string]any{"url": receiver, "events": []string{"order.created"}})["id"])
+	off := testbed.Str(a.Create(map[string]any{"url": receiver, "events": []string{"order.paid"}, "is_active": false})["id"])
+	paused := testbed.Str(a.Create(map[string]any{"url": receiver, "events": []string{"*"}})["id"])
 
 	// Pause one with PATCH.
-	r := a.expect(a.do(http.MethodPatch, "/webhooks/subscriptions/"+paused, map[string]any{"is_active": false}), http.StatusOK)
-	if o := r.object(t); o["is_active"] != false || o["disabled_reason"] != nil {
+	r := a.Expect(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+paused, map[string]any{"is_active": false}), http.StatusOK)
+	if o := r.Object(t); o["is_active"] != false || o["disabled_reason"] != nil {
 		t.Fatalf("paused by an admin: want is_active false and disabled_reason null: %s", r)
 	}
-	if g := a.get(paused); g["is_active"] != false {
+	if g := a.Get(paused); g["is_active"] != false {
 		t.Fatalf("pause not stored: %v", g)
 	}
 
 	check := func(query string, want ...string) {
 		t.Helper()
-		got := ids(a.listSubs(query))
+		got := ids(a.ListSubs(query))
 		if len(got) != len(want) {
 			t.Fatalf("list%s = %v, want %v", query, got, want)
 		}
 		for _, id := range want {
-			if !contains(got, id) {
+			if !slices.Contains(got, id) {
 				t.Fatalf("list%s = %v, want %v", query, got, want)
 			}
 		}
@@ -197,15 +198,15 @@ func TestActiveFilterAndResume(t *testing.T) {
 
 	// Any other value is a 400 naming the parameter.
 	for _, q := range []string{"?is_active=yes", "?is_active=1", "?is_active=TRUE", "?is_active=%20"} {
-		a.fieldError(a.do(http.MethodGet, "/webhooks/subscriptions"+q, nil), "is_active")
+		a.FieldError(a.Do(http.MethodGet, "/webhooks/subscriptions"+q, nil), "is_active")
 	}
 
 	// Resume: is_active true again, disabled_reason null.
-	r = a.expect(a.do(http.MethodPatch, "/webhooks/subscriptions/"+paused, map[string]any{"is_active": true}), http.StatusOK)
-	if o := r.object(t); o["is_active"] != true || o["disabled_reason"] != nil {
+	r = a.Expect(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+paused, map[string]any{"is_active": true}), http.StatusOK)
+	if o := r.Object(t); o["is_active"] != true || o["disabled_reason"] != nil {
 		t.Fatalf("resumed: want is_active true and disabled_reason null: %s", r)
 	}
-	if g := a.get(paused); g["is_active"] != true || g["disabled_reason"] != nil {
+	if g := a.Get(paused); g["is_active"] != true || g["disabled_reason"] != nil {
 		t.Fatalf("resume not stored: %v", g)
 	}
 	check("?is_active=true", on, paused)
@@ -216,7 +217,7 @@ func TestActiveFilterAndResume(t *testing.T) {
 		Subscriptions *int64 `json:"subscriptions"`
 		Active        *int64 `json:"active_subscriptions"`
 	}
-	if err := json.Unmarshal(a.expect(a.do(http.MethodGet, "/webhooks/stats", nil), http.StatusOK).body, &st); err != nil {
+	if err := json.Unmarshal(a.Expect(a.Do(http.MethodGet, "/webhooks/stats", nil), http.StatusOK).Body, &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.Subscriptions == nil || *st.Subscriptions != 3 || st.Active == nil || *st.Active != 2 {
@@ -228,12 +229,12 @@ func TestActiveFilterAndResume(t *testing.T) {
 func TestEventsAndStats(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
+	a := e.API
 
 	for _, path := range []string{"/webhooks/events", "/webhooks/events/available"} {
-		r := a.expect(a.do(http.MethodGet, path, nil), http.StatusOK)
+		r := a.Expect(a.Do(http.MethodGet, path, nil), http.StatusOK)
 		var got []eventInfo
-		if err := json.Unmarshal(r.body, &got); err != nil {
+		if err := json.Unmarshal(r.Body, &got); err != nil {
 			t.Fatalf("%s: %v", r, err)
 		}
 		if !reflect.DeepEqual(got, catalogue) {
@@ -242,7 +243,7 @@ func TestEventsAndStats(t *testing.T) {
 	}
 
 	stats := func() map[string]any {
-		return a.expect(a.do(http.MethodGet, "/webhooks/stats", nil), http.StatusOK).object(t)
+		return a.Expect(a.Do(http.MethodGet, "/webhooks/stats", nil), http.StatusOK).Object(t)
 	}
 	st := stats()
 	for _, k := range []string{"events", "subscriptions", "active_subscriptions"} {
@@ -263,7 +264,7 @@ func TestEventsAndStats(t *testing.T) {
 	testbed.Eventually(t, 5*time.Second, "stats count the inferred event", func() bool {
 		return stats()["events"] == 1.0
 	})
-	a.create(map[string]any{"url": receiver, "events": []string{"order.created"}})
+	a.Create(map[string]any{"url": receiver, "events": []string{"order.created"}})
 	if st := stats(); st["subscriptions"] != 1.0 || st["active_subscriptions"] != 1.0 {
 		t.Errorf("stats after a create: %v", st)
 	}
@@ -274,8 +275,8 @@ func TestEventsAndStats(t *testing.T) {
 func TestWrongMethodAndUnknownRoute(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
-	id := str(a.create(map[string]any{"url": receiver, "events": []string{"order.created"}})["id"])
+	a := e.API
+	id := testbed.Str(a.Create(map[string]any{"url": receiver, "events": []string{"order.created"}})["id"])
 
 	for _, c := range []struct{ method, path, allow string }{
 		{http.MethodDelete, "/webhooks/subscriptions", "GET, HEAD, POST"},
@@ -287,9 +288,9 @@ func TestWrongMethodAndUnknownRoute(t *testing.T) {
 		{http.MethodPut, "/webhooks/events/available", "GET, HEAD"},
 		{http.MethodDelete, "/webhooks/stats", "GET, HEAD"},
 	} {
-		r := a.do(c.method, c.path, nil)
-		msg, _ := a.apiError(r, http.StatusMethodNotAllowed)
-		if got := r.header.Get("Allow"); got != c.allow {
+		r := a.Do(c.method, c.path, nil)
+		msg, _ := a.APIError(r, http.StatusMethodNotAllowed)
+		if got := r.Header.Get("Allow"); got != c.allow {
 			t.Errorf("%s %s: Allow %q, want %q", c.method, c.path, got, c.allow)
 		}
 		if !strings.Contains(msg, c.method) {
@@ -297,16 +298,16 @@ func TestWrongMethodAndUnknownRoute(t *testing.T) {
 		}
 	}
 	// The 405 did not touch the subscription.
-	a.get(id)
+	a.Get(id)
 
 	for _, path := range []string{"/webhooks/nope", "/webhooks/subscriptions/" + id + "/nope", "/webhooks/events/nope", "/webhooks/subscriptions/"} {
-		msg, _ := a.apiError(a.do(http.MethodGet, path, nil), http.StatusNotFound)
+		msg, _ := a.APIError(a.Do(http.MethodGet, path, nil), http.StatusNotFound)
 		if !strings.Contains(msg, path) {
 			t.Errorf("GET %s: the message does not name the path: %q", path, msg)
 		}
 	}
 	// HEAD is served with GET.
-	if r := a.do(http.MethodHead, "/webhooks/subscriptions/"+id, nil); r.status != http.StatusOK {
+	if r := a.Do(http.MethodHead, "/webhooks/subscriptions/"+id, nil); r.Status != http.StatusOK {
 		t.Errorf("HEAD: %s", r)
 	}
 }
@@ -317,7 +318,7 @@ func TestNoWebhooksApp(t *testing.T) {
 	t.Parallel()
 	port := testbed.FreePort(t)
 	c := testbed.StartCaddy(t, "", plainConfig(port))
-	a := api{t: t, base: "http://" + c.AdminAddr}
+	a := testbed.API{T: t, Base: "http://" + c.AdminAddr}
 
 	check503 := func() {
 		t.Helper()
@@ -336,14 +337,14 @@ func TestNoWebhooksApp(t *testing.T) {
 			{http.MethodGet, "/webhooks/events/available", nil},
 			{http.MethodGet, "/webhooks/stats", nil},
 		} {
-			msg, _ := a.apiError(a.do(rq.method, rq.path, rq.body), http.StatusServiceUnavailable)
+			msg, _ := a.APIError(a.Do(rq.method, rq.path, rq.body), http.StatusServiceUnavailable)
 			if !strings.Contains(msg, "webhooks") {
 				t.Errorf("%s %s: 503 message does not say what is missing: %q", rq.method, rq.path, msg)
 			}
 		}
 		// Routing errors do not depend on the app.
-		a.apiError(a.do(http.MethodGet, "/webhooks/nope", nil), http.StatusNotFound)
-		a.apiError(a.do(http.MethodDelete, "/webhooks/stats", nil), http.StatusMethodNotAllowed)
+		a.APIError(a.Do(http.MethodGet, "/webhooks/nope", nil), http.StatusNotFound)
+		a.APIError(a.Do(http.MethodDelete, "/webhooks/stats", nil), http.StatusMethodNotAllowed)
 	}
 	check503()
 
@@ -358,7 +359,7 @@ func TestNoWebhooksApp(t *testing.T) {
 	}
 
 	// Reload into a config with the webhooks app: the API answers.
-	e := &env{t: t, Caddy: c, api: a, upstream: upstreamApp(t).Listener.Addr().String(), rulesPath: writeRules(t)}
+	e := &env{t: t, Caddy: c, API: a, upstream: testbed.OrdersApp(t).Listener.Addr().String(), rulesPath: testbed.WriteOrderRules(t)}
 	// The new site's port was free a moment ago; another test process may
 	// have bound it since, so a load that fails on it tries another port.
 	for try := 0; ; try++ {
@@ -372,21 +373,21 @@ func TestNoWebhooksApp(t *testing.T) {
 		}
 	}
 	testbed.Eventually(t, 5*time.Second, "the API answers after loading a webhooks config", func() bool {
-		return a.do(http.MethodGet, "/webhooks/subscriptions", nil).status == http.StatusOK
+		return a.Do(http.MethodGet, "/webhooks/subscriptions", nil).Status == http.StatusOK
 	})
-	id := str(a.create(map[string]any{"url": receiver, "events": []string{"order.created"}})["id"])
+	id := testbed.Str(a.Create(map[string]any{"url": receiver, "events": []string{"order.created"}})["id"])
 
 	// And back out: 503 again.
 	e.reload(plainConfig(port))
 	testbed.Eventually(t, 5*time.Second, "503 after loading a config without webhooks", func() bool {
-		return a.do(http.MethodGet, "/webhooks/subscriptions", nil).status == http.StatusServiceUnavailable
+		return a.Do(http.MethodGet, "/webhooks/subscriptions", nil).Status == http.StatusServiceUnavailable
 	})
 	check503()
 
 	// The subscription was kept in the store meanwhile.
 	e.reload(e.config(""))
 	testbed.Eventually(t, 5*time.Second, "the API answers again", func() bool {
-		return a.do(http.MethodGet, "/webhooks/subscriptions/"+id, nil).status == http.StatusOK
+		return a.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil).Status == http.StatusOK
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 )
 
 // TestSecretHiding checks that the full secret is shown only by create
@@ -13,7 +15,7 @@ import (
 func TestSecretHiding(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
+	a := e.API
 
 	var secrets []string
 	// Generated secrets: whsec_ + base64 of 32 bytes, for every scheme,
@@ -24,8 +26,8 @@ func TestSecretHiding(t *testing.T) {
 		if scheme != "" {
 			body["signature"] = scheme
 		}
-		sub := a.create(body)
-		secret := str(sub["secret"])
+		sub := a.Create(body)
+		secret := testbed.Str(sub["secret"])
 		if !strings.HasPrefix(secret, "whsec_") || len(secret) != len(standardSecret(32)) {
 			t.Errorf("scheme %q: generated secret %q is not whsec_ + base64 of 32 bytes", scheme, secret)
 		}
@@ -41,47 +43,47 @@ func TestSecretHiding(t *testing.T) {
 	// Given secrets are kept as given and hidden the same way.
 	given := map[string]string{"standard": standardSecret(32), "sha256": "sha256-shared-secret-0001", "hex": "hex-shared-secret-000000001"}
 	for scheme, secret := range given {
-		sub := a.create(with(map[string]any{"signature": scheme, "secret": secret}))
+		sub := a.Create(with(map[string]any{"signature": scheme, "secret": secret}))
 		if sub["secret"] != secret {
 			t.Errorf("scheme %s: given secret answered as %v", scheme, sub["secret"])
 		}
 		secrets = append(secrets, secret)
 	}
 
-	if n := len(a.listSubs("")); n != len(secrets) {
+	if n := len(a.ListSubs("")); n != len(secrets) {
 		t.Fatalf("list has %d subscriptions, want %d", n, len(secrets))
 	}
 
 	// Nowhere else: list, get, PUT, PATCH, the ?is_active lists.
-	r := a.expect(a.do(http.MethodGet, "/webhooks/subscriptions", nil), http.StatusOK)
+	r := a.Expect(a.Do(http.MethodGet, "/webhooks/subscriptions", nil), http.StatusOK)
 	for _, q := range []string{"", "?is_active=true", "?is_active=false"} {
-		r := a.expect(a.do(http.MethodGet, "/webhooks/subscriptions"+q, nil), http.StatusOK)
+		r := a.Expect(a.Do(http.MethodGet, "/webhooks/subscriptions"+q, nil), http.StatusOK)
 		for _, s := range secrets {
-			if strings.Contains(string(r.body), s) {
+			if strings.Contains(string(r.Body), s) {
 				t.Errorf("list%s shows a full secret", q)
 			}
 		}
 	}
-	if strings.Contains(string(r.body), `"secret"`) {
-		t.Errorf("list has a secret field: %s", r.body)
+	if strings.Contains(string(r.Body), `"secret"`) {
+		t.Errorf("list has a secret field: %s", r.Body)
 	}
-	for i, sub := range r.list(t) {
-		id := str(sub["id"])
+	for i, sub := range r.List(t) {
+		id := testbed.Str(sub["id"])
 		secret := secretOf(t, a, id, secrets)
 		noSecret(t, "list", sub, nil, secret)
-		g := a.do(http.MethodGet, "/webhooks/subscriptions/"+id, nil)
-		noSecret(t, "get", a.expect(g, http.StatusOK).object(t), g.body, secret)
+		g := a.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil)
+		noSecret(t, "get", a.Expect(g, http.StatusOK).Object(t), g.Body, secret)
 		m := http.MethodPatch
 		if i%2 == 0 {
 			m = http.MethodPut
 		}
-		u := a.do(m, "/webhooks/subscriptions/"+id, map[string]any{"description": "seen"})
-		noSecret(t, m, a.expect(u, http.StatusOK).object(t), u.body, secret)
+		u := a.Do(m, "/webhooks/subscriptions/"+id, map[string]any{"description": "seen"})
+		noSecret(t, m, a.Expect(u, http.StatusOK).Object(t), u.Body, secret)
 		// Changing the secret through an update does not echo it either.
 		if i == 0 {
 			newSecret := standardSecret(40)
-			u := a.do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"signature": "standard", "secret": newSecret})
-			noSecret(t, "PATCH secret", a.expect(u, http.StatusOK).object(t), u.body, newSecret)
+			u := a.Do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"signature": "standard", "secret": newSecret})
+			noSecret(t, "PATCH secret", a.Expect(u, http.StatusOK).Object(t), u.Body, newSecret)
 			secrets = append(secrets, newSecret)
 		}
 	}
@@ -90,9 +92,9 @@ func TestSecretHiding(t *testing.T) {
 }
 
 // secretOf finds which of secrets belongs to subscription id, by its hint.
-func secretOf(t *testing.T, a api, id string, secrets []string) string {
+func secretOf(t *testing.T, a testbed.API, id string, secrets []string) string {
 	t.Helper()
-	hint := strings.TrimSuffix(str(a.get(id)["secret_hint"]), "…")
+	hint := strings.TrimSuffix(testbed.Str(a.Get(id)["secret_hint"]), "…")
 	var found string
 	for _, s := range secrets {
 		if hint != "" && strings.HasPrefix(s, hint) {
@@ -113,19 +115,19 @@ func secretOf(t *testing.T, a api, id string, secrets []string) string {
 func TestRotateSecret(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
-	sub := a.create(with(map[string]any{"signature": "sha256", "secret": "the-first-shared-secret"}))
-	id := str(sub["id"])
+	a := e.API
+	sub := a.Create(with(map[string]any{"signature": "sha256", "secret": "the-first-shared-secret"}))
+	id := testbed.Str(sub["id"])
 	rotate := "/webhooks/subscriptions/" + id + "/rotate-secret"
-	secrets := []string{str(sub["secret"])}
+	secrets := []string{testbed.Str(sub["secret"])}
 
 	// Without a body: a new whsec_ secret, no grace period.
-	r := a.expect(a.do(http.MethodPost, rotate, nil), http.StatusOK)
-	if cc := r.header.Get("Cache-Control"); cc != "no-store" {
+	r := a.Expect(a.Do(http.MethodPost, rotate, nil), http.StatusOK)
+	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("rotate-secret Cache-Control %q, want no-store", cc)
 	}
-	rot := r.object(t)
-	s1 := str(rot["secret"])
+	rot := r.Object(t)
+	s1 := testbed.Str(rot["secret"])
 	if !strings.HasPrefix(s1, "whsec_") || s1 == secrets[0] {
 		t.Fatalf("rotated secret %q: want a new whsec_ secret", s1)
 	}
@@ -136,15 +138,15 @@ func TestRotateSecret(t *testing.T) {
 		t.Errorf("rotation changed other fields: %s", r)
 	}
 	secrets = append(secrets, s1)
-	g := a.do(http.MethodGet, "/webhooks/subscriptions/"+id, nil)
-	got := a.expect(g, http.StatusOK).object(t)
-	noSecret(t, "get after rotate", got, g.body, s1)
+	g := a.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil)
+	got := a.Expect(g, http.StatusOK).Object(t)
+	noSecret(t, "get after rotate", got, g.Body, s1)
 	if _, ok := got["previous_secret_expires_at"]; ok {
 		t.Errorf("get after a rotation without grace shows previous_secret_expires_at")
 	}
 
 	// An empty object is the same.
-	s2 := str(a.expect(a.do(http.MethodPost, rotate, map[string]any{}), http.StatusOK).object(t)["secret"])
+	s2 := testbed.Str(a.Expect(a.Do(http.MethodPost, rotate, map[string]any{}), http.StatusOK).Object(t)["secret"])
 	if s2 == s1 || !strings.HasPrefix(s2, "whsec_") {
 		t.Fatalf("second rotation: %q after %q", s2, s1)
 	}
@@ -152,9 +154,9 @@ func TestRotateSecret(t *testing.T) {
 
 	// With a grace period of 24h: previous_secret_expires_at about 24h ahead.
 	before := time.Now()
-	rot = a.expect(a.do(http.MethodPost, rotate, map[string]any{"grace_period": "24h"}), http.StatusOK).object(t)
+	rot = a.Expect(a.Do(http.MethodPost, rotate, map[string]any{"grace_period": "24h"}), http.StatusOK).Object(t)
 	after := time.Now()
-	s3 := str(rot["secret"])
+	s3 := testbed.Str(rot["secret"])
 	if s3 == s2 || !strings.HasPrefix(s3, "whsec_") {
 		t.Fatalf("rotation with grace: %q after %q", s3, s2)
 	}
@@ -163,32 +165,32 @@ func TestRotateSecret(t *testing.T) {
 	if exp.Before(before.Add(24*time.Hour-time.Second)) || exp.After(after.Add(24*time.Hour+time.Second)) {
 		t.Errorf("previous_secret_expires_at %v, want about %v", exp, before.Add(24*time.Hour))
 	}
-	g = a.do(http.MethodGet, "/webhooks/subscriptions/"+id, nil)
-	got = a.expect(g, http.StatusOK).object(t)
-	noSecret(t, "get after rotate with grace", got, g.body, s3)
+	g = a.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil)
+	got = a.Expect(g, http.StatusOK).Object(t)
+	noSecret(t, "get after rotate with grace", got, g.Body, s3)
 	if !parseTime(t, got["previous_secret_expires_at"]).Equal(exp) {
 		t.Errorf("get shows previous_secret_expires_at %v, rotate said %v", got["previous_secret_expires_at"], exp)
 	}
 	for _, s := range secrets[:3] {
-		if strings.Contains(string(g.body), s) {
+		if strings.Contains(string(g.Body), s) {
 			t.Errorf("get shows an old secret")
 		}
 	}
 
 	// Other durations are accepted; 0s ends the grace period at once.
-	rot = a.expect(a.do(http.MethodPost, rotate, map[string]any{"grace_period": "90m"}), http.StatusOK).object(t)
-	secrets = append(secrets, str(rot["secret"]))
+	rot = a.Expect(a.Do(http.MethodPost, rotate, map[string]any{"grace_period": "90m"}), http.StatusOK).Object(t)
+	secrets = append(secrets, testbed.Str(rot["secret"]))
 	if exp := parseTime(t, rot["previous_secret_expires_at"]); time.Until(exp) < 89*time.Minute || time.Until(exp) > 91*time.Minute {
 		t.Errorf("grace 90m: expires at %v", exp)
 	}
-	rot = a.expect(a.do(http.MethodPost, rotate, map[string]any{"grace_period": "0s"}), http.StatusOK).object(t)
-	secrets = append(secrets, str(rot["secret"]))
+	rot = a.Expect(a.Do(http.MethodPost, rotate, map[string]any{"grace_period": "0s"}), http.StatusOK).Object(t)
+	secrets = append(secrets, testbed.Str(rot["secret"]))
 	if _, ok := rot["previous_secret_expires_at"]; ok {
 		t.Errorf("grace 0s shows previous_secret_expires_at")
 	}
 
 	// Bad grace periods and bodies: 400 naming the field, nothing rotated.
-	hint := a.get(id)["secret_hint"]
+	hint := a.Get(id)["secret_hint"]
 	for _, body := range []any{
 		map[string]any{"grace_period": "tomorrow"},
 		map[string]any{"grace_period": "24"},
@@ -198,19 +200,19 @@ func TestRotateSecret(t *testing.T) {
 		map[string]any{"grace_period": 24},
 		map[string]any{"grace_period": nil},
 	} {
-		a.fieldError(a.do(http.MethodPost, rotate, body), "grace_period")
+		a.FieldError(a.Do(http.MethodPost, rotate, body), "grace_period")
 	}
-	a.fieldError(a.do(http.MethodPost, rotate, map[string]any{"grace": "24h"}), "grace")
-	a.fieldError(a.do(http.MethodPost, rotate, map[string]any{"secret": standardSecret(32)}), "secret")
-	a.apiError(a.do(http.MethodPost, rotate, `["24h"]`), http.StatusBadRequest)
-	if h := a.get(id)["secret_hint"]; h != hint {
+	a.FieldError(a.Do(http.MethodPost, rotate, map[string]any{"grace": "24h"}), "grace")
+	a.FieldError(a.Do(http.MethodPost, rotate, map[string]any{"secret": standardSecret(32)}), "secret")
+	a.APIError(a.Do(http.MethodPost, rotate, `["24h"]`), http.StatusBadRequest)
+	if h := a.Get(id)["secret_hint"]; h != hint {
 		t.Errorf("a refused rotation changed the secret: hint %v -> %v", hint, h)
 	}
 
 	// Rotations are the only answers with the secret; none of them is logged.
-	l := a.do(http.MethodGet, "/webhooks/subscriptions", nil)
+	l := a.Do(http.MethodGet, "/webhooks/subscriptions", nil)
 	for _, s := range secrets {
-		if strings.Contains(string(l.body), s) {
+		if strings.Contains(string(l.Body), s) {
 			t.Errorf("list shows a secret")
 		}
 	}

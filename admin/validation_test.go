@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 )
 
 // standardSecret returns a Standard Webhooks secret of n key bytes, whose
@@ -41,9 +43,9 @@ func with(fields map[string]any) map[string]any {
 func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one Caddy and the target subscription: they run in order
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
-	target := a.create(with(nil))
-	targetID := str(target["id"])
+	a := e.API
+	target := a.Create(with(nil))
+	targetID := testbed.Str(target["id"])
 
 	bad := []struct {
 		name  string
@@ -135,8 +137,8 @@ func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one
 	}
 	for _, c := range bad {
 		t.Run("create/"+c.name, func(t *testing.T) {
-			a := api{t: t, base: a.base}
-			a.fieldError(a.do(http.MethodPost, "/webhooks/subscriptions", c.body), c.field)
+			a := testbed.API{T: t, Base: a.Base}
+			a.FieldError(a.Do(http.MethodPost, "/webhooks/subscriptions", c.body), c.field)
 		})
 	}
 	// The same fields are checked on update, where the bad value alone is
@@ -147,15 +149,15 @@ func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one
 		}
 		for _, method := range []string{http.MethodPatch, http.MethodPut} {
 			t.Run(method+"/"+c.name, func(t *testing.T) {
-				a := api{t: t, base: a.base}
-				a.fieldError(a.do(method, "/webhooks/subscriptions/"+targetID, map[string]any{c.field: c.body[c.field]}), c.field)
+				a := testbed.API{T: t, Base: a.Base}
+				a.FieldError(a.Do(method, "/webhooks/subscriptions/"+targetID, map[string]any{c.field: c.body[c.field]}), c.field)
 			})
 		}
 	}
 	// Several bad fields are all reported.
 	t.Run("several fields", func(t *testing.T) {
-		a := api{t: t, base: a.base}
-		_, fields := a.apiError(a.do(http.MethodPost, "/webhooks/subscriptions", map[string]any{
+		a := testbed.API{T: t, Base: a.Base}
+		_, fields := a.APIError(a.Do(http.MethodPost, "/webhooks/subscriptions", map[string]any{
 			"url": "ftp://x", "events": []string{}, "signature": "md5", "rate_limit": "fast",
 		}), http.StatusBadRequest)
 		for _, f := range []string{"url", "events", "signature", "rate_limit"} {
@@ -164,14 +166,14 @@ func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one
 			}
 		}
 	})
-	got := a.get(targetID)
-	noSecret(t, "get", got, nil, str(target["secret"]))
+	got := a.Get(targetID)
+	noSecret(t, "get", got, nil, testbed.Str(target["secret"]))
 	delete(target, "secret")
 	target["secret_hint"] = got["secret_hint"]
 	if !reflect.DeepEqual(got, target) {
 		t.Errorf("failed updates changed the subscription:\n got %v\nwant %v", got, target)
 	}
-	if l := a.listSubs(""); len(l) != 1 {
+	if l := a.ListSubs(""); len(l) != 1 {
 		t.Errorf("failed creates stored subscriptions: %v", ids(l))
 	}
 
@@ -187,7 +189,7 @@ func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one
 		{"webhook.test", with(map[string]any{"events": []string{"webhook.test"}}), nil},
 		{"every known event", with(map[string]any{"events": []string{"order.created", "order.paid", "customer.created"}}), nil},
 		{"duplicates merged", with(map[string]any{"events": []string{"order.paid", "order.paid", "customer.*"}}), func(t *testing.T, sub map[string]any) {
-			if got := strs(sub["events"]); !reflect.DeepEqual(got, []string{"order.paid", "customer.*"}) {
+			if got := testbed.Strs(sub["events"]); !reflect.DeepEqual(got, []string{"order.paid", "customer.*"}) {
 				t.Errorf("events %v", got)
 			}
 		}},
@@ -213,7 +215,7 @@ func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one
 		// An empty secret, as a form with the field left blank sends it,
 		// is a secret not given: one is generated.
 		{"empty secret generated", with(map[string]any{"signature": "sha256", "secret": ""}), func(t *testing.T, sub map[string]any) {
-			if s := str(sub["secret"]); !strings.HasPrefix(s, "whsec_") {
+			if s := testbed.Str(sub["secret"]); !strings.HasPrefix(s, "whsec_") {
 				t.Errorf("secret %q", s)
 			}
 		}},
@@ -225,8 +227,8 @@ func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one
 	}
 	for _, c := range good {
 		t.Run("accept/"+c.name, func(t *testing.T) {
-			a := api{t: t, base: a.base}
-			sub := a.create(c.body)
+			a := testbed.API{T: t, Base: a.Base}
+			sub := a.Create(c.body)
 			for k, v := range c.body {
 				if k == "events" || k == "secret" || c.check != nil {
 					continue
@@ -247,12 +249,12 @@ func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one
 	// A legacy secret stays valid while the scheme stays legacy; switching
 	// to standard then needs a standard secret too.
 	t.Run("scheme and secret together", func(t *testing.T) {
-		a := api{t: t, base: a.base}
-		id := str(a.create(with(map[string]any{"signature": "hex", "secret": "a-legacy-shared-secret"}))["id"])
-		a.fieldError(a.do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"signature": "standard"}), "secret")
-		a.expect(a.do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"signature": "sha256"}), http.StatusOK)
-		r := a.expect(a.do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"signature": "standard", "secret": standardSecret(32)}), http.StatusOK)
-		if o := r.object(t); o["signature"] != "standard" {
+		a := testbed.API{T: t, Base: a.Base}
+		id := testbed.Str(a.Create(with(map[string]any{"signature": "hex", "secret": "a-legacy-shared-secret"}))["id"])
+		a.FieldError(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"signature": "standard"}), "secret")
+		a.Expect(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"signature": "sha256"}), http.StatusOK)
+		r := a.Expect(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+id, map[string]any{"signature": "standard", "secret": standardSecret(32)}), http.StatusOK)
+		if o := r.Object(t); o["signature"] != "standard" {
 			t.Errorf("signature %v", o["signature"])
 		}
 	})
@@ -285,8 +287,8 @@ func jsonValue(t *testing.T, v any) any {
 func TestBadBodies(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, "")
-	a := e.api
-	id := str(a.create(with(nil))["id"])
+	a := e.API
+	id := testbed.Str(a.Create(with(nil))["id"])
 
 	for _, body := range []string{`[]`, `[{"url":"https://x.example.com"}]`, `"text"`, `42`, `null`, `true`, `{`, `{"url":}`, `not json`, `{"url":"https://x.example.com"} trailing`} {
 		for _, rq := range []struct{ method, path string }{
@@ -295,7 +297,7 @@ func TestBadBodies(t *testing.T) {
 			{http.MethodPatch, "/webhooks/subscriptions/" + id},
 			{http.MethodPost, "/webhooks/subscriptions/" + id + "/rotate-secret"},
 		} {
-			msg, _ := a.apiError(a.do(rq.method, rq.path, body), http.StatusBadRequest)
+			msg, _ := a.APIError(a.Do(rq.method, rq.path, body), http.StatusBadRequest)
 			if !strings.Contains(msg, "JSON object") {
 				t.Errorf("%s %s %q: message %q does not say a JSON object is wanted", rq.method, rq.path, body, msg)
 			}
@@ -318,7 +320,7 @@ func TestBadBodies(t *testing.T) {
 			{http.MethodPut, "/webhooks/subscriptions/" + id},
 			{http.MethodPatch, "/webhooks/subscriptions/" + id},
 		} {
-			msg, fields := a.apiError(a.do(rq.method, rq.path, c.body), http.StatusBadRequest)
+			msg, fields := a.APIError(a.Do(rq.method, rq.path, c.body), http.StatusBadRequest)
 			if !strings.Contains(msg, c.msg) {
 				t.Errorf("%s %s %.60s: message %q, want one containing %q", rq.method, rq.path, c.body, msg, c.msg)
 			}
@@ -327,7 +329,7 @@ func TestBadBodies(t *testing.T) {
 			}
 		}
 	}
-	a.fieldError(a.do(http.MethodPost, "/webhooks/subscriptions/"+id+"/rotate-secret", `{"grace_period": "1h", "grace_period": "720h"}`), "grace_period")
+	a.FieldError(a.Do(http.MethodPost, "/webhooks/subscriptions/"+id+"/rotate-secret", `{"grace_period": "1h", "grace_period": "720h"}`), "grace_period")
 
 	// Over 1 MiB: 400, and the API still answers afterwards.
 	big := `{"description":"` + strings.Repeat("x", 1<<20) + `","url":"` + receiver + `","events":["order.created"]}`
@@ -335,25 +337,25 @@ func TestBadBodies(t *testing.T) {
 		{http.MethodPost, "/webhooks/subscriptions"},
 		{http.MethodPatch, "/webhooks/subscriptions/" + id},
 	} {
-		msg, _ := a.apiError(a.do(rq.method, rq.path, big), http.StatusBadRequest)
+		msg, _ := a.APIError(a.Do(rq.method, rq.path, big), http.StatusBadRequest)
 		if !strings.Contains(msg, "larger") {
 			t.Errorf("%s %s over 1 MiB: message %q does not say it is too large", rq.method, rq.path, msg)
 		}
 	}
 	// Just under the limit is read (and then refused for its description).
 	under := `{"description":"` + strings.Repeat("x", 1<<20-100) + `"}`
-	a.fieldError(a.do(http.MethodPatch, "/webhooks/subscriptions/"+id, under), "description")
+	a.FieldError(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+id, under), "description")
 
-	if l := a.listSubs(""); !reflect.DeepEqual(ids(l), []string{id}) {
+	if l := a.ListSubs(""); !reflect.DeepEqual(ids(l), []string{id}) {
 		t.Errorf("bad bodies stored something: %v", ids(l))
 	}
-	if g := a.get(id); g["description"] != "" {
+	if g := a.Get(id); g["description"] != "" {
 		t.Errorf("bad bodies changed the subscription: %v", g["description"])
 	}
 	// An empty body is an empty object: a no-op update.
-	a.expect(a.do(http.MethodPatch, "/webhooks/subscriptions/"+id, ""), http.StatusOK)
+	a.Expect(a.Do(http.MethodPatch, "/webhooks/subscriptions/"+id, ""), http.StatusOK)
 	// and a create with nothing in it names the required fields.
-	_, fields := a.apiError(a.do(http.MethodPost, "/webhooks/subscriptions", ""), http.StatusBadRequest)
+	_, fields := a.APIError(a.Do(http.MethodPost, "/webhooks/subscriptions", ""), http.StatusBadRequest)
 	if fields["url"] == "" || fields["events"] == "" {
 		t.Errorf("empty create: want errors on url and events, got %v", fields)
 	}

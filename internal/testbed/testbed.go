@@ -4,7 +4,9 @@
 package testbed
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -261,6 +263,20 @@ func (c *Caddy) Output() string { return c.out.String() }
 func (c *Caddy) Logs() string {
 	b, _ := os.ReadFile(c.LogFile)
 	return string(b)
+}
+
+// LogLines returns the decoded JSON lines of the process's log file.
+func (c *Caddy) LogLines() []map[string]any {
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(c.Logs()))
+	sc.Buffer(make([]byte, 1<<20), 4<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // Kill ends the process with SIGKILL (no cleanup, as in a crash).

@@ -1,4 +1,4 @@
-package admin_test
+package e2e_test
 
 // The management page in a real browser: headless Chromium, driven by
 // chromedp, against a real Caddy (internal/testbed) in front of a real
@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,7 +55,7 @@ func chromium(t *testing.T) string {
 
 // uiCaddyfile is the config of the browser test: the admin endpoint with
 // the origins setting docs/management-page.md gives for opening the page (see
-// TestAdminOriginChecks), a subscription declared in the config, and the
+// TestAdminOriginChecks in admin/ui_origin_test.go), a subscription declared in the config, and the
 // handler in front of upstream. Deliveries go to loopback receivers, so
 // private targets are allowed.
 func uiCaddyfile(sitePort int, upstream, rulesPath, receiverURL string) string {
@@ -103,10 +104,10 @@ func TestManagementPageInBrowser(t *testing.T) {
 	chrome := chromium(t)
 	rcv := newHookReceiver(t)
 	rcv.expect("/workflow", signer.SHA256, configSecret)
-	up := upstreamApp(t)
+	up := testbed.OrdersApp(t)
 	sitePort := testbed.FreePort(t)
-	c := testbed.StartCaddy(t, "", uiCaddyfile(sitePort, up.Listener.Addr().String(), writeRules(t), rcv.srv.URL))
-	a := api{t: t, base: "http://" + c.AdminAddr}
+	c := testbed.StartCaddy(t, "", uiCaddyfile(sitePort, up.Listener.Addr().String(), testbed.WriteOrderRules(t), rcv.srv.URL))
+	a := testbed.API{T: t, Base: "http://" + c.AdminAddr}
 	origin := "http://" + c.AdminAddr
 	p := openBrowser(t, chrome, origin)
 
@@ -153,7 +154,7 @@ func TestManagementPageInBrowser(t *testing.T) {
 	if got := p.text(`#f-events-error`); !strings.Contains(got, "event") {
 		t.Errorf("events error %q", got)
 	}
-	if n := len(a.listSubs("")); n != 1 {
+	if n := len(a.ListSubs("")); n != 1 {
 		t.Fatalf("the invalid form reached the API: %d subscriptions", n)
 	}
 	p.shot("ui-form-errors")
@@ -195,12 +196,12 @@ func TestManagementPageInBrowser(t *testing.T) {
 	p.click(`#secret [data-close]`)
 	rcv.expect("/hooks", signer.Standard, secret1)
 
-	subs := a.listSubs("")
+	subs := a.ListSubs("")
 	var id string
 	for _, s := range subs {
 		if s["app_name"] == "Shop receiver" {
-			id = str(s["id"])
-			if s["url"] != hooks || s["description"] != "Orders to the ERP" || strings.Join(strs(s["events"]), " ") != "order.created customer.*" {
+			id = testbed.Str(s["id"])
+			if s["url"] != hooks || s["description"] != "Orders to the ERP" || strings.Join(testbed.Strs(s["events"]), " ") != "order.created customer.*" {
 				t.Errorf("created through the form: %v", s)
 			}
 		}
@@ -225,7 +226,7 @@ func TestManagementPageInBrowser(t *testing.T) {
 	p.shot("ui-form-edit")
 	p.click(`#editor-submit`)
 	p.waitFor("the edited card", `!document.getElementById('editor').open && document.querySelector('`+card+`').textContent.includes('order.paid')`)
-	if s := a.get(id); s["description"] != "Orders and payments to the ERP" || !contains(strs(s["events"]), "order.paid") || s["rate_limit"] != "100/m" {
+	if s := a.Get(id); s["description"] != "Orders and payments to the ERP" || !slices.Contains(testbed.Strs(s["events"]), "order.paid") || s["rate_limit"] != "100/m" {
 		t.Errorf("after the edit: %v", s)
 	}
 
@@ -271,7 +272,7 @@ func TestManagementPageInBrowser(t *testing.T) {
 	rcv.answer("/hooks", http.StatusBadRequest)
 	postOrder(t, sitePort)
 	testbed.Eventually(t, 20*time.Second, "the order.created delivery failed", func() bool {
-		return len(a.expect(a.do(http.MethodGet, "/webhooks/subscriptions/"+id+"/deliveries?status=failed", nil), http.StatusOK).list(t)) == 1
+		return len(a.Expect(a.Do(http.MethodGet, "/webhooks/subscriptions/"+id+"/deliveries?status=failed", nil), http.StatusOK).List(t)) == 1
 	})
 	p.click(card + ` [data-action="deliveries"]`)
 	p.waitFor("the failed delivery with its attempt",
@@ -290,18 +291,18 @@ func TestManagementPageInBrowser(t *testing.T) {
 	p.waitFor("the deliveries closed", `!document.getElementById('deliveries').open`)
 
 	// Resume: a subscription that a 410 paused shows why, and resumes.
-	gone := a.create(map[string]any{"app_name": "Gone app", "url": rcv.srv.URL + "/gone", "events": []string{"order.created"}, "signature": "hex"})
-	goneID := str(gone["id"])
-	rcv.expect("/gone", signer.Hex, str(gone["secret"]))
+	gone := a.Create(map[string]any{"app_name": "Gone app", "url": rcv.srv.URL + "/gone", "events": []string{"order.created"}, "signature": "hex"})
+	goneID := testbed.Str(gone["id"])
+	rcv.expect("/gone", signer.Hex, testbed.Str(gone["secret"]))
 	rcv.answer("/gone", http.StatusGone)
 	postOrder(t, sitePort)
 	testbed.Eventually(t, 20*time.Second, "the 410 paused the subscription", func() bool {
-		return a.get(goneID)["is_active"] == false
+		return a.Get(goneID)["is_active"] == false
 	})
 	// The receiver's stats: the redelivered order and the second one
 	// sent, the first attempt failed (stats are written in batches).
 	testbed.Eventually(t, 20*time.Second, "the receiver's stats", func() bool {
-		st := a.get(id)["stats"].(map[string]any)
+		st := a.Get(id)["stats"].(map[string]any)
 		return st["total_sent"] == 2.0 && st["total_failed"] == 1.0
 	})
 	goneCard := `article.sub[data-id="` + goneID + `"]`
@@ -315,7 +316,7 @@ func TestManagementPageInBrowser(t *testing.T) {
 	p.shot("ui-list")
 	p.click(goneCard + ` [data-action="resume"]`)
 	p.waitFor("the resumed card", `!!document.querySelector('`+goneCard+`') && !document.querySelector('`+goneCard+` .paused-note')`)
-	if s := a.get(goneID); s["is_active"] != true || s["disabled_reason"] != nil || s["stats"].(map[string]any)["consecutive_failures"] != 0.0 {
+	if s := a.Get(goneID); s["is_active"] != true || s["disabled_reason"] != nil || s["stats"].(map[string]any)["consecutive_failures"] != 0.0 {
 		t.Errorf("after Resume: %v", s)
 	}
 
@@ -332,12 +333,12 @@ func TestManagementPageInBrowser(t *testing.T) {
 	p.shot("ui-delete")
 	p.do(chromedp.KeyEvent(kb.Escape))
 	p.waitFor("Escape cancels", `!document.getElementById('delete').open`)
-	a.get(id) // still there
+	a.Get(id) // still there
 	p.click(card + ` [data-action="delete"]`)
 	p.waitFor("the confirmation", `document.getElementById('delete').open`)
 	p.click(`#delete-confirm`)
 	p.waitFor("the card gone", `!document.querySelector('`+card+`') && !document.getElementById('delete').open`)
-	a.apiError(a.do(http.MethodGet, "/webhooks/subscriptions/"+id, nil), http.StatusNotFound)
+	a.APIError(a.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil), http.StatusNotFound)
 
 	// A phone: one column, nothing wider than the screen.
 	p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
@@ -353,8 +354,8 @@ func TestManagementPageInBrowser(t *testing.T) {
 	// Nothing the page did was refused by Caddy's admin checks (Origin,
 	// Host, no-cors), and the page raised no error.
 	p.checkProblems()
-	for _, l := range logLines(c) {
-		if str(l["logger"]) == "admin.api" && str(l["msg"]) == "request error" {
+	for _, l := range c.LogLines() {
+		if testbed.Str(l["logger"]) == "admin.api" && testbed.Str(l["msg"]) == "request error" {
 			t.Errorf("Caddy's admin endpoint refused a request of the page: %v", l)
 		}
 	}
@@ -364,7 +365,7 @@ func TestManagementPageInBrowser(t *testing.T) {
 // order.created event.
 func postOrder(t *testing.T, sitePort int) {
 	t.Helper()
-	resp, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/api/orders", sitePort), "application/json", strings.NewReader(`{"total":10}`))
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/api/orders", sitePort), "application/json", strings.NewReader(`{"total":10}`))
 	if err != nil {
 		t.Fatal(err)
 	}
