@@ -39,6 +39,26 @@ func TestDispatcherGonePauses(t *testing.T) {
 	heldStill(t, r.deliveries(sub.ID, webhook.Pending), 1)
 }
 
+// TestDispatcherGonePausesAtOnce: after a 410, the next round sends no
+// other delivery of the subscription, without waiting for the periodic
+// write of the stats (statsEvery): they would fail on a 410 too, dead
+// letters, where a paused subscription's deliveries wait for its resume.
+func TestDispatcherGonePausesAtOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigSettings()) // 4 workers: one delivery of a subscription at a time
+	sub := r.subscribe("sub_gone", "/gone")
+	r.rcv.on("/gone", reply{status: http.StatusGone})
+	r.commit("order.created", 3)
+
+	r.at(r.t0)
+	r.at(r.t0.Add(time.Millisecond))
+	r.sent("/gone", 1)
+	if got := r.subscription(sub.ID); got.IsActive {
+		t.Error("the subscription is still active after a 410")
+	}
+	heldStill(t, r.deliveries(sub.ID, webhook.Pending), 2)
+}
+
 // TestDispatcherDisableAfter: with disable_after 2, two failed deliveries
 // in a row pause the subscription; a success between two failures starts
 // the count again. Once paused, nothing more is sent.
