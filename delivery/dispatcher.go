@@ -373,6 +373,12 @@ func (d *Dispatcher) record(c webhook.Claim, res result, cfg *config) {
 	if outcome != moot {
 		d.stats.note(c.Sub.ID, outcome, res.attempt.Error, now)
 	}
+	if outcome == Gone {
+		// Pause now, not at the next periodic write: until then its next
+		// deliveries would go out and fail on a 410 too, instead of
+		// waiting for a resume as a paused subscription's do.
+		d.flushStats()
+	}
 	d.observe(c, dl, res, outcome == Fail || outcome == Gone)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -62,21 +63,35 @@ const maxRetryAfter = time.Hour
 
 // backoff returns the client's retryablehttp Backoff for a retry schedule:
 // the delay before retry number attemptNum (1 = the first retry) is the
-// schedule's, unless a 429 or 503 answer says Retry-After (read by
-// retryablehttp's DefaultBackoff), which is honoured between 1s and
-// maxRetryAfter.
+// schedule's, unless a 429 or 503 answer says Retry-After, which is
+// honoured between 1s and maxRetryAfter.
 func backoff(schedule []time.Duration) retryablehttp.Backoff {
 	return func(_, _ time.Duration, attemptNum int, resp *http.Response) time.Duration {
 		delay := schedule[min(max(attemptNum, 1), len(schedule))-1]
-		if resp != nil && resp.Header.Get("Retry-After") != "" &&
-			(resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-			// DefaultBackoff returns the Retry-After value for these codes.
-			if ra := retryablehttp.DefaultBackoff(0, maxRetryAfter, attemptNum, resp); ra > 0 {
+		if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+			if ra, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 				delay = min(max(ra, time.Second), maxRetryAfter)
 			}
 		}
 		return delay
 	}
+}
+
+// retryAfter reads a Retry-After value, seconds or an HTTP date; false if
+// there is none or it cannot be read. retryablehttp's DefaultBackoff reads
+// it too, but answers 0 alike for "0", a date past and no value: "retry
+// now" would wait the schedule's delay.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil {
+		return time.Duration(min(s, uint64(maxRetryAfter/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t.Sub(now), true
+	}
+	return 0, false
 }
 
 // errBlocked marks an attempt refused before any byte was sent (a target
