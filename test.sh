@@ -51,7 +51,7 @@ modules() {
 	for m in webhooks http.handlers.webhooks webhooks.storage.badger admin.api.webhooks; do
 		grep -qx "$m" <<<"$mods" || { echo "$1 lacks module $m"; return 1; }
 	done
-	echo "$(basename "$1"): list-modules has webhooks and http.handlers.webhooks"
+	echo "$(basename "$1"): list-modules has webhooks, http.handlers.webhooks, webhooks.storage.badger and admin.api.webhooks"
 }
 
 build_cmd() {
