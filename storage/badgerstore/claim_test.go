@@ -1,0 +1,70 @@
+package badgerstore
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
+)
+
+// TestClaimCursors: Claim starts each subscription's scan where the last
+// one left off, and a delivery made due earlier than that (a retry moved
+// back, a redelivery) is still claimed at once, through the due hints,
+// rather than at the next full scan; a paused subscription's cursor is
+// forgotten.
+func TestClaimCursors(t *testing.T) {
+	s := openTest(t)
+	sub := &webhook.Subscription{ID: "sub_a", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
+	if err := s.PutSubscription(sub); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	evs := []webhook.Event{
+		{ID: webhook.NewID("evt_", t0), Name: "a.b", Time: t0, Data: json.RawMessage(`1`)},
+		{ID: webhook.NewID("evt_", t0), Name: "a.b", Time: t0, Data: json.RawMessage(`2`)},
+	}
+	if err := s.Commit(evs, nil, time.Hour, webhook.Sync, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []webhook.Want{{SubID: "sub_a", Max: 10}}
+
+	// The first claim takes both; the cursor moves to its now.
+	now := t0.Add(time.Second)
+	claims, _, err := s.Claim(now, time.Hour, 10, want, time.Hour)
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("first claim: %d claims, %v", len(claims), err)
+	}
+	if from := s.cursors.from["sub_a"]; !from.Equal(now) {
+		t.Fatalf("cursor after the first claim: %v, want %v", from, now)
+	}
+
+	// One delivery is made due again before the cursor (as a redelivery
+	// is): the next claim, well before the next full scan, finds it.
+	back := t0.Add(-time.Minute)
+	if _, err := s.UpdateDelivery(claims[0].Delivery.ID, time.Hour, func(d *webhook.Delivery) error {
+		d.NextAttemptAt = &back
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := s.Claim(now.Add(time.Second), time.Hour, 10, want, time.Hour)
+	if err != nil || len(again) != 1 || again[0].Delivery.ID != claims[0].Delivery.ID {
+		t.Fatalf("claim after a delivery was made due before the cursor: %d claims, %v", len(again), err)
+	}
+
+	// Paused: its cursor is forgotten, so its scans start from the
+	// beginning once it is active again.
+	if _, err := s.UpdateSubscription("sub_a", func(sub *webhook.Subscription) error {
+		sub.IsActive = false
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Claim(now.Add(2*time.Second), time.Hour, 10, nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, kept := s.cursors.from["sub_a"]; kept {
+		t.Error("the cursor of a paused subscription is kept")
+	}
+}
