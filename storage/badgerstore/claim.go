@@ -38,7 +38,7 @@ func (s *Store) Claim(now time.Time, lease time.Duration, budget int, wants []we
 		c.from = map[string]time.Time{}
 	}
 	// Hints before the scans: what commits after this call is in the next.
-	for subID, t := range s.DueHints() {
+	for subID, t := range s.dueHints() {
 		if from, ok := c.from[subID]; ok && t.Before(from) {
 			c.from[subID] = t
 		}
@@ -48,11 +48,11 @@ func (s *Store) Claim(now time.Time, lease time.Duration, budget int, wants []we
 		clear(c.from)
 		s.sweepOrphans(retention)
 	}
-	scans := make([]Scan, len(wants))
+	scans := make([]scan, len(wants))
 	for i, w := range wants {
-		scans[i] = Scan{SubID: w.SubID, From: c.from[w.SubID], Max: w.Max}
+		scans[i] = scan{SubID: w.SubID, From: c.from[w.SubID], Max: w.Max}
 	}
-	claims, err := s.ClaimDue(now, lease, budget, scans, retention)
+	claims, err := s.claimDue(now, lease, budget, scans, retention)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -89,7 +89,7 @@ func (c *cursors) forgetInactive(active []*webhook.Subscription) {
 
 // sweepOrphans cancels the pending deliveries of deleted subscriptions.
 func (s *Store) sweepOrphans(retention time.Duration) {
-	n, err := s.CancelOrphans(retention)
+	n, err := s.cancelOrphans(retention)
 	switch {
 	case err != nil:
 		s.logger.Error("cancelling the deliveries of deleted subscriptions", zap.Error(err))

@@ -48,7 +48,7 @@ func dueIn(prefix, k []byte) (time.Time, string) {
 
 // dueNotes collects, in a transaction, the earliest due time it gives each
 // subscription's deliveries; once the transaction has committed the store
-// passes them on to the dispatcher (DueHints), whose scans start where they
+// passes them on to the dispatcher (dueHints), whose scans start where they
 // left off unless a note says a delivery became due before that.
 type dueNotes map[string]time.Time
 
@@ -144,25 +144,25 @@ func (s *Store) Delivery(id string) (*webhook.Delivery, error) {
 	return d, err
 }
 
-// Scan asks ClaimDue for the due deliveries of one subscription.
-type Scan struct {
+// scan asks claimDue for the due deliveries of one subscription.
+type scan struct {
 	SubID string
 	From  time.Time // where the subscription's due index is read from
 	Max   int       // how many deliveries to claim at most
 
-	// Set by ClaimDue:
+	// Set by claimDue:
 	Scanned bool      // false when the budget ran out before this scan
 	Claimed int       // how many were claimed
 	Resume  time.Time // when Max cut the scan short: the due time of the first delivery left; zero otherwise
 	Next    time.Time // the due time of the first delivery due after now, zero if none
 }
 
-// ClaimDue claims, for each scan in turn, up to Max deliveries of its
+// claimDue claims, for each scan in turn, up to Max deliveries of its
 // subscription due between From and now, at most budget in all, and moves each one's due time to now+lease: if
 // the process dies during the attempt, the delivery becomes due again then
 // (at least once). Deliveries whose subscription or event is gone are
 // cancelled on the way.
-func (s *Store) ClaimDue(now time.Time, lease time.Duration, budget int, scans []Scan, retention time.Duration) ([]webhook.Claim, error) {
+func (s *Store) claimDue(now time.Time, lease time.Duration, budget int, scans []scan, retention time.Duration) ([]webhook.Claim, error) {
 	var claims []webhook.Claim
 	err := s.write(budget*deliverySize, func() error {
 		return retryConflicts(func() error {
@@ -187,8 +187,8 @@ func (s *Store) ClaimDue(now time.Time, lease time.Duration, budget int, scans [
 	return claims, err
 }
 
-// claimScan does one Scan of ClaimDue in txn.
-func claimScan(txn *badger.Txn, sc *Scan, most int, now time.Time, lease time.Duration, retention time.Duration) ([]webhook.Claim, error) {
+// claimScan does one scan of claimDue in txn.
+func claimScan(txn *badger.Txn, sc *scan, most int, now time.Time, lease time.Duration, retention time.Duration) ([]webhook.Claim, error) {
 	sc.Scanned = true
 	prefix := dueKey(sc.SubID, time.Time{}, "")[:len(prefixDue)+len(sc.SubID)+1]
 	// Read the keys first: the claims below write into the range.
@@ -367,11 +367,11 @@ func (s *Store) QueueDepth() int64 {
 	return n
 }
 
-// CancelOrphans cancels the pending deliveries whose subscription no
+// cancelOrphans cancels the pending deliveries whose subscription no
 // longer exists: a delete normally cancels them in its transaction, but a
 // fan-out from a snapshot taken just before it, or a redelivery or replay
 // racing with it, can leave some. It returns how many it cancelled.
-func (s *Store) CancelOrphans(retention time.Duration) (int, error) {
+func (s *Store) cancelOrphans(retention time.Duration) (int, error) {
 	n := 0
 	err := s.write(sweepSize, func() error {
 		return retryConflicts(func() error {

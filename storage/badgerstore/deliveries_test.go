@@ -10,7 +10,7 @@ import (
 
 // TestClaimDue covers the per-subscription scans: each claims only its
 // own subscription's due deliveries, Max and the budget cut scans short
-// with Resume set, Next tells when the next one is due, and DueHints
+// with Resume set, Next tells when the next one is due, and dueHints
 // reports what committed transactions made due.
 func TestClaimDue(t *testing.T) {
 	s := openTest(t)
@@ -19,7 +19,7 @@ func TestClaimDue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if h := s.DueHints(); len(h) != 0 {
+	if h := s.dueHints(); len(h) != 0 {
 		t.Fatalf("hints before any delivery: %v", h)
 	}
 	var evs []webhook.Event
@@ -30,17 +30,17 @@ func TestClaimDue(t *testing.T) {
 	if err := s.Commit(evs, nil, time.Hour, webhook.Sync, nil); err != nil {
 		t.Fatal(err)
 	}
-	hints := s.DueHints()
+	hints := s.dueHints()
 	if len(hints) != 2 || hints["sub_a"].IsZero() || hints["sub_b"].IsZero() {
 		t.Fatalf("hints after fan-out to two subscriptions: %v", hints)
 	}
-	if h := s.DueHints(); len(h) != 0 {
+	if h := s.dueHints(); len(h) != 0 {
 		t.Fatalf("hints are not forgotten once read: %v", h)
 	}
 
 	now := time.Now()
-	scans := []Scan{{SubID: "sub_a", Max: 3}, {SubID: "sub_b", Max: 10}}
-	claims, err := s.ClaimDue(now, time.Minute, 4, scans, time.Hour)
+	scans := []scan{{SubID: "sub_a", Max: 3}, {SubID: "sub_b", Max: 10}}
+	claims, err := s.claimDue(now, time.Minute, 4, scans, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +63,8 @@ func TestClaimDue(t *testing.T) {
 
 	// The claimed ones are leased a minute ahead: the next scans take
 	// the rest and report the leases as the next due time.
-	scans = []Scan{{SubID: "sub_a", From: scans[0].Resume, Max: 10}, {SubID: "sub_b", From: scans[1].Resume, Max: 10}}
-	claims, err = s.ClaimDue(now, time.Minute, 100, scans, time.Hour)
+	scans = []scan{{SubID: "sub_a", From: scans[0].Resume, Max: 10}, {SubID: "sub_b", From: scans[1].Resume, Max: 10}}
+	claims, err = s.claimDue(now, time.Minute, 100, scans, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestClaimDue(t *testing.T) {
 			t.Errorf("%s: resume %v next %v, want no resume and next = the lease's end", sc.SubID, sc.Resume, sc.Next)
 		}
 	}
-	if h := s.DueHints(); len(h) != 0 {
+	if h := s.dueHints(); len(h) != 0 {
 		t.Errorf("claims (future leases) made hints: %v", h)
 	}
 
@@ -86,11 +86,11 @@ func TestClaimDue(t *testing.T) {
 	if _, err := s.UpdateDelivery(claims[0].Delivery.ID, time.Hour, func(d *webhook.Delivery) error { d.NextAttemptAt = &at; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if h := s.DueHints(); !h[claims[0].Sub.ID].Equal(at) {
+	if h := s.dueHints(); !h[claims[0].Sub.ID].Equal(at) {
 		t.Errorf("hints after a reschedule: %v, want %s at %v", h, claims[0].Sub.ID, at)
 	}
-	scans = []Scan{{SubID: claims[0].Sub.ID, From: at, Max: 10}}
-	again, err := s.ClaimDue(time.Now(), time.Minute, 10, scans, time.Hour)
+	scans = []scan{{SubID: claims[0].Sub.ID, From: at, Max: 10}}
+	again, err := s.claimDue(time.Now(), time.Minute, 10, scans, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,9 +120,9 @@ func TestCancelOrphans(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n, err := s.CancelOrphans(time.Hour)
+	n, err := s.cancelOrphans(time.Hour)
 	if err != nil || n != 2 {
-		t.Fatalf("CancelOrphans = %d, %v; want the 2 of the deleted subscription", n, err)
+		t.Fatalf("cancelOrphans = %d, %v; want the 2 of the deleted subscription", n, err)
 	}
 	if d, _ := s.Deliveries(live.ID, webhook.Pending, 10); len(d) != 1 {
 		t.Errorf("the live subscription has %d pending, want 1", len(d))

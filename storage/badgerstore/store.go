@@ -166,11 +166,11 @@ func (s *Store) Health() webhook.Health { return s.space.Health() }
 // Wake returns a channel that receives when new deliveries are due.
 func (s *Store) Wake() <-chan struct{} { return s.wakeC }
 
-// DueHints returns, and forgets, the earliest due time given to each
+// dueHints returns, and forgets, the earliest due time given to each
 // subscription's deliveries by the transactions committed since the last
 // call. Read before a scan, they tell the scan where to start: a delivery
 // committed after the call is in the next call's hints.
-func (s *Store) DueHints() map[string]time.Time {
+func (s *Store) dueHints() map[string]time.Time {
 	s.hintsMu.Lock()
 	defer s.hintsMu.Unlock()
 	h := s.hints
@@ -178,7 +178,7 @@ func (s *Store) DueHints() map[string]time.Time {
 	return h
 }
 
-// noteDue records a committed transaction's due times for DueHints and
+// noteDue records a committed transaction's due times for dueHints and
 // wakes the dispatcher.
 func (s *Store) noteDue(notes dueNotes) {
 	if len(notes) == 0 {
