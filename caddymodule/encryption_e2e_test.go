@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +52,7 @@ func TestEncryptionKeyWithCaddy(t *testing.T) {
 	}
 	c.Stop()
 
-	if containsBytes(t, storage, marker) {
+	if testbed.DirContains(t, storage, marker) {
 		t.Errorf("the store's files hold the event's text in clear")
 	}
 	if evs := encryptedEvents(t, storage, key1); len(evs) != 1 || !strings.Contains(string(evs[0].Data), marker) {
@@ -81,22 +80,4 @@ func TestEncryptionKeyWithCaddy(t *testing.T) {
 	if evs := encryptedEvents(t, storage, key2); len(evs) != 1 || !strings.Contains(string(evs[0].Data), marker) {
 		t.Fatalf("events read with the new key: %+v", evs)
 	}
-}
-
-// containsBytes says whether a file under dir holds s.
-func containsBytes(t *testing.T, dir, s string) bool {
-	t.Helper()
-	found := false
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		found = found || bytes.Contains(b, []byte(s))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
 }

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -386,4 +387,23 @@ func Site(port int, rules string, upstream fmt.Stringer) string {
 	reverse_proxy %s
 }
 `, port, rules, upstream)
+}
+
+// DirContains reports whether a file under dir holds s (a secret that must
+// not be stored in clear, say).
+func DirContains(t testing.TB, dir, s string) bool {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		found = found || bytes.Contains(b, []byte(s))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
 }

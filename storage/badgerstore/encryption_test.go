@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -37,26 +35,6 @@ func writeEvent(t *testing.T, dir string, key []byte, marker string) {
 	}
 }
 
-// dirContains says whether a file under dir holds marker.
-func dirContains(t *testing.T, dir, marker string) bool {
-	t.Helper()
-	found := false
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if bytes.Contains(b, []byte(marker)) {
-			found = true
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return found
-}
-
 func TestEncryptionHidesEventsOnDisk(t *testing.T) {
 	const marker = "plaintext-marker-5f0c9a"
 	for _, tc := range []struct {
@@ -70,7 +48,7 @@ func TestEncryptionHidesEventsOnDisk(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeEvent(t, dir, tc.key, marker)
-			if got := dirContains(t, dir, marker); got != tc.want {
+			if got := testbed.DirContains(t, dir, marker); got != tc.want {
 				t.Errorf("store files contain the event's text: %v, want %v", got, tc.want)
 			}
 			// And the event reads back with the same key.
