@@ -18,7 +18,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
-	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -26,11 +25,18 @@ import (
 // old state before a mutation.
 const prefetchTimeout = 5 * time.Second
 
+// resourceState is what state-aware rules need of the store: requests on
+// one resource take turns, and each reads the state the last one left.
+type resourceState interface {
+	LockKeys(ctx context.Context, keys []string) (unlock func(), err error)
+	Snapshot(ctx context.Context, key string) ([]byte, error)
+}
+
 // exchangeState is what the state-aware rules of one request share: the
 // keys known before it went upstream (held, so that requests on one
 // resource take turns), and the snapshot of each key as it was before.
 type exchangeState struct {
-	store storage.Store
+	store resourceState
 	// ctx is the request's context without its cancellation: once the
 	// request reached the app, its state and events are recorded even if
 	// the client has gone.
