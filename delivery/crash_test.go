@@ -1,4 +1,4 @@
-package delivery_test
+package delivery
 
 import (
 	"bytes"
@@ -108,7 +108,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	byOrder := func() map[string][]string {
 		out := map[string][]string{}
 		for _, g := range s.rcv.at("/crash") {
-			id, event, _, data := envelope(t, g.body)
+			id, event, _, data := readEnvelope(t, g.body)
 			if event != "order.created" {
 				t.Errorf("unexpected %s delivery: %s", event, g.body)
 				continue

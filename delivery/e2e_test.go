@@ -1,4 +1,4 @@
-package delivery_test
+package delivery
 
 import (
 	"encoding/json"
@@ -33,7 +33,7 @@ func TestDeliveredAndVerified(t *testing.T) {
 		if err := signer.Verify(scheme, got.header, got.body, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", time.Now()); err == nil {
 			t.Errorf("%s: verifies with a wrong secret", scheme)
 		}
-		id, event, ts, data := envelope(t, got.body)
+		id, event, ts, data := readEnvelope(t, got.body)
 		var keys map[string]json.RawMessage
 		_ = json.Unmarshal(got.body, &keys)
 		if len(keys) != 4 || keys["id"] == nil || keys["event"] == nil || keys["timestamp"] == nil || keys["data"] == nil {
@@ -83,8 +83,8 @@ func TestRetryThenDelivered(t *testing.T) {
 	s.rcv.on("/flaky", answer{status: 503}, answer{status: 200})
 	s.order()
 	got := s.rcv.wait(t, "/flaky", 2, 15*time.Second)
-	id1, _, _, _ := envelope(t, got[0].body)
-	id2, _, _, _ := envelope(t, got[1].body)
+	id1, _, _, _ := readEnvelope(t, got[0].body)
+	id2, _, _, _ := readEnvelope(t, got[1].body)
 	if id1 != id2 {
 		t.Errorf("event id changed across retries: %s, %s", id1, id2)
 	}
@@ -195,7 +195,7 @@ func TestDeadLetterAndRedeliver(t *testing.T) {
 	if a := got[3].header.Get("X-Webhook-Attempt"); a != "4" {
 		t.Errorf("redelivery carried attempt %s, want 4", a)
 	}
-	if e1, _, _, _ := envelope(t, got[0].body); e1 != failed[0].EventID {
+	if e1, _, _, _ := readEnvelope(t, got[0].body); e1 != failed[0].EventID {
 		t.Errorf("event id %s, delivery says %s", e1, failed[0].EventID)
 	}
 	testbed.Eventually(t, 5*time.Second, "succeeded after redelivery", func() bool {
@@ -300,7 +300,7 @@ func TestReplay(t *testing.T) {
 	got := s.rcv.wait(t, "/late", 2, 10*time.Second)
 	var ids []string
 	for _, g := range got {
-		id, _, _, _ := envelope(t, g.body)
+		id, _, _, _ := readEnvelope(t, g.body)
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)

@@ -1,4 +1,4 @@
-package delivery_test
+package delivery
 
 import (
 	"bytes"
@@ -228,8 +228,8 @@ func (r *receiver) wait(t *testing.T, path string, n int, within time.Duration) 
 	return r.at(path)
 }
 
-// envelope decodes a delivery body.
-func envelope(t *testing.T, b []byte) (id, event, ts string, data map[string]any) {
+// readEnvelope decodes a delivery body.
+func readEnvelope(t *testing.T, b []byte) (id, event, ts string, data map[string]any) {
 	t.Helper()
 	var e struct {
 		ID        string         `json:"id"`

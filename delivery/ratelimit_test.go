@@ -1,4 +1,4 @@
-package delivery_test
+package delivery
 
 import (
 	"slices"
@@ -116,7 +116,7 @@ func eventIDs(t *testing.T, got []received) []string {
 	t.Helper()
 	var ids []string
 	for _, g := range got {
-		id, _, _, _ := envelope(t, g.body)
+		id, _, _, _ := readEnvelope(t, g.body)
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)

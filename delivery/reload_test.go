@@ -1,4 +1,4 @@
-package delivery_test
+package delivery
 
 import (
 	"encoding/json"
