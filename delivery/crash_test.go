@@ -33,7 +33,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	subID, _ := s.subscribe("/crash", map[string]any{"events": []string{"order.created"}})
 	// The receiver takes 50ms to answer, so that some attempts are in
 	// flight when Caddy dies: they come again after their claim lease.
-	s.rcv.on("/crash", answer{status: 200, delay: 50 * time.Millisecond})
+	s.rcv.on("/crash", reply{status: 200, delay: 50 * time.Millisecond})
 
 	client := &http.Client{
 		Timeout:   10 * time.Second,

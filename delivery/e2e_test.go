@@ -80,7 +80,7 @@ func TestRetryThenDelivered(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "retry 1s 2s")
 	id, _ := s.subscribe("/flaky", nil)
-	s.rcv.on("/flaky", answer{status: 503}, answer{status: 200})
+	s.rcv.on("/flaky", reply{status: 503}, reply{status: 200})
 	s.order()
 	got := s.rcv.wait(t, "/flaky", 2, 15*time.Second)
 	id1, _, _, _ := readEnvelope(t, got[0].body)
@@ -106,7 +106,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "retry 1s 1s")
 	s.subscribe("/busy", nil)
-	s.rcv.on("/busy", answer{status: 429, header: map[string]string{"Retry-After": "3"}}, answer{status: 200})
+	s.rcv.on("/busy", reply{status: 429, header: map[string]string{"Retry-After": "3"}}, reply{status: 200})
 	s.order()
 	got := s.rcv.wait(t, "/busy", 2, 15*time.Second)
 	if gap := got[1].at.Sub(got[0].at); gap < 2900*time.Millisecond {
@@ -120,7 +120,7 @@ func TestGonePausesSubscription(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "retry 1s")
 	id, _ := s.subscribe("/gone", nil)
-	s.rcv.on("/gone", answer{status: 410})
+	s.rcv.on("/gone", reply{status: 410})
 	s.order()
 	s.rcv.wait(t, "/gone", 1, 10*time.Second)
 	testbed.Eventually(t, 5*time.Second, "subscription paused", func() bool {
@@ -145,7 +145,7 @@ func TestBadRequestFailsAtOnce(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "retry 1s 1s")
 	id, _ := s.subscribe("/bad", nil)
-	s.rcv.on("/bad", answer{status: 400})
+	s.rcv.on("/bad", reply{status: 400})
 	s.order()
 	testbed.Eventually(t, 10*time.Second, "delivery failed", func() bool {
 		d := s.deliveries(id, "failed")
@@ -166,7 +166,7 @@ func TestTimeoutRetried(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "retry 1s\n\t\ttimeout 1s")
 	id, _ := s.subscribe("/slow", nil)
-	s.rcv.on("/slow", answer{status: 200, delay: 3 * time.Second}, answer{status: 200})
+	s.rcv.on("/slow", reply{status: 200, delay: 3 * time.Second}, reply{status: 200})
 	s.order()
 	testbed.Eventually(t, 15*time.Second, "delivered on attempt 2", func() bool {
 		d := s.deliveries(id, "succeeded")
@@ -183,7 +183,7 @@ func TestDeadLetterAndRedeliver(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "retry 1s 1s")
 	id, _ := s.subscribe("/down", nil)
-	s.rcv.on("/down", answer{status: 500}, answer{status: 500}, answer{status: 500}, answer{status: 200})
+	s.rcv.on("/down", reply{status: 500}, reply{status: 500}, reply{status: 500}, reply{status: 200})
 	s.order()
 	var failed []delivery
 	testbed.Eventually(t, 15*time.Second, "dead letter after 3 attempts", func() bool {
@@ -235,7 +235,7 @@ func TestDisableAfter(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "retry 1s\n\t\tdisable_after 2")
 	id, _ := s.subscribe("/broken", nil)
-	s.rcv.on("/broken", answer{status: 404})
+	s.rcv.on("/broken", reply{status: 404})
 	s.order()
 	s.order()
 	testbed.Eventually(t, 10*time.Second, "paused after 2 failures", func() bool {
@@ -271,7 +271,7 @@ func TestTestRoute(t *testing.T) {
 	if err := signer.Verify("sha256", got[0].header, got[0].body, secret, time.Now()); err != nil {
 		t.Error(err)
 	}
-	s.rcv.on("/t", answer{status: 500})
+	s.rcv.on("/t", reply{status: 500})
 	call(t, "POST", s.admin+"/webhooks/subscriptions/"+id+"/test", nil, 200, &res)
 	if res.Success || res.StatusCode != 500 {
 		t.Errorf("failing test: %+v", res)
@@ -316,7 +316,7 @@ func TestDeleteCancelsPending(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "retry 1h")
 	id, _ := s.subscribe("/never", nil)
-	s.rcv.on("/never", answer{status: 503})
+	s.rcv.on("/never", reply{status: 503})
 	s.order()
 	s.rcv.wait(t, "/never", 1, 10*time.Second)
 	pending := s.deliveries(id, "pending")
@@ -349,7 +349,7 @@ func TestDeadSubscriberDoesNotDelayOthers(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, "workers 4\n\t\ttimeout 5s\n\t\tretry 1m\n\t\trate_limit 1000/s")
 	s.subscribe("/dead", nil)
-	s.rcv.on("/dead", answer{status: 200, delay: time.Minute})
+	s.rcv.on("/dead", reply{status: 200, delay: time.Minute})
 	for range 100 {
 		s.order() // the dead subscription's backlog, due before anything of /alive
 	}

@@ -112,7 +112,7 @@ func TestRateLimitPerSecondWindow(t *testing.T) {
 
 // eventIDs returns the sorted distinct envelope ids of the received
 // deliveries.
-func eventIDs(t *testing.T, got []received) []string {
+func eventIDs(t *testing.T, got []request) []string {
 	t.Helper()
 	var ids []string
 	for _, g := range got {

@@ -23,7 +23,7 @@ func TestReloadKeepsDelivering(t *testing.T) {
 	s := startStack(t, "retry 1s")
 	s.subscribe("/r", map[string]any{"events": []string{"order.created"}, "rate_limit": "1000/s"})
 	// Slow answers keep attempts in flight across the reloads.
-	s.rcv.on("/r", answer{status: 200, delay: 50 * time.Millisecond})
+	s.rcv.on("/r", reply{status: 200, delay: 50 * time.Millisecond})
 	var (
 		mu     sync.Mutex
 		orders []string
