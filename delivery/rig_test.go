@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -24,6 +25,9 @@ type rig struct {
 	t0    time.Time // the first round's time, a little after the events were committed
 	d     *Dispatcher
 	rcv   *receiver
+	// Its dispatchers log to logger, which keeps the entries in logs.
+	logger *zap.Logger
+	logs   *observer.ObservedLogs
 	// hanging is how many attempts the test keeps in flight on purpose
 	// (answers that hang): round does not wait for them.
 	hanging int
@@ -48,7 +52,8 @@ func newRig(t *testing.T, s Settings) *rig {
 	clock := newFakeClock()
 	t0 := time.Now().Add(time.Second).UTC().Round(0)
 	clock.Set(t0)
-	r := &rig{t: t, store: store, clock: clock, t0: t0}
+	core, logs := observer.New(zap.DebugLevel)
+	r := &rig{t: t, store: store, clock: clock, t0: t0, logger: zap.New(core), logs: logs}
 	r.rcv = newReceiver(t, clock.Now)
 	r.d = r.newDispatcher(store, s)
 	return r
@@ -60,7 +65,7 @@ func newRig(t *testing.T, s Settings) *rig {
 func (r *rig) newDispatcher(q Queue, s Settings) *Dispatcher {
 	d := New(q)
 	d.now = r.clock.Now
-	d.logger.Store(zap.NewNop())
+	d.logger.Store(r.logger)
 	d.cfg.Store(&config{Settings: s, sender: newSender(s)})
 	d.workers = s.Workers
 	for range s.Workers {
@@ -194,4 +199,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// logged returns the entries its dispatchers logged with msg.
+func (r *rig) logged(msg string) []observer.LoggedEntry {
+	return r.logs.FilterMessage(msg).AllUntimed()
 }
