@@ -1,4 +1,4 @@
-package delivery_test
+package delivery
 
 import (
 	"bytes"
@@ -33,7 +33,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	subID, _ := s.subscribe("/crash", map[string]any{"events": []string{"order.created"}})
 	// The receiver takes 50ms to answer, so that some attempts are in
 	// flight when Caddy dies: they come again after their claim lease.
-	s.rcv.on("/crash", answer{status: 200, delay: 50 * time.Millisecond})
+	s.rcv.on("/crash", reply{status: 200, delay: 50 * time.Millisecond})
 
 	client := &http.Client{
 		Timeout:   10 * time.Second,
@@ -108,7 +108,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	byOrder := func() map[string][]string {
 		out := map[string][]string{}
 		for _, g := range s.rcv.at("/crash") {
-			id, event, _, data := envelope(t, g.body)
+			id, event, _, data := readEnvelope(t, g.body)
 			if event != "order.created" {
 				t.Errorf("unexpected %s delivery: %s", event, g.body)
 				continue

@@ -1,4 +1,4 @@
-package delivery_test
+package delivery
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,7 +32,7 @@ func startStack(t *testing.T, global string) *stack {
 	t.Helper()
 	app := httptest.NewServer(orderApp())
 	t.Cleanup(app.Close)
-	rcv := newReceiver(t)
+	rcv := newReceiver(t, time.Now)
 	port := testbed.FreePort(t)
 	if !strings.Contains(global, "guarded") {
 		global += "\n\t\tallow_private_targets"
@@ -147,89 +146,8 @@ type delivery struct {
 	} `json:"attempts"`
 }
 
-// receiver records every POST and answers from a per-path script.
-type receiver struct {
-	url string
-	mu  sync.Mutex
-	got []received
-	// script maps a path to the answers to give, in order; the last one
-	// repeats. Absent paths answer 200.
-	script map[string][]answer
-}
-
-type answer struct {
-	status int
-	header map[string]string
-	delay  time.Duration
-}
-
-type received struct {
-	at     time.Time
-	path   string
-	header http.Header
-	body   []byte
-}
-
-func newReceiver(t *testing.T) *receiver {
-	r := &receiver{script: map[string][]answer{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		r.got = append(r.got, received{time.Now(), req.URL.Path, req.Header.Clone(), body})
-		a := answer{status: 200}
-		if list := r.script[req.URL.Path]; len(list) > 0 {
-			a = list[0]
-			if len(list) > 1 {
-				r.script[req.URL.Path] = list[1:]
-			}
-		}
-		r.mu.Unlock()
-		if a.delay > 0 {
-			select {
-			case <-time.After(a.delay):
-			case <-req.Context().Done():
-				return
-			}
-		}
-		for k, v := range a.header {
-			w.Header().Set(k, v)
-		}
-		w.WriteHeader(a.status)
-		fmt.Fprintf(w, `{"answer":%d}`, a.status)
-	}))
-	t.Cleanup(srv.Close)
-	r.url = srv.URL
-	return r
-}
-
-func (r *receiver) on(path string, answers ...answer) {
-	r.mu.Lock()
-	r.script[path] = answers
-	r.mu.Unlock()
-}
-
-// at returns the requests received on path.
-func (r *receiver) at(path string) []received {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []received
-	for _, g := range r.got {
-		if g.path == path {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-// wait polls until n requests arrived on path.
-func (r *receiver) wait(t *testing.T, path string, n int, within time.Duration) []received {
-	t.Helper()
-	testbed.Eventually(t, within, fmt.Sprintf("%d deliveries on %s", n, path), func() bool { return len(r.at(path)) >= n })
-	return r.at(path)
-}
-
-// envelope decodes a delivery body.
-func envelope(t *testing.T, b []byte) (id, event, ts string, data map[string]any) {
+// readEnvelope decodes a delivery body.
+func readEnvelope(t *testing.T, b []byte) (id, event, ts string, data map[string]any) {
 	t.Helper()
 	var e struct {
 		ID        string         `json:"id"`

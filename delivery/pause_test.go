@@ -12,7 +12,8 @@ import (
 )
 
 // TestDispatcherGonePauses: a 410 fails its delivery and, once the stats
-// are written, pauses the subscription with the reason; its other
+// are written, pauses the subscription with the reason (stored, and logged
+// once as subscription_paused); its other
 // delivery is then never claimed, whatever the time, and stays pending as
 // it was.
 func TestDispatcherGonePauses(t *testing.T) {
@@ -32,6 +33,7 @@ func TestDispatcherGonePauses(t *testing.T) {
 	if got.IsActive || got.DisabledReason == nil || !strings.Contains(*got.DisabledReason, "410") {
 		t.Fatalf("after a 410 the subscription is active %v, disabled_reason %v; want paused for the 410", got.IsActive, got.DisabledReason)
 	}
+	paused(t, r, sub.ID, "410")
 
 	for _, later := range []time.Duration{time.Second, heldBack, time.Hour, 48 * time.Hour} {
 		r.at(r.t0.Add(later))
@@ -62,7 +64,8 @@ func TestDispatcherGonePausesAtOnce(t *testing.T) {
 
 // TestDispatcherDisableAfter: with disable_after 2, two failed deliveries
 // in a row pause the subscription; a success between two failures starts
-// the count again. Once paused, nothing more is sent.
+// the count again. Once paused (logged once as subscription_paused),
+// nothing more is sent.
 func TestDispatcherDisableAfter(t *testing.T) {
 	t.Parallel()
 	s := rigSettings()
@@ -89,6 +92,7 @@ func TestDispatcherDisableAfter(t *testing.T) {
 	if got.DisabledReason == nil || *got.DisabledReason != "2 consecutive failed deliveries" {
 		t.Errorf("disabled_reason %v, want 2 consecutive failed deliveries", got.DisabledReason)
 	}
+	paused(t, r, sub.ID, "2 consecutive failed deliveries")
 	r.at(r.t0.Add(time.Hour))
 	r.sent("/broken", 4)
 	heldStill(t, r.deliveries(sub.ID, webhook.Pending), 1)
@@ -190,5 +194,19 @@ func heldStill(t *testing.T, pending []*webhook.Delivery, n int) {
 			t.Errorf("delivery %s of a paused subscription: %d attempts, due %v; want none, due when created (%v)",
 				dl.ID, len(dl.Attempts), dl.NextAttemptAt, dl.CreatedAt)
 		}
+	}
+}
+
+// paused fails the test unless the rig logged the pause of the
+// subscription once, with a reason that says why.
+func paused(t *testing.T, r *rig, subID, why string) {
+	t.Helper()
+	logged := r.logged("subscription_paused")
+	if len(logged) != 1 {
+		t.Fatalf("logged subscription_paused %d times, want once", len(logged))
+	}
+	fields := logged[0].ContextMap()
+	if reason, _ := fields["reason"].(string); fields["subscription"] != subID || !strings.Contains(reason, why) {
+		t.Errorf("subscription_paused logged %v; want subscription %s, a reason that says %q", fields, subID, why)
 	}
 }

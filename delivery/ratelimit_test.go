@@ -1,4 +1,4 @@
-package delivery_test
+package delivery
 
 import (
 	"slices"
@@ -112,11 +112,11 @@ func TestRateLimitPerSecondWindow(t *testing.T) {
 
 // eventIDs returns the sorted distinct envelope ids of the received
 // deliveries.
-func eventIDs(t *testing.T, got []received) []string {
+func eventIDs(t *testing.T, got []request) []string {
 	t.Helper()
 	var ids []string
 	for _, g := range got {
-		id, _, _, _ := envelope(t, g.body)
+		id, _, _, _ := readEnvelope(t, g.body)
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)

@@ -1,4 +1,4 @@
-package delivery_test
+package delivery
 
 import (
 	"encoding/json"
@@ -23,12 +23,15 @@ func TestReloadKeepsDelivering(t *testing.T) {
 	s := startStack(t, "retry 1s")
 	s.subscribe("/r", map[string]any{"events": []string{"order.created"}, "rate_limit": "1000/s"})
 	// Slow answers keep attempts in flight across the reloads.
-	s.rcv.on("/r", answer{status: 200, delay: 50 * time.Millisecond})
+	s.rcv.on("/r", reply{status: 200, delay: 50 * time.Millisecond})
 	var (
 		mu     sync.Mutex
 		orders []string
 		wg     sync.WaitGroup
 	)
+	// The orders not yet delivered: enough to keep attempts in flight, few
+	// enough that the last of them are delivered in a moment.
+	const backlog = 20
 	stop := make(chan struct{})
 	for w := 0; w < 2; w++ {
 		wg.Add(1)
@@ -40,6 +43,13 @@ func TestReloadKeepsDelivering(t *testing.T) {
 					return
 				default:
 				}
+				mu.Lock()
+				ahead := len(orders) - len(s.rcv.at("/r"))
+				mu.Unlock()
+				if ahead > backlog {
+					time.Sleep(time.Millisecond) // polling the receiver until the deliveries catch up
+					continue
+				}
 				id := s.orderOrEmpty()
 				if id != "" {
 					mu.Lock()
@@ -50,7 +60,7 @@ func TestReloadKeepsDelivering(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 3; i++ {
-		time.Sleep(300 * time.Millisecond) // let orders and deliveries pile up between reloads
+		s.rcv.wait(t, "/r", len(s.rcv.at("/r"))+30, 30*time.Second) // deliveries between reloads
 		cfg := strings.Replace(s.cfg, "retry 1s", fmt.Sprintf("retry %ds", i+2), 1)
 		if code, body := s.caddy.Load(cfg); code != 200 {
 			t.Fatalf("reload %d: %d %s", i, code, body)

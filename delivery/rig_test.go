@@ -3,15 +3,11 @@ package delivery
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -20,15 +16,19 @@ import (
 // rig is a dispatcher on a real Badger store (a temp dir), reading a fake
 // clock, driven by the test: round runs one dispatch, as the loop does when
 // woken, and waits for the workers to be done with what it claimed. Its
-// workers send to a scripted httptest receiver, which answers at once. No
-// real time passes for the schedule: the clock moves when the test says.
+// workers send to a receiver (receiver_test.go) noting the fake clock's
+// time, which answers at once unless scripted otherwise. No real time
+// passes for the schedule: the clock moves when the test says.
 type rig struct {
 	t     *testing.T
 	store *badgerstore.Store
 	clock *fakeClock
 	t0    time.Time // the first round's time, a little after the events were committed
 	d     *Dispatcher
-	rcv   *scripted
+	rcv   *receiver
+	// Its dispatchers log to logger, which keeps the entries in logs.
+	logger *zap.Logger
+	logs   *observer.ObservedLogs
 	// hanging is how many attempts the test keeps in flight on purpose
 	// (answers that hang): round does not wait for them.
 	hanging int
@@ -53,8 +53,9 @@ func newRig(t *testing.T, s Settings) *rig {
 	clock := newFakeClock()
 	t0 := time.Now().Add(time.Second).UTC().Round(0)
 	clock.Set(t0)
-	r := &rig{t: t, store: store, clock: clock, t0: t0}
-	r.rcv = newScripted(t, clock)
+	core, logs := observer.New(zap.DebugLevel)
+	r := &rig{t: t, store: store, clock: clock, t0: t0, logger: zap.New(core), logs: logs}
+	r.rcv = newReceiver(t, clock.Now)
 	r.d = r.newDispatcher(store, s)
 	return r
 }
@@ -65,7 +66,7 @@ func newRig(t *testing.T, s Settings) *rig {
 func (r *rig) newDispatcher(q Queue, s Settings) *Dispatcher {
 	d := New(q)
 	d.now = r.clock.Now
-	d.logger.Store(zap.NewNop())
+	d.logger.Store(r.logger)
 	d.cfg.Store(&config{Settings: s, sender: newSender(s)})
 	d.workers = s.Workers
 	for range s.Workers {
@@ -201,91 +202,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// scripted is a receiver that answers each path from a script (the last
-// answer repeats; 200 if none) and records what it got, at the fake
-// clock's time.
-type scripted struct {
-	url   string
-	clock *fakeClock
-	hang  chan struct{} // closed: hanging answers return
-
-	mu      sync.Mutex
-	script  map[string][]reply
-	got     []request
-	release sync.Once
+// logged returns the entries its dispatchers logged with msg.
+func (r *rig) logged(msg string) []observer.LoggedEntry {
+	return r.logs.FilterMessage(msg).AllUntimed()
 }
-
-// reply is a scripted answer; hang holds it until the test ends.
-type reply struct {
-	status int
-	header map[string]string
-	hang   bool
-}
-
-type request struct {
-	path    string
-	at      time.Time // on the fake clock
-	attempt int       // X-Webhook-Attempt
-	eventID string    // the envelope's id
-}
-
-func newScripted(t *testing.T, clock *fakeClock) *scripted {
-	s := &scripted{clock: clock, hang: make(chan struct{}), script: map[string][]reply{}}
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(srv.Close)
-	s.url = srv.URL
-	return s
-}
-
-func (s *scripted) serve(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	var env struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(body, &env)
-	n, _ := strconv.Atoi(req.Header.Get("X-Webhook-Attempt"))
-	s.mu.Lock()
-	s.got = append(s.got, request{path: req.URL.Path, at: s.clock.Now(), attempt: n, eventID: env.ID})
-	a := reply{status: http.StatusOK}
-	if list := s.script[req.URL.Path]; len(list) > 0 {
-		a = list[0]
-		if len(list) > 1 {
-			s.script[req.URL.Path] = list[1:]
-		}
-	}
-	s.mu.Unlock()
-	if a.hang {
-		select {
-		case <-s.hang:
-		case <-req.Context().Done():
-			return
-		}
-	}
-	for k, v := range a.header {
-		w.Header().Set(k, v)
-	}
-	w.WriteHeader(a.status)
-}
-
-// on scripts the answers on path.
-func (s *scripted) on(path string, replies ...reply) {
-	s.mu.Lock()
-	s.script[path] = replies
-	s.mu.Unlock()
-}
-
-// at returns the requests received on path, in order.
-func (s *scripted) at(path string) []request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []request
-	for _, g := range s.got {
-		if g.path == path {
-			out = append(out, g)
-		}
-	}
-	return out
-}
-
-// releaseAll lets the hanging answers return.
-func (s *scripted) releaseAll() { s.release.Do(func() { close(s.hang) }) }

@@ -127,3 +127,56 @@ func TestDispatcherRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+// TestDispatcherRedeliveredDeadLetter: a dead letter redelivered as the
+// admin route does it (pending, due now, a new run from its next attempt)
+// goes out at once and gets a whole retry schedule of its own, as a new
+// delivery would (1m, then 5m; not failed on its first 500 nor held back
+// by the first run's delays), its attempts counting on from the first
+// run's and its event id the same.
+func TestDispatcherRedeliveredDeadLetter(t *testing.T) {
+	t.Parallel()
+	s := rigSettings()
+	r := newRig(t, s)
+	sub := r.subscribe("sub_down", "/down")
+	r.rcv.on("/down", reply{status: 500}) // every attempt of the first run
+	r.commit("order.created", 1)
+	due := r.t0
+	for _, wait := range append([]time.Duration{0}, s.Retry...) {
+		due = due.Add(wait)
+		r.at(due)
+	}
+	r.sent("/down", 1+len(s.Retry))
+	dl := r.only(sub.ID)
+	if dl.Status != webhook.Failed {
+		t.Fatalf("after %d attempts the delivery is %s, want failed", 1+len(s.Retry), dl.Status)
+	}
+
+	redo := due.Add(24 * time.Hour)
+	r.clock.Set(redo)
+	_, err := r.store.UpdateDelivery(dl.ID, s.Retention, func(d *webhook.Delivery) error {
+		d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = webhook.Pending, len(d.Attempts), &redo, redo
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.rcv.on("/down", reply{status: 500}, reply{status: 500}, reply{status: 500}, reply{status: 200})
+	due, before := redo, 1+len(s.Retry)
+	for k, wait := range append([]time.Duration{0}, s.Retry...) {
+		due = due.Add(wait)
+		if wait > 0 {
+			r.at(due.Add(-time.Millisecond))
+			r.sent("/down", before+k)
+		}
+		r.at(due)
+		got := r.sent("/down", before+k+1)
+		if g := got[before+k]; g.attempt != before+k+1 || g.eventID != got[0].eventID || !g.at.Equal(due) {
+			t.Fatalf("redelivery's request %d: attempt %d, event %s at +%s; want attempt %d, event %s at +%s",
+				k+1, g.attempt, g.eventID, g.at.Sub(redo), before+k+1, got[0].eventID, due.Sub(redo))
+		}
+	}
+	if dl := r.only(sub.ID); dl.Status != webhook.Succeeded || len(dl.Attempts) != before+1+len(s.Retry) {
+		t.Errorf("after the redelivery the delivery is %s with %d attempts, want succeeded with %d", dl.Status, len(dl.Attempts), before+1+len(s.Retry))
+	}
+}
