@@ -138,7 +138,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	}
 	t.Logf("all deliveries received %s after the restart", time.Since(restarted).Round(time.Millisecond))
 	// A delivery left mid-attempt by the crash stays pending until its claim
-	// lease (timeout + 30s) runs out, then comes again: once the queue is
+	// lease (timeout + 10s) runs out, then comes again: once the queue is
 	// empty, every duplicate has arrived and is counted.
 	var stats struct {
 		QueueDepth int64 `json:"queue_depth"`

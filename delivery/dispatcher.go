@@ -37,6 +37,13 @@ const idleEvery = 30 * time.Second
 // depthEvery is how often the queue_depth gauge is refreshed.
 const depthEvery = 2 * time.Second
 
+// leaseMargin is how long past its timeout a claimed delivery stays
+// leased: enough to record the attempt's result, even on a store that
+// takes seconds for a write now and then (a cluster electing a leader).
+// A delivery whose process died during the attempt goes out again after
+// timeout + leaseMargin.
+const leaseMargin = 10 * time.Second
+
 // pollEvery bounds how long the dispatcher sleeps without looking at the
 // queue (a wake-up comes sooner when deliveries are added).
 const pollEvery = time.Second
@@ -170,7 +177,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 	if free <= 0 || len(wants) == 0 {
 		return max(next.Sub(d.now()), 0)
 	}
-	lease := cfg.Timeout + 30*time.Second
+	lease := cfg.Timeout + leaseMargin
 	claims, due, err := d.store.Claim(d.ctx, now, lease, free, wants)
 	if err != nil {
 		d.log().Error("claiming due deliveries", zap.Error(err))

@@ -26,7 +26,7 @@ func (q *diesAfterClaim) Claim(ctx context.Context, now time.Time, lease time.Du
 }
 
 // TestDispatcherLeaseAfterClaimLost: a delivery claimed by a process that
-// died before attempting it is claimed again once its lease (timeout + 30s)
+// died before attempting it is claimed again once its lease (timeout + leaseMargin)
 // has passed on the clock, not before, and then sent as attempt 1: the
 // lost claim counts no attempt.
 func TestDispatcherLeaseAfterClaimLost(t *testing.T) {
@@ -41,7 +41,7 @@ func TestDispatcherLeaseAfterClaimLost(t *testing.T) {
 
 	r.at(r.t0)
 	r.sent("/lease", 0)
-	lease := s.Timeout + 30*time.Second
+	lease := s.Timeout + leaseMargin
 	dl := r.only(sub.ID)
 	if dl.Status != webhook.Pending || len(dl.Attempts) != 0 || dl.NextAttemptAt == nil || !dl.NextAttemptAt.Equal(r.t0.Add(lease)) {
 		t.Fatalf("the lost claim left the delivery %s with %d attempts, due %s; want pending, none, due +%s",
@@ -82,7 +82,7 @@ func TestDispatcherLeaseAfterAttemptCut(t *testing.T) {
 	// The first process is as good as dead: its attempt hangs. Another on
 	// the same store does not touch the delivery before the lease is over.
 	r.d, r.hanging = r.newDispatcher(r.store, s), 0
-	lease := s.Timeout + 30*time.Second
+	lease := s.Timeout + leaseMargin
 	r.at(r.t0.Add(s.Timeout))
 	r.at(r.t0.Add(lease - time.Millisecond))
 	r.sent("/cut", 1)

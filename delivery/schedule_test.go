@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -154,7 +155,7 @@ func TestDispatcherRedeliveredDeadLetter(t *testing.T) {
 
 	redo := due.Add(24 * time.Hour)
 	r.clock.Set(redo)
-	_, err := r.store.UpdateDelivery(dl.ID, s.Retention, func(d *webhook.Delivery) error {
+	_, err := r.store.UpdateDelivery(context.Background(), dl.ID, func(d *webhook.Delivery) error {
 		d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = webhook.Pending, len(d.Attempts), &redo, redo
 		return nil
 	})
