@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The test command: a check that the plugin's go.mod does not require the
 # tests' modules, vet, lint, the race-enabled test suite (unit and
-# integration tests with real Caddy processes, then the end-to-end tests of
-# the e2e/ module: the management page in headless Chromium), both ways of
-# building Caddy, then every fuzz target for FUZZTIME each. Each phase is
+# integration tests with real Caddy processes, then the tests of the
+# repository's other modules: e2e/, the management page in headless
+# Chromium, and examples/, the example apps' rules end to end and the
+# randomised catalogue test), both ways of building Caddy, then every fuzz
+# target of every module for FUZZTIME each. Each phase is
 # announced with "=== name" and ends with "--- name: duration" (or
 # "--- FAIL name"); the total comes last.
 set -euo pipefail
@@ -66,42 +68,57 @@ build_xcaddy() {
 
 # plugin_deps: the plugin's go.mod requires only what the plugin needs, so
 # that building Caddy with it (xcaddy --with) downloads nothing else: the
-# browser test's chromedp belongs to e2e/go.mod.
+# browser test's chromedp belongs to e2e/go.mod, and the examples and the
+# bench programs are modules of their own (examples/go.mod, bench/go.mod),
+# outside the root's ./... and its go.mod.
 plugin_deps() {
-	local graph
+	local graph pkgs
 	graph=$(go mod graph)
 	if grep chromedp <<<"$graph"; then
 		echo "the root module's graph has chromedp (above): it belongs in e2e/go.mod"
 		return 1
 	fi
-	echo "go mod graph: no chromedp"
+	pkgs=$(go list ./...)
+	if grep -E '^github.com/caddy-webhooks/caddy-webhooks/(e2e|examples|bench|tools)(/|$)' <<<"$pkgs"; then
+		echo "the root module has the packages above: e2e/, examples/, bench/ and tools/ need their own go.mod"
+		return 1
+	fi
+	echo "go mod graph: no chromedp; go list ./...: nothing of e2e/, examples/, bench/, tools/"
 }
 
 phase "go.mod: no test-only modules" plugin_deps
 phase "go vet" go vet ./...
 phase "go vet (e2e/)" go -C e2e vet ./...
+phase "go vet (examples/)" go -C examples vet ./...
+phase "go vet (bench/)" go -C bench vet ./...
 phase "lint (golangci-lint)" ./lint.sh
 # go test prints each package's time on its ok line.
 phase "go test -race" go test -race -count=1 -timeout 30m ./...
-# The end-to-end tests are a module of their own (e2e/go.mod, so that the
-# plugin does not require chromedp): ./... above does not reach them.
+# The end-to-end tests and the examples are modules of their own
+# (e2e/go.mod, so that the plugin does not require chromedp, and
+# examples/go.mod): ./... above does not reach them. bench/ has no tests;
+# its vet above checks that its programs compile.
 phase "go test -race (e2e/)" go -C e2e test -race -count=1 -timeout 30m ./...
+phase "go test -race (examples/)" go -C examples test -race -count=1 -timeout 30m ./...
 # Both ways of building Caddy must give a binary with the modules.
 phase "build ./cmd/caddy, list-modules" build_cmd
 phase "build with ./xcaddy.sh, list-modules" build_xcaddy
 
 # Each fuzz target runs on its own (go test -fuzz takes one target at a
-# time). The targets are found in the sources, which is quicker than
-# linking every test binary for go test -list.
-pkgdirs=$(go list -f '{{.Dir}} {{.ImportPath}}' ./...)
+# time), in every module of the repository. The targets are found in the
+# sources, which is quicker than linking every test binary for go test
+# -list.
 targets=()
-while read -r dir pkg; do
-	for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$dir"/*_test.go 2>/dev/null); do
-		targets+=("$pkg $target")
-	done
-done <<<"$pkgdirs"
+for mod in . e2e examples bench; do
+	pkgdirs=$(go -C "$mod" list -f '{{.Dir}} {{.ImportPath}}' ./...)
+	while read -r dir pkg; do
+		for target in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$dir"/*_test.go 2>/dev/null); do
+			targets+=("$mod $pkg $target")
+		done
+	done <<<"$pkgdirs"
+done
 for pt in "${targets[@]}"; do
-	read -r pkg target <<<"$pt"
+	read -r mod pkg target <<<"$pt"
 	phase "fuzz $pkg $target ($FUZZTIME)" \
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+		go -C "$mod" test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
 done

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
@@ -12,7 +11,7 @@ import (
 
 // webhooksApp is what the routes need of the webhooks app of the config
 // Caddy serves: its store, the events its rules emit, test deliveries and
-// two settings.
+// the default rate limit.
 type webhooksApp interface {
 	// Store is the open store, or nil (not open yet: a full disk).
 	Store() storage.Store
@@ -24,6 +23,4 @@ type webhooksApp interface {
 	SendTest(ctx context.Context, sub *webhook.Subscription) delivery.TestResult
 	// DefaultRateLimit is the rate limit of subscriptions that set none.
 	DefaultRateLimit() string
-	// RetentionPeriod is how long events and finished deliveries are kept.
-	RetentionPeriod() time.Duration
 }

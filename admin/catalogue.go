@@ -27,7 +27,7 @@ type statsView struct {
 func stats(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	v := statsView{Store: app.Health()}
 	if store := app.Store(); store != nil {
-		c, err := store.Count()
+		c, err := store.Count(r.Context())
 		if err != nil {
 			writeStoreError(w, err)
 			return

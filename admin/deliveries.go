@@ -15,7 +15,7 @@ const maxListed = 500
 
 // testSubscription sends a webhook.test event to the subscription now.
 func testSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
-	sub, err := app.Store().Subscription(r.PathValue("id"))
+	sub, err := app.Store().Subscription(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeStoreError(w, err)
 		return
@@ -27,7 +27,7 @@ func testSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 // attempts, newest first.
 func listDeliveries(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	id := r.PathValue("id")
-	if _, err := app.Store().Subscription(id); err != nil {
+	if _, err := app.Store().Subscription(r.Context(), id); err != nil {
 		writeStoreError(w, err)
 		return
 	}
@@ -48,7 +48,7 @@ func listDeliveries(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 		}
 		limit = n
 	}
-	list, err := app.Store().Deliveries(id, status, limit)
+	list, err := app.Store().Deliveries(r.Context(), id, status, limit)
 	if err != nil {
 		writeStoreError(w, err)
 		return
@@ -66,15 +66,15 @@ func redeliver(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 		return
 	}
 	store := app.Store()
-	if d, err := store.Delivery(r.PathValue("id")); err != nil {
+	if d, err := store.Delivery(r.Context(), r.PathValue("id")); err != nil {
 		writeStoreError(w, err)
 		return
-	} else if _, err := store.Subscription(d.SubscriptionID); errors.Is(err, webhook.ErrNotFound) {
+	} else if _, err := store.Subscription(r.Context(), d.SubscriptionID); errors.Is(err, webhook.ErrNotFound) {
 		writeStoreError(w, conflictError("delivery "+d.ID+" belongs to subscription "+d.SubscriptionID+", which was deleted"))
 		return
 	}
 	now := time.Now().UTC()
-	d, err := store.UpdateDelivery(r.PathValue("id"), app.RetentionPeriod(), func(d *webhook.Delivery) error {
+	d, err := store.UpdateDelivery(r.Context(), r.PathValue("id"), func(d *webhook.Delivery) error {
 		if d.Status == webhook.Pending {
 			return conflictError("delivery " + d.ID + " is already pending")
 		}
@@ -118,20 +118,20 @@ func replay(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 		writeError(w, http.StatusBadRequest, "invalid request", fe)
 		return
 	}
-	sub, err := app.Store().Subscription(r.PathValue("id"))
+	sub, err := app.Store().Subscription(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
 	var events []webhook.Event
-	err = app.Store().EventsSince(since, func(ev webhook.Event) error {
+	err = app.Store().EventsSince(r.Context(), since, func(ev webhook.Event) error {
 		if sub.Wants(ev.Name) && sub.AcceptsSite(ev.Site) {
 			events = append(events, ev)
 		}
 		return nil
 	})
 	if err == nil {
-		_, err = app.Store().AddDeliveries(sub, events)
+		_, err = app.Store().AddDeliveries(r.Context(), sub, events)
 	}
 	if err != nil {
 		writeStoreError(w, err)

@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -91,7 +92,7 @@ func TestSubscriptionsSurviveRestartAndReload(t *testing.T) {
 	}
 	defer s.Close()
 	for id, secret := range secrets {
-		sub, err := s.Subscription(id)
+		sub, err := s.Subscription(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +100,7 @@ func TestSubscriptionsSurviveRestartAndReload(t *testing.T) {
 			t.Errorf("%s: stored secret %q, answered %q", id, sub.Secret, secret)
 		}
 	}
-	if sub, _ := s.Subscription(testbed.Str(rotated["id"])); sub.PreviousSecret != testbed.Str(rotated["secret"]) {
+	if sub, _ := s.Subscription(context.Background(), testbed.Str(rotated["id"])); sub.PreviousSecret != testbed.Str(rotated["secret"]) {
 		t.Errorf("rotated with grace: previous secret %q, want %q", sub.PreviousSecret, rotated["secret"])
 	}
 }

@@ -26,7 +26,7 @@ func listSubscriptions(w http.ResponseWriter, r *http.Request, app webhooksApp) 
 		writeError(w, http.StatusBadRequest, "bad query", webhook.FieldErrors{"is_active": "must be true or false"})
 		return
 	}
-	subs, err := app.Store().Subscriptions()
+	subs, err := app.Store().Subscriptions(r.Context())
 	if err != nil {
 		writeStoreError(w, err)
 		return
@@ -70,7 +70,7 @@ func createSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp)
 		writeError(w, http.StatusBadRequest, "invalid subscription", fe)
 		return
 	}
-	if err := app.Store().PutSubscription(sub); err != nil {
+	if err := app.Store().PutSubscription(r.Context(), sub); err != nil {
 		writeStoreError(w, err)
 		return
 	}
@@ -78,7 +78,7 @@ func createSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp)
 }
 
 func getSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
-	sub, err := app.Store().Subscription(r.PathValue("id"))
+	sub, err := app.Store().Subscription(r.Context(), r.PathValue("id"))
 	if err != nil {
 		writeStoreError(w, err)
 		return
@@ -92,7 +92,7 @@ func updateSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp)
 		return
 	}
 	now := time.Now().UTC()
-	sub, err := app.Store().UpdateSubscription(r.PathValue("id"), func(sub *webhook.Subscription) error {
+	sub, err := app.Store().UpdateSubscription(r.Context(), r.PathValue("id"), func(sub *webhook.Subscription) error {
 		if err := refuseConfig(sub); err != nil {
 			return err
 		}
@@ -112,12 +112,12 @@ func updateSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp)
 
 func deleteSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	id := r.PathValue("id")
-	sub, err := app.Store().Subscription(id)
+	sub, err := app.Store().Subscription(r.Context(), id)
 	if err == nil {
 		err = refuseConfig(sub)
 	}
 	if err == nil {
-		err = app.Store().DeleteSubscription(id, app.RetentionPeriod())
+		err = app.Store().DeleteSubscription(r.Context(), id)
 	}
 	if err != nil {
 		writeStoreError(w, err)
@@ -153,7 +153,7 @@ func rotateSecret(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 		return
 	}
 	now := time.Now().UTC()
-	sub, err := app.Store().UpdateSubscription(r.PathValue("id"), func(sub *webhook.Subscription) error {
+	sub, err := app.Store().UpdateSubscription(r.Context(), r.PathValue("id"), func(sub *webhook.Subscription) error {
 		if err := refuseConfig(sub); err != nil {
 			return err
 		}

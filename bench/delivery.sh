@@ -82,8 +82,9 @@ WORK_PREFIX=caddy-webhooks-delivery
 KEPT_WHAT="Caddyfile, logs, wrk output, receiver records, profiles"
 bench_setup
 mkdir -p "$WORK/pprof"
+# bench/ is a Go module of its own (bench/go.mod): its programs build there.
 for tool in upstream freeport receiver pace; do
-	(cd "$REPO_DIR" && go build -o "$WORK/bin/$tool" "./bench/$tool") || die "building bench/$tool failed"
+	(cd "$BENCH_DIR" && go build -o "$WORK/bin/$tool" "./$tool") || die "building bench/$tool failed"
 done
 
 "$CADDY" list-modules 2>/dev/null | grep -qx 'http.handlers.webhooks' ||

@@ -37,7 +37,8 @@ WORK_PREFIX=caddy-webhooks-bench
 KEPT_WHAT="configs, logs, wrk outputs"
 bench_setup
 mkdir -p "$WORK/wrk"
-(cd "$REPO_DIR" && go build -o "$WORK/bin/upstream" ./bench/upstream && go build -o "$WORK/bin/freeport" ./bench/freeport) ||
+# bench/ is a Go module of its own (bench/go.mod): its programs build there.
+(cd "$BENCH_DIR" && go build -o "$WORK/bin/upstream" ./upstream && go build -o "$WORK/bin/freeport" ./freeport) ||
 	die "building bench/upstream or bench/freeport failed"
 
 "$CADDY" list-modules 2>/dev/null | grep -qx 'http.handlers.webhooks' ||

@@ -200,7 +200,10 @@ func (a *App) adopt(sh *shared) error {
 	a.mu.Lock()
 	a.store, a.dispatcher = store, dispatcher
 	a.mu.Unlock()
-	if err := a.syncSubscriptions(store); errors.Is(err, webhook.ErrUnavailable) {
+	store.Configure(a.storeSettings())
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	if err := a.syncSubscriptions(ctx, store); errors.Is(err, webhook.ErrUnavailable) {
 		// Short of space: the config still serves; its subscriptions
 		// are synced by the next reload.
 		a.logger.Error("config subscriptions not synced: the store takes no writes", zap.Error(err))
@@ -209,6 +212,22 @@ func (a *App) adopt(sh *shared) error {
 	}
 	dispatcher.Configure(a.deliverySettings(), a.logger.Named("delivery"))
 	return nil
+}
+
+// syncTimeout bounds the store calls that sync the config's subscriptions
+// when a config starts or stops, so that a store out of reach cannot hang
+// a reload.
+const syncTimeout = time.Minute
+
+// storeSettings are the app's settings of the store.
+func (a *App) storeSettings() storage.Settings {
+	return storage.Settings{Retention: time.Duration(a.Retention), Durability: a.durability, NotStored: a.notStored}
+}
+
+// notStored logs the events of an asynchronous commit that failed, whole,
+// and counts them.
+func (a *App) notStored(events []webhook.Event, err error) {
+	logNotStored(a.logger, events, err)
 }
 
 // Health says whether the store takes writes, and why not.
@@ -231,7 +250,7 @@ func (a *App) deliverySettings() delivery.Settings {
 	return delivery.Settings{
 		Retry: retry, Timeout: time.Duration(a.Timeout), RateLimit: a.RateLimit,
 		DisableAfter: a.DisableAfter, AllowPrivateTargets: a.AllowPrivateTargets,
-		Workers: a.Workers, Retention: time.Duration(a.Retention),
+		Workers: a.Workers,
 	}
 }
 
@@ -256,7 +275,10 @@ func (a *App) Stop() error {
 		return nil
 	}
 	if store := active.Store(); store != nil {
-		if err := active.syncSubscriptions(store); err != nil {
+		store.Configure(active.storeSettings())
+		ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+		defer cancel()
+		if err := active.syncSubscriptions(ctx, store); err != nil {
 			return fmt.Errorf("webhooks: restoring the running config's subscriptions: %w", err)
 		}
 	}
@@ -284,12 +306,12 @@ func (a *App) Cleanup() error {
 }
 
 // commit stores events and resource snapshots in this config's store.
-func (a *App) commit(events []webhook.Event, snaps []webhook.Snapshot, onAsyncErr func(error)) error {
+func (a *App) commit(ctx context.Context, events []webhook.Event, snaps []webhook.Snapshot) error {
 	store := a.Store()
 	if store == nil {
 		return fmt.Errorf("%w (%s)", webhook.ErrClosed, a.Health().Reason)
 	}
-	return store.Commit(events, snaps, time.Duration(a.Retention), a.durability, onAsyncErr)
+	return store.Commit(ctx, events, snaps)
 }
 
 // Store returns the open store, or nil when the app is not running.
@@ -301,9 +323,6 @@ func (a *App) Store() storage.Store {
 
 // DefaultRateLimit is the rate limit of subscriptions that set none.
 func (a *App) DefaultRateLimit() string { return a.RateLimit }
-
-// RetentionPeriod is how long events and finished deliveries are kept.
-func (a *App) RetentionPeriod() time.Duration { return time.Duration(a.Retention) }
 
 // SendTest sends a webhook.test event to sub at once, through the store's
 // dispatcher.

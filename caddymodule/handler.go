@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -208,10 +209,9 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 	if len(events) == 0 && len(snaps) == 0 {
 		return
 	}
-	err := h.app.commit(events, snaps, func(err error) {
-		h.logger.Error("storing events failed", zap.Error(err))
-	})
-	if err != nil {
+	// The exchange happened: its events are stored even if the client
+	// has gone meanwhile.
+	if err := h.app.commit(context.WithoutCancel(r.Context()), events, snaps); err != nil {
 		h.notStored(r, events, err)
 		return
 	}
@@ -228,15 +228,21 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 // whole (the envelope as it would have been stored), so that an operator
 // can recover it from the log; and counts it.
 func (h *Handler) notStored(r *http.Request, events []webhook.Event, err error) {
+	logNotStored(h.logger, events, err, zap.String("method", r.Method), zap.String("path", r.URL.Path))
+}
+
+// logNotStored logs each event that the store refused, whole, and counts
+// it, with the request's fields if known (an asynchronous commit fails
+// after its request is gone).
+func logNotStored(logger *zap.Logger, events []webhook.Event, err error, request ...zap.Field) {
 	reason := rules.ReasonStoreError
 	if errors.Is(err, webhook.ErrUnavailable) {
 		reason = rules.ReasonStoreUnavailable // closed by a reload, or its disk is short of space
 	}
 	for _, ev := range events {
 		metrics.skipped.WithLabelValues(string(reason)).Inc()
-		h.logger.Error("event_skipped", zap.String("event", ev.Name), zap.String("reason", string(reason)),
-			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err),
-			zap.Any("envelope", ev))
+		fields := append([]zap.Field{zap.String("event", ev.Name), zap.String("reason", string(reason))}, request...)
+		logger.Error("event_skipped", append(fields, zap.Error(err), zap.Any("envelope", ev))...)
 	}
 }
 

@@ -3,6 +3,7 @@ package caddymodule_test
 import (
 	"bufio"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -222,7 +223,7 @@ func encryptedEvents(t *testing.T, dir string, key []byte) []webhook.Event {
 	}
 	defer s.Close()
 	var evs []webhook.Event
-	if err := s.EventsSince(time.Time{}, func(e webhook.Event) error { evs = append(evs, e); return nil }); err != nil {
+	if err := s.EventsSince(context.Background(), time.Time{}, func(e webhook.Event) error { evs = append(evs, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return evs

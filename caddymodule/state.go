@@ -18,7 +18,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
-	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -26,11 +25,22 @@ import (
 // old state before a mutation.
 const prefetchTimeout = 5 * time.Second
 
+// resourceState is what state-aware rules need of the store: requests on
+// one resource take turns, and each reads the state the last one left.
+type resourceState interface {
+	LockKeys(ctx context.Context, keys []string) (unlock func(), err error)
+	Snapshot(ctx context.Context, key string) ([]byte, error)
+}
+
 // exchangeState is what the state-aware rules of one request share: the
 // keys known before it went upstream (held, so that requests on one
 // resource take turns), and the snapshot of each key as it was before.
 type exchangeState struct {
-	store  storage.Store
+	store resourceState
+	// ctx is the request's context without its cancellation: once the
+	// request reached the app, its state and events are recorded even if
+	// the client has gone.
+	ctx    context.Context
 	keys   []string          // per candidate, its early key ("" = none or late)
 	before map[string][]byte // key → snapshot before the request (nil = none)
 	unlock func()
@@ -78,7 +88,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 	if store == nil {
 		return nil, r // the events are skipped later with store_unavailable
 	}
-	st = &exchangeState{store: store, keys: make([]string, len(cands)), before: map[string][]byte{}}
+	st = &exchangeState{store: store, ctx: context.WithoutCancel(r.Context()), keys: make([]string, len(cands)), before: map[string][]byte{}}
 	early := &rules.Input{Method: r.Method, Path: r.URL.Path, Header: r.Header, Query: r.URL.Query()}
 	// A key is taken only once the request body has arrived (read ahead
 	// within max_body): a client trickling its upload would otherwise
@@ -171,7 +181,7 @@ func (h *Handler) readBefore(r *http.Request, next caddyhttp.Handler, cands []ru
 		snap, read := st.before[k]
 		if !read {
 			var err error
-			if snap, err = st.store.Snapshot(k); errors.Is(err, webhook.ErrClosed) {
+			if snap, err = st.store.Snapshot(st.ctx, k); errors.Is(err, webhook.ErrClosed) {
 				return // a reload closed it: the events are skipped as store_unavailable
 			} else if err != nil {
 				h.logger.Error("reading state", zap.String("key", k), zap.Error(err))
@@ -273,7 +283,7 @@ func (st *exchangeState) previousFor(i int, c rules.Candidate, in *rules.Input) 
 	if prev, ok := st.before[key]; ok {
 		return key, prev, nil
 	}
-	prev, err = st.store.Snapshot(key)
+	prev, err = st.store.Snapshot(st.ctx, key)
 	if err != nil {
 		return "", nil, fmt.Errorf("reading state %s: %w", key, err)
 	}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -91,7 +92,7 @@ func (a *App) validateSubscriptions(known func(string) bool) error {
 // syncSubscriptions makes the store's config subscriptions those of this
 // config: new ones are created, changed ones updated (keeping their stats,
 // and active again), and ones no longer declared deleted.
-func (a *App) syncSubscriptions(store storage.Store) error {
+func (a *App) syncSubscriptions(ctx context.Context, store storage.Store) error {
 	known := map[string]bool{}
 	for _, ev := range a.Events() {
 		known[ev.Name] = true
@@ -102,7 +103,7 @@ func (a *App) syncSubscriptions(store storage.Store) error {
 	now := time.Now().UTC()
 	for name, sc := range a.Subscriptions {
 		want := sc.subscription(name)
-		old, err := store.Subscription(want.ID)
+		old, err := store.Subscription(ctx, want.ID)
 		switch {
 		case errors.Is(err, webhook.ErrNotFound):
 			want.CreatedAt, want.UpdatedAt = now, now
@@ -114,17 +115,17 @@ func (a *App) syncSubscriptions(store storage.Store) error {
 				want.UpdatedAt = now
 			}
 		}
-		if err := store.PutSubscription(want); err != nil {
+		if err := store.PutSubscription(ctx, want); err != nil {
 			return fmt.Errorf("webhooks: subscription %s: %w", name, err)
 		}
 	}
-	subs, err := store.Subscriptions()
+	subs, err := store.Subscriptions(ctx)
 	if err != nil {
 		return fmt.Errorf("webhooks: listing subscriptions: %w", err)
 	}
 	for _, sub := range subs {
 		if sub.ManagedBy == webhook.ManagedByConfig && a.Subscriptions[sub.AppName] == nil {
-			if err := store.DeleteSubscription(sub.ID, time.Duration(a.Retention)); err != nil {
+			if err := store.DeleteSubscription(ctx, sub.ID); err != nil {
 				return fmt.Errorf("webhooks: removing subscription %s no longer in the config: %w", sub.ID, err)
 			}
 		}

@@ -24,7 +24,6 @@ type Settings struct {
 	DisableAfter        int
 	AllowPrivateTargets bool
 	Workers             int
-	Retention           time.Duration
 }
 
 // heldBack is how long a delivery of a paused subscription waits before it
@@ -69,6 +68,8 @@ type Dispatcher struct {
 	stop   chan struct{}
 	loopWG sync.WaitGroup
 	workWG sync.WaitGroup
+	// ctx bounds the attempts and the store calls; Stop cancels it once
+	// the workers are done.
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -170,7 +171,7 @@ func (d *Dispatcher) dispatch() time.Duration {
 		return max(next.Sub(d.now()), 0)
 	}
 	lease := cfg.Timeout + 30*time.Second
-	claims, due, err := d.store.Claim(now, lease, free, wants, cfg.Retention)
+	claims, due, err := d.store.Claim(d.ctx, now, lease, free, wants)
 	if err != nil {
 		d.log().Error("claiming due deliveries", zap.Error(err))
 		return pollEvery
@@ -267,7 +268,7 @@ func (d *Dispatcher) release(c webhook.Claim) {
 	defer d.finished(c.Sub.ID)
 	d.unclaim(c.Sub.ID)
 	now := d.now().UTC()
-	_, err := d.store.UpdateDelivery(c.Delivery.ID, d.cfg.Load().Retention, func(dl *webhook.Delivery) error {
+	_, err := d.store.UpdateDelivery(d.ctx, c.Delivery.ID, func(dl *webhook.Delivery) error {
 		if dl.Status == webhook.Pending {
 			dl.NextAttemptAt = &now
 		}
@@ -328,7 +329,7 @@ func (d *Dispatcher) attempt(c webhook.Claim) {
 // reschedule moves a claimed delivery's due time without an attempt.
 func (d *Dispatcher) reschedule(c webhook.Claim, at time.Time, cfg *config) {
 	at = at.UTC()
-	_, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *webhook.Delivery) error {
+	_, err := d.store.UpdateDelivery(d.ctx, c.Delivery.ID, func(dl *webhook.Delivery) error {
 		if dl.Status == webhook.Pending {
 			dl.NextAttemptAt = &at
 		}
@@ -344,7 +345,7 @@ func (d *Dispatcher) reschedule(c webhook.Claim, at time.Time, cfg *config) {
 func (d *Dispatcher) record(c webhook.Claim, res result, cfg *config) {
 	now := d.now().UTC()
 	var outcome Outcome
-	dl, err := d.store.UpdateDelivery(c.Delivery.ID, cfg.Retention, func(dl *webhook.Delivery) error {
+	dl, err := d.store.UpdateDelivery(d.ctx, c.Delivery.ID, func(dl *webhook.Delivery) error {
 		dl.Attempts = append(dl.Attempts, res.attempt)
 		dl.UpdatedAt = now
 		outcome = res.outcome

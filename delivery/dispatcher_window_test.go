@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +35,7 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 		ID: "sub_limited", URL: rcv.URL, Events: []string{"*"}, IsActive: true,
 		Signature: "sha256", Secret: "a-secret-of-some-length", RateLimit: "100/m",
 	}
-	if err := store.PutSubscription(sub); err != nil {
+	if err := store.PutSubscription(context.Background(), sub); err != nil {
 		t.Fatal(err)
 	}
 	created := time.Now()
@@ -42,7 +43,7 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 	for i := range events {
 		events[i] = webhook.Event{ID: webhook.NewID("evt_", created), Name: "order.created", Time: created, Data: json.RawMessage(`{}`)}
 	}
-	if err := store.Commit(events, nil, 0, webhook.Sync, nil); err != nil {
+	if err := store.Commit(context.Background(), events, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -66,7 +67,7 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 	if n := got.Load(); n != 100 {
 		t.Fatalf("%d deliveries sent in the first minute, want 100", n)
 	}
-	pending, err := store.Deliveries(sub.ID, "pending", 500)
+	pending, err := store.Deliveries(context.Background(), sub.ID, "pending", 500)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 	if n := got.Load(); n != 150 {
 		t.Fatalf("%d deliveries sent a minute after the first ones, want 150", n)
 	}
-	done, err := store.Deliveries(sub.ID, "succeeded", 500)
+	done, err := store.Deliveries(context.Background(), sub.ID, "succeeded", 500)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestDispatcherRateLimitWindow(t *testing.T) {
 	if kept != 0 {
 		t.Errorf("the window's log keeps room for %d sends after a period without any, want 0", kept)
 	}
-	if err := store.DeleteSubscription(sub.ID, 0); err != nil {
+	if err := store.DeleteSubscription(context.Background(), sub.ID); err != nil {
 		t.Fatal(err)
 	}
 	clock.Set(start.Add(2*time.Minute + idleEvery + time.Second))

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,8 +17,8 @@ type diesAfterClaim struct {
 	dead atomic.Bool
 }
 
-func (q *diesAfterClaim) Claim(now time.Time, lease time.Duration, budget int, wants []webhook.Want, retention time.Duration) ([]webhook.Claim, time.Time, error) {
-	claims, due, err := q.Queue.Claim(now, lease, budget, wants, retention)
+func (q *diesAfterClaim) Claim(ctx context.Context, now time.Time, lease time.Duration, budget int, wants []webhook.Want) ([]webhook.Claim, time.Time, error) {
+	claims, due, err := q.Queue.Claim(ctx, now, lease, budget, wants)
 	if q.dead.Load() {
 		return nil, due, err
 	}

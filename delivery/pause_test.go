@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -130,11 +131,11 @@ type pausesWhileClaiming struct {
 	paused atomic.Bool
 }
 
-func (q *pausesWhileClaiming) Claim(now time.Time, lease time.Duration, budget int, wants []webhook.Want, retention time.Duration) ([]webhook.Claim, time.Time, error) {
+func (q *pausesWhileClaiming) Claim(ctx context.Context, now time.Time, lease time.Duration, budget int, wants []webhook.Want) ([]webhook.Claim, time.Time, error) {
 	if !q.paused.Swap(true) {
 		setActive(q.r.t, q.r, q.subID, false)
 	}
-	return q.Queue.Claim(now, lease, budget, wants, retention)
+	return q.Queue.Claim(ctx, now, lease, budget, wants)
 }
 
 // TestDispatcherPausedWhileClaimed: a delivery claimed as its subscription
@@ -168,7 +169,7 @@ func TestDispatcherPausedWhileClaimed(t *testing.T) {
 // setActive pauses or resumes a subscription, as the admin API does.
 func setActive(t *testing.T, r *rig, id string, active bool) {
 	t.Helper()
-	_, err := r.store.UpdateSubscription(id, func(s *webhook.Subscription) error {
+	_, err := r.store.UpdateSubscription(context.Background(), id, func(s *webhook.Subscription) error {
 		s.IsActive = active
 		return nil
 	})

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -16,13 +17,13 @@ type Queue interface {
 	// again at now+lease unless recorded before), and returns when the
 	// earliest delivery not yet due among those looked at will be (zero:
 	// none, or not known).
-	Claim(now time.Time, lease time.Duration, budget int, wants []webhook.Want, retention time.Duration) ([]webhook.Claim, time.Time, error)
+	Claim(ctx context.Context, now time.Time, lease time.Duration, budget int, wants []webhook.Want) ([]webhook.Claim, time.Time, error)
 	// UpdateDelivery applies fn to a delivery and stores the result; fn
 	// may run more than once.
-	UpdateDelivery(id string, retention time.Duration, fn func(*webhook.Delivery) error) (*webhook.Delivery, error)
+	UpdateDelivery(ctx context.Context, id string, fn func(*webhook.Delivery) error) (*webhook.Delivery, error)
 	// UpdateSubscription applies fn to a subscription and stores the
 	// result; fn may run more than once.
-	UpdateSubscription(id string, fn func(*webhook.Subscription) error) (*webhook.Subscription, error)
+	UpdateSubscription(ctx context.Context, id string, fn func(*webhook.Subscription) error) (*webhook.Subscription, error)
 	// ActiveSubscriptions returns the subscriptions that receive events.
 	ActiveSubscriptions() []*webhook.Subscription
 	// Wake receives when deliveries may have become due.

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -89,7 +90,7 @@ func (r *rig) subscribe(id, path string, events ...string) *webhook.Subscription
 		ID: id, URL: r.rcv.url + path, Events: events, IsActive: true,
 		Signature: "sha256", Secret: "a-secret-of-some-length",
 	}
-	if err := r.store.PutSubscription(sub); err != nil {
+	if err := r.store.PutSubscription(context.Background(), sub); err != nil {
 		r.t.Fatal(err)
 	}
 	return sub
@@ -104,7 +105,7 @@ func (r *rig) commit(name string, n int) {
 	for i := range events {
 		events[i] = webhook.Event{ID: webhook.NewID("evt_", now), Name: name, Time: now, Data: json.RawMessage(`{}`)}
 	}
-	if err := r.store.Commit(events, nil, 0, webhook.Sync, nil); err != nil {
+	if err := r.store.Commit(context.Background(), events, nil); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -142,7 +143,7 @@ func (r *rig) settle() {
 // all).
 func (r *rig) deliveries(subID, status string) []*webhook.Delivery {
 	r.t.Helper()
-	out, err := r.store.Deliveries(subID, status, 1000)
+	out, err := r.store.Deliveries(context.Background(), subID, status, 1000)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func (r *rig) only(subID string) *webhook.Delivery {
 // subscription returns the stored subscription.
 func (r *rig) subscription(id string) *webhook.Subscription {
 	r.t.Helper()
-	sub, err := r.store.Subscription(id)
+	sub, err := r.store.Subscription(context.Background(), id)
 	if err != nil {
 		r.t.Fatal(err)
 	}

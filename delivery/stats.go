@@ -87,7 +87,7 @@ func (d *Dispatcher) flushStats() {
 	cfg := d.cfg.Load()
 	for subID, st := range d.stats.take() {
 		var paused string
-		_, err := d.store.UpdateSubscription(subID, func(s *webhook.Subscription) error {
+		_, err := d.store.UpdateSubscription(d.ctx, subID, func(s *webhook.Subscription) error {
 			paused = ""
 			s.Stats.TotalSent += st.sent
 			s.Stats.TotalFailed += st.failed

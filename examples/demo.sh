@@ -26,8 +26,9 @@ wait_for() { # url
 
 echo "building caddy, the shop and the receiver..."
 go build -o "$bin/caddy" ./cmd/caddy
-go build -o "$bin/shop" ./examples/shop
-go build -o "$bin/receiver" ./examples/receiver
+# examples/ is a Go module of its own (examples/go.mod).
+go -C examples build -o "$bin/shop" ./shop
+go -C examples build -o "$bin/receiver" ./receiver
 
 # The subscription's secret, made here so the receiver can check it.
 secret="whsec_$(head -c 32 /dev/urandom | base64)"

@@ -35,55 +35,81 @@ type Backend interface {
 	Describe() []zap.Field
 }
 
-// Store is an open backend. Its methods are safe for concurrent use.
+// Settings are what a config sets on the store it uses. The store is
+// shared across reloads: each config that adopts it configures it, and the
+// last one's settings hold.
+type Settings struct {
+	// Retention is how long events, finished deliveries and snapshots are
+	// kept (0: forever).
+	Retention time.Duration
+	// Durability says when Commit returns: once its events are durable
+	// (webhook.Sync) or at once (webhook.Async).
+	Durability webhook.Durability
+	// NotStored, if set, is told of the events of an asynchronous commit
+	// that failed after Commit returned, so that they can be logged whole.
+	NotStored func(events []webhook.Event, err error)
+}
+
+// Store is an open backend. Its methods are safe for concurrent use. The
+// methods that may block take a context: a backend gives up when it is
+// done, with an error wrapping ctx.Err(), and a write it gives up on may
+// or may not have been made.
 type Store interface {
+	// Configure sets the config's settings; see Settings.
+	Configure(Settings)
+
 	// Commit stores events, their deliveries to the subscriptions that
 	// want them, and the request's resource snapshots, all or nothing.
-	// Records expire after retention (0: never). With webhook.Sync it
-	// returns once they are durable; with webhook.Async, errors go to
-	// onAsyncErr (which may be nil). The snapshots are readable when it
-	// returns, whatever d: the next request on the resource reads them.
-	Commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d webhook.Durability, onAsyncErr func(error)) error
+	// With webhook.Sync it returns once they are durable; with
+	// webhook.Async, later failures go to Settings.NotStored. The
+	// snapshots are readable when it returns, whatever the durability:
+	// the next request on the resource reads them.
+	Commit(ctx context.Context, events []webhook.Event, snaps []webhook.Snapshot) error
 	// Snapshot returns the state remembered under key, nil when none.
-	Snapshot(key string) ([]byte, error)
+	Snapshot(ctx context.Context, key string) ([]byte, error)
 	// LockKeys holds the keys (requests on one resource take turns) until
 	// unlock is called, or fails once ctx is done.
 	LockKeys(ctx context.Context, keys []string) (unlock func(), err error)
 
-	Subscription(id string) (*webhook.Subscription, error)
-	Subscriptions() ([]*webhook.Subscription, error)
-	// ActiveSubscriptions returns the subscriptions that receive events.
+	Subscription(ctx context.Context, id string) (*webhook.Subscription, error)
+	// Subscriptions returns every subscription, oldest first.
+	Subscriptions(ctx context.Context) ([]*webhook.Subscription, error)
+	// ActiveSubscriptions returns the subscriptions that receive events,
+	// from memory: it follows every change, made through this store or,
+	// for a shared backend, elsewhere, and never blocks.
 	ActiveSubscriptions() []*webhook.Subscription
-	PutSubscription(sub *webhook.Subscription) error
+	PutSubscription(ctx context.Context, sub *webhook.Subscription) error
 	// UpdateSubscription applies fn to the stored subscription and stores
 	// the result; fn may run more than once (concurrent updates).
-	UpdateSubscription(id string, fn func(*webhook.Subscription) error) (*webhook.Subscription, error)
+	UpdateSubscription(ctx context.Context, id string, fn func(*webhook.Subscription) error) (*webhook.Subscription, error)
 	// DeleteSubscription removes a subscription and cancels its pending
 	// deliveries.
-	DeleteSubscription(id string, retention time.Duration) error
+	DeleteSubscription(ctx context.Context, id string) error
 
 	// Claim claims, for each want in turn, up to Max due deliveries of its
 	// subscription, at most budget in all, each under a lease (due again
 	// at now+lease unless updated before), and returns when the earliest
 	// delivery not yet due among those looked at will be (zero: none).
-	Claim(now time.Time, lease time.Duration, budget int, wants []webhook.Want, retention time.Duration) ([]webhook.Claim, time.Time, error)
+	Claim(ctx context.Context, now time.Time, lease time.Duration, budget int, wants []webhook.Want) ([]webhook.Claim, time.Time, error)
 	// UpdateDelivery applies fn to a delivery and stores the result; fn
 	// may run more than once.
-	UpdateDelivery(id string, retention time.Duration, fn func(*webhook.Delivery) error) (*webhook.Delivery, error)
-	Delivery(id string) (*webhook.Delivery, error)
+	UpdateDelivery(ctx context.Context, id string, fn func(*webhook.Delivery) error) (*webhook.Delivery, error)
+	Delivery(ctx context.Context, id string) (*webhook.Delivery, error)
 	// Deliveries lists a subscription's deliveries, newest first, of
 	// one status ("" for any), at most limit.
-	Deliveries(subID, status string, limit int) ([]*webhook.Delivery, error)
+	Deliveries(ctx context.Context, subID, status string, limit int) ([]*webhook.Delivery, error)
 	// AddDeliveries creates a due-now delivery of each event for sub (a
 	// replay).
-	AddDeliveries(sub *webhook.Subscription, events []webhook.Event) (int, error)
+	AddDeliveries(ctx context.Context, sub *webhook.Subscription, events []webhook.Event) (int, error)
 	// EventsSince calls fn for each stored event inferred at or after
 	// since, in time order, until fn returns an error.
-	EventsSince(since time.Time, fn func(webhook.Event) error) error
+	EventsSince(ctx context.Context, since time.Time, fn func(webhook.Event) error) error
 	// Wake receives when deliveries may have become due.
 	Wake() <-chan struct{}
+	// QueueDepth is the number of pending deliveries, exact or as last
+	// known: it is read often (a metric) and must be cheap.
 	QueueDepth() int64
-	Count() (webhook.Counts, error)
+	Count(ctx context.Context) (webhook.Counts, error)
 	// Health says whether the store takes writes, and why not.
 	Health() webhook.Health
 	Close() error

@@ -55,7 +55,7 @@ func TestCatalogueRandomTraffic(t *testing.T) {
 	default:
 		seed = uint64(time.Now().UnixNano()) % 1_000_000_000
 	}
-	t.Logf("seed %d (rerun with: go test -race -run TestCatalogueRandomTraffic ./examples/catalogue -args -seed %d, or CATALOGUE_SEED=%d)", seed, seed, seed)
+	t.Logf("seed %d (rerun with: go -C examples test -race -run TestCatalogueRandomTraffic ./catalogue -args -seed %d, or CATALOGUE_SEED=%d)", seed, seed, seed)
 
 	shopApp := httptest.NewServer(shop.New())
 	t.Cleanup(shopApp.Close)

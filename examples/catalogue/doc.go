@@ -6,7 +6,7 @@
 // that the events delivered are exactly the ones ../CATALOGUE.md promises
 // for what the client sent and saw: precision and recall must both be 1.
 //
-//	go test -race -run TestCatalogueRandomTraffic -v ./examples/catalogue -args -seed 42
+//	go -C examples test -race -run TestCatalogueRandomTraffic -v ./catalogue -args -seed 42
 //
 // Flags (after -args): -seed (0: the CATALOGUE_SEED environment variable,
 // else a new seed, logged), -ops (operations per

@@ -6,7 +6,7 @@
 //
 // Usage:
 //
-//	go run ./examples/crm [-addr 127.0.0.1:9001]
+//	go -C examples run ./crm [-addr 127.0.0.1:9001]
 //
 // On start it prints "crm listening on <host:port>" to standard output
 // (with -addr 127.0.0.1:0 the port is chosen by the system), then logs one

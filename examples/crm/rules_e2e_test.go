@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -162,7 +163,7 @@ func TestCRMRulesEndToEnd(t *testing.T) {
 		user string
 	}
 	got := map[string][]ev{}
-	err = s.EventsSince(time.Time{}, func(e webhook.Event) error {
+	err = s.EventsSince(context.Background(), time.Time{}, func(e webhook.Event) error {
 		got[e.Name] = append(got[e.Name], ev{gjson.ParseBytes(e.Data), string(e.UserID)})
 		return nil
 	})

@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	go run ./examples/receiver -secret whsec_… [-addr 127.0.0.1:9100]
+//	go -C examples run ./receiver -secret whsec_… [-addr 127.0.0.1:9100]
 //	    [-scheme auto|standard|sha256|hex] [-status 200] [-quiet]
 //
 // The secret may come from the WEBHOOK_SECRET environment variable instead

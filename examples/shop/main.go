@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	go run ./examples/shop [-addr 127.0.0.1:9000]
+//	go -C examples run ./shop [-addr 127.0.0.1:9000]
 //
 // On start it prints "shop listening on <host:port>" to standard output
 // (with -addr 127.0.0.1:0 the port is chosen by the system), then logs one

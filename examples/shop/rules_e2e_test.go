@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -113,7 +114,7 @@ func TestShopRulesEndToEnd(t *testing.T) {
 	}
 	defer s.Close()
 	got := map[string][]gjson.Result{}
-	err = s.EventsSince(time.Time{}, func(e webhook.Event) error {
+	err = s.EventsSince(context.Background(), time.Time{}, func(e webhook.Event) error {
 		got[e.Name] = append(got[e.Name], gjson.ParseBytes(e.Data))
 		if want := gjson.GetBytes(e.Data, "siteId").String(); e.Site != want || want == "" {
 			t.Errorf("%s: site %q, want its siteId %q", e.Name, e.Site, want)

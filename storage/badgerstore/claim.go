@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -30,7 +31,7 @@ type cursors struct {
 // due again then (at least once). It returns when the earliest delivery
 // not yet due among those scanned will be (zero if none), so the caller
 // knows how long it may sleep.
-func (s *Store) Claim(now time.Time, lease time.Duration, budget int, wants []webhook.Want, retention time.Duration) ([]webhook.Claim, time.Time, error) {
+func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, budget int, wants []webhook.Want) ([]webhook.Claim, time.Time, error) {
 	c := &s.cursors
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -46,13 +47,13 @@ func (s *Store) Claim(now time.Time, lease time.Duration, budget int, wants []we
 	if now.Sub(c.fullScanAt) > fullScanEvery {
 		c.fullScanAt = now
 		clear(c.from)
-		s.sweepOrphans(retention)
+		s.sweepOrphans(ctx)
 	}
 	scans := make([]scan, len(wants))
 	for i, w := range wants {
 		scans[i] = scan{SubID: w.SubID, From: c.from[w.SubID], Max: w.Max}
 	}
-	claims, err := s.claimDue(now, lease, budget, scans, retention)
+	claims, err := s.claimDue(ctx, now, lease, budget, scans)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -88,8 +89,8 @@ func (c *cursors) forgetInactive(active []*webhook.Subscription) {
 }
 
 // sweepOrphans cancels the pending deliveries of deleted subscriptions.
-func (s *Store) sweepOrphans(retention time.Duration) {
-	n, err := s.cancelOrphans(retention)
+func (s *Store) sweepOrphans(ctx context.Context) {
+	n, err := s.cancelOrphans(ctx)
 	switch {
 	case err != nil:
 		s.logger.Error("cancelling the deliveries of deleted subscriptions", zap.Error(err))

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 func TestClaimCursors(t *testing.T) {
 	s := openTest(t)
 	sub := &webhook.Subscription{ID: "sub_a", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
-	if err := s.PutSubscription(sub); err != nil {
+	if err := s.PutSubscription(context.Background(), sub); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -24,14 +25,14 @@ func TestClaimCursors(t *testing.T) {
 		{ID: webhook.NewID("evt_", t0), Name: "a.b", Time: t0, Data: json.RawMessage(`1`)},
 		{ID: webhook.NewID("evt_", t0), Name: "a.b", Time: t0, Data: json.RawMessage(`2`)},
 	}
-	if err := s.Commit(evs, nil, time.Hour, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), evs, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := []webhook.Want{{SubID: "sub_a", Max: 10}}
 
 	// The first claim takes both; the cursor moves to its now.
 	now := t0.Add(time.Second)
-	claims, _, err := s.Claim(now, time.Hour, 10, want, time.Hour)
+	claims, _, err := s.Claim(context.Background(), now, time.Hour, 10, want)
 	if err != nil || len(claims) != 2 {
 		t.Fatalf("first claim: %d claims, %v", len(claims), err)
 	}
@@ -42,26 +43,26 @@ func TestClaimCursors(t *testing.T) {
 	// One delivery is made due again before the cursor (as a redelivery
 	// is): the next claim, well before the next full scan, finds it.
 	back := t0.Add(-time.Minute)
-	if _, err := s.UpdateDelivery(claims[0].Delivery.ID, time.Hour, func(d *webhook.Delivery) error {
+	if _, err := s.UpdateDelivery(context.Background(), claims[0].Delivery.ID, func(d *webhook.Delivery) error {
 		d.NextAttemptAt = &back
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	again, _, err := s.Claim(now.Add(time.Second), time.Hour, 10, want, time.Hour)
+	again, _, err := s.Claim(context.Background(), now.Add(time.Second), time.Hour, 10, want)
 	if err != nil || len(again) != 1 || again[0].Delivery.ID != claims[0].Delivery.ID {
 		t.Fatalf("claim after a delivery was made due before the cursor: %d claims, %v", len(again), err)
 	}
 
 	// Paused: its cursor is forgotten, so its scans start from the
 	// beginning once it is active again.
-	if _, err := s.UpdateSubscription("sub_a", func(sub *webhook.Subscription) error {
+	if _, err := s.UpdateSubscription(context.Background(), "sub_a", func(sub *webhook.Subscription) error {
 		sub.IsActive = false
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Claim(now.Add(2*time.Second), time.Hour, 10, nil, time.Hour); err != nil {
+	if _, _, err := s.Claim(context.Background(), now.Add(2*time.Second), time.Hour, 10, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, kept := s.cursors.from["sub_a"]; kept {

@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -133,9 +134,9 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 }
 
 // Delivery returns one delivery, or an error wrapping ErrNotFound.
-func (s *Store) Delivery(id string) (*webhook.Delivery, error) {
+func (s *Store) Delivery(ctx context.Context, id string) (*webhook.Delivery, error) {
 	var d *webhook.Delivery
-	err := s.use(func() error {
+	err := s.use(ctx, func() error {
 		return s.db.View(func(txn *badger.Txn) (err error) {
 			d, err = getDelivery(txn, id)
 			return err
@@ -162,27 +163,24 @@ type scan struct {
 // the process dies during the attempt, the delivery becomes due again then
 // (at least once). Deliveries whose subscription or event is gone are
 // cancelled on the way.
-func (s *Store) claimDue(now time.Time, lease time.Duration, budget int, scans []scan, retention time.Duration) ([]webhook.Claim, error) {
+func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration, budget int, scans []scan) ([]webhook.Claim, error) {
 	var claims []webhook.Claim
-	err := s.write(budget*deliverySize, func() error {
-		return retryConflicts(func() error {
-			claims = claims[:0]
-			return s.db.Update(func(txn *badger.Txn) error {
-				for i := range scans {
-					sc := &scans[i]
-					sc.Scanned, sc.Claimed, sc.Resume, sc.Next = false, 0, time.Time{}, time.Time{}
-					if len(claims) >= budget {
-						continue
-					}
-					got, err := claimScan(txn, sc, min(sc.Max, budget-len(claims)), now, lease, retention)
-					if err != nil {
-						return err
-					}
-					claims = append(claims, got...)
-				}
-				return nil
-			})
-		})
+	retention := s.config().Retention
+	err := s.update(ctx, budget*deliverySize, func(txn *badger.Txn) error {
+		claims = claims[:0]
+		for i := range scans {
+			sc := &scans[i]
+			sc.Scanned, sc.Claimed, sc.Resume, sc.Next = false, 0, time.Time{}, time.Time{}
+			if len(claims) >= budget {
+				continue
+			}
+			got, err := claimScan(txn, sc, min(sc.Max, budget-len(claims)), now, lease, retention)
+			if err != nil {
+				return err
+			}
+			claims = append(claims, got...)
+		}
+		return nil
 	})
 	return claims, err
 }
@@ -262,25 +260,22 @@ func getEvent(txn *badger.Txn, id string) (*webhook.Event, error) {
 
 // UpdateDelivery applies fn to the stored delivery in a transaction; the
 // indexes follow the delivery's new state.
-func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *webhook.Delivery) error) (*webhook.Delivery, error) {
+func (s *Store) UpdateDelivery(ctx context.Context, id string, fn func(d *webhook.Delivery) error) (*webhook.Delivery, error) {
 	var out *webhook.Delivery
 	var notes dueNotes
-	err := s.write(deliverySize, func() error {
-		return retryConflicts(func() error {
-			notes = dueNotes{}
-			return s.db.Update(func(txn *badger.Txn) error {
-				d, err := getDelivery(txn, id)
-				if err != nil {
-					return err
-				}
-				old := *d
-				if err := fn(d); err != nil {
-					return err
-				}
-				out = d
-				return putDelivery(txn, &old, d, retention, notes)
-			})
-		})
+	retention := s.config().Retention
+	err := s.update(ctx, deliverySize, func(txn *badger.Txn) error {
+		notes = dueNotes{}
+		d, err := getDelivery(txn, id)
+		if err != nil {
+			return err
+		}
+		old := *d
+		if err := fn(d); err != nil {
+			return err
+		}
+		out = d
+		return putDelivery(txn, &old, d, retention, notes)
 	})
 	if err == nil {
 		s.noteDue(notes)
@@ -290,14 +285,17 @@ func (s *Store) UpdateDelivery(id string, retention time.Duration, fn func(d *we
 
 // Deliveries returns a subscription's deliveries, newest first, with the
 // given status ("" for all), at most limit.
-func (s *Store) Deliveries(subID, status string, limit int) ([]*webhook.Delivery, error) {
+func (s *Store) Deliveries(ctx context.Context, subID, status string, limit int) ([]*webhook.Delivery, error) {
 	var out []*webhook.Delivery
-	err := s.use(func() error {
+	err := s.use(ctx, func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			prefix := bySubKey(subID, "")
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
 			defer it.Close()
 			for it.Seek(append(append([]byte{}, prefix...), 0xff)); it.Valid() && len(out) < limit; it.Next() {
+				if err := ctx.Err(); err != nil {
+					return err // a long list, of one status, filtered from many
+				}
 				id := string(it.Item().Key()[len(prefix):])
 				d, err := getDelivery(txn, id)
 				if errors.Is(err, webhook.ErrNotFound) {
@@ -318,10 +316,10 @@ func (s *Store) Deliveries(subID, status string, limit int) ([]*webhook.Delivery
 
 // AddDeliveries creates a due-now delivery of each event for subscription
 // sub (a replay), in one transaction.
-func (s *Store) AddDeliveries(sub *webhook.Subscription, events []webhook.Event) (int, error) {
+func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, events []webhook.Event) (int, error) {
 	n := 0
 	notes := dueNotes{}
-	err := s.write(len(events)*deliverySize, func() error {
+	err := s.write(ctx, len(events)*deliverySize, func() error {
 		return s.db.Update(func(txn *badger.Txn) error {
 			now := time.Now().UTC()
 			for i := range events {
@@ -344,21 +342,10 @@ func (s *Store) AddDeliveries(sub *webhook.Subscription, events []webhook.Event)
 	return n, err
 }
 
-// retryConflicts runs fn again while Badger reports a conflict with a
-// concurrent transaction.
-func retryConflicts(fn func() error) error {
-	for {
-		err := fn()
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
-	}
-}
-
 // QueueDepth counts the pending deliveries.
 func (s *Store) QueueDepth() int64 {
 	var n int64
-	_ = s.use(func() error {
+	_ = s.use(context.Background(), func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			n = countKeys(txn, prefixDue)
 			return nil
@@ -371,63 +358,70 @@ func (s *Store) QueueDepth() int64 {
 // longer exists: a delete normally cancels them in its transaction, but a
 // fan-out from a snapshot taken just before it, or a redelivery or replay
 // racing with it, can leave some. It returns how many it cancelled.
-func (s *Store) cancelOrphans(retention time.Duration) (int, error) {
+func (s *Store) cancelOrphans(ctx context.Context) (int, error) {
 	n := 0
-	err := s.write(sweepSize, func() error {
-		return retryConflicts(func() error {
-			n = 0
-			return s.db.Update(func(txn *badger.Txn) error {
-				type orphan struct {
-					key []byte
-					id  string
+	retention := s.config().Retention
+	err := s.update(ctx, sweepSize, func(txn *badger.Txn) error {
+		n = 0
+		found, err := findOrphans(txn)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		for _, o := range found {
+			d, err := getDelivery(txn, o.id)
+			if errors.Is(err, webhook.ErrNotFound) {
+				if err := txn.Delete(o.key); err != nil {
+					return err
 				}
-				var found []orphan
-				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixDue})
-				for it.Rewind(); it.Valid(); {
-					k := it.Item().Key()
-					rest := k[len(prefixDue):]
-					slash := bytes.IndexByte(rest, '/')
-					if slash < 0 {
-						it.Next()
-						continue
-					}
-					subID := string(rest[:slash])
-					prefix := k[:len(prefixDue)+slash+1]
-					if _, err := getSubscription(txn, subID); err == nil {
-						// Skip the rest of its keys: the byte after '/' sorts after them.
-						it.Seek(append(append([]byte{}, prefix[:len(prefix)-1]...), '/'+1))
-						continue
-					} else if !errors.Is(err, webhook.ErrNotFound) {
-						it.Close()
-						return err
-					}
-					_, id := dueIn(prefix, k)
-					found = append(found, orphan{it.Item().KeyCopy(nil), id})
-					it.Next()
-				}
-				it.Close()
-				now := time.Now().UTC()
-				for _, o := range found {
-					d, err := getDelivery(txn, o.id)
-					if errors.Is(err, webhook.ErrNotFound) {
-						if err := txn.Delete(o.key); err != nil {
-							return err
-						}
-						continue
-					}
-					if err != nil {
-						return err
-					}
-					old := *d
-					d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-					if err := putDelivery(txn, &old, d, retention, nil); err != nil {
-						return err
-					}
-					n++
-				}
-				return nil
-			})
-		})
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			old := *d
+			d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
+			if err := putDelivery(txn, &old, d, retention, nil); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
 	})
 	return n, err
+}
+
+// orphan is a due-index entry of a subscription that no longer exists.
+type orphan struct {
+	key []byte
+	id  string
+}
+
+// findOrphans reads the due index for the entries of deleted
+// subscriptions, skipping each existing subscription's entries at once.
+func findOrphans(txn *badger.Txn) ([]orphan, error) {
+	var found []orphan
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixDue})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); {
+		k := it.Item().Key()
+		rest := k[len(prefixDue):]
+		slash := bytes.IndexByte(rest, '/')
+		if slash < 0 {
+			it.Next()
+			continue
+		}
+		prefix := k[:len(prefixDue)+slash+1]
+		if _, err := getSubscription(txn, string(rest[:slash])); err == nil {
+			// Skip the rest of its keys: the byte after '/' sorts after them.
+			it.Seek(append(append([]byte{}, prefix[:len(prefix)-1]...), '/'+1))
+			continue
+		} else if !errors.Is(err, webhook.ErrNotFound) {
+			return nil, err
+		}
+		_, id := dueIn(prefix, k)
+		found = append(found, orphan{it.Item().KeyCopy(nil), id})
+		it.Next()
+	}
+	return found, nil
 }

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 func TestClaimDue(t *testing.T) {
 	s := openTest(t)
 	for _, id := range []string{"sub_a", "sub_b"} {
-		if err := s.PutSubscription(&webhook.Subscription{ID: id, URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}); err != nil {
+		if err := s.PutSubscription(context.Background(), &webhook.Subscription{ID: id, URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -27,7 +28,7 @@ func TestClaimDue(t *testing.T) {
 	for range 5 {
 		evs = append(evs, webhook.Event{ID: webhook.NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{}`)})
 	}
-	if err := s.Commit(evs, nil, time.Hour, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), evs, nil); err != nil {
 		t.Fatal(err)
 	}
 	hints := s.dueHints()
@@ -40,7 +41,7 @@ func TestClaimDue(t *testing.T) {
 
 	now := time.Now()
 	scans := []scan{{SubID: "sub_a", Max: 3}, {SubID: "sub_b", Max: 10}}
-	claims, err := s.claimDue(now, time.Minute, 4, scans, time.Hour)
+	claims, err := s.claimDue(context.Background(), now, time.Minute, 4, scans)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestClaimDue(t *testing.T) {
 	// The claimed ones are leased a minute ahead: the next scans take
 	// the rest and report the leases as the next due time.
 	scans = []scan{{SubID: "sub_a", From: scans[0].Resume, Max: 10}, {SubID: "sub_b", From: scans[1].Resume, Max: 10}}
-	claims, err = s.claimDue(now, time.Minute, 100, scans, time.Hour)
+	claims, err = s.claimDue(context.Background(), now, time.Minute, 100, scans)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,14 +84,14 @@ func TestClaimDue(t *testing.T) {
 	// A retry scheduled earlier than where a scan would start shows up
 	// in the hints.
 	at := now.Add(-time.Hour).UTC()
-	if _, err := s.UpdateDelivery(claims[0].Delivery.ID, time.Hour, func(d *webhook.Delivery) error { d.NextAttemptAt = &at; return nil }); err != nil {
+	if _, err := s.UpdateDelivery(context.Background(), claims[0].Delivery.ID, func(d *webhook.Delivery) error { d.NextAttemptAt = &at; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if h := s.dueHints(); !h[claims[0].Sub.ID].Equal(at) {
 		t.Errorf("hints after a reschedule: %v, want %s at %v", h, claims[0].Sub.ID, at)
 	}
 	scans = []scan{{SubID: claims[0].Sub.ID, From: at, Max: 10}}
-	again, err := s.claimDue(time.Now(), time.Minute, 10, scans, time.Hour)
+	again, err := s.claimDue(context.Background(), time.Now(), time.Minute, 10, scans)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,28 +107,28 @@ func TestCancelOrphans(t *testing.T) {
 	gone := &webhook.Subscription{ID: "sub_gone", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
 	live := &webhook.Subscription{ID: "sub_live", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
 	for _, sub := range []*webhook.Subscription{gone, live} {
-		if err := s.PutSubscription(sub); err != nil {
+		if err := s.PutSubscription(context.Background(), sub); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.DeleteSubscription(gone.ID, time.Hour); err != nil {
+	if err := s.DeleteSubscription(context.Background(), gone.ID); err != nil {
 		t.Fatal(err)
 	}
 	evs := []webhook.Event{{ID: webhook.NewID("evt_", time.Now()), Name: "a", Time: time.Now(), Data: json.RawMessage(`{}`)}}
 	// A replay racing with the delete: it lands after it.
 	for _, sub := range []*webhook.Subscription{gone, live, gone} {
-		if _, err := s.AddDeliveries(sub, evs); err != nil {
+		if _, err := s.AddDeliveries(context.Background(), sub, evs); err != nil {
 			t.Fatal(err)
 		}
 	}
-	n, err := s.cancelOrphans(time.Hour)
+	n, err := s.cancelOrphans(context.Background())
 	if err != nil || n != 2 {
 		t.Fatalf("cancelOrphans = %d, %v; want the 2 of the deleted subscription", n, err)
 	}
-	if d, _ := s.Deliveries(live.ID, webhook.Pending, 10); len(d) != 1 {
+	if d, _ := s.Deliveries(context.Background(), live.ID, webhook.Pending, 10); len(d) != 1 {
 		t.Errorf("the live subscription has %d pending, want 1", len(d))
 	}
-	if d, _ := s.Deliveries(gone.ID, webhook.Cancelled, 10); len(d) != 2 {
+	if d, _ := s.Deliveries(context.Background(), gone.ID, webhook.Cancelled, 10); len(d) != 2 {
 		t.Errorf("the deleted subscription has %d cancelled, want 2", len(d))
 	}
 	if q := s.QueueDepth(); q != 1 {

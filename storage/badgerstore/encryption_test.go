@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -27,7 +28,7 @@ func writeEvent(t *testing.T, dir string, key []byte, marker string) {
 	}
 	now := time.Now()
 	ev := webhook.Event{ID: webhook.NewID("evt_", now), Name: "order.created", Time: now, Data: json.RawMessage(`{"note":"` + marker + `"}`)}
-	if err := s.Commit([]webhook.Event{ev}, nil, time.Hour, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), []webhook.Event{ev}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

@@ -19,9 +19,9 @@ var prefixState = []byte("k/")
 
 // Snapshot returns the state remembered under key, or nil when there is
 // none (never written, or expired after the retention).
-func (s *Store) Snapshot(key string) ([]byte, error) {
+func (s *Store) Snapshot(ctx context.Context, key string) ([]byte, error) {
 	var out []byte
-	err := s.use(func() error {
+	err := s.use(ctx, func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			item, err := txn.Get(stateKey(key))
 			if errors.Is(err, badger.ErrKeyNotFound) {
@@ -105,6 +105,9 @@ func (kl *keyLocks) unref(k string, l *keyLock) {
 // between. Keys are taken in sorted order, so two requests never wait for
 // each other. It gives up, holding nothing, when ctx is done first.
 func (s *Store) LockKeys(ctx context.Context, keys []string) (unlock func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // select would pick a free slot as often as the done context
+	}
 	keys = slices.Clone(keys)
 	slices.Sort(keys)
 	keys = slices.Compact(keys)

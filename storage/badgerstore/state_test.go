@@ -9,41 +9,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 func TestSnapshots(t *testing.T) {
 	s := openTest(t)
-	if v, err := s.Snapshot("order:1"); err != nil || v != nil {
+	if v, err := s.Snapshot(context.Background(), "order:1"); err != nil || v != nil {
 		t.Fatalf("Snapshot of an unknown key = %s, %v", v, err)
 	}
 	// Snapshots alone, with async durability: visible on return.
-	if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"status":"pending"}`)}}, time.Hour, webhook.Async, nil); err != nil {
+	s.Configure(storage.Settings{Durability: webhook.Async})
+	if err := s.Commit(context.Background(), nil, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"status":"pending"}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := s.Snapshot("order:1"); string(v) != `{"status":"pending"}` {
+	if v, _ := s.Snapshot(context.Background(), "order:1"); string(v) != `{"status":"pending"}` {
 		t.Errorf("after Commit: %s", v)
 	}
 	// With events, in the same transaction.
 	ev := webhook.Event{ID: webhook.NewID("evt_", time.Now()), Name: "order.status_changed", Time: time.Now(), Data: json.RawMessage(`{}`)}
-	if err := s.Commit([]webhook.Event{ev}, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"status":"paid"}`)}}, time.Hour, webhook.Async, nil); err != nil {
+	if err := s.Commit(context.Background(), []webhook.Event{ev}, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"status":"paid"}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := s.Snapshot("order:1"); string(v) != `{"status":"paid"}` {
+	if v, _ := s.Snapshot(context.Background(), "order:1"); string(v) != `{"status":"paid"}` {
 		t.Errorf("after Commit with events (async): %s", v)
 	}
-	if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:1"}}, time.Hour, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), nil, []webhook.Snapshot{{Key: "order:1"}}); err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := s.Snapshot("order:1"); v != nil {
+	if v, _ := s.Snapshot(context.Background(), "order:1"); v != nil {
 		t.Errorf("after a nil snapshot (forget): %s", v)
 	}
 	// A key longer than Badger takes (65,000 bytes) is stored hashed.
 	long := "order:" + strings.Repeat("x", 70000)
-	if err := s.Commit([]webhook.Event{ev}, []webhook.Snapshot{{Key: long, Value: []byte(`1`)}}, time.Hour, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), []webhook.Event{ev}, []webhook.Snapshot{{Key: long, Value: []byte(`1`)}}); err != nil {
 		t.Fatalf("commit with a 70 kB state key: %v", err)
 	}
-	if v, _ := s.Snapshot(long); string(v) != "1" {
+	if v, _ := s.Snapshot(context.Background(), long); string(v) != "1" {
 		t.Errorf("long key read back: %s", v)
 	}
 	if got := collect(t, s, time.Time{}); len(got) != 1 {
@@ -68,7 +70,7 @@ func TestLockKeys(t *testing.T) {
 				return
 			}
 			defer unlock()
-			v, err := s.Snapshot("order:1")
+			v, err := s.Snapshot(context.Background(), "order:1")
 			if err != nil {
 				t.Error(err)
 				return
@@ -76,7 +78,7 @@ func TestLockKeys(t *testing.T) {
 			seen <- string(v)
 			next := []byte(`"` + time.Now().Format(time.RFC3339Nano) + `"`)
 			time.Sleep(100 * time.Microsecond) // widen the window a missing lock would leave
-			if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:1", Value: next}}, time.Hour, webhook.Sync, nil); err != nil {
+			if err := s.Commit(context.Background(), nil, []webhook.Snapshot{{Key: "order:1", Value: next}}); err != nil {
 				t.Error(err)
 			}
 		}()

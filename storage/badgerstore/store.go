@@ -2,6 +2,7 @@ package badgerstore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"go.uber.org/zap"
 
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -64,14 +66,32 @@ type Store struct {
 	hintsMu sync.Mutex
 	hints   dueNotes
 
+	settings atomic.Pointer[storage.Settings] // see Configure
+
 	locks   keyLocks // see LockKeys
 	space   *spaceGuard
 	cursors cursors // see Claim
 	logger  *zap.Logger
 }
 
-// use runs fn unless the store is closed, keeping Close out meanwhile.
-func (s *Store) use(fn func() error) error {
+// Configure sets the retention and durability of the commits and updates
+// that follow, and whom to tell of failed asynchronous commits.
+func (s *Store) Configure(set storage.Settings) { s.settings.Store(&set) }
+
+func (s *Store) config() storage.Settings {
+	if set := s.settings.Load(); set != nil {
+		return *set
+	}
+	return storage.Settings{}
+}
+
+// use runs fn unless the store is closed or ctx is done, keeping Close out
+// meanwhile. Badger itself takes no context: an operation, once started,
+// runs to its end.
+func (s *Store) use(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -82,12 +102,29 @@ func (s *Store) use(fn func() error) error {
 
 // write is use for a write of about n bytes: it is refused with ErrNoSpace
 // rather than let Badger write where the disk has no room.
-func (s *Store) write(n int, fn func() error) error {
-	return s.use(func() error {
+func (s *Store) write(ctx context.Context, n int, fn func() error) error {
+	return s.use(ctx, func() error {
 		if err := s.space.allow(n); err != nil {
 			return err
 		}
 		return fn()
+	})
+}
+
+// update is write for one read-modify-write transaction: fn runs again,
+// in a fresh transaction, while Badger reports a conflict with a
+// concurrent one (and ctx is not done).
+func (s *Store) update(ctx context.Context, n int, fn func(txn *badger.Txn) error) error {
+	return s.write(ctx, n, func() error {
+		for {
+			err := s.db.Update(fn)
+			if !errors.Is(err, badger.ErrConflict) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w (after a write conflict)", ctx.Err())
+			}
+		}
 	})
 }
 
@@ -243,17 +280,17 @@ func (s *Store) closeWhenRoom() {
 }
 
 // Commit stores events, and the request's resource snapshots, in one
-// transaction: all of them or none. Records expire after retention (0
-// keeps them forever). With Async, errors are reported to onAsyncErr
-// instead (which may be nil). Snapshots alone (a read that refreshes state) are committed
-// before it returns, whatever d, but not synced: losing one in a crash
-// costs a prefetch, not an event.
-func (s *Store) Commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d webhook.Durability, onAsyncErr func(error)) error {
+// transaction: all of them or none. Records expire after the configured
+// retention. With Async, errors are reported to Settings.NotStored
+// instead. Snapshots alone (a read that refreshes state) are committed
+// before it returns, whatever the durability, but not synced: losing one
+// in a crash costs a prefetch, not an event.
+func (s *Store) Commit(ctx context.Context, events []webhook.Event, snaps []webhook.Snapshot) error {
 	if len(events) == 0 && len(snaps) == 0 {
 		return nil
 	}
-	return s.write(commitSize(events, snaps, len(*s.subs.Load())), func() error {
-		return s.commit(events, snaps, retention, d, onAsyncErr)
+	return s.write(ctx, commitSize(events, snaps, len(*s.subs.Load())), func() error {
+		return s.commit(events, snaps, s.config())
 	})
 }
 
@@ -270,7 +307,8 @@ func commitSize(events []webhook.Event, snaps []webhook.Snapshot, subs int) int 
 	return n
 }
 
-func (s *Store) commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d webhook.Durability, onAsyncErr func(error)) error {
+func (s *Store) commit(events []webhook.Event, snaps []webhook.Snapshot, set storage.Settings) error {
+	retention, d := set.Retention, set.Durability
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, sn := range snaps {
@@ -306,8 +344,8 @@ func (s *Store) commit(events []webhook.Event, snaps []webhook.Snapshot, retenti
 	}
 	if d == webhook.Async && len(snaps) == 0 {
 		txn.CommitWith(func(err error) {
-			if err != nil && onAsyncErr != nil {
-				onAsyncErr(fmt.Errorf("storing events: %w", err))
+			if err != nil && set.NotStored != nil {
+				set.NotStored(events, fmt.Errorf("storing events: %w", err))
 			}
 			if err == nil {
 				s.noteDue(notes)
@@ -354,15 +392,18 @@ var ErrStop = errors.New("stop")
 
 // EventsSince calls fn for each stored event inferred at or after since, in
 // time order, until fn returns an error (ErrStop ends the scan cleanly).
-func (s *Store) EventsSince(since time.Time, fn func(webhook.Event) error) error {
-	return s.use(func() error { return s.eventsSince(since, fn) })
+func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(webhook.Event) error) error {
+	return s.use(ctx, func() error { return s.eventsSince(ctx, since, fn) })
 }
 
-func (s *Store) eventsSince(since time.Time, fn func(webhook.Event) error) error {
+func (s *Store) eventsSince(ctx context.Context, since time.Time, fn func(webhook.Event) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixEvent, PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()
 		for it.Seek(key(prefixEvent, webhook.IDAt("evt_", since))); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			var ev webhook.Event
 			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ev) }); err != nil {
 				return fmt.Errorf("reading event %s: %w", it.Item().Key(), err)

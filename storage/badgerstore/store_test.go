@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"sort"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -18,13 +20,14 @@ func openTest(t *testing.T) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	s.Configure(storage.Settings{Retention: time.Hour})
 	return s
 }
 
 func collect(t *testing.T, s *Store, since time.Time) []webhook.Event {
 	t.Helper()
 	var got []webhook.Event
-	if err := s.EventsSince(since, func(e webhook.Event) error { got = append(got, e); return nil }); err != nil {
+	if err := s.EventsSince(context.Background(), since, func(e webhook.Event) error { got = append(got, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return got
@@ -37,7 +40,7 @@ func TestAppendAndReadBack(t *testing.T) {
 		{ID: webhook.NewID("evt_", t0), Name: "order.created", Time: t0, Data: json.RawMessage(`{"orderId":"a1","total":12.5}`), Site: "s1"},
 		{ID: webhook.NewID("evt_", t0.Add(time.Second)), Name: "customer.created", Time: t0.Add(time.Second), Data: json.RawMessage(`{"email":"x@y"}`), UserID: json.RawMessage(`"u7"`)},
 	}
-	if err := s.Commit(evs, nil, time.Hour, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), evs, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := collect(t, s, t0.Add(-time.Minute))
@@ -71,7 +74,8 @@ func TestAsyncAppendEventuallyVisible(t *testing.T) {
 	s := openTest(t)
 	now := time.Now()
 	errc := make(chan error, 1)
-	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, nil, 0, webhook.Async, func(err error) { errc <- err }); err != nil {
+	s.Configure(storage.Settings{Durability: webhook.Async, NotStored: func(_ []webhook.Event, err error) { errc <- err }})
+	if err := s.Commit(context.Background(), []webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -95,7 +99,7 @@ func TestEventsSurviveReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}}, nil, 0, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), []webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -125,11 +129,11 @@ func TestScanStops(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		evs = append(evs, webhook.Event{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)})
 	}
-	if err := s.Commit(evs, nil, 0, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), evs, nil); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	err := s.EventsSince(time.Time{}, func(webhook.Event) error {
+	err := s.EventsSince(context.Background(), time.Time{}, func(webhook.Event) error {
 		n++
 		if n == 2 {
 			return ErrStop
@@ -140,7 +144,7 @@ func TestScanStops(t *testing.T) {
 		t.Fatalf("n=%d err=%v", n, err)
 	}
 	boom := errors.New("boom")
-	if err := s.EventsSince(time.Time{}, func(webhook.Event) error { return boom }); !errors.Is(err, boom) {
+	if err := s.EventsSince(context.Background(), time.Time{}, func(webhook.Event) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("err=%v, want boom", err)
 	}
 }
@@ -173,10 +177,10 @@ func TestUseAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.Commit([]webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now}}, nil, 0, webhook.Sync, nil); !errors.Is(err, webhook.ErrClosed) {
+	if err := s.Commit(context.Background(), []webhook.Event{{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now}}, nil); !errors.Is(err, webhook.ErrClosed) {
 		t.Errorf("Append after Close: %v, want ErrClosed", err)
 	}
-	if err := s.EventsSince(now, func(webhook.Event) error { return nil }); !errors.Is(err, webhook.ErrClosed) {
+	if err := s.EventsSince(context.Background(), now, func(webhook.Event) error { return nil }); !errors.Is(err, webhook.ErrClosed) {
 		t.Errorf("EventsSince after Close: %v, want ErrClosed", err)
 	}
 	if err := s.Close(); err != nil {

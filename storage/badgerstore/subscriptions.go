@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,8 +16,8 @@ import (
 var prefixSubscription = []byte("s/")
 
 // PutSubscription stores sub, creating or replacing it.
-func (s *Store) PutSubscription(sub *webhook.Subscription) error {
-	err := s.write(subscriptionSize, func() error {
+func (s *Store) PutSubscription(ctx context.Context, sub *webhook.Subscription) error {
+	err := s.write(ctx, subscriptionSize, func() error {
 		if err := s.db.Update(func(txn *badger.Txn) error { return putSubscription(txn, sub) }); err != nil {
 			return err
 		}
@@ -40,11 +41,12 @@ func (s *Store) ActiveSubscriptions() []*webhook.Subscription {
 	return out
 }
 
-// refreshSubscriptions reloads the snapshot that fan-out reads.
+// refreshSubscriptions reloads the snapshot that fan-out reads, whatever
+// the context of the write that made it stale.
 func (s *Store) refreshSubscriptions() error {
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
-	subs, err := s.Subscriptions()
+	subs, err := s.Subscriptions(context.Background())
 	if err != nil {
 		return err
 	}
@@ -76,9 +78,9 @@ func getSubscription(txn *badger.Txn, id string) (*webhook.Subscription, error) 
 }
 
 // Subscription returns one subscription, or an error wrapping ErrNotFound.
-func (s *Store) Subscription(id string) (*webhook.Subscription, error) {
+func (s *Store) Subscription(ctx context.Context, id string) (*webhook.Subscription, error) {
 	var sub *webhook.Subscription
-	err := s.use(func() error {
+	err := s.use(ctx, func() error {
 		return s.db.View(func(txn *badger.Txn) (err error) {
 			sub, err = getSubscription(txn, id)
 			return err
@@ -88,9 +90,9 @@ func (s *Store) Subscription(id string) (*webhook.Subscription, error) {
 }
 
 // Subscriptions returns every subscription, oldest first.
-func (s *Store) Subscriptions() ([]*webhook.Subscription, error) {
+func (s *Store) Subscriptions(ctx context.Context) ([]*webhook.Subscription, error) {
 	var subs []*webhook.Subscription
-	err := s.use(func() error {
+	err := s.use(ctx, func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixSubscription, PrefetchValues: true, PrefetchSize: 64})
 			defer it.Close()
@@ -111,27 +113,22 @@ func (s *Store) Subscriptions() ([]*webhook.Subscription, error) {
 // UpdateSubscription applies fn to the stored subscription and stores the
 // result, atomically: a concurrent update makes Badger report a conflict,
 // and fn runs again on the fresh record. An error from fn aborts.
-func (s *Store) UpdateSubscription(id string, fn func(*webhook.Subscription) error) (*webhook.Subscription, error) {
+func (s *Store) UpdateSubscription(ctx context.Context, id string, fn func(*webhook.Subscription) error) (*webhook.Subscription, error) {
 	var out *webhook.Subscription
-	err := s.write(subscriptionSize, func() error {
-		err := retryConflicts(func() error {
-			return s.db.Update(func(txn *badger.Txn) error {
-				sub, err := getSubscription(txn, id)
-				if err != nil {
-					return err
-				}
-				if err := fn(sub); err != nil {
-					return err
-				}
-				out = sub
-				return putSubscription(txn, sub)
-			})
-		})
+	err := s.update(ctx, subscriptionSize, func(txn *badger.Txn) error {
+		sub, err := getSubscription(txn, id)
 		if err != nil {
 			return err
 		}
-		return s.syncCommitted()
+		if err := fn(sub); err != nil {
+			return err
+		}
+		out = sub
+		return putSubscription(txn, sub)
 	})
+	if err == nil {
+		err = s.use(context.WithoutCancel(ctx), s.syncCommitted)
+	}
 	if err == nil {
 		s.replaceInSnapshot(out)
 	}
@@ -148,7 +145,7 @@ func (s *Store) UpdateSubscription(id string, fn func(*webhook.Subscription) err
 func (s *Store) replaceInSnapshot(updated *webhook.Subscription) {
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
-	sub, err := s.Subscription(updated.ID)
+	sub, err := s.Subscription(context.Background(), updated.ID)
 	switch {
 	case errors.Is(err, webhook.ErrNotFound):
 		sub = nil // deleted since: a delete's refresh left it out already
@@ -171,44 +168,41 @@ func (s *Store) replaceInSnapshot(updated *webhook.Subscription) {
 
 // DeleteSubscription removes a subscription and cancels its pending
 // deliveries, or returns an error wrapping ErrNotFound.
-func (s *Store) DeleteSubscription(id string, retention time.Duration) error {
-	err := s.write(sweepSize, func() error {
-		return retryConflicts(func() error {
-			return s.db.Update(func(txn *badger.Txn) error {
-				if _, err := getSubscription(txn, id); err != nil {
-					return err
-				}
-				prefix := bySubKey(id, "")
-				it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-				var ids []string
-				for it.Rewind(); it.Valid(); it.Next() {
-					ids = append(ids, string(it.Item().Key()[len(prefix):]))
-				}
-				it.Close()
-				now := time.Now().UTC()
-				for _, did := range ids {
-					d, err := getDelivery(txn, did)
-					if errors.Is(err, webhook.ErrNotFound) {
-						continue
-					}
-					if err != nil {
-						return err
-					}
-					if d.Status != webhook.Pending {
-						continue
-					}
-					old := *d
-					d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-					if err := putDelivery(txn, &old, d, retention, nil); err != nil {
-						return err
-					}
-				}
-				return txn.Delete(key(prefixSubscription, id))
-			})
-		})
+func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
+	retention := s.config().Retention
+	err := s.update(ctx, sweepSize, func(txn *badger.Txn) error {
+		if _, err := getSubscription(txn, id); err != nil {
+			return err
+		}
+		prefix := bySubKey(id, "")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		var ids []string
+		for it.Rewind(); it.Valid(); it.Next() {
+			ids = append(ids, string(it.Item().Key()[len(prefix):]))
+		}
+		it.Close()
+		now := time.Now().UTC()
+		for _, did := range ids {
+			d, err := getDelivery(txn, did)
+			if errors.Is(err, webhook.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if d.Status != webhook.Pending {
+				continue
+			}
+			old := *d
+			d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
+			if err := putDelivery(txn, &old, d, retention, nil); err != nil {
+				return err
+			}
+		}
+		return txn.Delete(key(prefixSubscription, id))
 	})
 	if err == nil {
-		err = s.use(s.syncCommitted)
+		err = s.use(context.WithoutCancel(ctx), s.syncCommitted)
 	}
 	if err == nil {
 		err = s.refreshSubscriptions()
@@ -218,9 +212,9 @@ func (s *Store) DeleteSubscription(id string, retention time.Duration) error {
 
 // Count counts the stored events, subscriptions, deliveries by state, and
 // the queue depth (pending deliveries).
-func (s *Store) Count() (webhook.Counts, error) {
+func (s *Store) Count(ctx context.Context) (webhook.Counts, error) {
 	c := webhook.Counts{Deliveries: map[string]int64{webhook.Pending: 0, webhook.Succeeded: 0, webhook.Failed: 0, webhook.Cancelled: 0}}
-	err := s.use(func() error {
+	err := s.use(ctx, func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			c.Events = countKeys(txn, prefixEvent)
 			c.QueueDepth = countKeys(txn, prefixDue)

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -17,22 +18,22 @@ func TestSubscriptionStore(t *testing.T) {
 	a := &webhook.Subscription{ID: webhook.NewID("sub_", now), URL: "https://a", Events: []string{"x.y"}, IsActive: true, CreatedAt: now}
 	b := &webhook.Subscription{ID: webhook.NewID("sub_", now), URL: "https://b", Events: []string{"x.y"}, CreatedAt: now.Add(time.Second)}
 	for _, sub := range []*webhook.Subscription{b, a} {
-		if err := s.PutSubscription(sub); err != nil {
+		if err := s.PutSubscription(context.Background(), sub); err != nil {
 			t.Fatal(err)
 		}
 	}
-	list, err := s.Subscriptions()
+	list, err := s.Subscriptions(context.Background())
 	if err != nil || len(list) != 2 || list[0].ID != a.ID {
 		t.Fatalf("list %v %v: want a then b", list, err)
 	}
-	got, err := s.Subscription(a.ID)
+	got, err := s.Subscription(context.Background(), a.ID)
 	if err != nil || got.URL != "https://a" {
 		t.Fatalf("get: %+v %v", got, err)
 	}
-	if _, err := s.Subscription("sub_nope"); !errors.Is(err, webhook.ErrNotFound) {
+	if _, err := s.Subscription(context.Background(), "sub_nope"); !errors.Is(err, webhook.ErrNotFound) {
 		t.Fatalf("missing: %v", err)
 	}
-	c, err := s.Count()
+	c, err := s.Count(context.Background())
 	if err != nil || c.Subscriptions != 2 || c.Active != 1 {
 		t.Fatalf("count %+v %v", c, err)
 	}
@@ -42,26 +43,26 @@ func TestSubscriptionStore(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.UpdateSubscription(a.ID, func(sub *webhook.Subscription) error { sub.Stats.TotalSent++; return nil }); err != nil {
+			if _, err := s.UpdateSubscription(context.Background(), a.ID, func(sub *webhook.Subscription) error { sub.Stats.TotalSent++; return nil }); err != nil {
 				t.Error(err)
 			}
 		}()
 	}
 	wg.Wait()
-	if got, _ := s.Subscription(a.ID); got.Stats.TotalSent != 20 {
+	if got, _ := s.Subscription(context.Background(), a.ID); got.Stats.TotalSent != 20 {
 		t.Errorf("after 20 concurrent updates total_sent = %d", got.Stats.TotalSent)
 	}
 	boom := errors.New("boom")
-	if _, err := s.UpdateSubscription(a.ID, func(sub *webhook.Subscription) error { sub.URL = "changed"; return boom }); !errors.Is(err, boom) {
+	if _, err := s.UpdateSubscription(context.Background(), a.ID, func(sub *webhook.Subscription) error { sub.URL = "changed"; return boom }); !errors.Is(err, boom) {
 		t.Errorf("update error: %v", err)
 	}
-	if got, _ := s.Subscription(a.ID); got.URL != "https://a" {
+	if got, _ := s.Subscription(context.Background(), a.ID); got.URL != "https://a" {
 		t.Errorf("a failed update was stored: %s", got.URL)
 	}
-	if err := s.DeleteSubscription(a.ID, 0); err != nil {
+	if err := s.DeleteSubscription(context.Background(), a.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteSubscription(a.ID, 0); !errors.Is(err, webhook.ErrNotFound) {
+	if err := s.DeleteSubscription(context.Background(), a.ID); !errors.Is(err, webhook.ErrNotFound) {
 		t.Errorf("second delete: %v", err)
 	}
 }
@@ -75,7 +76,7 @@ func TestSnapshotKeepsLastCommittedUpdate(t *testing.T) {
 	s := openTest(t)
 	now := time.Now().UTC()
 	sub := &webhook.Subscription{ID: webhook.NewID("sub_", now), URL: "https://a", Events: []string{"*"}, IsActive: true, CreatedAt: now}
-	if err := s.PutSubscription(sub); err != nil {
+	if err := s.PutSubscription(context.Background(), sub); err != nil {
 		t.Fatal(err)
 	}
 	// The first update (stats) has committed but not refreshed the
@@ -85,7 +86,7 @@ func TestSnapshotKeepsLastCommittedUpdate(t *testing.T) {
 	if err := s.db.Update(func(txn *badger.Txn) error { return putSubscription(txn, &first) }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpdateSubscription(sub.ID, func(sub *webhook.Subscription) error { sub.IsActive = false; return nil }); err != nil {
+	if _, err := s.UpdateSubscription(context.Background(), sub.ID, func(sub *webhook.Subscription) error { sub.IsActive = false; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	s.replaceInSnapshot(&first) // the first update's refresh, late
@@ -97,7 +98,7 @@ func TestSnapshotKeepsLastCommittedUpdate(t *testing.T) {
 	}
 
 	// A late refresh of a subscription deleted since does not bring it back.
-	if err := s.DeleteSubscription(sub.ID, 0); err != nil {
+	if err := s.DeleteSubscription(context.Background(), sub.ID); err != nil {
 		t.Fatal(err)
 	}
 	s.replaceInSnapshot(&first)

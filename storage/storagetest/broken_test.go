@@ -20,31 +20,31 @@ import (
 // leaselessClaim claims with no lease: what it claims is due again at once.
 type leaselessClaim struct{ storage.Store }
 
-func (s leaselessClaim) Claim(now time.Time, _ time.Duration, budget int, wants []webhook.Want, retention time.Duration) ([]webhook.Claim, time.Time, error) {
-	return s.Store.Claim(now, 0, budget, wants, retention)
+func (s leaselessClaim) Claim(ctx context.Context, now time.Time, _ time.Duration, budget int, wants []webhook.Want) ([]webhook.Claim, time.Time, error) {
+	return s.Store.Claim(ctx, now, 0, budget, wants)
 }
 
 // maxlessClaim gives every want the whole budget, ignoring its Max.
 type maxlessClaim struct{ storage.Store }
 
-func (s maxlessClaim) Claim(now time.Time, lease time.Duration, budget int, wants []webhook.Want, retention time.Duration) ([]webhook.Claim, time.Time, error) {
+func (s maxlessClaim) Claim(ctx context.Context, now time.Time, lease time.Duration, budget int, wants []webhook.Want) ([]webhook.Claim, time.Time, error) {
 	all := make([]webhook.Want, len(wants))
 	for i, w := range wants {
 		all[i] = webhook.Want{SubID: w.SubID, Max: budget}
 	}
-	return s.Store.Claim(now, lease, budget, all, retention)
+	return s.Store.Claim(ctx, now, lease, budget, all)
 }
 
 // piecemealCommit commits each event on its own: a failure midway keeps
 // what came before.
 type piecemealCommit struct{ storage.Store }
 
-func (s piecemealCommit) Commit(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration, d webhook.Durability, onAsyncErr func(error)) error {
-	if err := s.Store.Commit(nil, snaps, retention, d, onAsyncErr); err != nil {
+func (s piecemealCommit) Commit(ctx context.Context, events []webhook.Event, snaps []webhook.Snapshot) error {
+	if err := s.Store.Commit(ctx, nil, snaps); err != nil {
 		return err
 	}
 	for _, ev := range events {
-		if err := s.Store.Commit([]webhook.Event{ev}, nil, retention, d, onAsyncErr); err != nil {
+		if err := s.Store.Commit(ctx, []webhook.Event{ev}, nil); err != nil {
 			return err
 		}
 	}
@@ -55,21 +55,28 @@ func (s piecemealCommit) Commit(events []webhook.Event, snaps []webhook.Snapshot
 // to notice a concurrent update in between.
 type unretriedUpdate struct{ storage.Store }
 
-func (s unretriedUpdate) UpdateSubscription(id string, fn func(*webhook.Subscription) error) (*webhook.Subscription, error) {
-	sub, err := s.Subscription(id)
+func (s unretriedUpdate) UpdateSubscription(ctx context.Context, id string, fn func(*webhook.Subscription) error) (*webhook.Subscription, error) {
+	sub, err := s.Subscription(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if err := fn(sub); err != nil {
 		return nil, err
 	}
-	return sub, s.PutSubscription(sub)
+	return sub, s.PutSubscription(ctx, sub)
 }
 
 // lockless LockKeys holds nothing.
 type lockless struct{ storage.Store }
 
 func (lockless) LockKeys(context.Context, []string) (func(), error) { return func() {}, nil }
+
+// contextless commits whatever its context says.
+type contextless struct{ storage.Store }
+
+func (s contextless) Commit(_ context.Context, events []webhook.Event, snaps []webhook.Snapshot) error {
+	return s.Store.Commit(context.Background(), events, snaps)
+}
 
 // TestSuiteCatchesBrokenStores runs checks on broken stores, each of
 // which must fail the check of the rule it breaks, and on the Badger store
@@ -84,6 +91,7 @@ func TestSuiteCatchesBrokenStores(t *testing.T) {
 		{"CommitAtomic", func(s storage.Store) storage.Store { return piecemealCommit{s} }},
 		{"SubscriptionConcurrentUpdates", func(s storage.Store) storage.Store { return unretriedUpdate{s} }},
 		{"LockKeysGivesUp", func(s storage.Store) storage.Store { return lockless{s} }},
+		{"Cancelled", func(s storage.Store) storage.Store { return contextless{s} }},
 	} {
 		t.Run(c.check, func(t *testing.T) {
 			check := findCheck(t, c.check)

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -54,7 +55,7 @@ func checkClaimExclusive(t testing.TB, s storage.Store) {
 	for range 4 {
 		wg.Go(func() {
 			for {
-				claims, _, err := s.Claim(now, lease, 2, wantEach(2, sub), 0)
+				claims, _, err := s.Claim(context.Background(), now, lease, 2, wantEach(2, sub))
 				if err != nil {
 					t.Errorf("Claim: %v", err)
 					return
@@ -90,7 +91,8 @@ func checkClaimWhileCommitting(t testing.TB, s storage.Store) {
 			if i%4 == 3 {
 				d = webhook.Async
 			}
-			if err := s.Commit(events("order.created", 1), nil, 0, d, func(err error) { t.Errorf("async Commit: %v", err) }); err != nil {
+			configure(s, d, func(_ []webhook.Event, err error) { t.Errorf("async Commit: %v", err) })
+			if err := s.Commit(context.Background(), events("order.created", 1), nil); err != nil {
 				t.Errorf("Commit: %v", err)
 				return
 			}
@@ -191,14 +193,14 @@ func checkRetryAtDueTime(t testing.TB, s storage.Store) {
 		t.Fatalf("at the retry's due time claimed %v, want %s with its attempt", deliveryIDs(claims), id)
 	}
 
-	if _, err := s.UpdateDelivery("dlv_unknown", 0, func(*webhook.Delivery) error { return nil }); !errors.Is(err, webhook.ErrNotFound) {
+	if _, err := s.UpdateDelivery(context.Background(), "dlv_unknown", func(*webhook.Delivery) error { return nil }); !errors.Is(err, webhook.ErrNotFound) {
 		t.Errorf("UpdateDelivery of an unknown id: %v, want ErrNotFound", err)
 	}
-	if _, err := s.Delivery("dlv_unknown"); !errors.Is(err, webhook.ErrNotFound) {
+	if _, err := s.Delivery(context.Background(), "dlv_unknown"); !errors.Is(err, webhook.ErrNotFound) {
 		t.Errorf("Delivery of an unknown id: %v, want ErrNotFound", err)
 	}
 	boom := errors.New("boom")
-	if _, err := s.UpdateDelivery(id, 0, func(d *webhook.Delivery) error { d.Status = webhook.Failed; return boom }); !errors.Is(err, boom) {
+	if _, err := s.UpdateDelivery(context.Background(), id, func(d *webhook.Delivery) error { d.Status = webhook.Failed; return boom }); !errors.Is(err, boom) {
 		t.Errorf("UpdateDelivery whose fn fails: %v, want its error", err)
 	}
 	if d := delivery(t, s, id); d.Status != webhook.Pending {
@@ -223,7 +225,7 @@ func checkUpdateDeliveryConcurrent(t testing.TB, s storage.Store) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, err := s.UpdateDelivery(id, 0, func(d *webhook.Delivery) error {
+			_, err := s.UpdateDelivery(context.Background(), id, func(d *webhook.Delivery) error {
 				d.Attempts = append(d.Attempts, webhook.Attempt{N: i + 1, At: time.Now().UTC()})
 				return nil
 			})
@@ -274,7 +276,7 @@ func checkDeadLetterAndRedeliver(t testing.TB, s storage.Store) {
 		t.Errorf("queue depth with only finished deliveries: %d", q)
 	}
 	for status, id := range map[string]string{webhook.Failed: dead, webhook.Succeeded: done} {
-		if ds, err := s.Deliveries(sub.ID, status, 10); err != nil || len(ds) != 1 || ds[0].ID != id {
+		if ds, err := s.Deliveries(context.Background(), sub.ID, status, 10); err != nil || len(ds) != 1 || ds[0].ID != id {
 			t.Errorf("Deliveries(%s) = %d, %v; want %s", status, len(ds), err, id)
 		}
 	}

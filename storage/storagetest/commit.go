@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -35,7 +36,7 @@ func checkCommitFanOut(t testing.TB, s storage.Store) {
 	commit(t, s, evs, snaps...)
 
 	var got []webhook.Event
-	if err := s.EventsSince(evs[0].Time, func(ev webhook.Event) error { got = append(got, ev); return nil }); err != nil {
+	if err := s.EventsSince(context.Background(), evs[0].Time, func(ev webhook.Event) error { got = append(got, ev); return nil }); err != nil {
 		t.Fatalf("EventsSince: %v", err)
 	}
 	if diff := sameJSON(got, evs); diff != "" {
@@ -44,7 +45,7 @@ func checkCommitFanOut(t testing.TB, s storage.Store) {
 
 	wantFor := map[*webhook.Subscription][]webhook.Event{orders: evs[:3], site1: evs[:1], paused: nil, customers: evs[3:]}
 	for sub, want := range wantFor {
-		ds, err := s.Deliveries(sub.ID, "", 100)
+		ds, err := s.Deliveries(context.Background(), sub.ID, "", 100)
 		if err != nil {
 			t.Fatalf("Deliveries(%s): %v", sub.ID, err)
 		}
@@ -76,11 +77,11 @@ func checkCommitFanOut(t testing.TB, s storage.Store) {
 	}
 
 	for _, sn := range snaps {
-		if v, err := s.Snapshot(sn.Key); err != nil || string(v) != string(sn.Value) {
+		if v, err := s.Snapshot(context.Background(), sn.Key); err != nil || string(v) != string(sn.Value) {
 			t.Errorf("Snapshot(%s) = %q, %v; want %q", sn.Key, v, err, sn.Value)
 		}
 	}
-	if err := s.Commit(nil, nil, 0, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), nil, nil); err != nil {
 		t.Errorf("an empty Commit: %v", err)
 	}
 }
@@ -95,14 +96,14 @@ func checkCommitAtomic(t testing.TB, s storage.Store) {
 	evs := events("order.created", 3)
 	evs[2].Data = json.RawMessage(`{"total":`)
 	snap := webhook.Snapshot{Key: "order:1", Value: []byte(`{"status":"new"}`)}
-	err := s.Commit(evs, []webhook.Snapshot{snap}, 0, webhook.Sync, nil)
+	err := s.Commit(context.Background(), evs, []webhook.Snapshot{snap})
 
 	stored := eventIDs(t, s, evs[0].Time)
-	v, rerr := s.Snapshot(snap.Key)
+	v, rerr := s.Snapshot(context.Background(), snap.Key)
 	if rerr != nil {
 		t.Fatalf("Snapshot: %v", rerr)
 	}
-	ds, derr := s.Deliveries(sub.ID, "", 10)
+	ds, derr := s.Deliveries(context.Background(), sub.ID, "", 10)
 	if derr != nil {
 		t.Fatalf("Deliveries: %v", derr)
 	}
@@ -129,7 +130,7 @@ func checkDurabilitySync(t testing.TB, s storage.Store) {
 	put(t, s, sub)
 	for i := range 5 {
 		ev := newEvent("order.created", "", time.Now())
-		if err := s.Commit([]webhook.Event{ev}, nil, 0, webhook.Sync, nil); err != nil {
+		if err := s.Commit(context.Background(), []webhook.Event{ev}, nil); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
 		if got := eventIDs(t, s, ev.Time); !slices.Contains(got, ev.ID) {
@@ -143,19 +144,21 @@ func checkDurabilitySync(t testing.TB, s storage.Store) {
 }
 
 // checkDurabilityAsync: with Async, a commit becomes readable soon after
-// it returns, and reports no error when there is none; onAsyncErr may be
-// nil. (checkClosed sees that an async commit's error is not lost.)
+// it returns, and reports no error when there is none; Settings.NotStored
+// may be nil. (checkClosed sees that an async commit's error is not lost.)
 func checkDurabilityAsync(t testing.TB, s storage.Store) {
 	sub := newSub("*")
 	put(t, s, sub)
 	errc := make(chan error, 10)
+	configure(s, webhook.Async, func(_ []webhook.Event, err error) { errc <- err })
 	evs := events("order.created", 3)
-	if err := s.Commit(evs, nil, 0, webhook.Async, func(err error) { errc <- err }); err != nil {
+	if err := s.Commit(context.Background(), evs, nil); err != nil {
 		t.Fatalf("async Commit: %v", err)
 	}
 	more := []webhook.Event{newEvent("order.paid", "", evs[2].Time.Add(time.Millisecond))}
-	if err := s.Commit(more, nil, 0, webhook.Async, nil); err != nil {
-		t.Fatalf("async Commit without onAsyncErr: %v", err)
+	configure(s, webhook.Async, nil)
+	if err := s.Commit(context.Background(), more, nil); err != nil {
+		t.Fatalf("async Commit without NotStored: %v", err)
 	}
 	all := append(idsOf(evs), more[0].ID)
 	eventually(t, "async commits readable", func() bool {
@@ -167,7 +170,7 @@ func checkDurabilityAsync(t testing.TB, s storage.Store) {
 	}
 	select {
 	case err := <-errc:
-		t.Errorf("onAsyncErr called for a commit that was stored: %v", err)
+		t.Errorf("NotStored called for a commit that was stored: %v", err)
 	default:
 	}
 }
@@ -178,7 +181,7 @@ func checkDurabilityAsync(t testing.TB, s storage.Store) {
 func checkSnapshots(t testing.TB, s storage.Store) {
 	read := func(key string) []byte {
 		t.Helper()
-		v, err := s.Snapshot(key)
+		v, err := s.Snapshot(context.Background(), key)
 		if err != nil {
 			t.Fatalf("Snapshot(%s): %v", key, err)
 		}
@@ -195,14 +198,15 @@ func checkSnapshots(t testing.TB, s storage.Store) {
 	if a, b := read("order:1"), read("order:2"); a != nil || string(b) != `{"v":2}` {
 		t.Errorf("after forgetting order:1: %q, %q; want nil and the other kept", a, b)
 	}
-	if err := s.Commit(nil, []webhook.Snapshot{{Key: "order:2", Value: []byte(`{"v":3}`)}}, 0, webhook.Async, nil); err != nil {
+	configure(s, webhook.Async, nil)
+	if err := s.Commit(context.Background(), nil, []webhook.Snapshot{{Key: "order:2", Value: []byte(`{"v":3}`)}}); err != nil {
 		t.Fatalf("async Commit of a snapshot: %v", err)
 	}
 	if b := read("order:2"); string(b) != `{"v":3}` {
 		t.Errorf("snapshot of an async commit, when it returned: %q, want the new value", b)
 	}
 	ev := newEvent("order.paid", "", time.Now())
-	if err := s.Commit([]webhook.Event{ev}, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"v":4}`)}}, 0, webhook.Async, nil); err != nil {
+	if err := s.Commit(context.Background(), []webhook.Event{ev}, []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"v":4}`)}}); err != nil {
 		t.Fatalf("async Commit of an event and a snapshot: %v", err)
 	}
 	if a := read("order:1"); string(a) != `{"v":4}` {
@@ -225,7 +229,7 @@ func checkSnapshotKeys(t testing.TB, s storage.Store) {
 	}
 	commit(t, s, nil, snaps...)
 	for i, k := range keys {
-		if v, err := s.Snapshot(k); err != nil || string(v) != `"`+itoa(i)+`"` {
+		if v, err := s.Snapshot(context.Background(), k); err != nil || string(v) != `"`+itoa(i)+`"` {
 			t.Errorf("Snapshot(%.40q) = %s, %v; want \"%d\"", k, v, err, i)
 		}
 	}

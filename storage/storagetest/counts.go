@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -19,7 +20,7 @@ func checkCountsAndQueueDepth(t testing.TB, s storage.Store) {
 	put(t, s, orders, all, paused)
 	counts := func(events, queue, pending, succeeded, failed int64) {
 		t.Helper()
-		c, err := s.Count()
+		c, err := s.Count(context.Background())
 		if err != nil {
 			t.Fatalf("Count: %v", err)
 		}
@@ -56,7 +57,7 @@ func checkCountsAndQueueDepth(t testing.TB, s storage.Store) {
 	}
 	counts(4, 5, 5, 1, 1)
 
-	ds, err := s.Deliveries(orders.ID, "", 2)
+	ds, err := s.Deliveries(context.Background(), orders.ID, "", 2)
 	if err != nil {
 		t.Fatalf("Deliveries: %v", err)
 	}
@@ -68,7 +69,7 @@ func checkCountsAndQueueDepth(t testing.TB, s storage.Store) {
 		t.Errorf("Deliveries(limit 2) lists deliveries of %v, want the newest first: %v", got, want)
 	}
 	for _, status := range []string{webhook.Pending, webhook.Succeeded, webhook.Failed, webhook.Cancelled} {
-		ds, err := s.Deliveries(all.ID, status, 100)
+		ds, err := s.Deliveries(context.Background(), all.ID, status, 100)
 		if err != nil {
 			t.Fatalf("Deliveries: %v", err)
 		}
@@ -106,7 +107,8 @@ func checkWake(t testing.TB, s storage.Store) {
 	commit(t, s, events("order.created", 1))
 	woken("a sync commit")
 	drain()
-	if err := s.Commit(events("order.paid", 1), nil, 0, webhook.Async, nil); err != nil {
+	configure(s, webhook.Async, nil)
+	if err := s.Commit(context.Background(), events("order.paid", 1), nil); err != nil {
 		t.Fatalf("async Commit: %v", err)
 	}
 	woken("an async commit")
@@ -126,7 +128,7 @@ func checkWake(t testing.TB, s storage.Store) {
 	woken("a redelivery")
 
 	drain()
-	if _, err := s.AddDeliveries(sub, []webhook.Event{*claims[1].Event}); err != nil {
+	if _, err := s.AddDeliveries(context.Background(), sub, []webhook.Event{*claims[1].Event}); err != nil {
 		t.Fatalf("AddDeliveries: %v", err)
 	}
 	woken("a replay")
@@ -134,7 +136,7 @@ func checkWake(t testing.TB, s storage.Store) {
 
 // checkClosed: once closed, a store refuses work with ErrClosed (the
 // handler tells a reload's closed store from a failure by it), an async
-// commit included, whose error is returned or given to onAsyncErr.
+// commit included, whose error is returned or given to Settings.NotStored.
 func checkClosed(t testing.TB, s storage.Store) {
 	sub := newSub("*")
 	put(t, s, sub)
@@ -152,29 +154,31 @@ func checkClosed(t testing.TB, s storage.Store) {
 	more := events("order.paid", 1)
 	nop := func(*webhook.Subscription) error { return nil }
 	for name, op := range map[string]func() error{
-		"Commit(Sync)": func() error { return s.Commit(more, nil, 0, webhook.Sync, nil) },
+		"Commit(Sync)": func() error { return s.Commit(context.Background(), more, nil) },
 		"Commit(snapshot)": func() error {
-			return s.Commit(nil, []webhook.Snapshot{{Key: "k", Value: []byte(`1`)}}, 0, webhook.Async, nil)
+			return s.Commit(context.Background(), nil, []webhook.Snapshot{{Key: "k", Value: []byte(`1`)}})
 		},
-		"Snapshot":           func() error { _, err := s.Snapshot("k"); return err },
-		"EventsSince":        func() error { return s.EventsSince(time.Time{}, func(webhook.Event) error { return nil }) },
-		"Subscription":       func() error { _, err := s.Subscription(sub.ID); return err },
-		"Subscriptions":      func() error { _, err := s.Subscriptions(); return err },
-		"PutSubscription":    func() error { return s.PutSubscription(newSub("*")) },
-		"UpdateSubscription": func() error { _, err := s.UpdateSubscription(sub.ID, nop); return err },
-		"DeleteSubscription": func() error { return s.DeleteSubscription(sub.ID, 0) },
+		"Snapshot": func() error { _, err := s.Snapshot(context.Background(), "k"); return err },
+		"EventsSince": func() error {
+			return s.EventsSince(context.Background(), time.Time{}, func(webhook.Event) error { return nil })
+		},
+		"Subscription":       func() error { _, err := s.Subscription(context.Background(), sub.ID); return err },
+		"Subscriptions":      func() error { _, err := s.Subscriptions(context.Background()); return err },
+		"PutSubscription":    func() error { return s.PutSubscription(context.Background(), newSub("*")) },
+		"UpdateSubscription": func() error { _, err := s.UpdateSubscription(context.Background(), sub.ID, nop); return err },
+		"DeleteSubscription": func() error { return s.DeleteSubscription(context.Background(), sub.ID) },
 		"Claim": func() error {
-			_, _, err := s.Claim(clock().Add(time.Hour), lease, 1, wantEach(1, sub), 0)
+			_, _, err := s.Claim(context.Background(), clock().Add(time.Hour), lease, 1, wantEach(1, sub))
 			return err
 		},
 		"UpdateDelivery": func() error {
-			_, err := s.UpdateDelivery(id, 0, func(*webhook.Delivery) error { return nil })
+			_, err := s.UpdateDelivery(context.Background(), id, func(*webhook.Delivery) error { return nil })
 			return err
 		},
-		"Delivery":      func() error { _, err := s.Delivery(id); return err },
-		"Deliveries":    func() error { _, err := s.Deliveries(sub.ID, "", 10); return err },
-		"AddDeliveries": func() error { _, err := s.AddDeliveries(sub, evs); return err },
-		"Count":         func() error { _, err := s.Count(); return err },
+		"Delivery":      func() error { _, err := s.Delivery(context.Background(), id); return err },
+		"Deliveries":    func() error { _, err := s.Deliveries(context.Background(), sub.ID, "", 10); return err },
+		"AddDeliveries": func() error { _, err := s.AddDeliveries(context.Background(), sub, evs); return err },
+		"Count":         func() error { _, err := s.Count(context.Background()); return err },
 	} {
 		if err := op(); !errors.Is(err, webhook.ErrClosed) || !errors.Is(err, webhook.ErrUnavailable) {
 			t.Errorf("%s on a closed store: %v, want an error matching webhook.ErrClosed", name, err)
@@ -182,7 +186,8 @@ func checkClosed(t testing.TB, s storage.Store) {
 	}
 
 	errc := make(chan error, 1)
-	err := s.Commit(more, nil, 0, webhook.Async, func(err error) { errc <- err })
+	configure(s, webhook.Async, func(_ []webhook.Event, err error) { errc <- err })
+	err := s.Commit(context.Background(), more, nil)
 	if err == nil {
 		select {
 		case err = <-errc:
@@ -190,6 +195,6 @@ func checkClosed(t testing.TB, s storage.Store) {
 		}
 	}
 	if !errors.Is(err, webhook.ErrClosed) {
-		t.Errorf("Commit(Async) on a closed store reported %v (returned or to onAsyncErr), want an error matching webhook.ErrClosed", err)
+		t.Errorf("Commit(Async) on a closed store reported %v (returned or to NotStored), want an error matching webhook.ErrClosed", err)
 	}
 }

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,10 +58,16 @@ func events(name string, n int) []webhook.Event {
 	return out
 }
 
+// configure sets the durability of the commits that follow, with no
+// retention.
+func configure(s storage.Store, d webhook.Durability, notStored func([]webhook.Event, error)) {
+	s.Configure(storage.Settings{Durability: d, NotStored: notStored})
+}
+
 func put(t testing.TB, s storage.Store, subs ...*webhook.Subscription) {
 	t.Helper()
 	for _, sub := range subs {
-		if err := s.PutSubscription(sub); err != nil {
+		if err := s.PutSubscription(context.Background(), sub); err != nil {
 			t.Fatalf("PutSubscription(%s): %v", sub.ID, err)
 		}
 	}
@@ -68,14 +75,14 @@ func put(t testing.TB, s storage.Store, subs ...*webhook.Subscription) {
 
 func commit(t testing.TB, s storage.Store, evs []webhook.Event, snaps ...webhook.Snapshot) {
 	t.Helper()
-	if err := s.Commit(evs, snaps, 0, webhook.Sync, nil); err != nil {
+	if err := s.Commit(context.Background(), evs, snaps); err != nil {
 		t.Fatalf("Commit(%d events, %d snapshots): %v", len(evs), len(snaps), err)
 	}
 }
 
 func claim(t testing.TB, s storage.Store, now time.Time, budget int, wants ...webhook.Want) ([]webhook.Claim, time.Time) {
 	t.Helper()
-	claims, next, err := s.Claim(now, lease, budget, wants, 0)
+	claims, next, err := s.Claim(context.Background(), now, lease, budget, wants)
 	if err != nil {
 		t.Fatalf("Claim: %v", err)
 	}
@@ -93,7 +100,7 @@ func wantEach(n int, subs ...*webhook.Subscription) []webhook.Want {
 
 func delivery(t testing.TB, s storage.Store, id string) *webhook.Delivery {
 	t.Helper()
-	d, err := s.Delivery(id)
+	d, err := s.Delivery(context.Background(), id)
 	if err != nil {
 		t.Fatalf("Delivery(%s): %v", id, err)
 	}
@@ -102,7 +109,7 @@ func delivery(t testing.TB, s storage.Store, id string) *webhook.Delivery {
 
 func update(t testing.TB, s storage.Store, id string, fn func(*webhook.Delivery)) *webhook.Delivery {
 	t.Helper()
-	d, err := s.UpdateDelivery(id, 0, func(d *webhook.Delivery) error { fn(d); return nil })
+	d, err := s.UpdateDelivery(context.Background(), id, func(d *webhook.Delivery) error { fn(d); return nil })
 	if err != nil {
 		t.Fatalf("UpdateDelivery(%s): %v", id, err)
 	}
@@ -132,7 +139,7 @@ func perSub(claims []webhook.Claim) map[string]int {
 func eventIDs(t testing.TB, s storage.Store, since time.Time) []string {
 	t.Helper()
 	var out []string
-	if err := s.EventsSince(since, func(ev webhook.Event) error { out = append(out, ev.ID); return nil }); err != nil {
+	if err := s.EventsSince(context.Background(), since, func(ev webhook.Event) error { out = append(out, ev.ID); return nil }); err != nil {
 		t.Fatalf("EventsSince(%v): %v", since, err)
 	}
 	return out

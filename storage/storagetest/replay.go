@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -41,7 +42,7 @@ func checkReplaySince(t testing.TB, s storage.Store) {
 	}
 	boom := errors.New("boom")
 	calls := 0
-	if err := s.EventsSince(base, func(webhook.Event) error { calls++; return boom }); !errors.Is(err, boom) || calls != 1 {
+	if err := s.EventsSince(context.Background(), base, func(webhook.Event) error { calls++; return boom }); !errors.Is(err, boom) || calls != 1 {
 		t.Errorf("EventsSince whose fn fails: %v after %d calls, want fn's error after 1", err, calls)
 	}
 
@@ -49,7 +50,7 @@ func checkReplaySince(t testing.TB, s storage.Store) {
 	sub := newSub("order.*")
 	put(t, s, sub)
 	var picked []webhook.Event
-	if err := s.EventsSince(evs[1].Time, func(ev webhook.Event) error {
+	if err := s.EventsSince(context.Background(), evs[1].Time, func(ev webhook.Event) error {
 		if sub.Wants(ev.Name) && sub.AcceptsSite(ev.Site) {
 			picked = append(picked, ev)
 		}
@@ -60,7 +61,7 @@ func checkReplaySince(t testing.TB, s storage.Store) {
 	if len(picked) != 2 {
 		t.Fatalf("picked %d events to replay, want 2", len(picked))
 	}
-	n, err := s.AddDeliveries(sub, picked)
+	n, err := s.AddDeliveries(context.Background(), sub, picked)
 	if err != nil || n != 2 {
 		t.Fatalf("AddDeliveries = %d, %v; want 2", n, err)
 	}

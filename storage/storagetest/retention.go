@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -20,9 +21,11 @@ func checkRetention(t testing.TB, s storage.Store) {
 	put(t, s, sub)
 	now := time.Now()
 	short, kept := newEvent("order.created", "", now.Add(-time.Millisecond)), newEvent("order.paid", "", now)
-	if err := s.Commit([]webhook.Event{short}, []webhook.Snapshot{{Key: "short", Value: []byte(`1`)}}, shortRetention, webhook.Sync, nil); err != nil {
+	s.Configure(storage.Settings{Retention: shortRetention})
+	if err := s.Commit(context.Background(), []webhook.Event{short}, []webhook.Snapshot{{Key: "short", Value: []byte(`1`)}}); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
+	s.Configure(storage.Settings{})
 	commit(t, s, []webhook.Event{kept}, webhook.Snapshot{Key: "kept", Value: []byte(`2`)})
 	claims, _ := claim(t, s, clock(), 10, wantEach(10, sub)...)
 	if len(claims) != 2 {
@@ -36,7 +39,8 @@ func checkRetention(t testing.TB, s storage.Store) {
 		} else {
 			keptD = c.Delivery.ID
 		}
-		if _, err := s.UpdateDelivery(c.Delivery.ID, retention, func(d *webhook.Delivery) error {
+		s.Configure(storage.Settings{Retention: retention})
+		if _, err := s.UpdateDelivery(context.Background(), c.Delivery.ID, func(d *webhook.Delivery) error {
 			d.Status, d.NextAttemptAt = webhook.Succeeded, nil
 			return nil
 		}); err != nil {
@@ -46,23 +50,23 @@ func checkRetention(t testing.TB, s storage.Store) {
 
 	since := short.Time.Add(-time.Second)
 	eventually(t, "records written with a retention of "+shortRetention.String()+" expire", func() bool {
-		v, err := s.Snapshot("short")
+		v, err := s.Snapshot(context.Background(), "short")
 		if err != nil {
 			t.Fatalf("Snapshot: %v", err)
 		}
-		_, derr := s.Delivery(shortD)
+		_, derr := s.Delivery(context.Background(), shortD)
 		return v == nil && errors.Is(derr, webhook.ErrNotFound) && !slices.Contains(eventIDs(t, s, since), short.ID)
 	})
 	if got := eventIDs(t, s, since); !slices.Equal(got, []string{kept.ID}) {
 		t.Errorf("events left = %v, want the one without retention", got)
 	}
-	if v, err := s.Snapshot("kept"); err != nil || string(v) != "2" {
+	if v, err := s.Snapshot(context.Background(), "kept"); err != nil || string(v) != "2" {
 		t.Errorf("snapshot without retention: %q, %v", v, err)
 	}
-	if d, err := s.Delivery(keptD); err != nil || d.Status != webhook.Succeeded {
+	if d, err := s.Delivery(context.Background(), keptD); err != nil || d.Status != webhook.Succeeded {
 		t.Errorf("delivery without retention: %+v, %v", d, err)
 	}
-	if c, err := s.Count(); err != nil || c.Events != 1 {
+	if c, err := s.Count(context.Background()); err != nil || c.Events != 1 {
 		t.Errorf("Count after expiry: %+v, %v; want 1 event", c, err)
 	}
 }

@@ -25,6 +25,11 @@
 //
 // Beyond the method comments of storage.Store, the suite holds a backend
 // to what the callers assume:
+//   - the settings of the last Configure hold for the calls that follow
+//     (a store that was never configured keeps records forever and
+//     commits with webhook.Sync);
+//   - a method given a context that is already done returns an error
+//     matching ctx.Err() and writes nothing;
 //   - events are committed with ids from webhook.NewID("evt_", ev.Time) and
 //     times to the millisecond, as the handler makes them;
 //   - a Commit's snapshots are readable when it returns, even with
@@ -76,6 +81,7 @@ func Checks() []Check {
 		{"Retention", checkRetention},
 		{"CountsAndQueueDepth", checkCountsAndQueueDepth},
 		{"Wake", checkWake},
+		{"Cancelled", checkCancelled},
 		{"Closed", checkClosed},
 	}
 }

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
@@ -15,16 +16,16 @@ import (
 // ActiveSubscriptions follows IsActive at once.
 func checkSubscriptionCRUD(t testing.TB, s storage.Store) {
 	const unknown = "sub_unknown"
-	if _, err := s.Subscription(unknown); !errors.Is(err, webhook.ErrNotFound) {
+	if _, err := s.Subscription(context.Background(), unknown); !errors.Is(err, webhook.ErrNotFound) {
 		t.Errorf("Subscription(unknown): %v, want ErrNotFound", err)
 	}
-	if _, err := s.UpdateSubscription(unknown, func(*webhook.Subscription) error { return nil }); !errors.Is(err, webhook.ErrNotFound) {
+	if _, err := s.UpdateSubscription(context.Background(), unknown, func(*webhook.Subscription) error { return nil }); !errors.Is(err, webhook.ErrNotFound) {
 		t.Errorf("UpdateSubscription(unknown): %v, want ErrNotFound", err)
 	}
-	if err := s.DeleteSubscription(unknown, 0); !errors.Is(err, webhook.ErrNotFound) {
+	if err := s.DeleteSubscription(context.Background(), unknown); !errors.Is(err, webhook.ErrNotFound) {
 		t.Errorf("DeleteSubscription(unknown): %v, want ErrNotFound", err)
 	}
-	if list, err := s.Subscriptions(); err != nil || len(list) != 0 || len(s.ActiveSubscriptions()) != 0 {
+	if list, err := s.Subscriptions(context.Background()); err != nil || len(list) != 0 || len(s.ActiveSubscriptions()) != 0 {
 		t.Errorf("an empty store lists %d subscriptions (%v), %d active", len(list), err, len(s.ActiveSubscriptions()))
 	}
 
@@ -39,12 +40,12 @@ func checkSubscriptionCRUD(t testing.TB, s storage.Store) {
 	b.IsActive, b.DisabledReason = false, &reason
 	put(t, s, a, b)
 
-	if got, err := s.Subscription(a.ID); err != nil {
+	if got, err := s.Subscription(context.Background(), a.ID); err != nil {
 		t.Fatalf("Subscription: %v", err)
 	} else if diff := sameJSON(got, a); diff != "" {
 		t.Errorf("subscription read back differs:\n%s", diff)
 	}
-	list, err := s.Subscriptions()
+	list, err := s.Subscriptions(context.Background())
 	if err != nil || len(list) != 2 || findSub(list, a.ID) == nil || findSub(list, b.ID) == nil {
 		t.Fatalf("Subscriptions = %d, %v; want a and b", len(list), err)
 	}
@@ -56,17 +57,17 @@ func checkSubscriptionCRUD(t testing.TB, s storage.Store) {
 	a2 := *a
 	a2.URL = "https://receiver.example/v2"
 	put(t, s, &a2)
-	if got, _ := s.Subscription(a.ID); got == nil || got.URL != a2.URL {
+	if got, _ := s.Subscription(context.Background(), a.ID); got == nil || got.URL != a2.URL {
 		t.Errorf("PutSubscription did not replace: %+v", got)
 	}
-	if list, _ := s.Subscriptions(); len(list) != 2 {
+	if list, _ := s.Subscriptions(context.Background()); len(list) != 2 {
 		t.Errorf("after a replace, %d subscriptions, want 2", len(list))
 	}
 	if act := findSub(s.ActiveSubscriptions(), a.ID); act == nil || act.URL != a2.URL {
 		t.Errorf("ActiveSubscriptions after a replace: %+v, want the new URL", act)
 	}
 
-	got, err := s.UpdateSubscription(b.ID, func(sub *webhook.Subscription) error {
+	got, err := s.UpdateSubscription(context.Background(), b.ID, func(sub *webhook.Subscription) error {
 		sub.IsActive, sub.DisabledReason = true, nil
 		return nil
 	})
@@ -74,30 +75,30 @@ func checkSubscriptionCRUD(t testing.TB, s storage.Store) {
 		t.Fatalf("resuming b: %+v, %v", got, err)
 	}
 	assertActive(t, s, a, b)
-	if _, err := s.UpdateSubscription(a.ID, func(sub *webhook.Subscription) error { sub.IsActive = false; return nil }); err != nil {
+	if _, err := s.UpdateSubscription(context.Background(), a.ID, func(sub *webhook.Subscription) error { sub.IsActive = false; return nil }); err != nil {
 		t.Fatalf("pausing a: %v", err)
 	}
 	assertActive(t, s, b)
 
 	boom := errors.New("boom")
-	if _, err := s.UpdateSubscription(b.ID, func(sub *webhook.Subscription) error { sub.IsActive = false; return boom }); !errors.Is(err, boom) {
+	if _, err := s.UpdateSubscription(context.Background(), b.ID, func(sub *webhook.Subscription) error { sub.IsActive = false; return boom }); !errors.Is(err, boom) {
 		t.Errorf("UpdateSubscription whose fn fails: %v, want its error", err)
 	}
-	if got, _ := s.Subscription(b.ID); got == nil || !got.IsActive {
+	if got, _ := s.Subscription(context.Background(), b.ID); got == nil || !got.IsActive {
 		t.Errorf("an update whose fn failed was stored: %+v", got)
 	}
 	assertActive(t, s, b)
 
-	if err := s.DeleteSubscription(a.ID, 0); err != nil {
+	if err := s.DeleteSubscription(context.Background(), a.ID); err != nil {
 		t.Fatalf("DeleteSubscription: %v", err)
 	}
-	if _, err := s.Subscription(a.ID); !errors.Is(err, webhook.ErrNotFound) {
+	if _, err := s.Subscription(context.Background(), a.ID); !errors.Is(err, webhook.ErrNotFound) {
 		t.Errorf("Subscription after its delete: %v, want ErrNotFound", err)
 	}
-	if list, _ := s.Subscriptions(); len(list) != 1 || list[0].ID != b.ID {
+	if list, _ := s.Subscriptions(context.Background()); len(list) != 1 || list[0].ID != b.ID {
 		t.Errorf("after deleting a, %d subscriptions listed, want b", len(list))
 	}
-	if c, err := s.Count(); err != nil || c.Subscriptions != 1 || c.Active != 1 {
+	if c, err := s.Count(context.Background()); err != nil || c.Subscriptions != 1 || c.Active != 1 {
 		t.Errorf("Count after the delete: %+v, %v; want 1 subscription, 1 active", c, err)
 	}
 }
@@ -143,7 +144,7 @@ func checkSubscriptionConcurrentUpdates(t testing.TB, s storage.Store) {
 				if i%4 == 3 {
 					id = other.ID // another subscription's updates go on meanwhile
 				}
-				if _, err := s.UpdateSubscription(id, func(sub *webhook.Subscription) error { sub.Stats.TotalSent++; return nil }); err != nil {
+				if _, err := s.UpdateSubscription(context.Background(), id, func(sub *webhook.Subscription) error { sub.Stats.TotalSent++; return nil }); err != nil {
 					t.Errorf("UpdateSubscription: %v", err)
 				}
 			})
@@ -151,7 +152,7 @@ func checkSubscriptionConcurrentUpdates(t testing.TB, s storage.Store) {
 		if pause {
 			wg.Go(func() {
 				<-start
-				if _, err := s.UpdateSubscription(sub.ID, func(sub *webhook.Subscription) error { sub.IsActive = false; return nil }); err != nil {
+				if _, err := s.UpdateSubscription(context.Background(), sub.ID, func(sub *webhook.Subscription) error { sub.IsActive = false; return nil }); err != nil {
 					t.Errorf("pausing: %v", err)
 				}
 			})
@@ -160,7 +161,7 @@ func checkSubscriptionConcurrentUpdates(t testing.TB, s storage.Store) {
 			<-start
 			for range n {
 				_ = s.ActiveSubscriptions()
-				if _, err := s.Subscriptions(); err != nil {
+				if _, err := s.Subscriptions(context.Background()); err != nil {
 					t.Errorf("Subscriptions: %v", err)
 				}
 			}
@@ -172,7 +173,7 @@ func checkSubscriptionConcurrentUpdates(t testing.TB, s storage.Store) {
 	run(false)
 	mine, theirs := int64(n-n/4), int64(n/4)
 	for id, n := range map[string]int64{sub.ID: mine, other.ID: theirs} {
-		got, err := s.Subscription(id)
+		got, err := s.Subscription(context.Background(), id)
 		if err != nil {
 			t.Fatalf("Subscription: %v", err)
 		}
@@ -187,7 +188,7 @@ func checkSubscriptionConcurrentUpdates(t testing.TB, s storage.Store) {
 	}
 
 	run(true)
-	got, err := s.Subscription(sub.ID)
+	got, err := s.Subscription(context.Background(), sub.ID)
 	if err != nil {
 		t.Fatalf("Subscription: %v", err)
 	}
@@ -213,12 +214,12 @@ func checkDeleteCancelsPending(t testing.TB, s storage.Store) {
 	}
 	finished := claims[0].Delivery.ID
 	update(t, s, finished, func(d *webhook.Delivery) { d.Status, d.NextAttemptAt = webhook.Succeeded, nil })
-	ds, err := s.Deliveries(gone.ID, "", 10)
+	ds, err := s.Deliveries(context.Background(), gone.ID, "", 10)
 	if err != nil || len(ds) != 3 {
 		t.Fatalf("Deliveries(gone) = %d, %v", len(ds), err)
 	}
 
-	if err := s.DeleteSubscription(gone.ID, 0); err != nil {
+	if err := s.DeleteSubscription(context.Background(), gone.ID); err != nil {
 		t.Fatalf("DeleteSubscription: %v", err)
 	}
 	for _, d := range ds {
