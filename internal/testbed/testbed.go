@@ -57,7 +57,7 @@ func CaddyBinary(t testing.TB) string {
 		if buildErr = os.Rename(tmp, caddyBin); buildErr != nil {
 			return
 		}
-		cleanupOld(dir)
+		cleanupOldRuns(dir, "caddy-run-%d")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -65,12 +65,13 @@ func CaddyBinary(t testing.TB) string {
 	return caddyBin
 }
 
-// cleanupOld removes binaries of test processes that no longer run.
-func cleanupOld(dir string) {
+// cleanupOldRuns removes the binaries named like pattern (with the pid of
+// the test process that built them) of processes that no longer run.
+func cleanupOldRuns(dir, pattern string) {
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "caddy-run-%d", &pid); err != nil || pid == os.Getpid() {
+		if _, err := fmt.Sscanf(e.Name(), pattern, &pid); err != nil || pid == os.Getpid() {
 			continue
 		}
 		if syscall.Kill(pid, 0) == syscall.ESRCH {

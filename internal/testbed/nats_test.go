@@ -1,0 +1,177 @@
+package testbed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestNATSCluster starts a three-node cluster, writes to a stream with
+// three replicas, kills the stream's leader with SIGKILL, writes again
+// through the two left (after the election), restarts the killed node on
+// its store, and finds every acknowledged message on it once it has caught
+// up.
+func TestNATSCluster(t *testing.T) {
+	c := StartNATS(t, NATSOptions{})
+	for _, n := range c.Nodes {
+		var varz struct {
+			JetStream struct {
+				Config struct {
+					SyncAlways bool `json:"sync_always"`
+				} `json:"config"`
+			} `json:"jetstream"`
+		}
+		if err := n.Monitor("/varz", &varz); err != nil || !varz.JetStream.Config.SyncAlways {
+			t.Fatalf("%s: /varz sync_always = %v (%v), want true", n.Name, varz.JetStream.Config.SyncAlways, err)
+		}
+	}
+	nc, err := nats.Connect(c.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(i int) {
+		t.Helper()
+		// Retried with the same id until acknowledged: an election
+		// after the leader's death takes seconds.
+		for {
+			_, err := js.Publish(ctx, "t.x", fmt.Appendf(nil, "m%d", i), jetstream.WithMsgID(fmt.Sprintf("m%d", i)))
+			if err == nil {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("publishing m%d: %v", i, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	publish(1)
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := c.Node(info.Cluster.Leader)
+	leader.Kill()
+	publish(2)
+	publish(3)
+	leader.Restart()
+	Eventually(t, 60*time.Second, "the restarted node to catch up with the stream", func() bool {
+		info, err := stream.Info(ctx)
+		if err != nil || info.State.Msgs != 3 || len(info.Cluster.Replicas) != 2 {
+			return false
+		}
+		for _, r := range info.Cluster.Replicas {
+			if !r.Current || r.Offline {
+				return false
+			}
+		}
+		return true
+	})
+	// Read it from the restarted node alone.
+	one, err := nats.Connect(leader.ClientURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	js1, _ := jetstream.New(one)
+	s1, err := js1.Stream(ctx, "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for seq := uint64(1); seq <= 3; seq++ {
+		m, err := s1.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("message %d through %s: %v", seq, leader.Name, err)
+		}
+		got = append(got, string(m.Data))
+	}
+	if strings.Join(got, ",") != "m1,m2,m3" {
+		t.Errorf("stream holds %v, want m1,m2,m3", got)
+	}
+}
+
+// TestNATSSyncAlwaysThroughSystemAccount checks what the backend relies on
+// to read the servers' fsync setting: an account that imports
+// $SYS.REQ.SERVER.PING.JSZ from the system account gets every server's
+// JetStream config, sync_always included, and an account without the
+// import gets no answer.
+func TestNATSSyncAlwaysThroughSystemAccount(t *testing.T) {
+	c := StartNATS(t, NATSOptions{NoSyncAlways: true, Config: `
+accounts {
+	SYS: {
+		users: [{user: sys, password: sys}]
+		exports: [{service: "$SYS.REQ.SERVER.PING.JSZ", response: stream}]
+	}
+	APP: {
+		jetstream: enabled
+		users: [{user: app, password: app}]
+		imports: [{service: {account: SYS, subject: "$SYS.REQ.SERVER.PING.JSZ"}}]
+	}
+	OTHER: {
+		jetstream: enabled
+		users: [{user: other, password: other}]
+	}
+}
+system_account: SYS
+`})
+	answers := func(user string) (int, []bool) {
+		nc, err := nats.Connect(c.URL(), nats.UserInfo(user, user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		inbox := nats.NewInbox()
+		sub, err := nc.SubscribeSync(inbox)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nc.PublishRequest("$SYS.REQ.SERVER.PING.JSZ", inbox, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		var syncAlways []bool
+		for {
+			m, err := sub.NextMsg(2 * time.Second)
+			if errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) {
+				return len(syncAlways), syncAlways
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var resp struct {
+				Data struct {
+					Config struct {
+						SyncAlways bool `json:"sync_always"`
+					} `json:"config"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(m.Data, &resp); err != nil {
+				t.Fatalf("%s: %v", m.Data, err)
+			}
+			syncAlways = append(syncAlways, resp.Data.Config.SyncAlways)
+		}
+	}
+	if n, got := answers("app"); n != 3 || got[0] || got[1] || got[2] {
+		t.Errorf("with the import: %d answers, sync_always %v; want 3, all false", n, got)
+	}
+	if n, _ := answers("other"); n != 0 {
+		t.Errorf("without the import: %d answers, want none", n)
+	}
+}

@@ -1,0 +1,120 @@
+package natsstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
+)
+
+// accounts: APP imports the system account's JSZ service, OTHER does not.
+const accounts = `
+accounts {
+	SYS: {
+		users: [{user: sys, password: sys}]
+		exports: [{service: "$SYS.REQ.SERVER.PING.JSZ", response: stream}]
+	}
+	APP: {
+		jetstream: enabled
+		users: [{user: app, password: app}]
+		imports: [{service: {account: SYS, subject: "$SYS.REQ.SERVER.PING.JSZ"}}]
+	}
+	OTHER: {
+		jetstream: enabled
+		users: [{user: other, password: other}]
+	}
+}
+system_account: SYS
+`
+
+// TestConnectAndBuckets, on a three-node cluster whose servers do not
+// fsync every write: the buckets of the design are made with the replicas
+// asked, the ledger takes atomic batches and per-message TTLs, a second
+// start finds them as they are; the fsync check names the servers that do
+// not fsync, and says it cannot check from an account without the JSZ
+// import; an unreachable cluster is "unavailable".
+func TestConnectAndBuckets(t *testing.T) {
+	c := testbed.StartNATS(t, testbed.NATSOptions{NoSyncAlways: true, Config: accounts})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	app := provisioned(t, Backend{URL: c.URL(), User: "app", Password: "app", Prefix: "shop"}).cfg
+	nc, err := app.connect(zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // created, then found
+		if _, err := app.ensureBuckets(ctx, js); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"KV_shop", "KV_shop_subs", "KV_shop_locks", "KV_shop_nodes"} {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatalf("stream %s: %v", name, err)
+		}
+		if cfg := s.CachedInfo().Config; cfg.Replicas != 3 || cfg.Storage != jetstream.FileStorage || cfg.MaxMsgsPerSubject != 1 {
+			t.Errorf("%s: replicas %d, storage %v, history %d; want 3, file, 1", name, cfg.Replicas, cfg.Storage, cfg.MaxMsgsPerSubject)
+		}
+	}
+	ledger, _ := js.Stream(ctx, "KV_shop")
+	if cfg := ledger.CachedInfo().Config; !cfg.AllowAtomicPublish || !cfg.AllowMsgTTL || cfg.SubjectDeleteMarkerTTL == 0 {
+		t.Errorf("ledger: atomic %v, msg TTL %v, delete markers %v; want all", cfg.AllowAtomicPublish, cfg.AllowMsgTTL, cfg.SubjectDeleteMarkerTTL)
+	}
+	if locks, _ := js.Stream(ctx, "KV_shop_locks"); locks.CachedInfo().Config.MaxAge != lockTTL {
+		t.Errorf("locks bucket TTL %v, want %v", locks.CachedInfo().Config.MaxAge, lockTTL)
+	}
+
+	r, err := askSync(nc, time.Second)
+	if err != nil || len(r.Always) != 0 || !slices.Equal(r.Not, []string{"n1", "n2", "n3"}) {
+		t.Errorf("askSync = %+v, %v; want n1 n2 n3 not fsyncing", r, err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	logSync(zap.New(core), r, err)
+	if w := logs.FilterMessageSnippet("do not fsync every write").All(); len(w) != 1 || w[0].Level != zap.WarnLevel {
+		t.Errorf("logged %v, want one warning that the servers do not fsync", logs.All())
+	}
+
+	other := provisioned(t, Backend{URL: c.URL(), User: "other", Password: "other"}).cfg
+	onc, err := other.connect(zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer onc.Close()
+	r, err = askSync(onc, time.Second)
+	if err != nil || len(r.Always)+len(r.Not) != 0 {
+		t.Errorf("askSync without the import = %+v, %v; want no answer", r, err)
+	}
+	core, logs = observer.New(zap.InfoLevel)
+	logSync(zap.New(core), r, err)
+	if w := logs.FilterMessageSnippet("cannot check whether the NATS servers fsync").All(); len(w) != 1 || w[0].Level != zap.WarnLevel {
+		t.Errorf("logged %v, want one warning that it cannot check", logs.All())
+	}
+
+	down := provisioned(t, Backend{URL: "nats://127.0.0.1:" + itoa(testbed.FreePort(t))}).cfg
+	if _, err := down.connect(zap.NewNop()); !errors.Is(err, webhook.ErrUnavailable) || !strings.Contains(err.Error(), "connecting to NATS") {
+		t.Errorf("connecting to no server: %v, want a webhook.ErrUnavailable", err)
+	}
+}
+
+// TestLogSyncAllAlways: servers that fsync every write are logged at info.
+func TestLogSyncAllAlways(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	logSync(zap.New(core), syncReport{Always: []string{"n1", "n2"}}, nil)
+	if all := logs.All(); len(all) != 1 || all[0].Level != zap.InfoLevel || all[0].Message != "NATS servers fsync every write" {
+		t.Errorf("logged %v, want one info line", all)
+	}
+}

@@ -1,0 +1,187 @@
+// Package natsstore is the clustered storage of caddy-webhooks, on NATS
+// JetStream (Caddy module webhooks.storage.nats): any number of Caddy
+// nodes that name the same NATS cluster and prefix act as one webhooks
+// service. Only this package imports nats.go. The records it stores are
+// the webhook package's types, as JSON.
+//
+// # Streams and buckets
+//
+// Everything lives under the configured prefix P (default "webhooks"), so
+// several apps can share one cluster. There are four KV buckets (a KV
+// bucket is a stream KV_<bucket> whose subjects are $KV.<bucket>.<key>),
+// each with the configured number of replicas, file storage, and no
+// JetStream consumer or stream per subscription:
+//
+//	P        the ledger: events, deliveries and resource snapshots,
+//	         one record per key (history 1). Per-message TTLs
+//	         (AllowMsgTTL) expire records after the retention;
+//	         AllowAtomicPublish lets a commit write several keys
+//	         all or nothing; subject delete markers
+//	         (SubjectDeleteMarkerTTL) tell watchers when a record expired.
+//	           e.<event id>            an event and its fan-out (below)
+//	           d.<sub>.<delivery id>   a delivery that has been claimed,
+//	                                   attempted, rescheduled or finished
+//	           s.<sha256 of state key> a snapshot (the value holds the
+//	                                   key itself, so a hash collision is
+//	                                   detected, and any key fits a subject)
+//	P_subs   subscriptions, one key per subscription, updated by CAS
+//	P_locks  resource locks; the bucket's TTL (MaxAge) is the lock TTL
+//	P_nodes  live nodes (n.<node id>) and subscription owners (o.<sub>);
+//	         the bucket's TTL is the heartbeat TTL
+//
+// <sub> is the subscription id in unpadded base64url: subscription ids
+// come from the config and may hold characters a subject cannot.
+//
+// # Commit
+//
+// A commit is one atomic batch publish (Nats-Batch-Id, Nats-Batch-Sequence,
+// Nats-Batch-Commit headers; nats.go v1.55.0 has no client API for it, so
+// the headers are set by hand) to the ledger: one e.<id> record per event
+// and one s.<hash> record per snapshot. An event record carries its
+// fan-out: the id of each delivery made for it, with its subscription,
+// chosen from the committing node's cached active subscriptions, and the
+// commit time, which is the deliveries' first due time. A delivery needs
+// no record of its own until it is first claimed: until then it is
+// "implied" by its event. So a batch holds events + snapshots (a handful)
+// whatever the number of subscriptions, far below the server's limit of
+// 1000 messages per batch; the fan-out list bounds the subscriptions that
+// one event can go to by the 1 MB max_payload (about 25,000).
+//
+// Sync durability waits for the batch's acknowledgement, which JetStream
+// gives once a majority of the replicas hold it; Async does not wait and
+// reports failures through Settings.NotStored. A commit carrying snapshots
+// always waits: the next request on the resource, perhaps on another node,
+// must read them. Each event message carries Nats-Msg-Id = the event id,
+// so a retried commit (after a leader change) is not stored twice; a batch
+// refused because its ids were seen is a commit that had succeeded.
+//
+// # The due index and Claim
+//
+// Every node watches the ledger's e.> and d.> keys (an ordered consumer:
+// ephemeral, in memory, one replica, no Raft group) and keeps in memory,
+// for every subscription, its pending deliveries by due time with the
+// revision of their record (0 for an implied one). Claim reads the index
+// and claims each due delivery with a compare-and-set write of its record
+// (Nats-Expected-Last-Subject-Sequence: the revision the index holds; 0
+// creates it), setting NextAttemptAt = now+lease, with now the caller's
+// clock as the contract asks. A write that loses the race (another node,
+// an admin redeliver) is skipped: CAS, not ownership, is what makes a
+// claim exclusive. A node that dies leaves records due at their lease's
+// end; the next owner finds them in its index. The index is ready when the
+// watch has caught up with the ledger at start; until then Claim returns
+// nothing. QueueDepth is the index's count, cached. Memory: about 100
+// bytes per pending delivery, on each node.
+//
+// # Ownership, fairness and rate limits
+//
+// The dispatcher stays as it is: it asks Claim, for every active
+// subscription, how many it may send within its share of the workers and
+// its local rate window. The store claims only for the subscriptions the
+// node owns. Each node writes a heartbeat n.<node> every few seconds; the
+// owner of a subscription is the live node with the highest
+// hash(node, subscription) (rendezvous hashing: balanced, and a node that
+// joins or leaves moves only its share). A node acquires o.<sub> by a KV
+// Create when the hashing names it and the key is free (or expired with a
+// dead owner's heartbeat), renews it by Update with its revision, and
+// releases it by Delete with its revision when the hashing names another
+// node. So one node at a time sends a subscription's deliveries, and the
+// dispatcher's per-process rate window is the cluster's: rate_limit 100/m
+// means at most 100 a minute to that subscription, however many nodes.
+// Alternatives weighed: a counter per subscription in JetStream (a
+// replicated write per send, and the dispatcher's rate check would have to
+// move into the store); the rate divided by the number of nodes (wrong as
+// soon as the load is uneven, and the dispatcher would need the node
+// count). Both change the contract; ownership does not.
+//
+// Limit: at a handover the new owner's window starts empty. The old owner
+// writes into o.<sub>, at each renewal, the claims it made in the current
+// rate period; the new owner caps its claims by what is left of the period
+// (needs the app's default rate in Settings: see "Open questions"). After a
+// crash the dead node's claims since its last renewal are unknown, so the
+// limit can be exceeded by those, once.
+//
+// A slow or dead subscriber does not delay others: the index is per
+// subscription, Claim looks at each want's own due deliveries, and the
+// dispatcher gives each subscription at most a quarter of the workers.
+// JetStream consumers are not used for dispatch: one durable consumer per
+// subscription is one Raft group each (the maintainers' guideline is about
+// 2,000 replicated streams and consumers per cluster), and a shared
+// consumer is filled by the delayed NAKs of one failing endpoint
+// (MaxAckPending counts them). The design holds as many subscriptions as
+// the nodes' memory holds subscriptions and pending deliveries; it creates
+// no JetStream object per subscription.
+//
+// # Retries, dead letters, redeliver, replay, retention
+//
+// UpdateDelivery reads the record (or the implied delivery), applies fn and
+// writes it back by CAS, retrying on a conflict: the retry schedule,
+// Retry-After, 410 and dead letters are the dispatcher's, unchanged.
+// Pending records have no TTL; finished ones (succeeded, failed,
+// cancelled) get Nats-TTL = retention. Redeliver is an UpdateDelivery to
+// pending. AddDeliveries (replay) creates d.<sub>.<new id> records, due now.
+// Events and snapshots carry Nats-TTL = retention (none when it is 0); a
+// pending delivery whose event expired is cancelled when claimed, as on
+// Badger. EventsSince reads e.> from the ledger with a start time, and
+// orders what it reads by event time within a short window (commits of
+// several nodes interleave).
+//
+// # Locks
+//
+// LockKeys takes the keys in sorted order (no deadlock between two nodes
+// locking overlapping sets): Create of the hashed key in P_locks, holding
+// the node and a random token; on ErrKeyExists it watches the key until it
+// is deleted or expires (the TTL marker), or ctx is done. A held lock is
+// renewed by Update with its revision every TTL/3; unlock deletes it with
+// its revision. A holder that stalls past the TTL loses the lock silently,
+// so the lock alone is not trusted: Snapshot remembers the revision of the
+// s.<hash> record it read under the lock, and the commit writes the
+// snapshot with Nats-Expected-Last-Subject-Sequence = that revision. If
+// another node wrote meanwhile, the batch fails whole and the event is
+// skipped with the error logged: the chain of old → new values stays
+// consistent.
+//
+// # Subscriptions
+//
+// P_subs holds one JSON record per subscription. UpdateSubscription is
+// get, fn, Update(revision), retried on ErrKeyRevisionMismatch. Every node
+// watches the bucket (ordered consumer) into an in-memory map, from which
+// ActiveSubscriptions answers at once; a change through any node's admin
+// API reaches the others within the watch's latency (milliseconds; the
+// contract asks a second) and wakes the dispatcher.
+//
+// # Health and durability
+//
+// Health is degraded, with the reason, while the connection is not
+// CONNECTED, while the JetStream account info request fails (no meta
+// leader, no quorum) and after a publish times out, until a probe
+// succeeds; the store's calls fail then with a webhook.UnavailableError,
+// so the handler skips events as store_unavailable and logs them whole.
+// The connection reconnects forever.
+//
+// A publish acknowledgement means a majority of replicas hold the write in
+// memory: the servers fsync only every two minutes unless they run with
+// `jetstream { sync_interval: always }`. The setting is visible to a
+// client only through the servers' monitoring: /varz and /jsz on the HTTP
+// monitor port (jetstream.config.sync_always), and the system account's
+// $SYS.REQ.SERVER.PING.JSZ request (JSInfo.Config.SyncAlways); the
+// JetStream account info ($JS.API.INFO) does not carry it (checked in
+// nats-server v2.15.2: server/jetstream.go JetStreamConfig, server/events.go
+// registerSystemImports imports only CONNZ, STATZ and user info into
+// other accounts). At start the backend sends $SYS.REQ.SERVER.PING.JSZ
+// and gathers the answers for a moment: when a server answers without
+// sync_always it warns that acknowledged events may be lost if the whole
+// cluster loses power; when none answers (the account has no import of
+// that service from the system account) it warns that it cannot verify
+// the setting, and the docs show the import.
+//
+// # Open questions
+//
+//   - The handover rate cap needs the app's default rate_limit in the
+//     store's Settings (Settings.RateLimit string); subscriptions with their
+//     own rate_limit do not.
+//   - Atomic batches with Nats-Expected-Last-Subject-Sequence per message
+//     and Nats-Msg-Id de-duplication: to check against v2.15.2 in tests
+//     (the server refuses a batch containing a seen id whole).
+//   - EventsSince's reorder window bounds the clock skew between nodes it
+//     can hide.
+package natsstore
