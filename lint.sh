@@ -10,12 +10,15 @@
 #   ./lint.sh ./rules/...
 # (in another module, e.g. examples/:
 #   cd examples && go tool -modfile=../tools/go.mod golangci-lint run --fix).
+#
+# Another golangci-lint running on the machine (another checkout, an
+# editor) is waited for rather than failing the run.
 set -euo pipefail
 cd "$(dirname "$0")"
 if [[ $# -gt 0 ]]; then
-	exec go tool -modfile=tools/go.mod golangci-lint run "$@"
+	exec go tool -modfile=tools/go.mod golangci-lint run --allow-serial-runners "$@"
 fi
-go tool -modfile=tools/go.mod golangci-lint run
+go tool -modfile=tools/go.mod golangci-lint run --allow-serial-runners
 for mod in e2e examples bench; do
-	(cd "$mod" && go tool -modfile=../tools/go.mod golangci-lint run)
+	(cd "$mod" && go tool -modfile=../tools/go.mod golangci-lint run --allow-serial-runners)
 done
