@@ -10,8 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddytest"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 
 	_ "github.com/caddy-webhooks/caddy-webhooks/caddymodule"
 )
@@ -19,25 +20,7 @@ import (
 // TestCaddyfileAdapt checks Caddyfile → JSON for each golden file in
 // testdata/caddyfile_adapt: a Caddyfile, a line of dashes, the JSON.
 func TestCaddyfileAdapt(t *testing.T) {
-	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts := strings.SplitN(string(data), "----------", 2)
-			if len(parts) != 2 {
-				t.Fatalf("%s: no ---------- separator", f)
-			}
-			if !caddytest.CompareAdapt(t, f, strings.TrimSpace(parts[0])+"\n", "caddyfile", strings.TrimSpace(parts[1])) {
-				t.Fail()
-			}
-		})
-	}
+	testbed.AdaptGolden(t, "testdata/caddyfile_adapt/*.caddyfiletest")
 }
 
 // TestCaddyfileErrors checks that bad Caddyfile input is refused with a

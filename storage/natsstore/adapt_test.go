@@ -1,14 +1,13 @@
 package natsstore_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddytest"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 
 	_ "github.com/caddy-webhooks/caddy-webhooks/caddymodule"
 	_ "github.com/caddy-webhooks/caddy-webhooks/storage/natsstore"
@@ -18,25 +17,7 @@ import (
 // for each golden file in testdata/caddyfile_adapt: a Caddyfile, a line of
 // dashes, the JSON.
 func TestCaddyfileAdapt(t *testing.T) {
-	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			parts := strings.SplitN(string(data), "----------", 2)
-			if len(parts) != 2 {
-				t.Fatalf("%s: no ---------- separator", f)
-			}
-			if !caddytest.CompareAdapt(t, f, strings.TrimSpace(parts[0])+"\n", "caddyfile", strings.TrimSpace(parts[1])) {
-				t.Fail()
-			}
-		})
-	}
+	testbed.AdaptGolden(t, "testdata/caddyfile_adapt/*.caddyfiletest")
 }
 
 // TestCaddyfileErrors checks that a bad `storage nats` block is refused

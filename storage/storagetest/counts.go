@@ -138,48 +138,15 @@ func checkWake(t testing.TB, s storage.Store) {
 // handler tells a reload's closed store from a failure by it), an async
 // commit included, whose error is returned or given to Settings.NotStored.
 func checkClosed(t testing.TB, s storage.Store) {
-	sub := newSub("*")
-	put(t, s, sub)
-	evs := events("order.created", 1)
-	commit(t, s, evs)
-	claims, _ := claim(t, s, clock(), 1, wantEach(1, sub)...)
-	if len(claims) != 1 {
-		t.Fatalf("claimed %d of 1", len(claims))
-	}
-	id := claims[0].Delivery.ID
+	sub, evs, id := oneClaimed(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 
 	more := events("order.paid", 1)
-	nop := func(*webhook.Subscription) error { return nil }
-	for name, op := range map[string]func() error{
-		"Commit(Sync)": func() error { return s.Commit(context.Background(), more, nil) },
-		"Commit(snapshot)": func() error {
-			return s.Commit(context.Background(), nil, []webhook.Snapshot{{Key: "k", Value: []byte(`1`)}})
-		},
-		"Snapshot": func() error { _, err := s.Snapshot(context.Background(), "k"); return err },
-		"EventsSince": func() error {
-			return s.EventsSince(context.Background(), time.Time{}, func(webhook.Event) error { return nil })
-		},
-		"Subscription":       func() error { _, err := s.Subscription(context.Background(), sub.ID); return err },
-		"Subscriptions":      func() error { _, err := s.Subscriptions(context.Background()); return err },
-		"PutSubscription":    func() error { return s.PutSubscription(context.Background(), newSub("*")) },
-		"UpdateSubscription": func() error { _, err := s.UpdateSubscription(context.Background(), sub.ID, nop); return err },
-		"DeleteSubscription": func() error { return s.DeleteSubscription(context.Background(), sub.ID) },
-		"Claim": func() error {
-			_, _, err := s.Claim(context.Background(), clock().Add(time.Hour), lease, 1, wantEach(1, sub))
-			return err
-		},
-		"UpdateDelivery": func() error {
-			_, err := s.UpdateDelivery(context.Background(), id, func(*webhook.Delivery) error { return nil })
-			return err
-		},
-		"Delivery":      func() error { _, err := s.Delivery(context.Background(), id); return err },
-		"Deliveries":    func() error { _, err := s.Deliveries(context.Background(), sub.ID, "", 10); return err },
-		"AddDeliveries": func() error { _, err := s.AddDeliveries(context.Background(), sub, evs); return err },
-		"Count":         func() error { _, err := s.Count(context.Background()); return err },
-	} {
+	ops := everyCall(context.Background(), s, sub, id, evs)
+	delete(ops, "LockKeys") // keys are held in memory: closing does not stop them
+	for name, op := range ops {
 		if err := op(); !errors.Is(err, webhook.ErrClosed) || !errors.Is(err, webhook.ErrUnavailable) {
 			t.Errorf("%s on a closed store: %v, want an error matching webhook.ErrClosed", name, err)
 		}
