@@ -26,22 +26,7 @@ var (
 func NATSBinary(t testing.TB) string {
 	t.Helper()
 	natsOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "caddy-webhooks-test")
-		if natsBuildErr = os.MkdirAll(dir, 0o755); natsBuildErr != nil {
-			return
-		}
-		tmp := filepath.Join(dir, fmt.Sprintf("nats-server-%d", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", tmp, "github.com/nats-io/nats-server/v2")
-		cmd.Dir = filepath.Join(Root(), "tools")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			natsBuildErr = fmt.Errorf("go build nats-server (in tools/): %v\n%s", err, out)
-			return
-		}
-		natsBin = filepath.Join(dir, fmt.Sprintf("nats-server-run-%d", os.Getpid()))
-		if natsBuildErr = os.Rename(tmp, natsBin); natsBuildErr != nil {
-			return
-		}
-		cleanupOldRuns(dir, "nats-server-run-%d")
+		natsBin, natsBuildErr = buildBinary("nats-server", filepath.Join(Root(), "tools"), "github.com/nats-io/nats-server/v2")
 	})
 	if natsBuildErr != nil {
 		t.Fatal(natsBuildErr)

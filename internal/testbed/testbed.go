@@ -42,27 +42,34 @@ func Root() string {
 func CaddyBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "caddy-webhooks-test")
-		if buildErr = os.MkdirAll(dir, 0o755); buildErr != nil {
-			return
-		}
-		tmp := filepath.Join(dir, fmt.Sprintf("caddy-%d", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/caddy")
-		cmd.Dir = Root()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
-			return
-		}
-		caddyBin = filepath.Join(dir, fmt.Sprintf("caddy-run-%d", os.Getpid()))
-		if buildErr = os.Rename(tmp, caddyBin); buildErr != nil {
-			return
-		}
-		cleanupOldRuns(dir, "caddy-run-%d")
+		caddyBin, buildErr = buildBinary("caddy", Root(), "./cmd/caddy")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return caddyBin
+}
+
+// buildBinary builds pkg in the module at dir as name-run-<pid> in the
+// tests' temp folder, one per test process, and removes those of test
+// processes that have ended, so that runs do not pile binaries up.
+func buildBinary(name, dir, pkg string) (string, error) {
+	out := filepath.Join(os.TempDir(), "caddy-webhooks-test")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
+	}
+	tmp := filepath.Join(out, fmt.Sprintf("%s-%d", name, os.Getpid()))
+	cmd := exec.Command("go", "build", "-o", tmp, pkg)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s (in %s): %w\n%s", pkg, dir, err, b)
+	}
+	bin := filepath.Join(out, fmt.Sprintf("%s-run-%d", name, os.Getpid()))
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", err
+	}
+	cleanupOldRuns(out, name+"-run-%d")
+	return bin, nil
 }
 
 // cleanupOldRuns removes the binaries named like pattern (with the pid of
