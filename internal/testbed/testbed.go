@@ -364,6 +364,12 @@ func (s *syncBuffer) String() string {
 // JSON debug log in {LOG}, and the webhooks app storing in {DIR}/webhooks
 // with webhooks (more lines of its block, such as `retry 1s`) added.
 func Global(webhooks string) string {
+	return GlobalStorage("{DIR}/webhooks", webhooks)
+}
+
+// GlobalStorage is Global with the webhooks app's storage given: the
+// arguments of its storage option, a block included (nats { … }).
+func GlobalStorage(storage, webhooks string) string {
 	return `{
 	admin {ADMIN}
 	auto_https off
@@ -374,7 +380,7 @@ func Global(webhooks string) string {
 		level DEBUG
 	}
 	webhooks {
-		storage {DIR}/webhooks
+		storage ` + storage + `
 		` + webhooks + `
 	}
 }
