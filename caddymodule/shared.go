@@ -158,11 +158,14 @@ func (sh *shared) health() webhook.Health {
 
 // healthChanged logs and counts the store stopping or resuming writes.
 func (sh *shared) healthChanged(h webhook.Health) {
-	fields := append(sh.backend.Describe(), zap.Uint64("free_bytes", h.FreeBytes))
+	fields := sh.backend.Describe()
+	if h.DiskSpace != nil {
+		fields = append(fields, zap.Uint64("free_bytes", h.FreeBytes), zap.Uint64("reserve_bytes", h.ReserveBytes))
+	}
 	if h.Degraded() {
 		storeDegraded.Set(1)
-		sh.logger.Error("webhooks store degraded: writes stopped, events are skipped until there is room",
-			append(fields, zap.String("reason", h.Reason), zap.Uint64("reserve_bytes", h.ReserveBytes))...)
+		sh.logger.Error("webhooks store degraded: writes stopped, events are skipped until it takes writes again",
+			append(fields, zap.String("reason", h.Reason))...)
 		return
 	}
 	storeDegraded.Set(0)

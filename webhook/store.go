@@ -22,13 +22,37 @@ type UnavailableError string
 func (e UnavailableError) Error() string        { return string(e) }
 func (e UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
-// Health says whether the store accepts writes, and why not.
+// Health says whether the store accepts writes, and why not, with what
+// the backend tells of itself: the room on its disk (the embedded store)
+// or its cluster.
 type Health struct {
-	Status       string    `json:"status"` // "ok" or "degraded"
-	Reason       string    `json:"reason,omitempty"`
-	FreeBytes    uint64    `json:"free_bytes"`
-	ReserveBytes uint64    `json:"reserve_bytes"`
-	Since        time.Time `json:"since,omitzero"` // when it became degraded
+	Status  string    `json:"status"` // "ok" or "degraded"
+	Reason  string    `json:"reason,omitempty"`
+	Since   time.Time `json:"since,omitzero"` // when it became degraded
+	Backend string    `json:"backend,omitempty"`
+	*DiskSpace
+	Cluster *ClusterHealth `json:"cluster,omitempty"`
+}
+
+// DiskSpace is the room left for a store on its filesystem: it stops
+// writing below the reserve.
+type DiskSpace struct {
+	FreeBytes    uint64 `json:"free_bytes"`
+	ReserveBytes uint64 `json:"reserve_bytes"`
+}
+
+// ClusterHealth is a clustered store's view of its cluster, from this
+// node.
+type ClusterHealth struct {
+	Connected bool     `json:"connected"`
+	Server    string   `json:"server,omitempty"`  // the server this node talks to (no credentials)
+	Servers   []string `json:"servers,omitempty"` // the servers this node knows of
+	Name      string   `json:"name,omitempty"`    // the cluster's name
+	Replicas  int      `json:"replicas,omitempty"`
+	// SyncAlways says whether every server fsyncs each write before it
+	// acknowledges it; absent when it could not be found out.
+	SyncAlways *bool   `json:"sync_always,omitempty"`
+	RTTMillis  float64 `json:"rtt_ms,omitempty"` // round trip to Server
 }
 
 // Degraded reports whether writes are refused.

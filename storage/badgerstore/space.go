@@ -50,7 +50,7 @@ type spaceGuard struct {
 
 func newSpaceGuard(dir string, reserve uint64, notify func(webhook.Health)) *spaceGuard {
 	return &spaceGuard{dir: dir, reserve: reserve, statfs: freeBytes, now: time.Now, notify: notify,
-		health: webhook.Health{Status: "ok", ReserveBytes: reserve}}
+		health: webhook.Health{Status: "ok"}}
 }
 
 // allow is called before a write of about n bytes; it returns ErrNoSpace
@@ -73,8 +73,15 @@ func (g *spaceGuard) Health() webhook.Health {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.look(0)
+	return g.report()
+}
+
+// report is the status with the figures as they are now (in a DiskSpace
+// of its own: the caller may keep it).
+func (g *spaceGuard) report() webhook.Health {
 	h := g.health
-	h.FreeBytes = g.left()
+	h.Backend = "badger"
+	h.DiskSpace = &webhook.DiskSpace{FreeBytes: g.left(), ReserveBytes: g.reserve}
 	return h
 }
 
@@ -118,7 +125,7 @@ func (g *spaceGuard) left() uint64 {
 func (g *spaceGuard) set(reason string) {
 	was := g.health.Degraded()
 	if reason == "" {
-		g.health = webhook.Health{Status: "ok", ReserveBytes: g.reserve}
+		g.health = webhook.Health{Status: "ok"}
 	} else {
 		if !was {
 			g.health.Since = g.now()
@@ -126,8 +133,6 @@ func (g *spaceGuard) set(reason string) {
 		g.health.Status, g.health.Reason = "degraded", reason
 	}
 	if was != g.health.Degraded() && g.notify != nil {
-		h := g.health
-		h.FreeBytes = g.left()
-		g.notify(h)
+		g.notify(g.report())
 	}
 }
