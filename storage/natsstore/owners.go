@@ -171,12 +171,13 @@ type owners struct {
 	onChange func()
 	logger   *zap.Logger
 
-	owned atomic.Pointer[map[string]time.Time] // sub → until, what Owns reads
+	owned atomic.Pointer[map[string]lease] // what Owns reads, replaced under mu
 
-	mu     sync.Mutex           // guards the fields below it, written by the watch
-	ready  bool                 // the watch has delivered the bucket's content
-	nodes  map[string]time.Time // live node → when its heartbeat was last seen
-	leases map[string]holder    // sub → its lease
+	mu         sync.Mutex           // guards the fields below it, written by the watch
+	ready      bool                 // the watch has delivered the bucket's content
+	nodes      map[string]time.Time // live node → when its heartbeat was last seen
+	leases     map[string]holder    // sub → its lease
+	superseded map[string]uint64    // sub → the last revision of o.<sub> that is not a lease of this node
 
 	kick   chan struct{} // the watch saw a change that may move ownership
 	cancel context.CancelFunc
@@ -209,18 +210,18 @@ func startOwnersWith(ctx context.Context, cfg ownersConfig, kv jetstream.KeyValu
 func newOwners(cfg ownersConfig, kv jetstream.KeyValue, node string, subs func() []string, onChange func(), logger *zap.Logger) *owners {
 	o := &owners{
 		cfg: cfg, kv: kv, node: node, subs: subs, onChange: onChange, logger: logger.Named("owners"),
-		nodes: map[string]time.Time{}, leases: map[string]holder{},
+		nodes: map[string]time.Time{}, leases: map[string]holder{}, superseded: map[string]uint64{},
 		kick: make(chan struct{}, 1), cancel: func() {}, held: map[string]lease{},
 	}
-	o.owned.Store(&map[string]time.Time{})
+	o.owned.Store(&map[string]lease{})
 	return o
 }
 
 // Owns reports whether this node owns subID now: it holds the lease and
 // renewed it (and its heartbeat) less than the TTL minus the margin ago.
 func (o *owners) Owns(subID string) bool {
-	until, ok := (*o.owned.Load())[subID]
-	return ok && o.cfg.now().Before(until)
+	l, ok := (*o.owned.Load())[subID]
+	return ok && o.cfg.now().Before(l.until)
 }
 
 // Stop stops the upkeep, then deletes the heartbeat and the leases (best
@@ -228,7 +229,7 @@ func (o *owners) Owns(subID string) bool {
 func (o *owners) Stop() {
 	o.stop.Do(func() {
 		o.halt()
-		o.owned.Store(&map[string]time.Time{})
+		o.owned.Store(&map[string]lease{})
 		ctx, cancel := context.WithTimeout(context.Background(), o.cfg.margin)
 		defer cancel()
 		if err := o.kv.Delete(ctx, heartbeatKeyPrefix+keyToken(o.node)); err != nil {
@@ -318,15 +319,36 @@ func (o *owners) apply(e jetstream.KeyValueEntry) bool {
 		if !ok {
 			return false
 		}
+		var v leaseValue
 		if gone {
 			delete(o.leases, sub)
-			return true
+		} else {
+			_ = json.Unmarshal(e.Value(), &v) // unreadable: no holder, so a dead one
+			o.leases[sub] = holder{node: v.Node, rev: e.Revision()}
 		}
-		var v leaseValue
-		_ = json.Unmarshal(e.Value(), &v) // unreadable: no holder, so a dead one
-		o.leases[sub] = holder{node: v.Node, rev: e.Revision()}
+		if gone || v.Node != o.node {
+			o.supersede(sub, e.Revision())
+		}
+		return gone
 	}
 	return false
+}
+
+// supersede records that o.<sub> at rev is not this node's lease: a lease
+// it holds at an older revision is gone, and Owns turns false at once. A
+// write made by compare-and-set can still be undone without one: when a
+// key expires, the server writes its marker (a rollup) unconditionally,
+// so an Update that lands just before the marker is erased by it. Called
+// with mu held.
+func (o *owners) supersede(sub string, rev uint64) {
+	o.superseded[sub] = max(o.superseded[sub], rev)
+	owned := *o.owned.Load()
+	if l, ok := owned[sub]; ok && l.rev < rev {
+		m := maps.Clone(owned)
+		delete(m, sub)
+		o.owned.Store(&m)
+		o.logger.Debug("a subscription's lease was superseded", zap.String("subscription", sub), zap.Uint64("revision", rev))
+	}
 }
 
 func (o *owners) wake() {
@@ -472,11 +494,18 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// publish makes the held leases what Owns answers from.
+// publish makes the held leases what Owns answers from, less those the
+// watch saw superseded.
 func (o *owners) publish() {
-	m := make(map[string]time.Time, len(o.held))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := make(map[string]lease, len(o.held))
 	for sub, l := range o.held {
-		m[sub] = l.until
+		if o.superseded[sub] > l.rev {
+			delete(o.held, sub)
+			continue
+		}
+		m[sub] = l
 	}
 	o.owned.Store(&m)
 }

@@ -420,7 +420,7 @@ func TestOwnersCluster(t *testing.T) {
 		// (well within the TTL).
 		start := time.Now()
 		r.nodes["b"].Stop()
-		r.settled([]string{"a", "c"}, r.cfg.ttl, "b's subscriptions taken over by a and c within the TTL")
+		r.settled([]string{"a", "c"}, r.cfg.ttl/2, "b's subscriptions taken over by a and c well within the TTL")
 		t.Logf("a stopped node's subscriptions moved in %s", time.Since(start))
 
 		// Stalled: c stops heartbeating and renewing but keeps answering
@@ -442,4 +442,61 @@ func TestOwnersCluster(t *testing.T) {
 		r.start("d")
 		r.settled([]string{"a", "d"}, 20*time.Second, "d's share moved to d")
 	})
+}
+
+// entry is a watch entry.
+type entry struct {
+	jetstream.KeyValueEntry
+	key   string
+	value string
+	rev   uint64
+	op    jetstream.KeyValueOp
+}
+
+func (e entry) Key() string                     { return e.key }
+func (e entry) Value() []byte                   { return []byte(e.value) }
+func (e entry) Revision() uint64                { return e.rev }
+func (e entry) Operation() jetstream.KeyValueOp { return e.op }
+
+// TestOwnersSuperseded: a lease the watch shows deleted, expired or
+// written by another node at a later revision stops counting at once (an
+// expiry marker can erase an Update that had succeeded), and the node
+// acquires it again if the hashing still names it; its own later writes
+// and older news change nothing.
+func TestOwnersSuperseded(t *testing.T) {
+	kv := &fakeKV{}
+	o := newOwners(testOwnersConfig(), kv, "a", func() []string { return []string{"s"} }, nil, zaptest.NewLogger(t))
+	o.apply(nil)
+	ctx := context.Background()
+	o.pass(ctx)
+	rev := o.held["s"].rev
+	key := leaseKeyPrefix + keyToken("s")
+	for _, tt := range []struct {
+		e    entry
+		owns bool
+	}{
+		{entry{key: key, value: `{"node":"b"}`, rev: rev - 1}, true},          // older news
+		{entry{key: key, value: `{"node":"a"}`, rev: rev}, true},              // its own write
+		{entry{key: key, rev: rev + 1, op: jetstream.KeyValuePurge}, false},   // expired under it
+		{entry{key: key, value: `{"node":"b"}`, rev: rev + 10}, false},        // another node's
+		{entry{key: key, rev: rev + 20, op: jetstream.KeyValueDelete}, false}, // deleted
+	} {
+		o.apply(tt.e)
+		if got := o.Owns("s"); got != tt.owns {
+			t.Fatalf("after %+v: Owns = %v, want %v", tt.e, got, tt.owns)
+		}
+		if !tt.owns {
+			o.publish()
+			if _, held := o.held["s"]; held {
+				t.Fatalf("after %+v: still holds the lease", tt.e)
+			}
+			kv.rev = tt.e.rev + 1 // the bucket's next revision
+			o.apply(entry{key: key, rev: tt.e.rev, op: jetstream.KeyValueDelete})
+			o.pass(ctx)
+			if !o.Owns("s") {
+				t.Fatalf("after %+v: did not acquire the lease again", tt.e)
+			}
+			rev = o.held["s"].rev
+		}
+	}
 }
