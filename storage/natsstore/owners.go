@@ -190,8 +190,10 @@ type owners struct {
 }
 
 // startOwners starts the heartbeat of node in kv (the P_nodes bucket) and
-// the upkeep of its leases on the subscriptions subs returns; onChange is
-// called when the node gains a subscription.
+// the upkeep of its leases on the subscriptions subs returns (called at
+// every scan, so it must answer from memory); onChange is called when the
+// node gains a subscription, and must not block. The work goes on until
+// Stop, whatever becomes of ctx (its values are kept).
 func startOwners(ctx context.Context, kv jetstream.KeyValue, node string, subs func() []string, onChange func(), logger *zap.Logger) *owners {
 	return startOwnersWith(ctx, defaultOwnersConfig(), kv, node, subs, onChange, logger)
 }
@@ -264,6 +266,8 @@ func (o *owners) watch(ctx context.Context) {
 			o.follow(ctx, w)
 			_ = w.Stop()
 		}
+		// The next watch starts from the bucket's content again; what was
+		// superseded stays so (revisions only grow).
 		o.mu.Lock()
 		o.ready, o.nodes, o.leases = false, map[string]time.Time{}, map[string]holder{}
 		o.mu.Unlock()
