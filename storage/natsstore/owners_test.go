@@ -392,6 +392,32 @@ func TestOwnersCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("defaults, on the store's bucket", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		b, err := settings{prefix: "owners_0", replicas: 3}.ensureBuckets(ctx, js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs := ownersSubs(6)
+		o := startOwners(ctx, b.nodes, "solo", func() []string { return subs }, nil, zaptest.NewLogger(t))
+		testbed.Eventually(t, 10*time.Second, "a node alone owns every subscription", func() bool {
+			for _, sub := range subs {
+				if !o.Owns(sub) {
+					return false
+				}
+			}
+			return true
+		})
+		o.Stop()
+		if o.Owns(subs[0]) {
+			t.Error("owns a subscription after Stop")
+		}
+		if keys, err := b.nodes.Keys(ctx); !errors.Is(err, jetstream.ErrNoKeysFound) {
+			t.Errorf("after Stop the bucket holds %v (%v), want no keys", keys, err)
+		}
+	})
+
 	t.Run("stop, stall, join", func(t *testing.T) {
 		r := newOwnersRig(t, js, "owners_1", ownersSubs(24))
 		r.watchOverlaps()
@@ -496,7 +522,26 @@ func TestOwnersSuperseded(t *testing.T) {
 			if !o.Owns("s") {
 				t.Fatalf("after %+v: did not acquire the lease again", tt.e)
 			}
-			rev = o.held["s"].rev
 		}
+	}
+}
+
+// TestOwnersDefaults: the default timing fits the P_nodes bucket: leases
+// are renewed several times per TTL and Owns turns false before the
+// bucket's TTL can expire them.
+func TestOwnersDefaults(t *testing.T) {
+	cfg := defaultOwnersConfig()
+	var nodesTTL time.Duration
+	for _, b := range (settings{prefix: "webhooks"}).bucketConfigs() {
+		if b.Bucket == "webhooks_nodes" {
+			nodesTTL = b.TTL
+		}
+	}
+	if cfg.ttl != nodesTTL || nodesTTL == 0 {
+		t.Errorf("owners' TTL %s, the nodes bucket's %s: want equal", cfg.ttl, nodesTTL)
+	}
+	if cfg.renew*2 > cfg.ttl-cfg.margin || cfg.margin <= 0 || cfg.scan > cfg.renew {
+		t.Errorf("renew %s, margin %s, scan %s: a lease must survive a missed renewal and expire in Owns before the TTL %s",
+			cfg.renew, cfg.margin, cfg.scan, cfg.ttl)
 	}
 }
