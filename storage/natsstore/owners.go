@@ -20,7 +20,7 @@ import (
 
 // Subscription ownership (design: "Ownership, fairness and rate limits").
 // Each node heartbeats n.<node> in the P_nodes bucket; the owner of a
-// subscription is the live node with the highest score(node, sub), and it
+// subscription is the live node with the highest ownerScore(node, sub), and it
 // holds the lease o.<sub>, written only by compare-and-set, so that one
 // node at a time claims a subscription's deliveries.
 
@@ -43,8 +43,8 @@ const (
 	leaseKeyPrefix     = "o."
 )
 
-// writers is how many lease writes a pass has in flight at once.
-const writers = 16
+// leaseWriters is how many lease writes a pass has in flight at once.
+const leaseWriters = 16
 
 // keyToken encodes an id (a subscription's, a node's) as a KV key token:
 // unpadded base64url, so any id fits a subject.
@@ -61,15 +61,15 @@ type leaseValue struct {
 	Node string `json:"node"`
 }
 
-// holder is a lease as the watch shows it.
-type holder struct {
+// leaseHolder is a lease as the watch shows it.
+type leaseHolder struct {
 	node string
 	rev  uint64
 }
 
-// score is the rendezvous hash of a node and a subscription: FNV-1a mixed
+// ownerScore is the rendezvous hash of a node and a subscription: FNV-1a mixed
 // by the SplitMix64 finalizer, so close names spread evenly.
-func score(node, sub string) uint64 {
+func ownerScore(node, sub string) uint64 {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(node))
 	_, _ = h.Write([]byte{0})
@@ -82,12 +82,12 @@ func score(node, sub string) uint64 {
 	return x ^ x>>31
 }
 
-// winner is the node among live that should own sub ("" when none is
+// ownerOf is the node among live that should own sub ("" when none is
 // live); a tie goes to the greater name, so every node picks the same.
-func winner(live []string, sub string) string {
+func ownerOf(live []string, sub string) string {
 	best, bestScore := "", uint64(0)
 	for _, n := range live {
-		s := score(n, sub)
+		s := ownerScore(n, sub)
 		if best == "" || s > bestScore || s == bestScore && n > best {
 			best, bestScore = n, s
 		}
@@ -95,18 +95,18 @@ func winner(live []string, sub string) string {
 	return best
 }
 
-// step is what a node does with one lease.
-type step int
+// leaseStep is what a node does with one lease.
+type leaseStep int
 
 const (
-	acquire  step = iota + 1 // Create o.<sub>: it is free
-	takeOver                 // Update o.<sub> at rev: its holder is dead, or is this node from before
-	renew                    // Update o.<sub> at rev: this node holds it
-	release                  // Delete o.<sub> at rev: the hashing names another node
+	leaseAcquire  leaseStep = iota + 1 // Create o.<sub>: it is free
+	leaseTakeOver                      // Update o.<sub> at rev: its holder is dead, or is this node from before
+	leaseRenew                         // Update o.<sub> at rev: this node holds it
+	leaseRelease                       // Delete o.<sub> at rev: the hashing names another node
 )
 
-type action struct {
-	step step
+type leaseAction struct {
+	step leaseStep
 	sub  string
 	rev  uint64
 }
@@ -116,8 +116,8 @@ type action struct {
 // those self holds (sub → revision). A lease held by another live node is
 // left alone: that node releases it when it sees the hashing name self.
 // Pure, so every case has a table test.
-func decide(self string, live, subs []string, leases map[string]holder, held map[string]uint64) []action {
-	var acts []action
+func decide(self string, live, subs []string, leases map[string]leaseHolder, held map[string]uint64) []leaseAction {
+	var acts []leaseAction
 	wanted := make(map[string]bool, len(subs))
 	for _, sub := range subs {
 		if sub == "" || wanted[sub] {
@@ -127,36 +127,36 @@ func decide(self string, live, subs []string, leases map[string]holder, held map
 		rev, holds := held[sub]
 		seen, taken := leases[sub]
 		switch {
-		case winner(live, sub) != self:
+		case ownerOf(live, sub) != self:
 			if holds {
-				acts = append(acts, action{release, sub, rev})
+				acts = append(acts, leaseAction{leaseRelease, sub, rev})
 			} else if taken && seen.node == self {
-				acts = append(acts, action{release, sub, seen.rev})
+				acts = append(acts, leaseAction{leaseRelease, sub, seen.rev})
 			}
 		case holds:
-			acts = append(acts, action{renew, sub, rev})
+			acts = append(acts, leaseAction{leaseRenew, sub, rev})
 		case !taken:
-			acts = append(acts, action{acquire, sub, 0})
+			acts = append(acts, leaseAction{leaseAcquire, sub, 0})
 		case seen.node == self || !slices.Contains(live, seen.node):
-			acts = append(acts, action{takeOver, sub, seen.rev})
+			acts = append(acts, leaseAction{leaseTakeOver, sub, seen.rev})
 		}
 	}
 	for sub, rev := range held {
 		if !wanted[sub] {
-			acts = append(acts, action{release, sub, rev})
+			acts = append(acts, leaseAction{leaseRelease, sub, rev})
 		}
 	}
 	for sub, seen := range leases {
 		if _, holds := held[sub]; !wanted[sub] && !holds && seen.node == self {
-			acts = append(acts, action{release, sub, seen.rev})
+			acts = append(acts, leaseAction{leaseRelease, sub, seen.rev})
 		}
 	}
-	slices.SortFunc(acts, func(a, b action) int { return cmp.Compare(a.sub, b.sub) })
+	slices.SortFunc(acts, func(a, b leaseAction) int { return cmp.Compare(a.sub, b.sub) })
 	return acts
 }
 
-// lease is one this node holds.
-type lease struct {
+// heldLease is one this node holds.
+type heldLease struct {
 	rev       uint64
 	renewedAt time.Time // when the write that got rev was sent
 	until     time.Time // when Owns turns false unless it is renewed
@@ -171,13 +171,13 @@ type owners struct {
 	onChange func()
 	logger   *zap.Logger
 
-	owned atomic.Pointer[map[string]lease] // what Owns reads, replaced under mu
+	owned atomic.Pointer[map[string]heldLease] // what Owns reads, replaced under mu
 
-	mu         sync.Mutex           // guards the fields below it, written by the watch
-	ready      bool                 // the watch has delivered the bucket's content
-	nodes      map[string]time.Time // live node → when its heartbeat was last seen
-	leases     map[string]holder    // sub → its lease
-	superseded map[string]uint64    // sub → the last revision of o.<sub> that is not a lease of this node
+	mu         sync.Mutex             // guards the fields below it, written by the watch
+	ready      bool                   // the watch has delivered the bucket's content
+	nodes      map[string]time.Time   // live node → when its heartbeat was last seen
+	leases     map[string]leaseHolder // sub → its lease
+	superseded map[string]uint64      // sub → the last revision of o.<sub> that is not a lease of this node
 
 	kick   chan struct{} // the watch saw a change that may move ownership
 	cancel context.CancelFunc
@@ -185,7 +185,7 @@ type owners struct {
 	stop   sync.Once
 
 	// The loop's own state.
-	held        map[string]lease
+	held        map[string]heldLease
 	heartbeatAt time.Time // when the last heartbeat that succeeded was sent
 }
 
@@ -212,10 +212,10 @@ func startOwnersWith(ctx context.Context, cfg ownersConfig, kv jetstream.KeyValu
 func newOwners(cfg ownersConfig, kv jetstream.KeyValue, node string, subs func() []string, onChange func(), logger *zap.Logger) *owners {
 	o := &owners{
 		cfg: cfg, kv: kv, node: node, subs: subs, onChange: onChange, logger: logger.Named("owners"),
-		nodes: map[string]time.Time{}, leases: map[string]holder{}, superseded: map[string]uint64{},
-		kick: make(chan struct{}, 1), cancel: func() {}, held: map[string]lease{},
+		nodes: map[string]time.Time{}, leases: map[string]leaseHolder{}, superseded: map[string]uint64{},
+		kick: make(chan struct{}, 1), cancel: func() {}, held: map[string]heldLease{},
 	}
-	o.owned.Store(&map[string]lease{})
+	o.owned.Store(&map[string]heldLease{})
 	return o
 }
 
@@ -231,15 +231,15 @@ func (o *owners) Owns(subID string) bool {
 func (o *owners) Stop() {
 	o.stop.Do(func() {
 		o.halt()
-		o.owned.Store(&map[string]lease{})
+		o.owned.Store(&map[string]heldLease{})
 		ctx, cancel := context.WithTimeout(context.Background(), o.cfg.margin)
 		defer cancel()
 		if err := o.kv.Delete(ctx, heartbeatKeyPrefix+keyToken(o.node)); err != nil {
 			o.logger.Debug("deleting the heartbeat", zap.Error(err))
 		}
-		acts := make([]action, 0, len(o.held))
+		acts := make([]leaseAction, 0, len(o.held))
 		for sub, l := range o.held {
-			acts = append(acts, action{release, sub, l.rev})
+			acts = append(acts, leaseAction{leaseRelease, sub, l.rev})
 		}
 		o.write(ctx, acts)
 	})
@@ -269,7 +269,7 @@ func (o *owners) watch(ctx context.Context) {
 		// The next watch starts from the bucket's content again; what was
 		// superseded stays so (revisions only grow).
 		o.mu.Lock()
-		o.ready, o.nodes, o.leases = false, map[string]time.Time{}, map[string]holder{}
+		o.ready, o.nodes, o.leases = false, map[string]time.Time{}, map[string]leaseHolder{}
 		o.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -328,7 +328,7 @@ func (o *owners) apply(e jetstream.KeyValueEntry) bool {
 			delete(o.leases, sub)
 		} else {
 			_ = json.Unmarshal(e.Value(), &v) // unreadable: no holder, so a dead one
-			o.leases[sub] = holder{node: v.Node, rev: e.Revision()}
+			o.leases[sub] = leaseHolder{node: v.Node, rev: e.Revision()}
 		}
 		if gone || v.Node != o.node {
 			o.supersede(sub, e.Revision())
@@ -398,10 +398,10 @@ func (o *owners) pass(ctx context.Context) {
 		return // others may count this node dead: it takes nothing until its heartbeat is back
 	}
 	held := make(map[string]uint64, len(o.held))
-	plan := make([]action, 0, len(o.held))
+	plan := make([]leaseAction, 0, len(o.held))
 	for sub, l := range o.held {
 		held[sub] = l.rev
-		plan = append(plan, action{renew, sub, l.rev})
+		plan = append(plan, leaseAction{leaseRenew, sub, l.rev})
 	}
 	if live, leases, ready := o.view(now); ready {
 		plan = decide(o.node, live, o.subs(), leases, held)
@@ -409,9 +409,9 @@ func (o *owners) pass(ctx context.Context) {
 	acts := plan[:0]
 	for _, a := range plan {
 		switch {
-		case a.step == release:
+		case a.step == leaseRelease:
 			delete(o.held, a.sub)
-		case a.step == renew && now.Sub(o.held[a.sub].renewedAt) < o.cfg.renew:
+		case a.step == leaseRenew && now.Sub(o.held[a.sub].renewedAt) < o.cfg.renew:
 			continue
 		}
 		acts = append(acts, a)
@@ -428,7 +428,7 @@ func (o *owners) pass(ctx context.Context) {
 // watch has caught up. A node is live from its heartbeat until the
 // heartbeat is deleted or expires; twice the TTL without news of it also
 // counts as dead, should an expiry go unseen.
-func (o *owners) view(now time.Time) ([]string, map[string]holder, bool) {
+func (o *owners) view(now time.Time) ([]string, map[string]leaseHolder, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	live := []string{o.node}
@@ -442,12 +442,12 @@ func (o *owners) view(now time.Time) ([]string, map[string]holder, bool) {
 
 // write sends the lease writes of acts, a few at a time, records what
 // they hold and says whether a subscription was gained.
-func (o *owners) write(ctx context.Context, acts []action) bool {
+func (o *owners) write(ctx context.Context, acts []leaseAction) bool {
 	var (
 		mu     sync.Mutex
 		gained bool
 		wg     sync.WaitGroup
-		slots  = make(chan struct{}, writers)
+		slots  = make(chan struct{}, leaseWriters)
 	)
 	value, _ := json.Marshal(leaseValue{Node: o.node})
 	for _, a := range acts {
@@ -459,17 +459,17 @@ func (o *owners) write(ctx context.Context, acts []action) bool {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case a.step == release:
+			case a.step == leaseRelease:
 				if err != nil {
 					o.logger.Debug("releasing a subscription", zap.String("subscription", a.sub), zap.Error(err))
 				}
 			case err == nil:
-				gained = gained || a.step != renew
-				o.held[a.sub] = lease{rev: rev, renewedAt: sent, until: earliest(sent, o.heartbeatAt).Add(o.cfg.ttl - o.cfg.margin)}
-			case a.step == renew && errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+				gained = gained || a.step != leaseRenew
+				o.held[a.sub] = heldLease{rev: rev, renewedAt: sent, until: earliest(sent, o.heartbeatAt).Add(o.cfg.ttl - o.cfg.margin)}
+			case a.step == leaseRenew && errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 				delete(o.held, a.sub) // another node took it, or it expired: the watch will tell
 				o.logger.Warn("lost a subscription's lease", zap.String("subscription", a.sub), zap.Error(err))
-			case a.step == renew:
+			case a.step == leaseRenew:
 				o.logger.Warn("renewing a subscription's lease", zap.String("subscription", a.sub), zap.Error(err))
 			}
 		})
@@ -479,12 +479,12 @@ func (o *owners) write(ctx context.Context, acts []action) bool {
 }
 
 // send does one lease write.
-func (o *owners) send(ctx context.Context, a action, value []byte) (uint64, error) {
+func (o *owners) send(ctx context.Context, a leaseAction, value []byte) (uint64, error) {
 	key := leaseKeyPrefix + keyToken(a.sub)
 	switch a.step {
-	case acquire:
+	case leaseAcquire:
 		return o.kv.Create(ctx, key, value)
-	case release:
+	case leaseRelease:
 		return 0, o.kv.Delete(ctx, key, jetstream.LastRevision(a.rev))
 	default:
 		return o.kv.Update(ctx, key, value, a.rev)
@@ -503,7 +503,7 @@ func earliest(a, b time.Time) time.Time {
 func (o *owners) publish() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	m := make(map[string]lease, len(o.held))
+	m := make(map[string]heldLease, len(o.held))
 	for sub, l := range o.held {
 		if o.superseded[sub] > l.rev {
 			delete(o.held, sub)

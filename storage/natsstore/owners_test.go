@@ -25,7 +25,7 @@ func wonBy(t *testing.T, live []string, n int) map[string][]string {
 	got := map[string][]string{}
 	for i := 0; i < 1000; i++ {
 		sub := fmt.Sprintf("s%d", i)
-		if w := winner(live, sub); len(got[w]) < n {
+		if w := ownerOf(live, sub); len(got[w]) < n {
 			got[w] = append(got[w], sub)
 		}
 	}
@@ -47,35 +47,35 @@ func TestOwnersDecide(t *testing.T) {
 		name   string
 		live   []string
 		subs   []string
-		leases map[string]holder
+		leases map[string]leaseHolder
 		held   map[string]uint64
-		want   []action
+		want   []leaseAction
 	}{
-		{name: "free and mine: acquire", subs: []string{mine}, want: []action{{acquire, mine, 0}}},
+		{name: "free and mine: acquire", subs: []string{mine}, want: []leaseAction{{leaseAcquire, mine, 0}}},
 		{name: "free and theirs: nothing", subs: []string{theirs}},
-		{name: "held and mine: renew", subs: []string{mine}, leases: map[string]holder{mine: {"a", 7}}, held: map[string]uint64{mine: 7},
-			want: []action{{renew, mine, 7}}},
+		{name: "held and mine: renew", subs: []string{mine}, leases: map[string]leaseHolder{mine: {"a", 7}}, held: map[string]uint64{mine: 7},
+			want: []leaseAction{{leaseRenew, mine, 7}}},
 		{name: "held by me before the watch shows it: renew", subs: []string{mine}, held: map[string]uint64{mine: 7},
-			want: []action{{renew, mine, 7}}},
-		{name: "held and theirs: release", subs: []string{theirs}, leases: map[string]holder{theirs: {"a", 7}}, held: map[string]uint64{theirs: 7},
-			want: []action{{release, theirs, 7}}},
-		{name: "mine, held by a live node: wait for its release", subs: []string{mine}, leases: map[string]holder{mine: {"b", 3}}},
-		{name: "mine, held by a dead node: take over at its revision", subs: []string{mine}, leases: map[string]holder{mine: {"c", 3}},
-			want: []action{{takeOver, mine, 3}}},
-		{name: "mine, held by an unreadable lease: take over", subs: []string{mine}, leases: map[string]holder{mine: {"", 3}},
-			want: []action{{takeOver, mine, 3}}},
-		{name: "mine, held under my name from before: take over", subs: []string{mine}, leases: map[string]holder{mine: {"a", 3}},
-			want: []action{{takeOver, mine, 3}}},
-		{name: "theirs, held under my name from before: release", subs: []string{theirs}, leases: map[string]holder{theirs: {"a", 3}},
-			want: []action{{release, theirs, 3}}},
-		{name: "theirs, held by a dead node: nothing", subs: []string{theirs}, leases: map[string]holder{theirs: {"c", 3}}},
-		{name: "alone, everything is mine", live: []string{"a"}, subs: []string{theirs}, leases: map[string]holder{theirs: {"b", 3}},
-			want: []action{{takeOver, theirs, 3}}},
+			want: []leaseAction{{leaseRenew, mine, 7}}},
+		{name: "held and theirs: release", subs: []string{theirs}, leases: map[string]leaseHolder{theirs: {"a", 7}}, held: map[string]uint64{theirs: 7},
+			want: []leaseAction{{leaseRelease, theirs, 7}}},
+		{name: "mine, held by a live node: wait for its release", subs: []string{mine}, leases: map[string]leaseHolder{mine: {"b", 3}}},
+		{name: "mine, held by a dead node: take over at its revision", subs: []string{mine}, leases: map[string]leaseHolder{mine: {"c", 3}},
+			want: []leaseAction{{leaseTakeOver, mine, 3}}},
+		{name: "mine, held by an unreadable lease: take over", subs: []string{mine}, leases: map[string]leaseHolder{mine: {"", 3}},
+			want: []leaseAction{{leaseTakeOver, mine, 3}}},
+		{name: "mine, held under my name from before: take over", subs: []string{mine}, leases: map[string]leaseHolder{mine: {"a", 3}},
+			want: []leaseAction{{leaseTakeOver, mine, 3}}},
+		{name: "theirs, held under my name from before: release", subs: []string{theirs}, leases: map[string]leaseHolder{theirs: {"a", 3}},
+			want: []leaseAction{{leaseRelease, theirs, 3}}},
+		{name: "theirs, held by a dead node: nothing", subs: []string{theirs}, leases: map[string]leaseHolder{theirs: {"c", 3}}},
+		{name: "alone, everything is mine", live: []string{"a"}, subs: []string{theirs}, leases: map[string]leaseHolder{theirs: {"b", 3}},
+			want: []leaseAction{{leaseTakeOver, theirs, 3}}},
 		{name: "a held subscription gone from the list: release", subs: []string{mine}, held: map[string]uint64{mine: 1, mine2: 2},
-			want: []action{{renew, mine, 1}, {release, mine2, 2}}},
-		{name: "a lease of mine from before, subscription gone: release", leases: map[string]holder{mine2: {"a", 2}, theirs: {"b", 4}},
-			want: []action{{release, mine2, 2}}},
-		{name: "duplicate and empty ids once", subs: []string{mine, "", mine}, want: []action{{acquire, mine, 0}}},
+			want: []leaseAction{{leaseRenew, mine, 1}, {leaseRelease, mine2, 2}}},
+		{name: "a lease of mine from before, subscription gone: release", leases: map[string]leaseHolder{mine2: {"a", 2}, theirs: {"b", 4}},
+			want: []leaseAction{{leaseRelease, mine2, 2}}},
+		{name: "duplicate and empty ids once", subs: []string{mine, "", mine}, want: []leaseAction{{leaseAcquire, mine, 0}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,12 +100,12 @@ func TestOwnersRendezvous(t *testing.T) {
 	count := map[string]int{}
 	for i := range n {
 		sub := fmt.Sprintf("sub-%d", i)
-		w3, w4 := winner(three, sub), winner(four, sub)
+		w3, w4 := ownerOf(three, sub), ownerOf(four, sub)
 		count[w3]++
 		if w4 != w3 && w4 != "caddy-4" {
 			t.Fatalf("%s moved from %s to %s when caddy-4 joined", sub, w3, w4)
 		}
-		if w2 := winner(three[1:], sub); w3 != "caddy-1" && w2 != w3 {
+		if w2 := ownerOf(three[1:], sub); w3 != "caddy-1" && w2 != w3 {
 			t.Fatalf("%s moved from %s to %s when caddy-1 left", sub, w3, w2)
 		}
 	}
@@ -114,7 +114,7 @@ func TestOwnersRendezvous(t *testing.T) {
 			t.Errorf("%s owns %d of %d, want about a third", node, c, n)
 		}
 	}
-	if winner(nil, "x") != "" {
+	if ownerOf(nil, "x") != "" {
 		t.Error("winner among no nodes is not empty")
 	}
 }
@@ -136,9 +136,9 @@ func TestOwnersKeyToken(t *testing.T) {
 	}
 }
 
-// fakeKV is a KV bucket for one node alone, whose writes fail as the test
+// ownersKV is a KV bucket for one node alone, whose writes fail as the test
 // says; methods the test does not expect panic (nil embedded interface).
-type fakeKV struct {
+type ownersKV struct {
 	jetstream.KeyValue
 	mu        sync.Mutex
 	rev       uint64
@@ -146,9 +146,9 @@ type fakeKV struct {
 	updateErr error // renewals
 }
 
-func (f *fakeKV) next() uint64 { f.rev++; return f.rev }
+func (f *ownersKV) next() uint64 { f.rev++; return f.rev }
 
-func (f *fakeKV) Put(context.Context, string, []byte) (uint64, error) {
+func (f *ownersKV) Put(context.Context, string, []byte) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.putErr != nil {
@@ -157,13 +157,13 @@ func (f *fakeKV) Put(context.Context, string, []byte) (uint64, error) {
 	return f.next(), nil
 }
 
-func (f *fakeKV) Create(context.Context, string, []byte, ...jetstream.KVCreateOpt) (uint64, error) {
+func (f *ownersKV) Create(context.Context, string, []byte, ...jetstream.KVCreateOpt) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.next(), nil
 }
 
-func (f *fakeKV) Update(context.Context, string, []byte, uint64) (uint64, error) {
+func (f *ownersKV) Update(context.Context, string, []byte, uint64) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.updateErr != nil {
@@ -172,20 +172,20 @@ func (f *fakeKV) Update(context.Context, string, []byte, uint64) (uint64, error)
 	return f.next(), nil
 }
 
-func (f *fakeKV) set(put, update error) {
+func (f *ownersKV) set(put, update error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.putErr, f.updateErr = put, update
 }
 
-// clock is a settable clock.
-type clock struct {
+// ownersClock is a settable clock.
+type ownersClock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) add(d time.Duration) {
+func (c *ownersClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *ownersClock) add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -197,9 +197,9 @@ func (c *clock) add(d time.Duration) {
 // expires); a renewal refused for its revision drops the lease at once;
 // onChange tells of a gain.
 func TestOwnersLeaseRunsOut(t *testing.T) {
-	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	clk := &ownersClock{now: time.Unix(1_700_000_000, 0)}
 	cfg := ownersConfig{ttl: 15 * time.Second, renew: 5 * time.Second, scan: time.Second, margin: 3 * time.Second, now: clk.Now}
-	kv := &fakeKV{}
+	kv := &ownersKV{}
 	gains := 0
 	o := newOwners(cfg, kv, "a", func() []string { return []string{"s"} }, func() { gains++ }, zaptest.NewLogger(t))
 	o.apply(nil) // the watch caught up: an empty bucket
@@ -357,7 +357,7 @@ func (r *ownersRig) settled(live []string, timeout time.Duration, what string) {
 	testbed.Eventually(r.t, timeout, what, func() bool {
 		owners, _ := r.snapshot()
 		for _, sub := range r.subs {
-			if !slices.Equal(owners[sub], []string{winner(live, sub)}) {
+			if !slices.Equal(owners[sub], []string{ownerOf(live, sub)}) {
 				return false
 			}
 		}
@@ -470,8 +470,8 @@ func TestOwnersCluster(t *testing.T) {
 	})
 }
 
-// entry is a watch entry.
-type entry struct {
+// watchEntry is a watch entry.
+type watchEntry struct {
 	jetstream.KeyValueEntry
 	key   string
 	value string
@@ -479,10 +479,10 @@ type entry struct {
 	op    jetstream.KeyValueOp
 }
 
-func (e entry) Key() string                     { return e.key }
-func (e entry) Value() []byte                   { return []byte(e.value) }
-func (e entry) Revision() uint64                { return e.rev }
-func (e entry) Operation() jetstream.KeyValueOp { return e.op }
+func (e watchEntry) Key() string                     { return e.key }
+func (e watchEntry) Value() []byte                   { return []byte(e.value) }
+func (e watchEntry) Revision() uint64                { return e.rev }
+func (e watchEntry) Operation() jetstream.KeyValueOp { return e.op }
 
 // TestOwnersSuperseded: a lease the watch shows deleted, expired or
 // written by another node at a later revision stops counting at once (an
@@ -490,7 +490,7 @@ func (e entry) Operation() jetstream.KeyValueOp { return e.op }
 // acquires it again if the hashing still names it; its own later writes
 // and older news change nothing.
 func TestOwnersSuperseded(t *testing.T) {
-	kv := &fakeKV{}
+	kv := &ownersKV{}
 	o := newOwners(testOwnersConfig(), kv, "a", func() []string { return []string{"s"} }, nil, zaptest.NewLogger(t))
 	o.apply(nil)
 	ctx := context.Background()
@@ -498,14 +498,14 @@ func TestOwnersSuperseded(t *testing.T) {
 	rev := o.held["s"].rev
 	key := leaseKeyPrefix + keyToken("s")
 	for _, tt := range []struct {
-		e    entry
+		e    watchEntry
 		owns bool
 	}{
-		{entry{key: key, value: `{"node":"b"}`, rev: rev - 1}, true},          // older news
-		{entry{key: key, value: `{"node":"a"}`, rev: rev}, true},              // its own write
-		{entry{key: key, rev: rev + 1, op: jetstream.KeyValuePurge}, false},   // expired under it
-		{entry{key: key, value: `{"node":"b"}`, rev: rev + 10}, false},        // another node's
-		{entry{key: key, rev: rev + 20, op: jetstream.KeyValueDelete}, false}, // deleted
+		{watchEntry{key: key, value: `{"node":"b"}`, rev: rev - 1}, true},          // older news
+		{watchEntry{key: key, value: `{"node":"a"}`, rev: rev}, true},              // its own write
+		{watchEntry{key: key, rev: rev + 1, op: jetstream.KeyValuePurge}, false},   // expired under it
+		{watchEntry{key: key, value: `{"node":"b"}`, rev: rev + 10}, false},        // another node's
+		{watchEntry{key: key, rev: rev + 20, op: jetstream.KeyValueDelete}, false}, // deleted
 	} {
 		o.apply(tt.e)
 		if got := o.Owns("s"); got != tt.owns {
@@ -517,7 +517,7 @@ func TestOwnersSuperseded(t *testing.T) {
 				t.Fatalf("after %+v: still holds the lease", tt.e)
 			}
 			kv.rev = tt.e.rev + 1 // the bucket's next revision
-			o.apply(entry{key: key, rev: tt.e.rev, op: jetstream.KeyValueDelete})
+			o.apply(watchEntry{key: key, rev: tt.e.rev, op: jetstream.KeyValueDelete})
 			o.pass(ctx)
 			if !o.Owns("s") {
 				t.Fatalf("after %+v: did not acquire the lease again", tt.e)
