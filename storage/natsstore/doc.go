@@ -30,7 +30,8 @@
 //	         the bucket's TTL is the heartbeat TTL
 //
 // <sub> is the subscription id in unpadded base64url: subscription ids
-// come from the config and may hold characters a subject cannot.
+// come from the config and may hold characters a subject cannot; so is
+// <node id> in the P_nodes bucket.
 //
 // # Commit
 //
@@ -77,28 +78,75 @@
 // The dispatcher stays as it is: it asks Claim, for every active
 // subscription, how many it may send within its share of the workers and
 // its local rate window. The store claims only for the subscriptions the
-// node owns. Each node writes a heartbeat n.<node> every few seconds; the
-// owner of a subscription is the live node with the highest
+// node owns (owners.go). Each node puts its heartbeat n.<node> every TTL/3
+// (5s; the bucket's TTL, 15s, expires it otherwise) and watches the
+// bucket. The owner of a subscription is the live node with the highest
 // hash(node, subscription) (rendezvous hashing: balanced, and a node that
-// joins or leaves moves only its share). A node acquires o.<sub> by a KV
-// Create when the hashing names it and the key is free (or expired with a
-// dead owner's heartbeat), renews it by Update with its revision, and
-// releases it by Delete with its revision when the hashing names another
-// node. So one node at a time sends a subscription's deliveries, and the
-// dispatcher's per-process rate window is the cluster's: rate_limit 100/m
-// means at most 100 a minute to that subscription, however many nodes.
+// joins or leaves moves only its share). The owner holds the lease
+// o.<sub>, whose value names it, and every write of it is a
+// compare-and-set, so the KV is the arbiter:
+//
+//   - the node the hashing names acquires it by a KV Create when the key
+//     is free, or by an Update at the revision it saw when the holder's
+//     heartbeat is gone (expired or deleted); a lease held by a live node
+//     is never taken: that node releases it;
+//   - the holder renews it every TTL/3 by an Update at its revision; a
+//     renewal refused for its revision drops the lease at once;
+//   - the holder releases it by a Delete at its revision when the hashing
+//     names another live node, or the subscription is gone; Owns turns
+//     false before the delete is sent.
+//
+// Owns answers from memory. A new subscription gets its owner within a
+// second (the owners are recomputed every second, and at once when a
+// node comes or goes or a lease is freed); a stopped node deletes its
+// heartbeat and its leases, so its subscriptions move within milliseconds;
+// a crashed node's move when its heartbeat expires, within about the TTL
+// (at most 15s plus the servers' expiry delay). The store's onChange wakes
+// the dispatcher when the node gains one. So one node at a time claims a
+// subscription's deliveries, and the dispatcher's per-process rate window
+// is the cluster's: rate_limit 100/m means at most 100 a minute to that
+// subscription, however many nodes (but see the handovers below).
+//
+// Owns stays safe when writes fail: it turns false once the lease is
+// older than the TTL minus a margin (15s - 3s), counted from the sending
+// of the write that last renewed it or from the sending of the node's
+// last heartbeat, whichever is older. The servers expire a key a TTL after
+// they stored it, so a stalled node (a long pause, a partition) stops
+// claiming before another node can count it dead or find its lease free.
+// Durations are compared, not times of different clocks (the node's
+// monotonic clock against the servers' message ages), and the margin
+// absorbs drift between them; a server whose wall clock jumps forward
+// expires keys early, which the margin does not cover. One write is not
+// arbitrated by revision: the marker a server writes when a key expires is
+// a rollup, written unconditionally, so a renewal or take-over that lands
+// just before it is erased. The node drops the lease as soon as its watch
+// shows a deletion, an expiry or another node's write of it at a later
+// revision (milliseconds), and only the node the hashing names creates a
+// free lease, so a second owner in that moment needs two nodes that
+// disagree about which nodes are live.
+//
+// Limits:
+//
+//   - At a handover the new owner's rate window starts empty: within one
+//     rate period a handover can let through up to the rate again (the old
+//     owner's sends plus the new owner's). Handovers happen when a node
+//     joins, leaves or crashes.
+//   - Ownership gates claims, not sends: deliveries the old owner claimed
+//     before it released the lease are still sent by it (each once: a
+//     claim is a compare-and-set on the delivery).
+//   - A subscription whose winning node is live but does not take it (its
+//     list of subscriptions lags) has no owner until it does.
+//   - Two Caddy nodes must not share a node id.
+//   - Cost: one replicated write per owned subscription every 5s (about
+//     100 writes a second for 500 subscriptions, whatever the number of
+//     nodes) and one heartbeat per node; each node keeps the bucket's
+//     content in memory (a few hundred bytes a subscription).
+//
 // Alternatives weighed: a counter per subscription in JetStream (a
 // replicated write per send, and the dispatcher's rate check would have to
 // move into the store); the rate divided by the number of nodes (wrong as
 // soon as the load is uneven, and the dispatcher would need the node
 // count). Both change the contract; ownership does not.
-//
-// Limit: at a handover the new owner's window starts empty. The old owner
-// writes into o.<sub>, at each renewal, the claims it made in the current
-// rate period; the new owner caps its claims by what is left of the period
-// (needs the app's default rate in Settings: see "Open questions"). After a
-// crash the dead node's claims since its last renewal are unknown, so the
-// limit can be exceeded by those, once.
 //
 // A slow or dead subscriber does not delay others: the index is per
 // subscription, Claim looks at each want's own due deliveries, and the
@@ -176,9 +224,12 @@
 //
 // # Open questions
 //
-//   - The handover rate cap needs the app's default rate_limit in the
-//     store's Settings (Settings.RateLimit string); subscriptions with their
-//     own rate_limit do not.
+//   - Carrying the rate window across a handover: the old owner could write
+//     into o.<sub>, at each renewal, the claims it made in the current rate
+//     period, and the new owner cap its claims by what is left of it (after
+//     a crash, the claims since the last renewal stay unknown). This needs
+//     the app's default rate_limit in the store's Settings (subscriptions
+//     with their own rate_limit do not); not built.
 //   - Atomic batches with Nats-Expected-Last-Subject-Sequence per message
 //     and Nats-Msg-Id de-duplication: to check against v2.15.2 in tests
 //     (the server refuses a batch containing a seen id whole).
