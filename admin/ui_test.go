@@ -34,6 +34,7 @@ func TestUIAssets(t *testing.T) {
 		"dom.js":        "text/javascript; charset=utf-8",
 		"editor.js":     "text/javascript; charset=utf-8",
 		"deliveries.js": "text/javascript; charset=utf-8",
+		"store.js":      "text/javascript; charset=utf-8",
 		"ui.css":        "text/css; charset=utf-8",
 	}
 	if len(uiAssets()) != len(want) {

@@ -94,7 +94,8 @@ http://127.0.0.1:%d {
 const configSecret = "config-secret-0123456789"
 
 // TestManagementPageInBrowser walks every screen of the page as a person
-// would: the list (with a subscription declared in the config), the form
+// would: the list (with a subscription declared in the config, and the
+// store taking writes with its free space), the form
 // and its errors, create, edit, the secret shown once and copied, rotate,
 // test, the deliveries of an inferred event with their attempts,
 // redeliver, resume a paused subscription, delete after a confirmation,
@@ -118,6 +119,7 @@ func TestManagementPageInBrowser(t *testing.T) {
 		t.Errorf("/webhooks/ui did not redirect to /webhooks/ui/: at %s", loc)
 	}
 	p.waitFor("the stats line", `document.getElementById('stats').textContent.includes('1 subscription')`)
+	checkStoreOK(t, p, a)
 	cfg := `article.sub[data-id="sub_workflow"]`
 	if text := p.text(cfg); !strings.Contains(text, "subscription workflow") || !strings.Contains(text, "Config") {
 		t.Errorf("the config subscription does not say where it comes from: %q", text)

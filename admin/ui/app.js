@@ -6,6 +6,7 @@ import { api } from './api.js';
 import { h, fill, time, srOnly, openDialog, banner } from './dom.js';
 import * as editor from './editor.js';
 import * as deliveries from './deliveries.js';
+import { storeStatus } from './store.js';
 
 const $ = id => document.getElementById(id);
 const list = $('list');
@@ -14,6 +15,7 @@ const state = {
 	subscriptions: [],
 	events: [], // the catalogue of /webhooks/events
 	lastAction: null, // {id, action} of the card button used last, to focus it again after a redraw
+	storeStatus: '', // the store's status shown last, to announce a change
 };
 
 // refresh loads the subscriptions and the event catalogue, then redraws.
@@ -42,9 +44,25 @@ async function refreshStats() {
 			` · ${s.events} event${s.events === 1 ? '' : 's'} stored`,
 			` · queue ${s.queue_depth ?? 0}`,
 			` · deliveries: ${d.pending ?? 0} pending, ${d.succeeded ?? 0} succeeded, ${d.failed ?? 0} failed`);
+		showStore(s.store || {});
 	} catch {
 		fill($('stats'));
+		fill($('store'));
 	}
+}
+
+// showStore shows the store's state, and has screen readers say when it
+// stops or resumes taking writes (not on every refresh).
+function showStore(store) {
+	fill($('store'), storeStatus(store));
+	const was = state.storeStatus;
+	state.storeStatus = store.status;
+	if (store.status === was || (!was && store.status !== 'degraded')) {
+		return;
+	}
+	$('store-live').textContent = store.status === 'degraded'
+		? `The store takes no writes: ${store.reason || 'degraded'}`
+		: 'The store takes writes again.';
 }
 
 function render() {
