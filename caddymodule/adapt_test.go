@@ -12,9 +12,8 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
-
 	_ "github.com/caddy-webhooks/caddy-webhooks/caddymodule"
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 )
 
 // TestCaddyfileAdapt checks Caddyfile → JSON for each golden file in

@@ -7,9 +7,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
-
 	_ "github.com/caddy-webhooks/caddy-webhooks/caddymodule"
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 	_ "github.com/caddy-webhooks/caddy-webhooks/storage/natsstore"
 )
 
