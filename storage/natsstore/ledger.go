@@ -40,11 +40,13 @@ func (s *Store) subject(key string) string { return "$KV." + s.cfg.prefix + "." 
 // keyOf is the key of a ledger subject.
 func (s *Store) keyOf(subject string) string { return subject[len("$KV.")+len(s.cfg.prefix)+1:] }
 
-func eventKey(id string) string           { return "e." + id }
-func deliveryKey(sub, id string) string   { return "d." + subKey(sub) + "." + id }
-func expectSeq(seq uint64) nats.Header    { return nats.Header{hdrExpectedSeq: {strconv.FormatUint(seq, 10)}} }
-func unixNano(t time.Time) string         { return strconv.FormatInt(t.UnixNano(), 10) }
-func kvDelete(rev uint64) nats.Header     { h := expectSeq(rev); h.Set(hdrKVOp, "DEL"); return h }
+func eventKey(id string) string         { return "e." + id }
+func deliveryKey(sub, id string) string { return "d." + subKey(sub) + "." + id }
+func expectSeq(seq uint64) nats.Header {
+	return nats.Header{hdrExpectedSeq: {strconv.FormatUint(seq, 10)}}
+}
+func unixNano(t time.Time) string     { return strconv.FormatInt(t.UnixNano(), 10) }
+func kvDelete(rev uint64) nats.Header { h := expectSeq(rev); h.Set(hdrKVOp, "DEL"); return h }
 func withTTL(h nats.Header, d time.Duration) {
 	if d > 0 {
 		h.Set(hdrTTL, strconv.FormatInt(int64(max(d, time.Second).Seconds()), 10)+"s")
