@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -22,16 +20,6 @@ import (
 func TestNodes(t *testing.T) {
 	c := testbed.StartNATS(t, testbed.NATSOptions{})
 	var n atomic.Int64
-	openStore := func(t *testing.T, prefix string) *Store {
-		t.Helper()
-		b := provisioned(t, Backend{URL: c.URL(), Prefix: prefix})
-		s, err := open(b.cfg, zaptest.NewLogger(t), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		return s
-	}
 	for _, tc := range []struct {
 		name string
 		fn   func(t *testing.T, open func() *Store)
@@ -42,7 +30,7 @@ func TestNodes(t *testing.T) {
 		{"LockAcrossNodes", testLockAcrossNodes},
 	} {
 		prefix := fmt.Sprintf("nodes%d", n.Add(1))
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, func() *Store { return openStore(t, prefix) }) })
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, func() *Store { return openStore(t, c.URL(), prefix) }) })
 	}
 }
 

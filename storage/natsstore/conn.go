@@ -39,7 +39,10 @@ func (c settings) connect(logger *zap.Logger) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(reconnectWait),
 		nats.PingInterval(pingInterval),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // the store closed it
+			}
 			logger.Warn("disconnected from NATS", zap.Error(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

@@ -77,8 +77,19 @@ func open(cfg settings, logger *zap.Logger, onHealth func(webhook.Health)) (*Sto
 		nc.Close()
 		return nil, err
 	}
-	go func() { r, err := askSync(nc, time.Second); logSync(logger, r, err) }()
+	s.ops.Add(1)
+	go s.checkSync()
 	return s, nil
+}
+
+// checkSync logs whether the servers fsync every write, unless the store
+// closes first.
+func (s *Store) checkSync() {
+	defer s.ops.Done()
+	r, err := askSync(s.closing, s.nc, time.Second)
+	if s.closing.Err() == nil {
+		logSync(s.logger, r, err)
+	}
 }
 
 // start sets up the store on a connection.
