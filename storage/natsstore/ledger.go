@@ -102,9 +102,9 @@ type batchMsg struct {
 type pubAck struct {
 	Seq   uint64 `json:"seq"`
 	Error *struct {
-		Code        int    `json:"code"`
-		ErrCode     int    `json:"err_code"`
-		Description string `json:"description"`
+		Code        int                 `json:"code"`
+		ErrCode     jetstream.ErrorCode `json:"err_code"`
+		Description string              `json:"description"`
 	} `json:"error"`
 }
 
@@ -147,13 +147,13 @@ func readAck(data []byte) (uint64, error) {
 		return 0, fmt.Errorf("reading the batch's acknowledgement %q: %w", data, err)
 	}
 	if e := ack.Error; e != nil {
-		switch e.ErrCode {
+		switch int(e.ErrCode) {
 		case errCodeBatchDuplicate:
 			return 0, nil
 		case errCodeWrongLastSeq, errCodeWrongLastSeqR:
 			return 0, fmt.Errorf("%w: %s", errConflict, e.Description)
 		}
-		return 0, &jetstream.APIError{Code: e.Code, ErrorCode: jetstream.ErrorCode(e.ErrCode), Description: e.Description}
+		return 0, &jetstream.APIError{Code: e.Code, ErrorCode: e.ErrCode, Description: e.Description}
 	}
 	return ack.Seq, nil
 }

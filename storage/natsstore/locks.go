@@ -135,7 +135,7 @@ func (s *Store) lock(ctx context.Context, key string) (*clusterLock, error) {
 		return nil, err
 	}
 	l := &clusterLock{s: s, key: key, stop: make(chan struct{}), done: make(chan struct{})}
-	go l.renew(rev)
+	go l.renew(rev) //nolint:gosec // G118: the lock outlives the request that took it: renewed until unlock
 	return l, nil
 }
 
