@@ -50,10 +50,10 @@ phase() {
 modules() {
 	local mods m
 	mods=$("$1" list-modules)
-	for m in webhooks http.handlers.webhooks webhooks.storage.badger admin.api.webhooks; do
+	for m in webhooks http.handlers.webhooks webhooks.storage.badger webhooks.storage.nats admin.api.webhooks; do
 		grep -qx "$m" <<<"$mods" || { echo "$1 lacks module $m"; return 1; }
 	done
-	echo "$(basename "$1"): list-modules has webhooks, http.handlers.webhooks, webhooks.storage.badger and admin.api.webhooks"
+	echo "$(basename "$1"): list-modules has webhooks, http.handlers.webhooks, webhooks.storage.badger, webhooks.storage.nats and admin.api.webhooks"
 }
 
 build_cmd() {

@@ -39,7 +39,10 @@ func (c settings) connect(logger *zap.Logger) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(reconnectWait),
 		nats.PingInterval(pingInterval),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // the store closed it
+			}
 			logger.Warn("disconnected from NATS", zap.Error(err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
@@ -98,26 +101,47 @@ func (c settings) bucketConfigs() []jetstream.KeyValueConfig {
 }
 
 // ensureBuckets creates the buckets, or updates them to the config (the
-// replica count, say), and lets the ledger take atomic batches, which the
-// KV API cannot ask for.
+// replica count, say), and sets what the KV API cannot ask for: the ledger
+// takes atomic batches, and the ledger and the subscriptions are read from
+// their stream leader only (no direct gets, which any replica answers,
+// perhaps before it has applied a write just acknowledged: a store reads
+// its own writes).
 func (c settings) ensureBuckets(ctx context.Context, js jetstream.JetStream) (*buckets, error) {
+	for _, cfg := range c.bucketConfigs() {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return nil, unavailable("bucket "+cfg.Bucket, err)
+		}
+	}
+	for _, name := range []string{c.prefix, c.prefix + "_subs"} {
+		if err := leaderReads(ctx, js, "KV_"+name, name == c.prefix); err != nil {
+			return nil, err
+		}
+	}
 	var kvs []jetstream.KeyValue
 	for _, cfg := range c.bucketConfigs() {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		kv, err := js.KeyValue(ctx, cfg.Bucket) // after leaderReads: no direct gets
 		if err != nil {
 			return nil, unavailable("bucket "+cfg.Bucket, err)
 		}
 		kvs = append(kvs, kv)
 	}
-	ledger, err := js.Stream(ctx, "KV_"+c.prefix)
-	if err != nil {
-		return nil, unavailable("stream KV_"+c.prefix, err)
-	}
-	if cfg := ledger.CachedInfo().Config; !cfg.AllowAtomicPublish {
-		cfg.AllowAtomicPublish = true
-		if _, err := js.UpdateStream(ctx, cfg); err != nil {
-			return nil, unavailable("allowing atomic batches in KV_"+c.prefix, err)
-		}
-	}
 	return &buckets{ledger: kvs[0], subs: kvs[1], locks: kvs[2], nodes: kvs[3]}, nil
+}
+
+// leaderReads turns off a bucket stream's direct gets and, for the
+// ledger, allows atomic batches.
+func leaderReads(ctx context.Context, js jetstream.JetStream, stream string, atomic bool) error {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return unavailable("stream "+stream, err)
+	}
+	cfg := s.CachedInfo().Config
+	if !cfg.AllowDirect && cfg.AllowAtomicPublish == atomic {
+		return nil
+	}
+	cfg.AllowDirect, cfg.AllowAtomicPublish = false, atomic
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return unavailable("configuring "+stream, err)
+	}
+	return nil
 }

@@ -78,7 +78,7 @@ func TestConnectAndBuckets(t *testing.T) {
 		t.Errorf("locks bucket TTL %v, want %v", locks.CachedInfo().Config.MaxAge, lockTTL)
 	}
 
-	r, err := askSync(nc, time.Second)
+	r, err := askSync(context.Background(), nc, time.Second)
 	if err != nil || len(r.Always) != 0 || !slices.Equal(r.Not, []string{"n1", "n2", "n3"}) {
 		t.Errorf("askSync = %+v, %v; want n1 n2 n3 not fsyncing", r, err)
 	}
@@ -94,7 +94,7 @@ func TestConnectAndBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer onc.Close()
-	r, err = askSync(onc, time.Second)
+	r, err = askSync(context.Background(), onc, time.Second)
 	if err != nil || len(r.Always)+len(r.Not) != 0 {
 		t.Errorf("askSync without the import = %+v, %v; want no answer", r, err)
 	}

@@ -37,41 +37,61 @@
 //
 // A commit is one atomic batch publish (Nats-Batch-Id, Nats-Batch-Sequence,
 // Nats-Batch-Commit headers; nats.go v1.55.0 has no client API for it, so
-// the headers are set by hand) to the ledger: one e.<id> record per event
-// and one s.<hash> record per snapshot. An event record carries its
-// fan-out: the id of each delivery made for it, with its subscription,
-// chosen from the committing node's cached active subscriptions, and the
-// commit time, which is the deliveries' first due time. A delivery needs
-// no record of its own until it is first claimed: until then it is
-// "implied" by its event. So a batch holds events + snapshots (a handful)
-// whatever the number of subscriptions, far below the server's limit of
-// 1000 messages per batch; the fan-out list bounds the subscriptions that
-// one event can go to by the 1 MB max_payload (about 25,000).
+// the headers are set by hand) to the ledger: one s.<hash> record per
+// snapshot, then one e.<id> record per event (so the batch's last
+// sequence is an event's, which the ledger watch sees). An event record
+// carries, in headers, its commit time (Wh-At, the committing node's
+// clock: the deliveries' creation and first due time), its name
+// (Wh-Event) and its fan-out (Wh-Fanout: "<delivery id> <sub>" for each
+// active subscription, in the committing node's cache, that wants it). A
+// delivery needs no record of its own until it is first claimed: until
+// then it is "implied" by its event. So a batch holds events + snapshots
+// (a handful) whatever the number of subscriptions, far below the
+// server's limit of 1000 messages per batch; the fan-out header bounds the
+// subscriptions that one event can go to by the 1 MB max_payload (about
+// 14,000 with the ids the handler and the admin API make).
 //
 // Sync durability waits for the batch's acknowledgement, which JetStream
-// gives once a majority of the replicas hold it; Async does not wait and
+// gives once a majority of the replicas hold it, then until this node's
+// due index shows the commit (bounded: 2 s); Async does not wait and
 // reports failures through Settings.NotStored. A commit carrying snapshots
 // always waits: the next request on the resource, perhaps on another node,
 // must read them. Each event message carries Nats-Msg-Id = the event id,
-// so a retried commit (after a leader change) is not stored twice; a batch
-// refused because its ids were seen is a commit that had succeeded.
+// so a retried commit (after a leader change) is not stored twice: the
+// server refuses a batch holding an id it has seen (error 10201), whole,
+// and that refusal is the earlier try's success.
+//
+// The ledger and the subscriptions bucket are read from their stream
+// leader only: direct gets are turned off, since any replica answers them,
+// perhaps before it has applied a write that was just acknowledged.
 //
 // # The due index and Claim
 //
-// Every node watches the ledger's e.> and d.> keys (an ordered consumer:
-// ephemeral, in memory, one replica, no Raft group) and keeps in memory,
-// for every subscription, its pending deliveries by due time with the
-// revision of their record (0 for an implied one). Claim reads the index
-// and claims each due delivery with a compare-and-set write of its record
-// (Nats-Expected-Last-Subject-Sequence: the revision the index holds; 0
-// creates it), setting NextAttemptAt = now+lease, with now the caller's
-// clock as the contract asks. A write that loses the race (another node,
-// an admin redeliver) is skipped: CAS, not ownership, is what makes a
-// claim exclusive. A node that dies leaves records due at their lease's
-// end; the next owner finds them in its index. The index is ready when the
-// watch has caught up with the ledger at start; until then Claim returns
-// nothing. QueueDepth is the index's count, cached. Memory: about 100
-// bytes per pending delivery, on each node.
+// Every node watches the ledger's e.> and d.> subjects, headers only (an
+// ordered consumer: ephemeral, in memory, one replica, no Raft group),
+// and keeps in memory, for every subscription, its pending deliveries with
+// their due time: implied ones from the events' Wh-Fanout, recorded ones
+// from the records' Wh-Status and Wh-Due headers (a record that is not
+// pending, or a delete marker, takes the delivery out). Writes made
+// through this node return once the watch has applied them (bounded:
+// 2 s), so the node reads its own writes. Claim takes a subscription's
+// due deliveries from the index, earliest first, and claims each with a
+// compare-and-set write of its record (Nats-Expected-Last-Subject-Sequence:
+// the revision just read; 0 creates the record of an implied delivery),
+// setting NextAttemptAt = now+lease, with now the caller's clock as the
+// contract asks. A write that loses the race (another worker or node, an
+// admin redeliver), or a record found already claimed, is skipped and the
+// next due delivery tried: CAS, not ownership, is what makes a claim
+// exclusive. A node that dies leaves records due at their lease's end;
+// the next owner finds them in its index. The index is ready when the
+// watch has caught up with the ledger at start (Open waits for it, up to
+// 30 s); until then Claim returns nothing. QueueDepth is the index's size.
+// Memory: about 250 bytes per pending delivery, on each node. A claim
+// costs three requests (the record, the event, the write).
+//
+// Every 30 s Claim cancels the pending deliveries of subscriptions absent
+// from the node's cache at two sweeps in a row: a commit on a node that had
+// not yet seen a delete, or a replay racing with it, can make some.
 //
 // # Ownership, fairness and rate limits
 //
@@ -98,7 +118,10 @@
 //
 // Owns answers from memory. A new subscription gets its owner within a
 // second (the owners are recomputed every second, and at once when a
-// node comes or goes or a lease is freed); a stopped node deletes its
+// node comes or goes or a lease is freed); when Claim is asked for one
+// that the hashing gives this node and nobody holds, it asks for the lease
+// at once and waits for it (settle, at most 2s), so a new subscription's
+// first deliveries do not wait for the next pass; a stopped node deletes its
 // heartbeat and its leases, so its subscriptions move within milliseconds;
 // a crashed node's move when its heartbeat expires, within about the TTL
 // (at most 15s plus the servers' expiry delay). The store's onChange wakes
@@ -161,23 +184,32 @@
 //
 // # Retries, dead letters, redeliver, replay, retention
 //
-// UpdateDelivery reads the record (or the implied delivery), applies fn and
-// writes it back by CAS, retrying on a conflict: the retry schedule,
-// Retry-After, 410 and dead letters are the dispatcher's, unchanged.
-// Pending records have no TTL; finished ones (succeeded, failed,
-// cancelled) get Nats-TTL = retention. Redeliver is an UpdateDelivery to
-// pending. AddDeliveries (replay) creates d.<sub>.<new id> records, due now.
+// UpdateDelivery reads the record (found through the index, else by the
+// subject d.*.<id>), or the implied delivery, applies fn and writes it back
+// by CAS, retrying on a conflict: the retry schedule, Retry-After, 410 and
+// dead letters are the dispatcher's, unchanged. Pending records have no
+// TTL; finished ones (succeeded, failed, cancelled) get Nats-TTL =
+// retention. Redeliver is an UpdateDelivery to pending. AddDeliveries
+// (replay) creates d.<sub>.<new id> records, due now, in one atomic batch.
+// DeleteSubscription writes the subscription's delete marker at the
+// revision read, then cancels its pending deliveries one by one.
 // Events and snapshots carry Nats-TTL = retention (none when it is 0); a
+// forgotten snapshot is a delete marker that expires after a minute; a
 // pending delivery whose event expired is cancelled when claimed, as on
-// Badger. EventsSince reads e.> from the ledger with a start time, and
-// orders what it reads by event time within a short window (commits of
-// several nodes interleave).
+// Badger. EventsSince reads e.> from a minute before since (by the
+// servers' storage time: the clocks of nodes and servers may be that far
+// apart) and sorts what it reads by event time in memory. Deliveries
+// reads the subscription's records (d.<sub>.>) and adds its implied
+// deliveries from the index. Count reads the headers of every e. and d.
+// record (as the Badger store reads every key): it is an admin call,
+// linear in the ledger's size.
 //
 // # Locks
 //
 // LockKeys takes the keys in sorted order (no deadlock between two nodes
-// locking overlapping sets): Create of the hashed key in P_locks, holding
-// the node and a random token; on ErrKeyExists it watches the key until it
+// locking overlapping sets), each first in the process (callers of one
+// node queue in memory, so that one at a time asks the cluster), then by
+// a Create of the hashed key in P_locks, holding a random token; on ErrKeyExists it watches the key until it
 // is deleted or expires (the TTL marker), or ctx is done. A held lock is
 // renewed by Update with its revision every TTL/3; unlock deletes it with
 // its revision. A holder that stalls past the TTL loses the lock silently,
@@ -193,18 +225,19 @@
 // P_subs holds one JSON record per subscription. UpdateSubscription is
 // get, fn, Update(revision), retried on ErrKeyRevisionMismatch. Every node
 // watches the bucket (ordered consumer) into an in-memory map, from which
-// ActiveSubscriptions answers at once; a change through any node's admin
+// ActiveSubscriptions and Subscriptions answer; a change through any node's admin
 // API reaches the others within the watch's latency (milliseconds; the
 // contract asks a second) and wakes the dispatcher.
 //
 // # Health and durability
 //
 // Health is degraded, with the reason, while the connection is not
-// CONNECTED, while the JetStream account info request fails (no meta
-// leader, no quorum) and after a publish times out, until a probe
-// succeeds; the store's calls fail then with a webhook.UnavailableError,
-// so the handler skips events as store_unavailable and logs them whole.
-// The connection reconnects forever.
+// CONNECTED or the JetStream account info request fails (no meta leader,
+// no quorum), as probed every 2 s and at each change of the connection's
+// status; the store's calls fail at once then with an error matching
+// webhook.ErrUnavailable, so the handler skips events as store_unavailable
+// and logs them whole. A request that times out or finds no server fails
+// with such an error too. The connection reconnects forever.
 //
 // A publish acknowledgement means a majority of replicas hold the write in
 // memory: the servers fsync only every two minutes unless they run with
@@ -222,7 +255,7 @@
 // that service from the system account) it warns that it cannot verify
 // the setting, and the docs show the import.
 //
-// # Open questions
+// # Not yet
 //
 //   - Carrying the rate window across a handover: the old owner could write
 //     into o.<sub>, at each renewal, the claims it made in the current rate
@@ -230,9 +263,7 @@
 //     a crash, the claims since the last renewal stay unknown). This needs
 //     the app's default rate_limit in the store's Settings (subscriptions
 //     with their own rate_limit do not); not built.
-//   - Atomic batches with Nats-Expected-Last-Subject-Sequence per message
-//     and Nats-Msg-Id de-duplication: to check against v2.15.2 in tests
-//     (the server refuses a batch containing a seen id whole).
-//   - EventsSince's reorder window bounds the clock skew between nodes it
-//     can hide.
+//   - Lowering the retention can make a finished delivery's record expire
+//     before its event: a node that starts afterwards reads the event's
+//     fan-out and takes the delivery for pending again.
 package natsstore

@@ -1,6 +1,7 @@
 package natsstore
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -22,9 +23,9 @@ type syncReport struct {
 }
 
 // askSync asks every server for its JetStream settings and gathers the
-// answers that come within wait. No answer (an account without the
-// service) is an empty report.
-func askSync(nc *nats.Conn, wait time.Duration) (syncReport, error) {
+// answers that come within wait (or until ctx ends). No answer (an account
+// without the service) is an empty report.
+func askSync(ctx context.Context, nc *nats.Conn, wait time.Duration) (syncReport, error) {
 	var r syncReport
 	inbox := nc.NewRespInbox()
 	sub, err := nc.SubscribeSync(inbox)
@@ -35,10 +36,11 @@ func askSync(nc *nats.Conn, wait time.Duration) (syncReport, error) {
 	if err := nc.PublishRequest(jszSubject, inbox, []byte(`{}`)); err != nil {
 		return r, err
 	}
-	deadline := time.Now().Add(wait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
 	for {
-		m, err := sub.NextMsg(time.Until(deadline))
-		if errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) {
+		m, err := sub.NextMsgWithContext(ctx)
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) {
 			break
 		}
 		if err != nil {

@@ -226,6 +226,49 @@ func (o *owners) Owns(subID string) bool {
 	return ok && o.cfg.now().Before(l.until)
 }
 
+// settleWait bounds how long settle waits for this node to take a
+// subscription the hashing names it the owner of.
+const settleWait = 2 * time.Second
+
+// settle is Owns for a claim: when this node should own subID and nobody
+// holds its lease yet (a subscription just made, or just found), it asks
+// for a pass at once and waits, at most settleWait or until ctx is done,
+// for the lease, so that the first deliveries of a new subscription go out
+// without waiting for the next scan (right after Open, it first waits for
+// the view of the bucket). A subscription that another node should own,
+// or holds, is answered at once.
+func (o *owners) settle(ctx context.Context, subID string) bool {
+	if o.Owns(subID) {
+		return true
+	}
+	t := time.NewTimer(settleWait)
+	defer t.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		live, leases, ready := o.view(o.cfg.now())
+		switch l, taken := leases[subID]; {
+		case !ready: // the view of the bucket is not in yet (just opened)
+		case ownerOf(live, subID) != o.node:
+			return false
+		case taken && l.node != o.node && slices.Contains(live, l.node):
+			return false // its holder releases it when it sees the hashing name this node
+		default:
+			o.wake()
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			return false
+		case <-tick.C:
+		}
+		if o.Owns(subID) {
+			return true
+		}
+	}
+}
+
 // Stop stops the upkeep, then deletes the heartbeat and the leases (best
 // effort: what is not deleted expires after the TTL).
 func (o *owners) Stop() {
@@ -261,7 +304,9 @@ func (o *owners) watch(ctx context.Context) {
 	for ctx.Err() == nil {
 		w, err := o.kv.WatchAll(ctx)
 		if err != nil {
-			o.logger.Warn("watching the nodes bucket", zap.Error(err))
+			if ctx.Err() == nil { // not stopping
+				o.logger.Warn("watching the nodes bucket", zap.Error(err))
+			}
 		} else {
 			o.follow(ctx, w)
 			_ = w.Stop()
@@ -389,7 +434,9 @@ func (o *owners) pass(ctx context.Context) {
 	now := o.cfg.now()
 	if now.Sub(o.heartbeatAt) >= o.cfg.renew {
 		if _, err := o.kv.Put(ctx, heartbeatKeyPrefix+keyToken(o.node), []byte(o.node)); err != nil {
-			o.logger.Warn("heartbeat", zap.Error(err))
+			if ctx.Err() == nil { // not stopping
+				o.logger.Warn("heartbeat", zap.Error(err))
+			}
 		} else {
 			o.heartbeatAt = now
 		}

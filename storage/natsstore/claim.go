@@ -1,0 +1,164 @@
+package natsstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
+)
+
+// Claim claims, for each want in turn, up to Max due deliveries of its
+// subscription, at most budget in all: each by a compare-and-set write of
+// its record (created for an implied delivery) due again at now+lease.
+// A write that loses the race (another worker or node) is skipped and the
+// next due delivery tried. It returns the earliest due time after now of
+// the subscriptions looked at. Until the index has read the ledger at
+// start, it claims nothing.
+func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, budget int, wants []webhook.Want) ([]webhook.Claim, time.Time, error) {
+	var claims []webhook.Claim
+	var next time.Time
+	err := s.use(ctx, func(ctx context.Context) error {
+		if !s.index.isReady() {
+			return nil
+		}
+		s.sweepOrphans(ctx)
+		var last uint64
+		for _, w := range wants {
+			sub := s.subs.get(w.SubID)
+			if len(claims) >= budget || sub == nil || !s.owns(ctx, w.SubID) {
+				continue
+			}
+			due, n := s.index.due(w.SubID, now)
+			if !n.IsZero() && (next.IsZero() || n.Before(next)) {
+				next = n
+			}
+			got, seq, err := s.claimSub(ctx, sub, due, min(w.Max, budget-len(claims)), now, lease)
+			claims, last = append(claims, got...), max(last, seq)
+			if err != nil {
+				return err
+			}
+		}
+		return s.index.applied.wait(ctx, last)
+	})
+	return claims, next, err
+}
+
+// claimSub claims up to most of a subscription's due deliveries, earliest
+// first, and returns the last sequence it wrote.
+func (s *Store) claimSub(ctx context.Context, sub *webhook.Subscription, due []pending, most int, now time.Time, lease time.Duration) ([]webhook.Claim, uint64, error) {
+	var out []webhook.Claim
+	var last uint64
+	for i := 0; i < len(due) && len(out) < most; i++ {
+		c, seq, err := s.claimOne(ctx, sub, due[i].id, now, lease)
+		last = max(last, seq)
+		if errors.Is(err, errConflict) || errors.Is(err, webhook.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, last, err
+		}
+		if c != nil {
+			out = append(out, *c)
+		}
+	}
+	return out, last, nil
+}
+
+// claimOne claims a delivery if it is still pending and due; one whose
+// event expired is cancelled instead.
+func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, id string, now time.Time, lease time.Duration) (*webhook.Claim, uint64, error) {
+	st, err := s.readDelivery(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	d := st.d
+	if d.Status != webhook.Pending || d.NextAttemptAt == nil || d.NextAttemptAt.After(now) {
+		return nil, 0, nil // the index was behind: claimed or finished meanwhile
+	}
+	ev, err := s.readEvent(ctx, d.EventID)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ev == nil {
+		d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
+		seq, err := s.putDelivery(ctx, d, st.rev)
+		return nil, seq, err
+	}
+	until := now.Add(lease)
+	d.NextAttemptAt = &until
+	seq, err := s.putDelivery(ctx, d, st.rev)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &webhook.Claim{Delivery: d, Event: ev, Sub: sub}, seq, nil
+}
+
+// readEvent reads an event, nil when it expired.
+func (s *Store) readEvent(ctx context.Context, id string) (*webhook.Event, error) {
+	if !tokenRE.MatchString(id) {
+		return nil, nil
+	}
+	m, err := s.lastMsg(ctx, s.subject(eventKey(id)))
+	if err != nil {
+		return nil, natsError("reading event "+id, err)
+	}
+	if gone(m) {
+		return nil, nil
+	}
+	ev := new(webhook.Event)
+	if err := json.Unmarshal(m.Data, ev); err != nil {
+		return nil, fmt.Errorf("storage nats: decoding event %s: %w", id, err)
+	}
+	return ev, nil
+}
+
+// sweepEvery is how often Claim looks for pending deliveries of deleted
+// subscriptions: a commit on a node that had not yet seen the delete, or a
+// replay racing with it, can make some after the delete cancelled the
+// others.
+const sweepEvery = 30 * time.Second
+
+// orphans are the subscriptions, absent at the last sweep, that had
+// pending deliveries: they are cancelled if still absent at the next (a
+// subscription made on another node may reach this one's subscription
+// watch after its first deliveries reach the index).
+type orphans struct {
+	mu       sync.Mutex
+	at       time.Time
+	suspects map[string]bool
+}
+
+// sweepOrphans cancels the pending deliveries of subscriptions deleted
+// for a whole sweep interval.
+func (s *Store) sweepOrphans(ctx context.Context) {
+	o := &s.orphans
+	o.mu.Lock()
+	if time.Since(o.at) < sweepEvery {
+		o.mu.Unlock()
+		return
+	}
+	o.at = time.Now()
+	var gone []string
+	now := map[string]bool{}
+	for _, sub := range s.index.subsWithPending() {
+		if s.subs.get(sub) == nil {
+			now[sub] = true
+			if o.suspects[sub] {
+				gone = append(gone, sub)
+			}
+		}
+	}
+	o.suspects = now
+	o.mu.Unlock()
+	for _, sub := range gone {
+		if err := s.cancelPending(ctx, sub); err != nil {
+			s.logger.Error("cancelling the deliveries of a deleted subscription", zap.String("subscription", sub), zap.Error(err))
+		}
+	}
+}

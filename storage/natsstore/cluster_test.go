@@ -1,0 +1,220 @@
+package natsstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
+)
+
+// TestNodes runs, on one three-node cluster, the tests of stores as
+// several Caddy nodes use them, each on a prefix of its own.
+func TestNodes(t *testing.T) {
+	c := testbed.StartNATS(t, testbed.NATSOptions{})
+	var n atomic.Int64
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, open func() *Store)
+	}{
+		{"TwoNodes", testTwoNodes},
+		{"CommitRetriedOnce", testCommitRetriedOnce},
+		{"SnapshotChangedUnderLock", testSnapshotChangedUnderLock},
+		{"LockAcrossNodes", testLockAcrossNodes},
+	} {
+		prefix := fmt.Sprintf("nodes%d", n.Add(1))
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, func() *Store { return openStore(t, c.URL(), prefix) }) })
+	}
+}
+
+func testSub(events ...string) *webhook.Subscription {
+	now := time.Now().UTC()
+	return &webhook.Subscription{ID: webhook.NewID("sub_", now), URL: "https://r.example/hook", Events: events, IsActive: true,
+		Signature: "standard", Secret: "whsec_c2VjcmV0", CreatedAt: now, UpdatedAt: now}
+}
+
+func testEvent(name string) webhook.Event {
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	id := webhook.NewID("evt_", at)
+	return webhook.Event{ID: id, Name: name, Time: at, Data: json.RawMessage(`{"id":"` + id + `"}`)}
+}
+
+func within(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// testTwoNodes: what one node writes, the other sees (a subscription
+// within a second, deliveries in its due index), claims are exclusive
+// across nodes, and a node that opens later rebuilds its index from the
+// ledger: implied deliveries and records alike, and claims what it owns.
+func testTwoNodes(t *testing.T, open func() *Store) {
+	a, b := open(), open()
+	sub := testSub("order.*")
+	if err := a.PutSubscription(context.Background(), sub); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "B sees the subscription made through A", func() bool { return len(b.ActiveSubscriptions()) == 1 })
+
+	evs := []webhook.Event{testEvent("order.created"), testEvent("order.paid"), testEvent("order.shipped")}
+	if err := b.Commit(context.Background(), evs, nil); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "A's due index has B's commit", func() bool { return a.QueueDepth() == 3 })
+
+	// Both nodes claim as if each owned the subscription (as two nodes
+	// may for a moment at a handover): the compare-and-set keeps each
+	// delivery to one of them.
+	everyOwns := func(context.Context, string) bool { return true }
+	a.owns, b.owns = everyOwns, everyOwns
+	now := time.Now().Add(time.Second)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	var wg sync.WaitGroup
+	for _, s := range []*Store{a, b, a, b} {
+		wg.Go(func() {
+			for {
+				claims, _, err := s.Claim(context.Background(), now, time.Minute, 1, []webhook.Want{{SubID: sub.ID, Max: 1}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(claims) == 0 {
+					return
+				}
+				mu.Lock()
+				seen[claims[0].Delivery.ID]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(seen) != 3 {
+		t.Errorf("two nodes claimed %d distinct deliveries, want 3", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("delivery %s claimed %d times by the two nodes", id, n)
+		}
+	}
+
+	// One more event, not claimed: the third node, alone once the others
+	// stop (so it owns the subscription), finds both kinds.
+	if err := a.Commit(context.Background(), []webhook.Event{testEvent("order.created")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = a.Close(), b.Close()
+	c := open()
+	if c.QueueDepth() != 4 {
+		t.Errorf("a node opened later counts %d pending deliveries, want 4 (3 claimed, 1 implied)", c.QueueDepth())
+	}
+	claims, next, err := c.Claim(context.Background(), now, time.Minute, 10, []webhook.Want{{SubID: sub.ID, Max: 10}})
+	if err != nil || len(claims) != 1 || !next.Equal(now.Add(time.Minute)) {
+		t.Errorf("the later node claimed %d (next %v, %v); want the one not claimed, the others due at the lease's end", len(claims), next, err)
+	}
+}
+
+// testCommitRetriedOnce: a commit sent again with the same events (a
+// retry after a lost acknowledgement) stores them once: the batch is
+// refused as a duplicate, which is the earlier try's success.
+func testCommitRetriedOnce(t *testing.T, open func() *Store) {
+	s := open()
+	sub := testSub("*")
+	if err := s.PutSubscription(context.Background(), sub); err != nil {
+		t.Fatal(err)
+	}
+	evs := []webhook.Event{testEvent("order.created")}
+	for range 2 {
+		if err := s.Commit(context.Background(), evs, nil); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+	}
+	var n int
+	if err := s.EventsSince(context.Background(), evs[0].Time, func(webhook.Event) error { n++; return nil }); err != nil || n != 1 {
+		t.Errorf("after a retried commit: %d events stored (%v), want 1", n, err)
+	}
+	if q := s.QueueDepth(); q != 1 {
+		t.Errorf("after a retried commit: %d deliveries pending, want 1", q)
+	}
+}
+
+// testSnapshotChangedUnderLock: a node that read a resource's state under
+// its lock does not overwrite a write made meanwhile by another node
+// (whose lock it held too long, say): its commit fails whole, and the
+// state keeps the other node's write.
+func testSnapshotChangedUnderLock(t *testing.T, open func() *Store) {
+	a, b := open(), open()
+	ctx := context.Background()
+	unlock, err := a.LockKeys(ctx, []string{"order:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if v, err := a.Snapshot(ctx, "order:1"); err != nil || v != nil {
+		t.Fatalf("Snapshot = %q, %v", v, err)
+	}
+	if err := b.Commit(ctx, nil, []webhook.Snapshot{{Key: "order:1", Value: []byte(`"B"`)}}); err != nil {
+		t.Fatal(err)
+	}
+	ev := testEvent("order.paid")
+	err = a.Commit(ctx, []webhook.Event{ev}, []webhook.Snapshot{{Key: "order:1", Value: []byte(`"A"`)}})
+	if !errors.Is(err, errConflict) {
+		t.Errorf("commit over a state changed since it was read: %v, want a conflict", err)
+	}
+	if v, _ := a.Snapshot(ctx, "order:1"); string(v) != `"B"` {
+		t.Errorf("state after the refused commit: %s, want B's", v)
+	}
+	var ids []string
+	_ = a.EventsSince(ctx, ev.Time, func(e webhook.Event) error { ids = append(ids, e.ID); return nil })
+	if slices.Contains(ids, ev.ID) {
+		t.Error("the refused commit's event was stored")
+	}
+}
+
+// testLockAcrossNodes: a key locked through one node waits on the other
+// until it is let go.
+func testLockAcrossNodes(t *testing.T, open func() *Store) {
+	a, b := open(), open()
+	unlock, err := a.LockKeys(context.Background(), []string{"k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if u, err := b.LockKeys(ctx, []string{"k"}); !errors.Is(err, context.DeadlineExceeded) {
+		if err == nil {
+			u()
+		}
+		t.Fatalf("B took a key that A holds: %v", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := b.LockKeys(context.Background(), []string{"k"})
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	unlock()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("B did not get the key once A let it go")
+	}
+}
