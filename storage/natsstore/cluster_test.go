@@ -28,6 +28,7 @@ func TestNodes(t *testing.T) {
 		{"CommitRetriedOnce", testCommitRetriedOnce},
 		{"SnapshotChangedUnderLock", testSnapshotChangedUnderLock},
 		{"LockAcrossNodes", testLockAcrossNodes},
+		{"HealthTellsTheCluster", testHealthTellsTheCluster},
 	} {
 		prefix := fmt.Sprintf("nodes%d", n.Add(1))
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, func() *Store { return openStore(t, c.URL(), prefix) }) })
@@ -216,5 +217,45 @@ func testLockAcrossNodes(t *testing.T, open func() *Store) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("B did not get the key once A let it go")
+	}
+}
+
+// testHealthTellsTheCluster: a store's health names its backend and says
+// what the node sees of the cluster, not a disk.
+func testHealthTellsTheCluster(t *testing.T, open func() *Store) {
+	h := open().Health()
+	if h.Status != "ok" || h.Backend != "nats" || h.DiskSpace != nil || h.Cluster == nil {
+		t.Fatalf("health %+v: want ok, backend nats, the cluster and no disk", h)
+	}
+	c := h.Cluster
+	if !c.Connected || c.Name != "testbed" || c.Replicas != 3 || len(c.Servers) != 3 || !slices.Contains(c.Servers, c.Server) || c.RTTMillis <= 0 {
+		t.Errorf("cluster %+v: want connected to one of the 3 servers of testbed, 3 replicas, a round trip", c)
+	}
+	if c.SyncAlways != nil {
+		t.Errorf("sync_always %v, want unknown: the test account cannot ask the servers", *c.SyncAlways)
+	}
+}
+
+// TestClusterViewSync: the servers' fsync setting, as the check at start
+// reports it.
+func TestClusterViewSync(t *testing.T) {
+	yes, no := true, false
+	for _, tc := range []struct {
+		name string
+		r    syncReport
+		err  error
+		want *bool
+	}{
+		{"all always", syncReport{Always: []string{"n1", "n2", "n3"}}, nil, &yes},
+		{"one not", syncReport{Always: []string{"n1", "n2"}, Not: []string{"n3"}}, nil, &no},
+		{"no answer", syncReport{}, nil, nil},
+		{"error", syncReport{Always: []string{"n1"}}, errors.New("no"), nil},
+	} {
+		var v clusterView
+		v.last.Store(&webhook.ClusterHealth{})
+		v.noteSync(tc.r, tc.err)
+		if got := v.get().SyncAlways; (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+			t.Errorf("%s: sync_always %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -55,8 +55,9 @@ func (hs *healthState) set(reason string) {
 }
 
 // probe checks the connection and JetStream every probeEvery and on every
-// change of the connection's status, until the returned stop is called.
-func (hs *healthState) probe(nc *nats.Conn, js jetstream.JetStream, logger *zap.Logger) (stop func()) {
+// change of the connection's status, and tells observe of the connection,
+// until the returned stop is called.
+func (hs *healthState) probe(nc *nats.Conn, js jetstream.JetStream, logger *zap.Logger, observe func(*nats.Conn)) (stop func()) {
 	changed := nc.StatusChanged()
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -72,6 +73,7 @@ func (hs *healthState) probe(nc *nats.Conn, js jetstream.JetStream, logger *zap.
 			case <-t.C:
 			}
 			reason := check(nc, js)
+			observe(nc)
 			if was := hs.get(); reason != was.Reason && reason != "" {
 				logger.Warn("NATS storage degraded", zap.String("reason", reason))
 			} else if reason == "" && was.Degraded() {

@@ -112,7 +112,8 @@ type pubAck struct {
 // headers by hand, nats.go has no API for it) and returns the sequence of
 // the last. A batch refused as a duplicate was stored by an earlier try:
 // it returns 0 and no error.
-func (s *Store) publishBatch(ctx context.Context, msgs []batchMsg) (uint64, error) {
+func (s *Store) publishBatch(ctx context.Context, msgs []batchMsg) (seq uint64, err error) {
+	defer func(start time.Time) { observePublish(start, err) }(time.Now())
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	id := nuid.Next()

@@ -75,7 +75,8 @@ func (Backend) CaddyModule() caddy.ModuleInfo {
 
 // Provision replaces placeholders ({env.NATS_PASSWORD}, say) and sets the
 // defaults.
-func (b *Backend) Provision(caddy.Context) error {
+func (b *Backend) Provision(ctx caddy.Context) error {
+	registerMetrics(ctx.GetMetricsRegistry())
 	repl := caddy.NewReplacer()
 	r := func(s string) string { return repl.ReplaceKnown(s, "") }
 	c := settings{

@@ -40,6 +40,7 @@ type Store struct {
 	index  *dueIndex
 	locks  *keyLocks
 	health *healthState
+	view   clusterView
 	wakeC  chan struct{}
 
 	orphans orphans // see sweepOrphans
@@ -91,6 +92,7 @@ func (s *Store) checkSync() {
 	r, err := askSync(s.closing, s.nc, time.Second)
 	if s.closing.Err() == nil {
 		logSync(s.logger, r, err)
+		s.view.noteSync(r, err)
 	}
 }
 
@@ -136,7 +138,9 @@ func (s *Store) startFollowing(ctx context.Context) error {
 		return unavailable("watching the ledger", err)
 	}
 	s.index, s.stop = idx, append(s.stop, stopIdx)
-	s.stop = append(s.stop, s.health.probe(s.nc, s.js, s.logger))
+	s.view.replicas = s.cfg.replicas
+	s.view.observe(s.nc)
+	s.stop = append(s.stop, s.health.probe(s.nc, s.js, s.logger, s.view.observe))
 	own := startOwners(ctx, s.b.nodes, nodeName(), s.subIDs, s.wake, s.logger)
 	s.owns, s.stop = own.settle, append(s.stop, own.Stop)
 	return nil
@@ -181,9 +185,14 @@ func (s *Store) config() storage.Settings {
 	return storage.Settings{}
 }
 
-// Health says whether the store takes writes: not while the connection is
-// down or JetStream does not answer.
-func (s *Store) Health() webhook.Health { return s.health.get() }
+// Health says whether the store takes writes (not while the connection is
+// down or JetStream does not answer), with what this node sees of the
+// cluster.
+func (s *Store) Health() webhook.Health {
+	h := s.health.get()
+	h.Backend, h.Cluster = "nats", s.view.get()
+	return h
+}
 
 // Wake receives when deliveries may have become due.
 func (s *Store) Wake() <-chan struct{} { return s.wakeC }
