@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -42,7 +43,7 @@ func (s *Store) Commit(ctx context.Context, events []webhook.Event, snaps []webh
 // commit publishes a batch and, if it has events, waits until the due
 // index shows them.
 func (s *Store) commit(ctx context.Context, msgs []batchMsg, events bool) error {
-	seq, err := s.publishBatch(ctx, msgs)
+	seq, err := s.publishRetried(ctx, msgs)
 	if errors.Is(err, errConflict) {
 		return fmt.Errorf("storage nats: another node changed the resource state while this request held its lock (the lock ran out): %w", err)
 	}
@@ -179,4 +180,90 @@ func (s *Store) Snapshot(ctx context.Context, key string) ([]byte, error) {
 		return nil
 	})
 	return out, err
+}
+
+// publishRetried is publishBatch tried again, for up to failoverWait,
+// while the cluster answers that it did not take the batch (no server
+// answered, JetStream unavailable: a leader election, a reconnection), or
+// gives no answer in publishTry and the batch is not found stored (its
+// last record, an event's, is looked for by its id). A batch without
+// events is not tried again after no answer: its fate is unknown, and a
+// snapshot written twice would fail its sequence check.
+func (s *Store) publishRetried(ctx context.Context, msgs []batchMsg) (uint64, error) {
+	deadline := time.Now().Add(failoverWait)
+	for {
+		try, cancel := context.WithTimeout(ctx, publishTry)
+		seq, err := s.publishBatch(try, msgs)
+		cancel()
+		switch {
+		case err == nil:
+			return seq, nil
+		case noAnswer(err) && ctx.Err() == nil:
+			seq, stored, verr := s.batchStored(ctx, msgs)
+			if verr != nil || stored {
+				return seq, verr
+			}
+			if !endsWithEvent(msgs) {
+				return 0, err
+			}
+		case !notTaken(err):
+			return 0, err
+		}
+		if time.Now().After(deadline) {
+			return 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(republishEvery):
+		}
+	}
+}
+
+// publishTry bounds one try of a batch: a stream leader acknowledges in
+// milliseconds; no answer in this long means it is gone (or the batch is).
+const publishTry = 3 * time.Second
+
+// noAnswer says whether a publish got no answer in time: the batch may or
+// may not be stored.
+func noAnswer(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+}
+
+// endsWithEvent says whether the batch's last record is an event's (it is
+// when it has events: they come last), whose id tells whether it is
+// stored.
+func endsWithEvent(msgs []batchMsg) bool {
+	return len(msgs) > 0 && msgs[len(msgs)-1].h.Get(nats.MsgIdHdr) != ""
+}
+
+// batchStored says whether a batch that got no answer was stored after
+// all, by reading its last record (atomic: all of it or none), and returns
+// that record's sequence.
+func (s *Store) batchStored(ctx context.Context, msgs []batchMsg) (uint64, bool, error) {
+	if !endsWithEvent(msgs) {
+		return 0, false, nil
+	}
+	last := msgs[len(msgs)-1]
+	m, err := s.lastMsg(ctx, last.subject)
+	if err != nil {
+		return 0, false, err
+	}
+	if gone(m) || m.Header.Get(nats.MsgIdHdr) != last.h.Get(nats.MsgIdHdr) {
+		return 0, false, nil
+	}
+	return m.Sequence, true, nil
+}
+
+// republishEvery is how often publishRetried tries again.
+const republishEvery = 100 * time.Millisecond
+
+// notTaken says whether err means the cluster did not take a batch.
+func notTaken(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) && api.Code == 503 {
+		return true
+	}
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
 }

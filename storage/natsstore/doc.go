@@ -232,12 +232,18 @@
 // # Health and durability
 //
 // Health is degraded, with the reason, while the connection is not
-// CONNECTED or the JetStream account info request fails (no meta leader,
-// no quorum), as probed every 2 s and at each change of the connection's
-// status; the store's calls fail at once then with an error matching
-// webhook.ErrUnavailable, so the handler skips events as store_unavailable
-// and logs them whole. A request that times out or finds no server fails
-// with such an error too. The connection reconnects forever.
+// CONNECTED or the ledger's stream info request fails (its leader gone and
+// no other elected yet, no quorum; the meta leader is not needed), as
+// probed every 2 s and at each change of the connection's
+// status. For failoverWait (10 s) from then, the store's calls wait for
+// it to be ok again (a restart, a reconnection, an election: the events of
+// that moment are stored late rather than lost); after that they fail at
+// once with an error matching webhook.ErrUnavailable, so the handler skips
+// events as store_unavailable and logs them whole, and clients are not
+// held. A commit no server took (no responders, JetStream 503) is sent
+// again for failoverWait; one whose fate is unknown (a timeout) is not (a
+// snapshot's sequence check would refuse it): it fails with an error
+// matching webhook.ErrUnavailable. The connection reconnects forever.
 //
 // A publish acknowledgement means a majority of replicas hold the write in
 // memory: the servers fsync only every two minutes unless they run with

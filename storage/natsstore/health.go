@@ -17,16 +17,53 @@ import (
 // account's info; a change of the connection's status probes at once.
 const probeEvery = 2 * time.Second
 
+// failoverWait is how long, from the moment the store finds the cluster
+// out of reach, its calls wait for it to come back before they fail: a
+// server's restart, a reconnection or a leader election (seconds) delays
+// the requests of that moment rather than losing their events, and a
+// cluster out of reach for longer fails calls at once, so that the
+// proxied clients are not held.
+const failoverWait = 10 * time.Second
+
 // healthState is the store's health, as last probed.
 type healthState struct {
 	mu       sync.Mutex
 	h        webhook.Health
 	onChange func(webhook.Health)
+	now      func() time.Time // time.Now; a test's clock
+	failover time.Duration    // failoverWait; a test's
 }
 
 func newHealthState(onChange func(webhook.Health)) *healthState {
-	return &healthState{h: webhook.Health{Status: "ok"}, onChange: onChange}
+	return &healthState{h: webhook.Health{Status: "ok"}, onChange: onChange, now: time.Now, failover: failoverWait}
 }
+
+// ready returns nil once the store takes writes. While it has been
+// degraded for less than the failover wait it waits (polling: a probe
+// sets the health), then fails with an error matching
+// webhook.ErrUnavailable; it fails at once after that.
+func (hs *healthState) ready(ctx context.Context) error {
+	for {
+		h := hs.get()
+		if !h.Degraded() {
+			return nil
+		}
+		left := h.Since.Add(hs.failover).Sub(hs.now())
+		if left <= 0 {
+			return webhook.UnavailableError("storage nats: " + h.Reason)
+		}
+		t := time.NewTimer(min(left, readyPoll))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// readyPoll is how often ready looks at the health again.
+const readyPoll = 20 * time.Millisecond
 
 func (hs *healthState) get() webhook.Health {
 	hs.mu.Lock()
@@ -45,7 +82,7 @@ func (hs *healthState) set(reason string) {
 	case was.Degraded():
 		hs.h.Reason = reason
 	default:
-		hs.h = webhook.Health{Status: "degraded", Reason: reason, Since: time.Now().UTC()}
+		hs.h = webhook.Health{Status: "degraded", Reason: reason, Since: hs.now().UTC()}
 	}
 	now, changed := hs.h, was.Status != hs.h.Status
 	hs.mu.Unlock()
@@ -57,7 +94,7 @@ func (hs *healthState) set(reason string) {
 // probe checks the connection and JetStream every probeEvery and on every
 // change of the connection's status, and tells observe of the connection,
 // until the returned stop is called.
-func (hs *healthState) probe(nc *nats.Conn, js jetstream.JetStream, logger *zap.Logger, observe func(*nats.Conn)) (stop func()) {
+func (hs *healthState) probe(nc *nats.Conn, ledger jetstream.Stream, logger *zap.Logger, observe func(*nats.Conn)) (stop func()) {
 	changed := nc.StatusChanged()
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -72,7 +109,7 @@ func (hs *healthState) probe(nc *nats.Conn, js jetstream.JetStream, logger *zap.
 			case <-changed:
 			case <-t.C:
 			}
-			reason := check(nc, js)
+			reason := check(nc, ledger)
 			observe(nc)
 			if was := hs.get(); reason != was.Reason && reason != "" {
 				logger.Warn("NATS storage degraded", zap.String("reason", reason))
@@ -86,13 +123,17 @@ func (hs *healthState) probe(nc *nats.Conn, js jetstream.JetStream, logger *zap.
 }
 
 // check says why the store cannot take writes now, or "".
-func check(nc *nats.Conn, js jetstream.JetStream) string {
+func check(nc *nats.Conn, ledger jetstream.Stream) string {
 	if st := nc.Status(); st != nats.CONNECTED {
 		return "not connected to NATS (" + st.String() + ")"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), probeEvery)
 	defer cancel()
-	if _, err := js.AccountInfo(ctx); err != nil {
+	// The ledger's leader answers its info: what commits need. The
+	// account's info would need JetStream's meta leader too, which the
+	// store's work does not (its election would degrade the store for
+	// nothing).
+	if _, err := ledger.Info(ctx); err != nil {
 		return fmt.Sprintf("JetStream does not answer: %v", err)
 	}
 	return ""

@@ -20,29 +20,46 @@ import (
 )
 
 // TestHealthFollowsTheCluster, on a single server: the store reports
-// itself degraded (and tells onHealth) once its server is gone, refuses
-// writes meanwhile with an error matching webhook.ErrUnavailable at once,
-// and takes them again once the server is back.
+// itself degraded (and tells onHealth) once its server is gone; a commit
+// made then waits for it while the failover wait runs, and is stored when
+// the server comes back within it; past the wait, writes are refused at
+// once with an error matching webhook.ErrUnavailable; and they are taken
+// again once the server is back.
 func TestHealthFollowsTheCluster(t *testing.T) {
 	srv := startSingle(t)
 	b := provisioned(t, Backend{URL: srv.url, Replicas: 1, Prefix: "health"})
 	var mu sync.Mutex
 	var told []webhook.Health
-	s, err := b.Open(zaptest.NewLogger(t), func(h webhook.Health) { mu.Lock(); told = append(told, h); mu.Unlock() })
+	st, err := b.Open(zaptest.NewLogger(t), func(h webhook.Health) { mu.Lock(); told = append(told, h); mu.Unlock() })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer st.Close()
+	s := st.(*Store)
 	if h := s.Health(); h.Degraded() {
 		t.Fatalf("health at start: %+v", h)
 	}
 
+	// A restart within the failover wait: the commit waits and is stored.
 	srv.kill()
 	within(t, "degraded once the server is gone", func() bool { return s.Health().Degraded() })
+	done := make(chan error, 1)
+	go func() { done <- s.Commit(context.Background(), []webhook.Event{testEvent("order.created")}, nil) }()
+	srv.start()
+	if err := <-done; err != nil {
+		t.Errorf("Commit during a restart within the failover wait: %v, want it stored", err)
+	}
+	within(t, "ok once the server is back", func() bool { return !s.Health().Degraded() })
+
+	// Out of reach past the failover wait (the store's clock moved on):
+	// refused at once.
+	srv.kill()
+	within(t, "degraded again", func() bool { return s.Health().Degraded() })
+	s.health.now = func() time.Time { return time.Now().Add(failoverWait) }
 	start := time.Now()
 	err = s.Commit(context.Background(), []webhook.Event{testEvent("order.created")}, nil)
 	if !errors.Is(err, webhook.ErrUnavailable) || time.Since(start) > time.Second {
-		t.Errorf("Commit while degraded: %v after %v, want an ErrUnavailable at once", err, time.Since(start))
+		t.Errorf("Commit past the failover wait: %v after %v, want an ErrUnavailable at once", err, time.Since(start))
 	}
 	if h := s.Health(); h.Reason == "" || h.Since.IsZero() {
 		t.Errorf("degraded health %+v, want a reason and a time", h)
@@ -55,8 +72,63 @@ func TestHealthFollowsTheCluster(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(told) != 2 || !told[0].Degraded() || told[1].Degraded() {
-		t.Errorf("onHealth was told %+v, want degraded then ok", told)
+	if len(told) != 4 || !told[0].Degraded() || told[1].Degraded() || !told[2].Degraded() || told[3].Degraded() {
+		t.Errorf("onHealth was told %+v, want degraded, ok, degraded, ok", told)
+	}
+}
+
+// TestHealthReady: calls wait for a degraded store for the failover wait
+// from when it became degraded, and no longer.
+func TestHealthReady(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		since   time.Duration // degraded for this long (0: ok)
+		recover bool          // back to ok while the call waits
+		want    error
+	}{
+		{"ok", 0, false, nil},
+		{"degraded just now, back within the wait", time.Millisecond, true, nil},
+		{"degraded just now, not back", time.Millisecond, false, webhook.ErrUnavailable},
+		{"degraded past the wait", failoverWait, false, webhook.ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			now := t0
+			hs := newHealthState(nil)
+			hs.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			if tc.since > 0 {
+				hs.h = webhook.Health{Status: "degraded", Reason: "gone", Since: t0.Add(-tc.since)}
+			}
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() { // the clock runs, a probe sets the health
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					case <-time.After(readyPoll):
+					}
+					mu.Lock()
+					now = now.Add(time.Second)
+					mu.Unlock()
+					if tc.recover && i == 2 {
+						hs.set("")
+					}
+				}
+			}()
+			err := hs.ready(context.Background())
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("ready: %v, want %v", err, tc.want)
+			}
+		})
+	}
+	hs := newHealthState(nil)
+	hs.h = webhook.Health{Status: "degraded", Reason: "gone", Since: time.Now()}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := hs.ready(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("ready with a done context: %v", err)
 	}
 }
 

@@ -160,16 +160,34 @@ func readAck(data []byte) (uint64, error) {
 }
 
 // lastMsg reads the last record of a ledger subject (wildcards allowed)
-// from the stream leader; nil when there is none. It may be a marker.
+// from the stream leader; nil when there is none. It may be a marker. A
+// read that gets no answer in readTry (the leader died, and the stream
+// elects another) is tried again, until the request's timeout.
 func (s *Store) lastMsg(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	m, err := s.ledger.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
+	for {
+		try, cancelTry := context.WithTimeout(ctx, readTry)
+		m, err := s.ledger.GetLastMsgForSubject(try, subject)
+		cancelTry()
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			return nil, nil
+		case err == nil || ctx.Err() != nil || !transient(err):
+			return m, err
+		}
+		select { // no answer at all (no responders) comes back at once
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(republishEvery):
+		}
 	}
-	return m, err
 }
+
+// readTry bounds one try of a read: a stream leader answers in
+// milliseconds, and after a leader's death the next try reaches the new
+// one.
+const readTry = 2 * time.Second
 
 // gone says whether a record read by lastMsg is absent or deleted.
 func gone(m *jetstream.RawStreamMsg) bool { return m == nil || isMarker(m.Header) }

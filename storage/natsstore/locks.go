@@ -159,7 +159,7 @@ func (s *Store) lockInCluster(ctx context.Context, key string) (uint64, error) {
 		if err == nil {
 			return rev, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !taken(err) {
 			return 0, natsError("taking a lock", err)
 		}
 		if w == nil {
@@ -171,6 +171,17 @@ func (s *Store) lockInCluster(ctx context.Context, key string) (uint64, error) {
 			return 0, err
 		}
 	}
+}
+
+// taken says whether a Create failed because the key exists. nats.go's
+// Create says so (ErrKeyExists) except when the key had been deleted and
+// another writer creates it first: then JetStream's "wrong last sequence"
+// comes through as it is (10164 on a replicated bucket), which for a lock
+// released and taken again under load is the common case.
+func taken(err error) bool {
+	var api *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) ||
+		errors.As(err, &api) && (api.ErrorCode == errCodeWrongLastSeq || api.ErrorCode == errCodeWrongLastSeqR)
 }
 
 // waitFreed waits until the watched lock is deleted or expires (or the

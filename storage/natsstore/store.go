@@ -140,7 +140,7 @@ func (s *Store) startFollowing(ctx context.Context) error {
 	s.index, s.stop = idx, append(s.stop, stopIdx)
 	s.view.replicas = s.cfg.replicas
 	s.view.observe(s.nc)
-	s.stop = append(s.stop, s.health.probe(s.nc, s.js, s.logger, s.view.observe))
+	s.stop = append(s.stop, s.health.probe(s.nc, s.ledger, s.logger, s.view.observe))
 	own := startOwners(ctx, s.b.nodes, nodeName(), s.subIDs, s.wake, s.logger)
 	s.owns, s.stop = own.settle, append(s.stop, own.Stop)
 	return nil
@@ -234,7 +234,7 @@ func (s *Store) enter() bool {
 
 // use runs fn with a context that ends with ctx or when the store
 // closes, unless ctx is done already, the store is closed, or the cluster
-// is out of reach (health degraded).
+// is out of reach (health degraded: see failoverWait).
 func (s *Store) use(ctx context.Context, fn func(ctx context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -243,13 +243,13 @@ func (s *Store) use(ctx context.Context, fn func(ctx context.Context) error) err
 		return webhook.ErrClosed
 	}
 	defer s.ops.Done()
-	if h := s.health.get(); h.Degraded() {
-		return webhook.UnavailableError("storage nats: " + h.Reason)
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(s.closing, cancel)()
-	err := fn(ctx)
+	err := s.health.ready(ctx)
+	if err == nil {
+		err = fn(ctx)
+	}
 	if err != nil && s.closing.Err() != nil && ctx.Err() != nil {
 		return fmt.Errorf("%w (%w)", webhook.ErrClosed, err)
 	}
