@@ -41,7 +41,7 @@ func openShared(backend storage.Backend, logger *zap.Logger) (*shared, error) {
 	sh := &shared{backend: backend, logger: logger, stop: make(chan struct{})}
 	err := sh.open()
 	if errors.Is(err, webhook.ErrUnavailable) {
-		logger.Error("webhooks store not opened: it is unavailable for now (its disk short of space); events are skipped until it opens",
+		logger.Error("webhooks store not opened: it is unavailable for now (see the error); events are skipped until it opens, which is tried every 2s",
 			append(backend.Describe(), zap.Error(err))...)
 		storeDegraded.Set(1)
 		sh.later.Add(1)

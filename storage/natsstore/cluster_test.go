@@ -29,6 +29,7 @@ func TestNodes(t *testing.T) {
 		{"SnapshotChangedUnderLock", testSnapshotChangedUnderLock},
 		{"LockAcrossNodes", testLockAcrossNodes},
 		{"HealthTellsTheCluster", testHealthTellsTheCluster},
+		{"ManySubscriptions", testManySubscriptions},
 	} {
 		prefix := fmt.Sprintf("nodes%d", n.Add(1))
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, func() *Store { return openStore(t, c.URL(), prefix) }) })
@@ -257,5 +258,60 @@ func TestClusterViewSync(t *testing.T) {
 		if got := v.get().SyncAlways; (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
 			t.Errorf("%s: sync_always %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// testManySubscriptions: 500 subscriptions on two nodes, with no JetStream
+// object of their own: both nodes see them all, an event fans out to each,
+// the nodes share them (each claims those it owns), and every delivery is
+// claimed once.
+func testManySubscriptions(t *testing.T, open func() *Store) {
+	const n = 500
+	a, b := open(), open()
+	for range n {
+		if err := a.PutSubscription(context.Background(), testSub("order.*")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	within(t, "B sees the 500 subscriptions", func() bool { return len(b.ActiveSubscriptions()) == n })
+	if err := b.Commit(context.Background(), []webhook.Event{testEvent("order.created"), testEvent("order.paid")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "both due indexes hold the 1,000 deliveries", func() bool { return a.QueueDepth() == 2*n && b.QueueDepth() == 2*n })
+	wants := make([]webhook.Want, 0, n)
+	for _, sub := range a.ActiveSubscriptions() {
+		wants = append(wants, webhook.Want{SubID: sub.ID, Max: 2})
+	}
+	now := time.Now().Add(time.Second)
+	seen := map[string]int{}
+	bySub := map[*Store]map[string]bool{a: {}, b: {}}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(seen) < 2*n && time.Now().Before(deadline) {
+		for _, s := range []*Store{a, b} {
+			claims, _, err := s.Claim(context.Background(), now, time.Minute, 200, wants)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range claims {
+				seen[c.Delivery.ID]++
+				bySub[s][c.Sub.ID] = true
+			}
+		}
+	}
+	if len(seen) != 2*n {
+		t.Fatalf("claimed %d distinct deliveries of %d", len(seen), 2*n)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("delivery %s claimed %d times", id, k)
+		}
+	}
+	for sub := range bySub[a] {
+		if bySub[b][sub] {
+			t.Errorf("subscription %s sent by both nodes", sub)
+		}
+	}
+	if len(bySub[a]) < n/4 || len(bySub[b]) < n/4 {
+		t.Errorf("the nodes own %d and %d of %d subscriptions: want them shared", len(bySub[a]), len(bySub[b]), n)
 	}
 }

@@ -138,6 +138,7 @@ type single struct {
 	t        *testing.T
 	url, cfg string
 	cmd      *exec.Cmd
+	all      []*exec.Cmd // every process started, ended at cleanup
 }
 
 func startSingle(t *testing.T) *single {
@@ -148,7 +149,14 @@ func startSingle(t *testing.T) *single {
 		t.Fatal(err)
 	}
 	s.start()
-	t.Cleanup(s.kill)
+	t.Cleanup(func() {
+		for _, cmd := range s.all {
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		}
+	})
 	return s
 }
 
@@ -158,6 +166,7 @@ func (s *single) start() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
+	s.all = append(s.all, s.cmd)
 	within(s.t, "nats-server takes connections", func() bool {
 		c, err := net.Dial("tcp", strings.TrimPrefix(s.url, "nats://"))
 		if err == nil {
