@@ -316,6 +316,14 @@ func TestClusterOneService(t *testing.T) {
 			t.Errorf("event %s delivered %d times, want once by the cluster", evID, n)
 		}
 	}
+	// Each node's commits are in its publish metrics.
+	for i, n := range wc.nodes {
+		metrics := string(n.api.Do(http.MethodGet, "/metrics", nil).Body)
+		if !strings.Contains(metrics, "caddy_webhooks_nats_publish_duration_seconds_count") ||
+			strings.Contains(metrics, "caddy_webhooks_nats_publish_duration_seconds_count 0\n") {
+			t.Errorf("node %d's metrics have no publish: %.300s", i, metrics)
+		}
+	}
 }
 
 // TestClusterConcurrentChain: 50 concurrent status changes of one order,
