@@ -183,7 +183,7 @@ func StartCaddy(t testing.TB, dir, caddyfile string, env ...string) *Caddy {
 	for {
 		select {
 		case <-c.done:
-			t.Fatalf("caddy exited at start:\n%s", c.Output())
+			t.Fatalf("caddy exited at start:\n%s%s", c.Output(), c.Logs()) // the config's log, if it has one
 		default:
 		}
 		if c.answers() {

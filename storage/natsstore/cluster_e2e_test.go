@@ -60,7 +60,8 @@ type caddyNode struct {
 
 // startWebhookCluster starts a 3-node NATS cluster, the order app, the
 // receiver and n Caddy nodes, each with webhooks (more lines of the
-// webhooks block) and the NATS storage under a prefix of its own test.
+// webhooks block, where {RECEIVER} is the receiver's URL) and the NATS
+// storage under a prefix of its own test.
 func startWebhookCluster(t *testing.T, n int, webhooks string) *webhookCluster {
 	t.Helper()
 	wc := &webhookCluster{t: t, nats: testbed.StartNATS(t, testbed.NATSOptions{}), app: newOrderApp(t), rcv: newEventReceiver(t)}
@@ -69,6 +70,7 @@ func startWebhookCluster(t *testing.T, n int, webhooks string) *webhookCluster {
 		t.Fatal(err)
 	}
 	storage := fmt.Sprintf("nats {\n\t\t\turl %s\n\t\t\tprefix %s\n\t\t\treplicas 3\n\t\t}", wc.nats.URL(), prefixOf(t))
+	webhooks = strings.ReplaceAll(webhooks, "{RECEIVER}", wc.rcv.srv.URL)
 	wc.config = func(port int) string {
 		return testbed.GlobalStorage(storage, "allow_private_targets\n\t\tretry 200ms 500ms 1s 2s\n\t\ttimeout 2s\n\t\trate_limit 10000/s\n\t\t"+webhooks) +
 			testbed.Site(port, rules, wc.app.srv.Listener.Addr())
@@ -509,4 +511,28 @@ func TestClusterCrash(t *testing.T) {
 		t.Errorf("%d repeated deliveries of %d events: more than a crash explains", repeats, len(wc.rcv.byID()))
 	}
 	t.Logf("%d orders, %d deliveries, %d repeats", len(want), len(wc.rcv.all()), repeats)
+}
+
+// TestClusterConfigSubscriptions: nodes that carry the same config keep
+// one copy of its subscription, which both serve, and each event goes to
+// it once.
+func TestClusterConfigSubscriptions(t *testing.T) {
+	wc := startWebhookCluster(t, 2, "subscription partner {\n\t\t\turl {RECEIVER}/hook\n\t\t\tevents order.*\n\t\t\tsecret whsec_eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHg=\n\t\t}")
+	for i, n := range wc.nodes {
+		subs := n.api.ListSubs("")
+		if len(subs) != 1 || testbed.Str(subs[0]["id"]) != "sub_partner" || testbed.Str(subs[0]["managed_by"]) != "config" {
+			t.Errorf("node %d lists %v, want the one config subscription", i, subs)
+		}
+	}
+	for i := range 4 {
+		if createOrder(wc.nodes[i%2]) == "" {
+			t.Fatal("an order was not created")
+		}
+	}
+	testbed.Eventually(t, 30*time.Second, "4 deliveries", func() bool { return len(wc.rcv.all()) >= 4 })
+	for evID, n := range wc.rcv.byID() {
+		if n != 1 {
+			t.Errorf("event %s delivered %d times, want once", evID, n)
+		}
+	}
 }
