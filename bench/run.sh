@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # bench/run.sh: throughput of Caddy's plain reverse_proxy against the same
-# proxy with the webhooks module in front of it, measured in one run with the
-# two servers driven alternately (plain, module, plain, module, ...).
+# proxy with the webhooks module in front of it, one server per storage
+# backend in BACKENDS (badger: embedded; nats: a local 3-server JetStream
+# cluster), measured in one run with the servers driven alternately (plain,
+# badger, nats, plain, badger, nats, ...).
 #
 # Usage: bench/run.sh            (from any directory)
-# Env:   ROUNDS=3 DURATION=10s CONNECTIONS=32 THREADS=2 WARMUP=2s
+# Env:   BACKENDS="badger" (or "badger nats", "nats")
+#        ROUNDS=3 DURATION=10s CONNECTIONS=32 THREADS=2 WARMUP=2s
 #        WRK_TIMEOUT=5s CADDY_BIN=<prebuilt caddy with the module> KEEP_TMP=1
 #        TMPDIR=<where the temp dir, and so Badger's files, go>
 # See bench/README.md.
@@ -21,6 +24,7 @@ WARMUP="${WARMUP:-2s}"
 WRK_TIMEOUT="${WRK_TIMEOUT:-5s}"
 CADDY_BIN="${CADDY_BIN:-}"
 KEEP_TMP="${KEEP_TMP:-0}"
+BACKENDS="${BACKENDS:-badger}"
 
 INVOCATION="$0${*:+ $*}"
 START_DIR="$PWD"
@@ -32,6 +36,8 @@ source "$BENCH_DIR/lib.sh"
 [[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
 [[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer (got '$THREADS')"
 (( THREADS <= CONNECTIONS )) || THREADS="$CONNECTIONS" # wrk needs connections >= threads
+parse_backends
+TARGETS=(plain "${BACKEND_LIST[@]}")
 
 WORK_PREFIX=caddy-webhooks-bench
 KEPT_WHAT="configs, logs, wrk outputs"
@@ -40,6 +46,7 @@ mkdir -p "$WORK/wrk"
 # bench/ is a Go module of its own (bench/go.mod): its programs build there.
 (cd "$BENCH_DIR" && go build -o "$WORK/bin/upstream" ./upstream && go build -o "$WORK/bin/freeport" ./freeport) ||
 	die "building bench/upstream or bench/freeport failed"
+if has_backend nats; then build_nats; fi
 
 "$CADDY" list-modules 2>/dev/null | grep -qx 'http.handlers.webhooks' ||
 	die "$CADDY has no http.handlers.webhooks module (list-modules)"
@@ -60,17 +67,10 @@ check_alive() {
 	fi
 }
 
-# events_total: sum of caddy_webhooks_events_total over its labels, from the
-# module instance's admin /metrics; prints "absent" when the metric is not there.
-events_total() {
-	local body
-	body="$(http_request "$MOD_ADMIN" GET /metrics 2>/dev/null || true)"
-	if ! grep -qE '^caddy_webhooks_events_total(\{| )' <<<"$body"; then
-		echo absent
-		return
-	fi
-	awk '/^caddy_webhooks_events_total(\{| )/ { s += $NF } END { printf "%.0f\n", s }' <<<"$body"
-}
+# events_total TARGET: sum of caddy_webhooks_events_total over its labels,
+# from that module instance's admin /metrics; prints "absent" when the metric
+# is not there.
+events_total() { metric_sum "${T_ADMIN[$1]}" caddy_webhooks_events_total; }
 
 median() {
 	printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
@@ -82,9 +82,17 @@ median() {
 # ---------------------------------------------------------------------------
 # Servers.
 
-mapfile -t PORTS < <("$WORK/bin/freeport" -n 4)
-[[ ${#PORTS[@]} -eq 4 ]] || die "could not get 4 free ports"
-PLAIN_PORT=${PORTS[0]} PLAIN_ADMIN=${PORTS[1]} MOD_PORT=${PORTS[2]} MOD_ADMIN=${PORTS[3]}
+declare -A T_PORT=() T_ADMIN=() T_PID=() # target -> HTTP port, admin port, pid
+mapfile -t PORTS < <("$WORK/bin/freeport" -n $((2 * ${#TARGETS[@]})))
+[[ ${#PORTS[@]} -eq $((2 * ${#TARGETS[@]})) ]] || die "could not get $((2 * ${#TARGETS[@]})) free ports"
+for ((i = 0; i < ${#TARGETS[@]}; i++)); do
+	T_PORT[${TARGETS[i]}]=${PORTS[2 * i]} T_ADMIN[${TARGETS[i]}]=${PORTS[2 * i + 1]}
+done
+
+if has_backend nats; then
+	log "== starting nats"
+	start_nats "$WORK/nats"
+fi
 
 log "== starting upstream"
 "$WORK/bin/upstream" -addr 127.0.0.1:0 >"$WORK/upstream.log" 2>&1 &
@@ -101,9 +109,10 @@ done
 wait_port "$UP_PORT" "$UP_PID" upstream "$WORK/upstream.log"
 log "upstream: 127.0.0.1:$UP_PORT (pid $UP_PID)"
 
-# write_caddyfile NAME HTTP_PORT ADMIN_PORT WITH_MODULE(0|1)
+# write_caddyfile TARGET: plain, or the module on the storage backend of that name.
 write_caddyfile() {
-	local name=$1 port=$2 admin=$3 with_module=$4 dir="$WORK/$1"
+	local name=$1 port=${T_PORT[$1]} admin=${T_ADMIN[$1]} with_module=1 dir="$WORK/$1"
+	[[ $name != plain ]] || with_module=0
 	mkdir -p "$dir/caddy-data" "$dir/xdg-data" "$dir/xdg-config"
 	{
 		printf '{\n'
@@ -114,7 +123,7 @@ write_caddyfile() {
 		printf '\tlog {\n\t\tlevel ERROR\n\t}\n'
 		if [[ $with_module == 1 ]]; then
 			printf '\twebhooks {\n'
-			printf '\t\tstorage %s\n' "$dir/webhooks"
+			storage_block "$name" "$dir" | sed 's/^/\t/'
 			printf '\t\tdurability sync\n'
 			printf '\t}\n'
 		fi
@@ -130,35 +139,36 @@ write_caddyfile() {
 	} >"$dir/Caddyfile"
 }
 
-# start_caddy NAME HTTP_PORT ADMIN_PORT: sets LAST_PID.
+# start_caddy TARGET: sets T_PID[TARGET].
 start_caddy() {
-	local name=$1 port=$2 admin=$3 dir="$WORK/$1"
+	local name=$1 port=${T_PORT[$1]} admin=${T_ADMIN[$1]} dir="$WORK/$1"
 	XDG_DATA_HOME="$dir/xdg-data" XDG_CONFIG_HOME="$dir/xdg-config" \
 		"$CADDY" run --config "$dir/Caddyfile" --adapter caddyfile >"$dir/caddy.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-	wait_port "$port" "$LAST_PID" "caddy ($name)" "$dir/caddy.log"
-	log "caddy ($name): http://127.0.0.1:$port, admin 127.0.0.1:$admin (pid $LAST_PID), config $dir/Caddyfile"
+	T_PID[$name]=$!
+	PIDS+=("${T_PID[$name]}")
+	wait_port "$port" "${T_PID[$name]}" "caddy ($name)" "$dir/caddy.log"
+	log "caddy ($name): http://127.0.0.1:$port, admin 127.0.0.1:$admin (pid ${T_PID[$name]}), config $dir/Caddyfile"
 }
 
 log "== starting caddy"
-write_caddyfile plain "$PLAIN_PORT" "$PLAIN_ADMIN" 0
-write_caddyfile module "$MOD_PORT" "$MOD_ADMIN" 1
-start_caddy plain "$PLAIN_PORT" "$PLAIN_ADMIN"
-PLAIN_PID=$LAST_PID
-start_caddy module "$MOD_PORT" "$MOD_ADMIN"
-MOD_PID=$LAST_PID
+for target in "${TARGETS[@]}"; do
+	write_caddyfile "$target"
+	start_caddy "$target"
+done
 
-# Smoke test: both proxies answer both routes as the upstream does.
+# Smoke test: every proxy answers both routes as the upstream does.
 ORDER_BODY='{"site":"site-1","items":[{"sku":"SKU-001","quantity":2}]}'
-for target in plain module; do
-	if [[ $target == plain ]]; then port=$PLAIN_PORT; else port=$MOD_PORT; fi
+for target in "${BACKEND_LIST[@]}"; do
+	wait_module_stores "$target" "${T_PORT[$target]}" "${T_ADMIN[$target]}" "${T_PID[$target]}" "$WORK/$target/caddy.log" "$ORDER_BODY"
+done
+for target in "${TARGETS[@]}"; do
+	port=${T_PORT[$target]}
 	s="$(http_status "$port" GET /api/products/123)"
 	[[ "$s" == 200 ]] || die "smoke test: GET /api/products/123 via $target gave '$s', want 200"
 	s="$(http_status "$port" POST /api/orders "$ORDER_BODY")"
 	[[ "$s" == 201 ]] || die "smoke test: POST /api/orders via $target gave '$s', want 201"
 done
-log "smoke test: both proxies answer 200 / 201"
+log "smoke test: every proxy (${TARGETS[*]}) answers 200 / 201"
 
 # ---------------------------------------------------------------------------
 # Environment.
@@ -166,6 +176,7 @@ log "smoke test: both proxies answer 200 / 201"
 log ""
 log "== environment"
 log "command:     $INVOCATION   (cwd $START_DIR)"
+log "backends:    ${BACKEND_LIST[*]}$(has_backend nats && echo "  (nats: $NATS_NODES local servers, replicas $NATS_NODES, sync_interval: always, on the same cores)")"
 log "settings:    ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS WARMUP=$WARMUP WRK_TIMEOUT=$WRK_TIMEOUT"
 log "nproc:       $(nproc)"
 log "cpu:         $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
@@ -185,11 +196,11 @@ declare -A S_LABEL=([nomatch]="no-match GET /api/products/123" [match]="match PO
 declare -A S_PATH=([nomatch]="/api/products/123" [match]="/api/orders")
 declare -A S_SCRIPT=([nomatch]="" [match]="$BENCH_DIR/post.lua")
 declare -A RPS=()      # "scenario:target" -> space-separated req/s per round
-declare -A MOD_REQS=() # scenario -> requests completed by wrk against the module (warm-up included)
+declare -A EV_START=() SK_START=() # target -> its counters when the scenario starts
+declare -A MOD_REQS=() # "scenario:target" -> requests completed by wrk against that module (warm-up included)
 
 wrk_cmd() { # scenario target duration -> WRK_CMD array
-	local scenario=$1 target=$2 dur=$3 port
-	if [[ $target == plain ]]; then port=$PLAIN_PORT; else port=$MOD_PORT; fi
+	local scenario=$1 target=$2 dur=$3 port=${T_PORT[$2]}
 	WRK_CMD=(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --timeout "$WRK_TIMEOUT")
 	[[ -n "${S_SCRIPT[$scenario]}" ]] && WRK_CMD+=(-s "${S_SCRIPT[$scenario]}")
 	WRK_CMD+=("http://127.0.0.1:$port${S_PATH[$scenario]}")
@@ -221,14 +232,49 @@ run_wrk() {
 		LAST_RPS=${LAST_RPS:-0}
 	fi
 	check_alive "$UP_PID" upstream "$WORK/upstream.log"
-	check_alive "$PLAIN_PID" "caddy (plain)" "$WORK/plain/caddy.log"
-	check_alive "$MOD_PID" "caddy (module)" "$WORK/module/caddy.log"
+	for t in "${TARGETS[@]}"; do check_alive "${T_PID[$t]}" "caddy ($t)" "$WORK/$t/caddy.log"; done
+	check_nats_alive
+}
+
+# skipped_total TARGET: caddy_webhooks_events_skipped_total of that module (0 when absent).
+skipped_total() {
+	local v
+	v="$(metric_sum "${T_ADMIN[$1]}" caddy_webhooks_events_skipped_total)"
+	[[ $v != absent ]] || v=0
+	echo "$v"
+}
+
+# check_events SCENARIO TARGET EVENTS_BEFORE SKIPPED_BEFORE: compares the
+# events TARGET's module recorded during the scenario with the requests wrk
+# completed on it, and counts the events it skipped (a store error: the
+# client still got its 201, so that request measured no store write).
+check_events() {
+	local scenario=$1 target=$2 ev_start=$3 sk_start=$4 ev_end delta reqs=${MOD_REQS[$1:$2]} skipped
+	skipped=$(($(skipped_total "$target") - sk_start))
+	((skipped == 0)) || warn "$target skipped $skipped events in the $scenario scenario (caddy_webhooks_events_skipped_total; see $WORK/$target/caddy.log): those requests measured no store write"
+	ev_end="$(events_total "$target")"
+	if [[ "$ev_end" == absent || "$ev_start" == absent ]]; then
+		warn "caddy_webhooks_events_total not found on the admin /metrics of $target: cannot check that events were recorded"
+		return
+	fi
+	delta=$((ev_end - ev_start))
+	if [[ $scenario == match ]]; then
+		log "events recorded by $target: $delta (wrk completed $reqs POSTs against it)"
+		if ((delta == 0)); then
+			FAILED=1
+			warn "$target recorded no events in the match scenario: its numbers measure nothing"
+		elif ((delta < reqs)); then
+			warn "$target: fewer events ($delta) than completed 201 responses ($reqs): with durability sync every one should have an event"
+		fi
+	elif ((delta != 0)); then
+		warn "$target recorded $delta events in the no-match scenario, expected 0"
+	fi
 }
 
 log ""
 log "== wrk command lines"
 for scenario in "${SCENARIOS[@]}"; do
-	for target in plain module; do
+	for target in "${TARGETS[@]}"; do
 		wrk_cmd "$scenario" "$target" "$DURATION"
 		log "$(printf '%-9s %-7s %s' "$scenario" "$target" "${WRK_CMD[*]}")"
 	done
@@ -237,63 +283,60 @@ done
 for scenario in "${SCENARIOS[@]}"; do
 	log ""
 	log "== scenario: ${S_LABEL[$scenario]}"
-	MOD_REQS[$scenario]=0
-	ev_start="$(events_total)"
+	for target in "${BACKEND_LIST[@]}"; do
+		MOD_REQS[$scenario:$target]=0
+		EV_START[$target]="$(events_total "$target")"
+		SK_START[$target]="$(skipped_total "$target")"
+	done
 	if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then
-		for target in plain module; do
+		for target in "${TARGETS[@]}"; do
 			run_wrk "$scenario" "$target" "$WARMUP" "$WORK/wrk/$scenario-$target-warmup.txt"
-			[[ $target == module ]] && MOD_REQS[$scenario]=$((MOD_REQS[$scenario] + LAST_REQS))
+			[[ $target == plain ]] || MOD_REQS[$scenario:$target]=$((MOD_REQS[$scenario:$target] + LAST_REQS))
 			log "$(printf 'warm-up      %-7s %10.2f req/s' "$target" "$LAST_RPS")"
 		done
 	fi
 	for ((r = 1; r <= ROUNDS; r++)); do
-		for target in plain module; do
+		for target in "${TARGETS[@]}"; do
 			run_wrk "$scenario" "$target" "$DURATION" "$WORK/wrk/$scenario-$target-$r.txt"
-			[[ $target == module ]] && MOD_REQS[$scenario]=$((MOD_REQS[$scenario] + LAST_REQS))
+			[[ $target == plain ]] || MOD_REQS[$scenario:$target]=$((MOD_REQS[$scenario:$target] + LAST_REQS))
 			RPS[$scenario:$target]="${RPS[$scenario:$target]:-} $LAST_RPS"
 			log "$(printf 'round %d/%d    %-7s %10.2f req/s' "$r" "$ROUNDS" "$target" "$LAST_RPS")"
 		done
 	done
 
-	# Check that the module did what it is being measured for.
-	ev_end="$(events_total)"
-	if [[ "$ev_end" == absent || "$ev_start" == absent ]]; then
-		warn "caddy_webhooks_events_total not found on the module's admin /metrics: cannot check that events were recorded"
-	else
-		delta=$((ev_end - ev_start))
-		if [[ $scenario == match ]]; then
-			log "events recorded by the module: $delta (wrk completed ${MOD_REQS[$scenario]} POSTs against it)"
-			if ((delta == 0)); then
-				FAILED=1
-				warn "the module recorded no events in the match scenario: its numbers measure nothing"
-			elif ((delta < MOD_REQS[$scenario])); then
-				warn "fewer events ($delta) than completed 201 responses (${MOD_REQS[$scenario]}): with durability sync every one should have an event"
-			fi
-		elif ((delta != 0)); then
-			warn "the module recorded $delta events in the no-match scenario, expected 0"
-		fi
-	fi
+	# Check that each module did what it is being measured for.
+	for target in "${BACKEND_LIST[@]}"; do
+		check_events "$scenario" "$target" "${EV_START[$target]}" "${SK_START[$target]}"
+	done
 done
 
 # ---------------------------------------------------------------------------
 # Results.
 
+ratio() { awk -v p="$1" -v m="$2" 'BEGIN { if (p > 0) printf "%.3f", m / p; else print "n/a" }'; }
+
 log ""
-log "== results (median of $ROUNDS rounds of $DURATION, wrk -t$THREADS -c$CONNECTIONS, alternating plain/module)"
-printf '%-34s %14s %14s %14s\n' "scenario" "plain req/s" "module req/s" "module/plain"
+log "== results (median of $ROUNDS rounds of $DURATION, wrk -t$THREADS -c$CONNECTIONS, alternating $(IFS=/; echo "${TARGETS[*]}"))"
+line="$(printf '%-34s %14s' "scenario" "plain req/s")"
+for b in "${BACKEND_LIST[@]}"; do line+="$(printf ' %14s %14s' "$b req/s" "$b/plain")"; done
+log "$line"
 for scenario in "${SCENARIOS[@]}"; do
 	# shellcheck disable=SC2086 # word splitting of the per-round lists is intended
 	p="$(median ${RPS[$scenario:plain]})"
-	# shellcheck disable=SC2086
-	m="$(median ${RPS[$scenario:module]})"
-	ratio="$(awk -v p="$p" -v m="$m" 'BEGIN { if (p > 0) printf "%.3f", m / p; else print "n/a" }')"
-	printf '%-34s %14s %14s %14s\n' "${S_LABEL[$scenario]}" "$p" "$m" "$ratio"
+	line="$(printf '%-34s %14s' "${S_LABEL[$scenario]}" "$p")"
+	for b in "${BACKEND_LIST[@]}"; do
+		# shellcheck disable=SC2086
+		m="$(median ${RPS[$scenario:$b]})"
+		line+="$(printf ' %14s %14s' "$m" "$(ratio "$p" "$m")")"
+	done
+	log "$line"
 done
 log ""
 log "per round (req/s):"
 for scenario in "${SCENARIOS[@]}"; do
-	log "$(printf '  %-9s plain: %s' "$scenario" "${RPS[$scenario:plain]# }")"
-	log "$(printf '  %-9s module: %s' "$scenario" "${RPS[$scenario:module]# }")"
+	for target in "${TARGETS[@]}"; do
+		log "$(printf '  %-9s %-7s %s' "$scenario" "$target:" "${RPS[$scenario:$target]# }")"
+	done
 done
 
 if ((FAILED)); then
