@@ -83,6 +83,11 @@ type App struct {
 	dispatcher *delivery.Dispatcher
 	started    bool         // holds a reference in stores
 	startedAt  time.Time    // when Start ran; orders configs in Stop
+
+	// startedC is closed once Start has run (or Cleanup, for a config
+	// that never starts): see waitStarted. Nil for an App made by a test.
+	startedC    chan struct{}
+	startedOnce sync.Once
 	catalogs   []*rules.Set // rule sets of the handlers of this config
 }
 
@@ -124,6 +129,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Workers = defaultWorkers
 	}
 	a.provisionSubscriptions(repl)
+	a.startedC = make(chan struct{})
 	switch a.Durability {
 	case "", "sync":
 		a.durability = webhook.Sync
@@ -172,6 +178,7 @@ var stores = caddy.NewUsagePool()
 // serves anyway, the events are skipped, and the store opens by itself
 // once there is room (see shared.openLater).
 func (a *App) Start() error {
+	defer a.markStarted()
 	val, _, err := stores.LoadOrNew(a.backend.PoolKey(), func() (caddy.Destructor, error) {
 		return openShared(a.backend, a.logger)
 	})
@@ -291,6 +298,7 @@ func (a *App) Stop() error {
 // unless the process exits): they keep writing to the store, which the new
 // config holds open.
 func (a *App) Cleanup() error {
+	a.markStarted() // nothing waits for a config that is gone
 	a.mu.Lock()
 	had, sh := a.started, a.shared
 	a.started = false
@@ -305,8 +313,43 @@ func (a *App) Cleanup() error {
 	return nil
 }
 
+// startWait bounds how long a request waits for its config's webhooks
+// app to start: Caddy starts a config's apps in no fixed order, so its
+// HTTP servers may take requests before this app has opened (or shared)
+// its store, which takes milliseconds for Badger and up to a few seconds
+// for a cluster to answer.
+const startWait = 10 * time.Second
+
+// waitStarted waits until Start has run, at most startWait or until ctx
+// is done, so that the events of a request that came first are stored
+// rather than skipped.
+func (a *App) waitStarted(ctx context.Context) {
+	if a.startedC == nil {
+		return
+	}
+	select {
+	case <-a.startedC:
+		return
+	default:
+	}
+	t := time.NewTimer(startWait)
+	defer t.Stop()
+	select {
+	case <-a.startedC:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func (a *App) markStarted() {
+	if a.startedC != nil {
+		a.startedOnce.Do(func() { close(a.startedC) })
+	}
+}
+
 // commit stores events and resource snapshots in this config's store.
 func (a *App) commit(ctx context.Context, events []webhook.Event, snaps []webhook.Snapshot) error {
+	a.waitStarted(ctx)
 	store := a.Store()
 	if store == nil {
 		return fmt.Errorf("%w (%s)", webhook.ErrClosed, a.Health().Reason)

@@ -1,13 +1,17 @@
 package caddymodule
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // waitingApp is a started config as adopt needs it.
@@ -62,5 +66,33 @@ func TestSharedLastConfigAdopts(t *testing.T) {
 	})
 	if old.Store() != nil {
 		t.Fatal("the old config adopted the store")
+	}
+}
+
+// A request that comes before its config's webhooks app has started (Caddy
+// starts a config's apps in no fixed order, and the HTTP app may serve
+// first) has its events stored once the app has started, not skipped.
+func TestCommitWaitsForStart(t *testing.T) {
+	a := waitingApp()
+	a.startedC = make(chan struct{})
+	backend := &badgerstore.Backend{Dir: t.TempDir()}
+	if err := backend.Provision(caddy.Context{}); err != nil {
+		t.Fatal(err)
+	}
+	a.backend = backend
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ev := webhook.Event{ID: webhook.NewID("evt_", now), Name: "order.created", Time: now, Data: json.RawMessage(`{}`)}
+	done := make(chan error, 1)
+	go func() { done <- a.commit(context.Background(), []webhook.Event{ev}, nil) }()
+	if err := a.Start(); err != nil { // opening Badger takes a while: the commit is waiting
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(); _ = a.Cleanup() })
+	if err := <-done; err != nil {
+		t.Fatalf("commit made while the app was starting: %v, want it stored", err)
+	}
+	n := 0
+	if err := a.Store().EventsSince(context.Background(), now, func(webhook.Event) error { n++; return nil }); err != nil || n != 1 {
+		t.Errorf("stored events: %d, %v; want 1", n, err)
 	}
 }

@@ -84,6 +84,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 	if !anyState {
 		return nil, r
 	}
+	h.app.waitStarted(r.Context())
 	store := h.app.Store()
 	if store == nil {
 		return nil, r // the events are skipped later with store_unavailable
