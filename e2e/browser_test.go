@@ -59,6 +59,12 @@ func chromium(t *testing.T) string {
 // handler in front of upstream. Deliveries go to loopback receivers, so
 // private targets are allowed.
 func uiCaddyfile(sitePort int, upstream, rulesPath, receiverURL string) string {
+	return uiCaddyfileOn("{DIR}/webhooks", sitePort, upstream, rulesPath, receiverURL)
+}
+
+// uiCaddyfileOn is uiCaddyfile with the webhooks app's storage given: the
+// arguments of its storage option, a block included (nats { … }).
+func uiCaddyfileOn(storage string, sitePort int, upstream, rulesPath, receiverURL string) string {
 	return fmt.Sprintf(`{
 	admin {ADMIN} {
 		origins {ADMIN} ""
@@ -71,7 +77,7 @@ func uiCaddyfile(sitePort int, upstream, rulesPath, receiverURL string) string {
 		level DEBUG
 	}
 	webhooks {
-		storage {DIR}/webhooks
+		storage %s
 		allow_private_targets
 		retry 1s
 		subscription workflow {
@@ -88,7 +94,7 @@ http://127.0.0.1:%d {
 	}
 	reverse_proxy %s
 }
-`, receiverURL, configSecret, sitePort, rulesPath, upstream)
+`, storage, receiverURL, configSecret, sitePort, rulesPath, upstream)
 }
 
 const configSecret = "config-secret-0123456789"

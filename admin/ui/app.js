@@ -16,6 +16,7 @@ const state = {
 	events: [], // the catalogue of /webhooks/events
 	lastAction: null, // {id, action} of the card button used last, to focus it again after a redraw
 	storeStatus: '', // the store's status shown last, to announce a change
+	storeBackend: '', // the store's backend, known from the last answer that had it
 };
 
 // refresh loads the subscriptions and the event catalogue, then redraws.
@@ -45,9 +46,15 @@ async function refreshStats() {
 			` · queue ${s.queue_depth ?? 0}`,
 			` · deliveries: ${d.pending ?? 0} pending, ${d.succeeded ?? 0} succeeded, ${d.failed ?? 0} failed`);
 		showStore(s.store || {});
-	} catch {
+	} catch (err) {
 		fill($('stats'));
-		fill($('store'));
+		// 503: the store is out of reach (its NATS cluster down, say) and
+		// the answer has only the reason: show the store taking no writes.
+		if (err.status === 503) {
+			showStore({ status: 'degraded', reason: err.message, backend: state.storeBackend });
+		} else {
+			fill($('store'));
+		}
 	}
 }
 
@@ -55,6 +62,7 @@ async function refreshStats() {
 // stops or resumes taking writes (not on every refresh).
 function showStore(store) {
 	fill($('store'), storeStatus(store));
+	state.storeBackend = store.backend || state.storeBackend;
 	const was = state.storeStatus;
 	state.storeStatus = store.status;
 	if (store.status === was || (!was && store.status !== 'degraded')) {
