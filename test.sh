@@ -66,6 +66,17 @@ build_xcaddy() {
 	modules "$bin/caddy-xcaddy"
 }
 
+# tidy: every module's go.mod and go.sum are as go mod tidy leaves them
+# (a module that misses a requirement fails to lint or build later, less
+# clearly).
+tidy() {
+	local m
+	for m in . e2e examples bench tools; do
+		go -C "$m" mod tidy -diff || { echo "$m: go.mod or go.sum is not tidy (diff above): run go -C $m mod tidy"; return 1; }
+	done
+	echo "go.mod and go.sum of ., e2e, examples, bench and tools are tidy"
+}
+
 # plugin_deps: the plugin's go.mod requires only what the plugin needs, so
 # that building Caddy with it (xcaddy --with) downloads nothing else: the
 # browser test's chromedp belongs to e2e/go.mod, and the examples and the
@@ -87,6 +98,7 @@ plugin_deps() {
 }
 
 phase "go.mod: no test-only modules" plugin_deps
+phase "go.mod files tidy" tidy
 phase "go vet" go vet ./...
 phase "go vet (e2e/)" go -C e2e vet ./...
 phase "go vet (examples/)" go -C examples vet ./...

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
@@ -23,16 +24,21 @@ type statsView struct {
 }
 
 // stats answers the store's counts and health. It answers while the store
-// is not open (a disk short of space at start), with the health only.
+// is not open (a disk short of space at start) or cannot count (a cluster
+// out of reach), with the health only: that is when it matters.
 func stats(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 	v := statsView{Store: app.Health()}
 	if store := app.Store(); store != nil {
 		c, err := store.Count(r.Context())
-		if err != nil {
+		switch {
+		case errors.Is(err, webhook.ErrUnavailable):
+			v.Store = app.Health() // as it is now that the store said so
+		case err != nil:
 			writeStoreError(w, err)
 			return
+		default:
+			v.Counts = c
 		}
-		v.Counts = c
 	}
 	writeJSON(w, http.StatusOK, v)
 }

@@ -49,25 +49,52 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, b
 	return claims, next, err
 }
 
+// claimParallel is how many claims of one subscription are in flight at
+// once: each is three requests to the cluster one after the other (read
+// the record, read the event, write the record), so one at a time would
+// bound a node to a few hundred claims a second.
+const claimParallel = 16
+
 // claimSub claims up to most of a subscription's due deliveries, earliest
-// first, and returns the last sequence it wrote.
+// first, claimParallel at a time, and returns the last sequence it wrote.
+// Those that another node or worker claimed first are skipped and the
+// next due ones tried.
 func (s *Store) claimSub(ctx context.Context, sub *webhook.Subscription, due []pending, most int, now time.Time, lease time.Duration) ([]webhook.Claim, uint64, error) {
 	var out []webhook.Claim
 	var last uint64
-	for i := 0; i < len(due) && len(out) < most; i++ {
-		c, seq, err := s.claimOne(ctx, sub, due[i].id, now, lease)
-		last = max(last, seq)
-		if errors.Is(err, errConflict) || errors.Is(err, webhook.ErrNotFound) {
-			continue
+	for i := 0; i < len(due) && len(out) < most; {
+		n := min(most-len(out), len(due)-i, claimParallel)
+		tries := make([]claimTry, n)
+		var wg sync.WaitGroup
+		for j := range tries {
+			id := due[i+j].id
+			wg.Go(func() { tries[j].c, tries[j].seq, tries[j].err = s.claimOne(ctx, sub, id, now, lease) })
 		}
-		if err != nil {
-			return out, last, err
+		wg.Wait()
+		i += n
+		var failed error
+		for _, t := range tries {
+			last = max(last, t.seq)
+			switch {
+			case errors.Is(t.err, errConflict) || errors.Is(t.err, webhook.ErrNotFound):
+			case t.err != nil:
+				failed = t.err
+			case t.c != nil:
+				out = append(out, *t.c)
+			}
 		}
-		if c != nil {
-			out = append(out, *c)
+		if failed != nil {
+			return out, last, failed
 		}
 	}
 	return out, last, nil
+}
+
+// claimTry is the outcome of one claimOne.
+type claimTry struct {
+	c   *webhook.Claim
+	seq uint64
+	err error
 }
 
 // claimOne claims a delivery if it is still pending and due; one whose
