@@ -83,12 +83,12 @@ type App struct {
 	dispatcher *delivery.Dispatcher
 	started    bool         // holds a reference in stores
 	startedAt  time.Time    // when Start ran; orders configs in Stop
+	catalogs   []*rules.Set // rule sets of the handlers of this config
 
 	// startedC is closed once Start has run (or Cleanup, for a config
 	// that never starts): see waitStarted. Nil for an App made by a test.
 	startedC    chan struct{}
 	startedOnce sync.Once
-	catalogs   []*rules.Set // rule sets of the handlers of this config
 }
 
 // CaddyModule returns the Caddy module information.
