@@ -1,12 +1,15 @@
 package natsstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
@@ -27,11 +30,14 @@ func TestConformance(t *testing.T) {
 
 // openStore opens a store on prefix, trying again while the cluster is
 // unavailable (as Caddy does): on a loaded machine, a server may miss its
-// heartbeats and the cluster place no stream for a moment.
+// heartbeats and the cluster place no stream for a moment. The prefix's
+// buckets are deleted when the test ends, so that the cluster does not
+// carry every earlier test's streams (each a Raft group of its own).
 func openStore(t *testing.T, url, prefix string) *Store {
 	t.Helper()
 	b := provisioned(t, Backend{URL: url, Prefix: prefix})
-	deadline := time.Now().Add(30 * time.Second)
+	t.Cleanup(func() { deleteBuckets(t, url, b.cfg) }) // after the store's Close, registered below
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		s, err := open(b.cfg, zaptest.NewLogger(t), nil)
 		if err == nil {
@@ -43,5 +49,26 @@ func openStore(t *testing.T, url, prefix string) *Store {
 		}
 		t.Logf("opening the store: %v; trying again", err)
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// deleteBuckets deletes the buckets of cfg's prefix, if they are there.
+func deleteBuckets(t *testing.T, url string, cfg settings) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Logf("deleting the test's buckets: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, bc := range cfg.bucketConfigs() {
+		if err := js.DeleteKeyValue(ctx, bc.Bucket); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+			t.Logf("deleting bucket %s: %v", bc.Bucket, err)
+		}
 	}
 }
