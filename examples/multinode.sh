@@ -27,8 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-wait_for() { # url
-	for _ in $(seq 300); do
+wait_for() { # url [seconds]
+	for _ in $(seq $((${2:-30} * 10))); do
 		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
@@ -123,6 +123,15 @@ for n in a b lb; do
 	pids+=($!)
 done
 wait_for http://localhost:9100/health
+# Each node's store opens once the cluster has made its buckets (the
+# first start creates them: seconds, more on a busy machine).
+echo "waiting for the nodes' stores..."
+for admin in 2020 2021; do
+	for _ in $(seq 1200); do
+		curl -fsS "localhost:$admin/webhooks/stats" 2>/dev/null | grep -q '"status": *"ok"' && break
+		sleep 0.1
+	done
+done
 wait_for http://localhost:2020/webhooks/events
 wait_for http://localhost:2021/webhooks/events
 wait_for http://localhost:8080/api/health

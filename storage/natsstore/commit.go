@@ -74,7 +74,7 @@ func (s *Store) commitAsync(events []webhook.Event, msgs []batchMsg, set storage
 // (so the batch's last sequence is an event's, which the watch sees).
 func (s *Store) commitMsgs(events []webhook.Event, snaps []webhook.Snapshot, retention time.Duration) ([]batchMsg, error) {
 	msgs := make([]batchMsg, 0, len(events)+len(snaps))
-	for _, sn := range snaps {
+	for _, sn := range lastPerKey(snaps) {
 		m, err := s.snapshotMsg(sn, retention)
 		if err != nil {
 			return nil, err
@@ -91,6 +91,24 @@ func (s *Store) commitMsgs(events []webhook.Event, snaps []webhook.Snapshot, ret
 		msgs = append(msgs, m)
 	}
 	return msgs, nil
+}
+
+// lastPerKey keeps the last snapshot of each key, in order: several rules
+// of one request may remember one resource, and the last one written
+// wins; two records of one subject in a batch would both expect the
+// revision read under the lock, and the second would refuse the batch.
+func lastPerKey(snaps []webhook.Snapshot) []webhook.Snapshot {
+	last := make(map[string]int, len(snaps))
+	for i, sn := range snaps {
+		last[sn.Key] = i
+	}
+	out := make([]webhook.Snapshot, 0, len(last))
+	for i, sn := range snaps {
+		if last[sn.Key] == i {
+			out = append(out, sn)
+		}
+	}
+	return out
 }
 
 // eventMsg is an event's record, its fan-out in a header: the id of a

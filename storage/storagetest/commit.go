@@ -213,6 +213,19 @@ func checkSnapshots(t testing.TB, s storage.Store) {
 		t.Errorf("snapshot of an async commit with events, when it returned: %q, want the new value", a)
 	}
 	eventually(t, "the event of an async commit with a snapshot", func() bool { return len(eventIDs(t, s, ev.Time)) == 1 })
+
+	// Several rules of one request may remember one resource: the last
+	// snapshot of a key wins, and the commit goes through.
+	configure(s, webhook.Sync, nil)
+	twice := newEvent("order.shipped", "", time.Now())
+	commit(t, s, []webhook.Event{twice}, webhook.Snapshot{Key: "order:1", Value: []byte(`{"v":5}`)}, webhook.Snapshot{Key: "order:2", Value: []byte(`{"v":6}`)},
+		webhook.Snapshot{Key: "order:1", Value: []byte(`{"v":7}`)})
+	if a, b := read("order:1"), read("order:2"); string(a) != `{"v":7}` || string(b) != `{"v":6}` {
+		t.Errorf("after a commit with two snapshots of order:1: %q, %q; want the last, and order:2's", a, b)
+	}
+	if got := eventIDs(t, s, twice.Time); !slices.Contains(got, twice.ID) {
+		t.Errorf("the event of a commit with two snapshots of one key is not stored: %v", got)
+	}
 }
 
 // checkSnapshotKeys: any string is a state key, kept apart from every

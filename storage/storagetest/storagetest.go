@@ -34,6 +34,8 @@
 //     times to the millisecond, as the handler makes them;
 //   - a Commit's snapshots are readable when it returns, even with
 //     webhook.Async: the next request on the resource reads them;
+//   - a commit may carry several snapshots of one key (several rules of a
+//     request remember one resource): the last one is what is remembered;
 //   - any string is a state key (colons, slashes, dots, spaces, 70 kB);
 //   - a retention of one second is honoured within a few seconds;
 //   - Claim takes its clock as an argument and compares due times with it,
