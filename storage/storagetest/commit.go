@@ -215,11 +215,15 @@ func checkSnapshots(t testing.TB, s storage.Store) {
 	eventually(t, "the event of an async commit with a snapshot", func() bool { return len(eventIDs(t, s, ev.Time)) == 1 })
 
 	// Several rules of one request may remember one resource: the last
-	// snapshot of a key wins, and the commit goes through.
+	// snapshot of a key wins, and the commit goes through (as the handler
+	// makes it: the key held, its state read, then the commit).
 	configure(s, webhook.Sync, nil)
+	unlock := lockWithin(t, s, "order:1")
+	read("order:1")
 	twice := newEvent("order.shipped", "", time.Now())
 	commit(t, s, []webhook.Event{twice}, webhook.Snapshot{Key: "order:1", Value: []byte(`{"v":5}`)}, webhook.Snapshot{Key: "order:2", Value: []byte(`{"v":6}`)},
 		webhook.Snapshot{Key: "order:1", Value: []byte(`{"v":7}`)})
+	unlock()
 	if a, b := read("order:1"), read("order:2"); string(a) != `{"v":7}` || string(b) != `{"v":6}` {
 		t.Errorf("after a commit with two snapshots of order:1: %q, %q; want the last, and order:2's", a, b)
 	}
