@@ -54,6 +54,29 @@ type NATSNode struct {
 	done        chan struct{}
 }
 
+// NATSAccounts is a NATSOptions.Config with accounts for the fsync check:
+// APP (user app, password app) imports the system account's
+// $SYS.REQ.SERVER.PING.JSZ service, which answers each server's JetStream
+// settings; OTHER (other/other) does not.
+const NATSAccounts = `
+accounts {
+	SYS: {
+		users: [{user: sys, password: sys}]
+		exports: [{service: "$SYS.REQ.SERVER.PING.JSZ", response: stream}]
+	}
+	APP: {
+		jetstream: enabled
+		users: [{user: app, password: app}]
+		imports: [{service: {account: SYS, subject: "$SYS.REQ.SERVER.PING.JSZ"}}]
+	}
+	OTHER: {
+		jetstream: enabled
+		users: [{user: other, password: other}]
+	}
+}
+system_account: SYS
+`
+
 // NATSOptions tunes StartNATS; the zero value is a three-node cluster.
 type NATSOptions struct {
 	Nodes int // default 3

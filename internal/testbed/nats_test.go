@@ -114,24 +114,7 @@ func TestNATSCluster(t *testing.T) {
 // JetStream config, sync_always included, and an account without the
 // import gets no answer.
 func TestNATSSyncAlwaysThroughSystemAccount(t *testing.T) {
-	c := StartNATS(t, NATSOptions{NoSyncAlways: true, Config: `
-accounts {
-	SYS: {
-		users: [{user: sys, password: sys}]
-		exports: [{service: "$SYS.REQ.SERVER.PING.JSZ", response: stream}]
-	}
-	APP: {
-		jetstream: enabled
-		users: [{user: app, password: app}]
-		imports: [{service: {account: SYS, subject: "$SYS.REQ.SERVER.PING.JSZ"}}]
-	}
-	OTHER: {
-		jetstream: enabled
-		users: [{user: other, password: other}]
-	}
-}
-system_account: SYS
-`})
+	c := StartNATS(t, NATSOptions{NoSyncAlways: true, Config: NATSAccounts})
 	answers := func(user string) (int, []bool) {
 		nc, err := nats.Connect(c.URL(), nats.UserInfo(user, user))
 		if err != nil {

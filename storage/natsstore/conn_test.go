@@ -16,26 +16,6 @@ import (
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
-// accounts: APP imports the system account's JSZ service, OTHER does not.
-const accounts = `
-accounts {
-	SYS: {
-		users: [{user: sys, password: sys}]
-		exports: [{service: "$SYS.REQ.SERVER.PING.JSZ", response: stream}]
-	}
-	APP: {
-		jetstream: enabled
-		users: [{user: app, password: app}]
-		imports: [{service: {account: SYS, subject: "$SYS.REQ.SERVER.PING.JSZ"}}]
-	}
-	OTHER: {
-		jetstream: enabled
-		users: [{user: other, password: other}]
-	}
-}
-system_account: SYS
-`
-
 // TestConnectAndBuckets, on a three-node cluster whose servers do not
 // fsync every write: the buckets of the design are made with the replicas
 // asked, the ledger takes atomic batches and per-message TTLs, a second
@@ -43,7 +23,7 @@ system_account: SYS
 // not fsync, and says it cannot check from an account without the JSZ
 // import; an unreachable cluster is "unavailable".
 func TestConnectAndBuckets(t *testing.T) {
-	c := testbed.StartNATS(t, testbed.NATSOptions{NoSyncAlways: true, Config: accounts})
+	c := testbed.StartNATS(t, testbed.NATSOptions{NoSyncAlways: true, Config: testbed.NATSAccounts})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	app := provisioned(t, Backend{URL: c.URL(), User: "app", Password: "app", Prefix: "shop"}).cfg
