@@ -1,11 +1,10 @@
 package caddymodule
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
+	"github.com/caddy-webhooks/caddy-webhooks/internal/metricsreg"
 )
 
 // metrics are created once for the process and registered on every registry
@@ -33,15 +32,5 @@ var storeDegraded = prometheus.NewGauge(prometheus.GaugeOpts{
 
 // registerMetrics adds the collectors to reg, once per registry.
 func registerMetrics(reg *prometheus.Registry) {
-	if reg == nil {
-		return
-	}
-	for _, c := range append([]prometheus.Collector{metrics.events, metrics.skipped, storeDegraded}, delivery.Collectors()...) {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				panic(err) // a programming error: two collectors with one name
-			}
-		}
-	}
+	metricsreg.Register(reg, append([]prometheus.Collector{metrics.events, metrics.skipped, storeDegraded}, delivery.Collectors()...)...)
 }

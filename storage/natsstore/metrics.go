@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/metricsreg"
 )
 
 // The backend's metrics, created once for the process and registered on
@@ -24,17 +26,7 @@ var (
 
 // registerMetrics adds the collectors to reg, once per registry.
 func registerMetrics(reg *prometheus.Registry) {
-	if reg == nil {
-		return
-	}
-	for _, c := range []prometheus.Collector{publishDuration, publishErrors} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				panic(err) // a programming error: two collectors with one name
-			}
-		}
-	}
+	metricsreg.Register(reg, publishDuration, publishErrors)
 }
 
 // observePublish records a batch's outcome.
