@@ -44,11 +44,7 @@ func openShared(backend storage.Backend, logger *zap.Logger) (*shared, error) {
 		logger.Error("webhooks store not opened: it is unavailable for now (see the error); events are skipped until it opens, which is tried every 2s",
 			append(backend.Describe(), zap.Error(err))...)
 		storeDegraded.Set(1)
-		sh.later.Add(1)
-		go func() {
-			defer sh.later.Done()
-			sh.openLater()
-		}()
+		sh.goOpenLater()
 		return sh, nil
 	}
 	if err != nil {
@@ -75,6 +71,15 @@ func (sh *shared) open() error {
 	storeDegraded.Set(0)
 	sh.logger.Info("webhooks store opened", sh.backend.Describe()...)
 	return nil
+}
+
+// goOpenLater runs openLater in the background; Destruct waits for it.
+func (sh *shared) goOpenLater() {
+	sh.later.Add(1)
+	go func() {
+		defer sh.later.Done()
+		sh.openLater()
+	}()
 }
 
 // openLater tries to open the store until it opens or the last config

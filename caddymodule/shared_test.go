@@ -34,7 +34,9 @@ func notOpenShared(t *testing.T) *shared {
 
 // A reload whose new config fails to start leaves the old config serving:
 // when the store opens, the old config must adopt it, or it skips every
-// event for good while the store reports itself healthy.
+// event for good while the store reports itself healthy. The Destruct at
+// the test's end, right after, waits for the adoption rather than stop the
+// dispatcher while it is being configured (go test -race).
 func TestSharedOlderConfigAdoptsAfterFailedReload(t *testing.T) {
 	sh := notOpenShared(t)
 	old, failed := waitingApp(), waitingApp()
@@ -42,7 +44,7 @@ func TestSharedOlderConfigAdoptsAfterFailedReload(t *testing.T) {
 		t.Fatal("store reported open")
 	}
 	sh.forget(failed) // the new config failed to start: Caddy cleans it up
-	go sh.openLater()
+	sh.goOpenLater()
 	testbed.Eventually(t, 3*reopenEvery, "the config still serving adopts the store", func() bool {
 		return old.Store() != nil
 	})
@@ -51,16 +53,14 @@ func TestSharedOlderConfigAdoptsAfterFailedReload(t *testing.T) {
 	}
 }
 
-// Of the configs waiting, the last one started adopts the store; the
-// Destruct at the test's end, right after, waits for the adoption rather
-// than stop the dispatcher while it is being configured (go test -race).
+// Of the configs waiting, the last one started adopts the store.
 func TestSharedLastConfigAdopts(t *testing.T) {
 	sh := notOpenShared(t)
 	old, current := waitingApp(), waitingApp()
 	sh.openOrWait(old)
 	sh.openOrWait(current)
 	sh.forget(old) // the reload succeeded: the old config is cleaned up
-	go sh.openLater()
+	sh.goOpenLater()
 	testbed.Eventually(t, 3*reopenEvery, "the current config adopts the store", func() bool {
 		return current.Store() != nil
 	})
