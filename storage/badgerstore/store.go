@@ -45,6 +45,11 @@ type Store struct {
 	db  *badger.DB
 	dir string
 
+	// commitQ feeds the committer (commit.go), which ends, once Close has
+	// closed it and it is drained, by closing committerDone.
+	commitQ       chan *pending
+	committerDone chan struct{}
+
 	commits  atomic.Uint64 // commits made that want to be durable
 	syncMu   sync.Mutex
 	syncedTo uint64 // commits covered by the last fsync
@@ -157,11 +162,13 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, explainKeyMismatch(opts.Dir, opts.EncryptionKey, err))
 	}
-	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1), space: space, logger: opts.Logger}
+	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1), space: space, logger: opts.Logger,
+		commitQ: make(chan *pending, commitQueue), committerDone: make(chan struct{})}
 	if err := s.refreshSubscriptions(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
 	}
+	go s.runCommitter()
 	return s, nil
 }
 
@@ -248,6 +255,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.commitQ) // no Commit is in progress: the committer drains what is queued (asynchronous commits)
+	<-s.committerDone
 	// Closing flushes the memtables into new tables: on a disk with no room
 	// left that write would crash the process. Left open, the store is
 	// as after a kill -9, which loses nothing: its write-ahead log is
@@ -277,114 +286,6 @@ func (s *Store) closeWhenRoom() {
 			return
 		}
 	}
-}
-
-// Commit stores events, and the request's resource snapshots, in one
-// transaction: all of them or none. Records expire after the configured
-// retention. With Async, errors are reported to Settings.NotStored
-// instead. Snapshots alone (a read that refreshes state) are committed
-// before it returns, whatever the durability, but not synced: losing one
-// in a crash costs a prefetch, not an event.
-func (s *Store) Commit(ctx context.Context, events []webhook.Event, snaps []webhook.Snapshot) error {
-	if len(events) == 0 && len(snaps) == 0 {
-		return nil
-	}
-	return s.write(ctx, commitSize(events, snaps, len(*s.subs.Load())), func() error {
-		return s.commit(events, snaps, s.config())
-	})
-}
-
-// commitSize estimates what a commit writes: each event, its delivery to
-// every subscription, and the snapshots.
-func commitSize(events []webhook.Event, snaps []webhook.Snapshot, subs int) int {
-	n := 0
-	for i := range events {
-		n += len(events[i].Data) + 512 + subs*deliverySize
-	}
-	for i := range snaps {
-		n += len(snaps[i].Key) + len(snaps[i].Value) + 64
-	}
-	return n
-}
-
-func (s *Store) commit(events []webhook.Event, snaps []webhook.Snapshot, set storage.Settings) error {
-	retention, d := set.Retention, set.Durability
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
-	for _, sn := range snaps {
-		if err := putSnapshot(txn, sn, retention); err != nil {
-			return fmt.Errorf("storing state %s: %w", sn.Key, err)
-		}
-	}
-	if len(events) == 0 {
-		if err := txn.Commit(); err != nil {
-			return fmt.Errorf("storing state: %w", err)
-		}
-		return nil
-	}
-	now := time.Now().UTC()
-	subs := *s.subs.Load()
-	notes := dueNotes{}
-	for i := range events {
-		ev := &events[i]
-		val, err := json.Marshal(ev)
-		if err != nil {
-			return fmt.Errorf("encoding event %s: %w", ev.Name, err)
-		}
-		e := badger.NewEntry(key(prefixEvent, ev.ID), val)
-		if retention > 0 {
-			e = e.WithTTL(retention)
-		}
-		if err := txn.SetEntry(e); err != nil {
-			return fmt.Errorf("storing event %s: %w", ev.Name, err)
-		}
-		if err := fanOut(txn, subs, ev, now, notes); err != nil {
-			return fmt.Errorf("fanning out event %s: %w", ev.Name, err)
-		}
-	}
-	if d == webhook.Async && len(snaps) == 0 {
-		txn.CommitWith(func(err error) {
-			if err != nil && set.NotStored != nil {
-				set.NotStored(events, fmt.Errorf("storing events: %w", err))
-			}
-			if err == nil {
-				s.noteDue(notes)
-			}
-		})
-		return nil
-	}
-	// Snapshots must be visible when this returns, since the caller then
-	// lets the next request on the resource read them: Async with
-	// snapshots commits now, without the fsync.
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("storing events: %w", err)
-	}
-	defer s.noteDue(notes) // once durable, as the client's response
-	if d == webhook.Async {
-		return nil
-	}
-	if err := s.syncCommitted(); err != nil {
-		return fmt.Errorf("syncing events: %w", err)
-	}
-	return nil
-}
-
-// syncCommitted makes the caller's commit, made just before, durable. One
-// fsync covers every commit made before it started, so concurrent callers
-// share fsyncs (group commit) instead of queueing one each.
-func (s *Store) syncCommitted() error {
-	mine := s.commits.Add(1)
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
-	if s.syncedTo >= mine {
-		return nil // an fsync that started after our commit covered it
-	}
-	upTo := s.commits.Load()
-	if err := s.db.Sync(); err != nil {
-		return err
-	}
-	s.syncedTo = upTo
-	return nil
 }
 
 // ErrStop may be returned by a callback to end a scan early without error.
