@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # bench/run.sh: throughput of Caddy's plain reverse_proxy against the same
-# proxy with the webhooks module in front of it, one server per storage
+# proxy with the webhooks module in front of it, two servers per storage
 # backend in BACKENDS (badger: embedded; nats: a local 3-server JetStream
-# cluster), measured in one run with the servers driven alternately (plain,
-# badger, nats, plain, badger, nats, ...).
+# cluster), one with durability sync and one with async, measured in one
+# run with the servers driven alternately (plain, badger, nats, plain,
+# badger, nats, ...), and the ratios judged against the targets.
 #
 # Usage: bench/run.sh            (from any directory)
 # Env:   BACKENDS="badger" (or "badger nats", "nats")
-#        ROUNDS=3 DURATION=10s CONNECTIONS=32 THREADS=2 WARMUP=2s
+#        ROUNDS=3 DURATION=10s CONNECTIONS=64 THREADS=2 WARMUP=2s
 #        WRK_TIMEOUT=5s CADDY_BIN=<prebuilt caddy with the module> KEEP_TMP=1
 #        TMPDIR=<where the temp dir, and so Badger's files, go>
+#        SCENARIOS="nomatch sync async" PROFILE=0|1 PROFILE_SECONDS=8
 # See bench/README.md.
 set -euo pipefail
 
@@ -18,13 +20,16 @@ REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10s}"
-CONNECTIONS="${CONNECTIONS:-32}"
+CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 WARMUP="${WARMUP:-2s}"
 WRK_TIMEOUT="${WRK_TIMEOUT:-5s}"
 CADDY_BIN="${CADDY_BIN:-}"
 KEEP_TMP="${KEEP_TMP:-0}"
 BACKENDS="${BACKENDS:-badger}"
+SCENARIOS_ENV="${SCENARIOS:-nomatch sync async}"
+PROFILE="${PROFILE:-0}"
+PROFILE_SECONDS="${PROFILE_SECONDS:-8}"
 
 INVOCATION="$0${*:+ $*}"
 START_DIR="$PWD"
@@ -36,8 +41,23 @@ source "$BENCH_DIR/lib.sh"
 [[ "$CONNECTIONS" =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
 [[ "$THREADS" =~ ^[1-9][0-9]*$ ]] || die "THREADS must be a positive integer (got '$THREADS')"
 (( THREADS <= CONNECTIONS )) || THREADS="$CONNECTIONS" # wrk needs connections >= threads
+[[ "$PROFILE" == 0 || "$PROFILE" == 1 ]] || die "PROFILE must be 0 or 1 (got '$PROFILE')"
+[[ "$PROFILE_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "PROFILE_SECONDS must be a positive integer (got '$PROFILE_SECONDS')"
+read -r -a SCENARIOS <<<"$SCENARIOS_ENV"
+for sc in "${SCENARIOS[@]}"; do
+	case "$sc" in nomatch | sync | async) ;; *) die "SCENARIOS: unknown scenario '$sc' (nomatch, sync, async)" ;; esac
+done
+((${#SCENARIOS[@]} > 0)) || die "SCENARIOS is empty"
 parse_backends
-TARGETS=(plain "${BACKEND_LIST[@]}")
+# Each backend has a server with durability sync (named after it, used by
+# the no-match and sync scenarios) and, if the async scenario runs, one
+# with durability async (<backend>-async).
+MODULE_TARGETS=()
+for b in "${BACKEND_LIST[@]}"; do
+	[[ " ${SCENARIOS[*]} " == *" nomatch "* || " ${SCENARIOS[*]} " == *" sync "* ]] && MODULE_TARGETS+=("$b")
+	[[ " ${SCENARIOS[*]} " == *" async "* ]] && MODULE_TARGETS+=("$b-async")
+done
+TARGETS=(plain "${MODULE_TARGETS[@]}")
 
 WORK_PREFIX=caddy-webhooks-bench
 KEPT_WHAT="configs, logs, wrk outputs"
@@ -112,6 +132,8 @@ log "upstream: 127.0.0.1:$UP_PORT (pid $UP_PID)"
 # write_caddyfile TARGET: plain, or the module on the storage backend of that name.
 write_caddyfile() {
 	local name=$1 port=${T_PORT[$1]} admin=${T_ADMIN[$1]} with_module=1 dir="$WORK/$1"
+	local backend=${1%-async} durability=sync
+	[[ $name != *-async ]] || durability=async
 	[[ $name != plain ]] || with_module=0
 	mkdir -p "$dir/caddy-data" "$dir/xdg-data" "$dir/xdg-config"
 	{
@@ -123,8 +145,10 @@ write_caddyfile() {
 		printf '\tlog {\n\t\tlevel ERROR\n\t}\n'
 		if [[ $with_module == 1 ]]; then
 			printf '\twebhooks {\n'
-			storage_block "$name" "$dir" | sed 's/^/\t/'
-			printf '\t\tdurability sync\n'
+			# Two servers on one NATS cluster keep apart with their own prefix.
+			storage_block "$backend" "$dir" | sed 's/^/\t/' |
+				if [[ $backend == nats ]]; then sed "s/^\(\t*\)\(replicas .*\)$/\1\2\n\1prefix bench_${durability}/"; else cat; fi
+			printf '\t\tdurability %s\n' "$durability"
 			printf '\t}\n'
 		fi
 		printf '}\n\n'
@@ -158,7 +182,7 @@ done
 
 # Smoke test: every proxy answers both routes as the upstream does.
 ORDER_BODY='{"site":"site-1","items":[{"sku":"SKU-001","quantity":2}]}'
-for target in "${BACKEND_LIST[@]}"; do
+for target in "${MODULE_TARGETS[@]}"; do
 	wait_module_stores "$target" "${T_PORT[$target]}" "${T_ADMIN[$target]}" "${T_PID[$target]}" "$WORK/$target/caddy.log" "$ORDER_BODY"
 done
 for target in "${TARGETS[@]}"; do
@@ -177,7 +201,7 @@ log ""
 log "== environment"
 log "command:     $INVOCATION   (cwd $START_DIR)"
 log "backends:    ${BACKEND_LIST[*]}$(has_backend nats && echo "  (nats: $NATS_NODES local servers, replicas $NATS_NODES, sync_interval: always, on the same cores)")"
-log "settings:    ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS WARMUP=$WARMUP WRK_TIMEOUT=$WRK_TIMEOUT"
+log "settings:    ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS WARMUP=$WARMUP WRK_TIMEOUT=$WRK_TIMEOUT SCENARIOS=\"${SCENARIOS[*]}\" PROFILE=$PROFILE"
 log "nproc:       $(nproc)"
 log "cpu:         $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
 log "kernel:      $(uname -srm)"
@@ -191,10 +215,17 @@ log "load avg:    $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------------------
 # Benchmark.
 
-SCENARIOS=(nomatch match)
-declare -A S_LABEL=([nomatch]="no-match GET /api/products/123" [match]="match POST /api/orders (sync)")
-declare -A S_PATH=([nomatch]="/api/products/123" [match]="/api/orders")
-declare -A S_SCRIPT=([nomatch]="" [match]="$BENCH_DIR/post.lua")
+declare -A S_LABEL=([nomatch]="no-match GET /api/products/123" [sync]="match POST /api/orders (sync)" [async]="match POST /api/orders (async)")
+declare -A S_PATH=([nomatch]="/api/products/123" [sync]="/api/orders" [async]="/api/orders")
+declare -A S_SCRIPT=([nomatch]="" [sync]="$BENCH_DIR/post.lua" [async]="$BENCH_DIR/post.lua")
+declare -A S_TARGET_OF=([nomatch]="" [sync]="" [async]="-async") # suffix of each backend's server
+declare -A S_MIN=([nomatch]=0.98 [sync]=0.80 [async]=0.95)        # the targets: ratio to plain at least
+# scenario_targets SCENARIO: plain, then the server of each backend it measures.
+scenario_targets() {
+	local b
+	echo plain
+	for b in "${BACKEND_LIST[@]}"; do echo "$b${S_TARGET_OF[$1]}"; done
+}
 declare -A RPS=()      # "scenario:target" -> space-separated req/s per round
 declare -A EV_START=() SK_START=() # target -> its counters when the scenario starts
 declare -A MOD_REQS=() # "scenario:target" -> requests completed by wrk against that module (warm-up included)
@@ -258,12 +289,12 @@ check_events() {
 		return
 	fi
 	delta=$((ev_end - ev_start))
-	if [[ $scenario == match ]]; then
+	if [[ $scenario != nomatch ]]; then
 		log "events recorded by $target: $delta (wrk completed $reqs POSTs against it)"
 		if ((delta == 0)); then
 			FAILED=1
 			warn "$target recorded no events in the match scenario: its numbers measure nothing"
-		elif ((delta < reqs)); then
+		elif ((delta < reqs)) && [[ $scenario == sync ]]; then
 			warn "$target: fewer events ($delta) than completed 201 responses ($reqs): with durability sync every one should have an event"
 		fi
 	elif ((delta != 0)); then
@@ -271,73 +302,102 @@ check_events() {
 	fi
 }
 
+# profile_target SCENARIO TARGET: one more wrk run on TARGET (not counted)
+# with a CPU profile of its Caddy, and its top entries.
+profile_target() {
+	local scenario=$1 target=$2 f="$WORK/profiles/$1-$2.pb" pid
+	mkdir -p "$WORK/profiles"
+	KEEP_TMP=1
+	wrk_cmd "$scenario" "$target" "$((PROFILE_SECONDS + 2))s"
+	"${WRK_CMD[@]}" >"$WORK/wrk/$scenario-$target-profile.txt" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	sleep 1
+	curl -fsS -o "$f" "http://127.0.0.1:${T_ADMIN[$target]}/debug/pprof/profile?seconds=$PROFILE_SECONDS" ||
+		warn "profiling $target failed"
+	wait "$pid" || true
+	forget_pid "$pid"
+	[[ -s $f ]] || return 0
+	log "== CPU profile of $target, $scenario scenario (${PROFILE_SECONDS}s): go tool pprof -top -nodecount=25 $CADDY $f"
+	go tool pprof -top -nodecount=25 "$CADDY" "$f" 2>/dev/null | sed 's/^/    /' | while IFS= read -r l; do log "$l"; done
+}
+
 log ""
 log "== wrk command lines"
 for scenario in "${SCENARIOS[@]}"; do
-	for target in "${TARGETS[@]}"; do
+	mapfile -t ST < <(scenario_targets "$scenario")
+	for target in "${ST[@]}"; do
 		wrk_cmd "$scenario" "$target" "$DURATION"
-		log "$(printf '%-9s %-7s %s' "$scenario" "$target" "${WRK_CMD[*]}")"
+		log "$(printf '%-9s %-13s %s' "$scenario" "$target" "${WRK_CMD[*]}")"
 	done
 done
 
 for scenario in "${SCENARIOS[@]}"; do
 	log ""
 	log "== scenario: ${S_LABEL[$scenario]}"
-	for target in "${BACKEND_LIST[@]}"; do
+	mapfile -t ST < <(scenario_targets "$scenario")
+	for target in "${ST[@]:1}"; do
 		MOD_REQS[$scenario:$target]=0
 		EV_START[$target]="$(events_total "$target")"
 		SK_START[$target]="$(skipped_total "$target")"
 	done
 	if [[ "$WARMUP" != 0 && "$WARMUP" != 0s ]]; then
-		for target in "${TARGETS[@]}"; do
+		for target in "${ST[@]}"; do
 			run_wrk "$scenario" "$target" "$WARMUP" "$WORK/wrk/$scenario-$target-warmup.txt"
 			[[ $target == plain ]] || MOD_REQS[$scenario:$target]=$((MOD_REQS[$scenario:$target] + LAST_REQS))
-			log "$(printf 'warm-up      %-7s %10.2f req/s' "$target" "$LAST_RPS")"
+			log "$(printf 'warm-up      %-13s %10.2f req/s' "$target" "$LAST_RPS")"
 		done
 	fi
 	for ((r = 1; r <= ROUNDS; r++)); do
-		for target in "${TARGETS[@]}"; do
+		for target in "${ST[@]}"; do
 			run_wrk "$scenario" "$target" "$DURATION" "$WORK/wrk/$scenario-$target-$r.txt"
 			[[ $target == plain ]] || MOD_REQS[$scenario:$target]=$((MOD_REQS[$scenario:$target] + LAST_REQS))
 			RPS[$scenario:$target]="${RPS[$scenario:$target]:-} $LAST_RPS"
-			log "$(printf 'round %d/%d    %-7s %10.2f req/s' "$r" "$ROUNDS" "$target" "$LAST_RPS")"
+			log "$(printf 'round %d/%d    %-13s %10.2f req/s' "$r" "$ROUNDS" "$target" "$LAST_RPS")"
 		done
 	done
 
 	# Check that each module did what it is being measured for.
-	for target in "${BACKEND_LIST[@]}"; do
+	for target in "${ST[@]:1}"; do
 		check_events "$scenario" "$target" "${EV_START[$target]}" "${SK_START[$target]}"
 	done
+	[[ $PROFILE == 0 ]] || for target in "${ST[@]:1}"; do profile_target "$scenario" "$target"; done
 done
 
 # ---------------------------------------------------------------------------
 # Results.
 
 ratio() { awk -v p="$1" -v m="$2" 'BEGIN { if (p > 0) printf "%.3f", m / p; else print "n/a" }'; }
+# verdict RATIO MIN: "met" or "MISSED".
+verdict() { awk -v r="$1" -v min="$2" 'BEGIN { if (r != "n/a" && r + 0 >= min + 0) print "met"; else print "MISSED" }'; }
 
 log ""
-log "== results (median of $ROUNDS rounds of $DURATION, wrk -t$THREADS -c$CONNECTIONS, alternating $(IFS=/; echo "${TARGETS[*]}"))"
-line="$(printf '%-34s %14s' "scenario" "plain req/s")"
-for b in "${BACKEND_LIST[@]}"; do line+="$(printf ' %14s %14s' "$b req/s" "$b/plain")"; done
+log "== results (median of $ROUNDS rounds of $DURATION, wrk -t$THREADS -c$CONNECTIONS, alternating plain and the module's servers)"
+line="$(printf '%-34s %8s %12s' "scenario" "target" "plain req/s")"
+for b in "${BACKEND_LIST[@]}"; do line+="$(printf ' %12s %9s %7s' "$b req/s" "$b/plain" "")"; done
 log "$line"
 for scenario in "${SCENARIOS[@]}"; do
 	# shellcheck disable=SC2086 # word splitting of the per-round lists is intended
 	p="$(median ${RPS[$scenario:plain]})"
-	line="$(printf '%-34s %14s' "${S_LABEL[$scenario]}" "$p")"
+	line="$(printf '%-34s %8s %12s' "${S_LABEL[$scenario]}" ">= ${S_MIN[$scenario]}" "$p")"
 	for b in "${BACKEND_LIST[@]}"; do
+		t="$b${S_TARGET_OF[$scenario]}"
 		# shellcheck disable=SC2086
-		m="$(median ${RPS[$scenario:$b]})"
-		line+="$(printf ' %14s %14s' "$m" "$(ratio "$p" "$m")")"
+		m="$(median ${RPS[$scenario:$t]})"
+		rt="$(ratio "$p" "$m")"
+		line+="$(printf ' %12s %9s %7s' "$m" "$rt" "$(verdict "$rt" "${S_MIN[$scenario]}")")"
 	done
 	log "$line"
 done
 log ""
 log "per round (req/s):"
 for scenario in "${SCENARIOS[@]}"; do
-	for target in "${TARGETS[@]}"; do
-		log "$(printf '  %-9s %-7s %s' "$scenario" "$target:" "${RPS[$scenario:$target]# }")"
+	mapfile -t ST < <(scenario_targets "$scenario")
+	for target in "${ST[@]}"; do
+		log "$(printf '  %-9s %-14s %s' "$scenario" "$target:" "${RPS[$scenario:$target]# }")"
 	done
 done
+[[ $PROFILE == 0 ]] || log "CPU profiles: $WORK/profiles/ (kept: go tool pprof -top $CADDY <file>)"
 
 if ((FAILED)); then
 	die "at least one check failed (non-2xx responses, socket errors, or no events recorded): see the warnings above"
