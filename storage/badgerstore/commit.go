@@ -14,12 +14,14 @@ import (
 )
 
 // Group commit: the commits of concurrent requests are written by one
-// goroutine, the committer, in one transaction and covered by one fsync.
+// goroutine, the committer, in one transaction, and made durable by
+// another, the syncer, with one fsync for every batch written meanwhile.
 // Under load this is what bounds a synced request's wait: a commit made
 // by itself waits for Badger's write goroutine (a new transaction waits
 // until every earlier one is applied) and then for the fsyncs queued
 // before its own, one after the other; in a batch it waits for one of
-// each, shared with every request that came meanwhile.
+// each, shared with every request that came meanwhile, and the next batch
+// is written while this one is synced.
 const (
 	// commitQueue is how many commits may wait for the committer; beyond
 	// it, Commit waits for room (asynchronous ones included).
@@ -29,6 +31,8 @@ const (
 	// refuses is written again one commit at a time.
 	maxBatchCommits = 256
 	maxBatchBytes   = 1 << 20
+	// syncQueue is how many written batches may wait for the syncer.
+	syncQueue = 64
 )
 
 // pending is a Commit waiting for the committer.
@@ -114,10 +118,16 @@ func commitSize(events []webhook.Event, snaps []webhook.Snapshot, subs int) int 
 	return n
 }
 
+// written is a batch written, for the syncer.
+type written struct {
+	batch []*pending // those that wait for the fsync
+	notes dueNotes
+}
+
 // runCommitter writes the queued commits in batches until the queue is
-// closed (Close) and drained.
+// closed (Close) and drained; then it stops the syncer.
 func (s *Store) runCommitter() {
-	defer close(s.committerDone)
+	defer close(s.syncQ)
 	batch := make([]*pending, 0, maxBatchCommits)
 	for p := range s.commitQ {
 		batch = append(batch[:0], p)
@@ -140,9 +150,41 @@ func (s *Store) runCommitter() {
 	}
 }
 
+// runSyncer makes the written batches durable, one fsync for all those
+// waiting, until the committer stops.
+func (s *Store) runSyncer() {
+	defer close(s.committerDone)
+	for w := range s.syncQ {
+		ws := []written{w}
+	gather:
+		for {
+			select {
+			case more, ok := <-s.syncQ:
+				if !ok {
+					break gather
+				}
+				ws = append(ws, more)
+			default:
+				break gather
+			}
+		}
+		err := s.syncCommitted()
+		if err != nil {
+			err = fmt.Errorf("syncing events: %w", err)
+		}
+		for _, w := range ws {
+			if err == nil {
+				s.noteDue(w.notes) // once durable, as the clients' responses
+			}
+			for _, p := range w.batch {
+				p.finish(err)
+			}
+		}
+	}
+}
+
 // commitBatch writes a batch in one transaction, tells the commits that
-// do not wait for an fsync, makes it durable if one of them needs it, and
-// tells the others.
+// do not wait for an fsync, and hands the others to the syncer.
 func (s *Store) commitBatch(batch []*pending) {
 	notes, err := s.writeBatch(batch)
 	if errors.Is(err, badger.ErrTxnTooBig) && len(batch) > 1 {
@@ -157,33 +199,19 @@ func (s *Store) commitBatch(batch []*pending) {
 		}
 		return
 	}
-	syncs := false
+	var syncs []*pending
 	for _, p := range batch {
 		if p.wantsSync() {
-			syncs = true
+			syncs = append(syncs, p)
 			continue
 		}
 		p.finish(nil)
 	}
-	if !syncs {
+	if len(syncs) == 0 {
 		s.noteDue(notes)
 		return
 	}
-	if err := s.syncCommitted(); err != nil {
-		err = fmt.Errorf("syncing events: %w", err)
-		for _, p := range batch {
-			if p.wantsSync() {
-				p.finish(err)
-			}
-		}
-		return
-	}
-	s.noteDue(notes) // once durable, as the clients' responses
-	for _, p := range batch {
-		if p.wantsSync() {
-			p.finish(nil)
-		}
-	}
+	s.syncQ <- written{batch: syncs, notes: notes}
 }
 
 // writeBatch writes the batch's events, their deliveries and snapshots in

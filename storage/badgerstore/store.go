@@ -45,9 +45,10 @@ type Store struct {
 	db  *badger.DB
 	dir string
 
-	// commitQ feeds the committer (commit.go), which ends, once Close has
-	// closed it and it is drained, by closing committerDone.
+	// commitQ feeds the committer (commit.go), and syncQ its syncer; once
+	// Close has closed commitQ, both drain, and committerDone is closed.
 	commitQ       chan *pending
+	syncQ         chan written
 	committerDone chan struct{}
 
 	commits  atomic.Uint64 // commits made that want to be durable
@@ -163,12 +164,13 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, explainKeyMismatch(opts.Dir, opts.EncryptionKey, err))
 	}
 	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1), space: space, logger: opts.Logger,
-		commitQ: make(chan *pending, commitQueue), committerDone: make(chan struct{})}
+		commitQ: make(chan *pending, commitQueue), syncQ: make(chan written, syncQueue), committerDone: make(chan struct{})}
 	if err := s.refreshSubscriptions(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
 	}
 	go s.runCommitter()
+	go s.runSyncer()
 	return s, nil
 }
 
