@@ -114,12 +114,12 @@ func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, id stri
 	}
 	if ev == nil {
 		d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-		seq, err := s.putDelivery(ctx, d, st.rev)
+		seq, err := s.putDelivery(ctx, d, st)
 		return nil, seq, err
 	}
 	until := now.Add(lease)
 	d.NextAttemptAt = &until
-	seq, err := s.putDelivery(ctx, d, st.rev)
+	seq, err := s.putDelivery(ctx, d, st)
 	if err != nil {
 		return nil, 0, err
 	}

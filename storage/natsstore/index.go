@@ -33,10 +33,11 @@ type dueIndex struct {
 	bySub   map[string]map[string]*pending
 	subOf   map[string]string // delivery id → subscription id
 	ready   bool              // the watch caught up with the ledger at start
+	tally   *tally            // the counts of events and finished deliveries
 }
 
 func newDueIndex() *dueIndex {
-	return &dueIndex{applied: newProgress(), bySub: map[string]map[string]*pending{}, subOf: map[string]string{}}
+	return &dueIndex{applied: newProgress(), bySub: map[string]map[string]*pending{}, subOf: map[string]string{}, tally: newTally()}
 }
 
 // put records a pending delivery; it says whether the delivery is new or
@@ -164,7 +165,7 @@ func watchLedger(ctx context.Context, js jetstream.JetStream, prefix string, wak
 		if err != nil {
 			return
 		}
-		if x.apply(m.Subject()[len(pre):], m.Headers(), logger) && x.isReady() {
+		if x.apply(m.Subject()[len(pre):], m.Headers(), meta.Sequence.Stream, meta.Timestamp, logger) && x.isReady() {
 			wake()
 		}
 		x.applied.advance(meta.Sequence.Stream)
@@ -186,17 +187,28 @@ func watchLedger(ctx context.Context, js jetstream.JetStream, prefix string, wak
 	return x, func() { cc.Stop(); <-cc.Closed() }, nil
 }
 
-// apply records one record of the ledger (key without the prefix); it
-// says whether a delivery became due earlier.
-func (x *dueIndex) apply(key string, h nats.Header, logger *zap.Logger) bool {
+// apply records one record of the ledger (key without the prefix),
+// stored at seq and ts; it says whether a delivery became due earlier.
+func (x *dueIndex) apply(key string, h nats.Header, seq uint64, ts time.Time, logger *zap.Logger) bool {
 	kind, rest, _ := strings.Cut(key, ".")
 	switch {
 	case kind == "e" && !isMarker(h):
+		x.tally.add(kindEvent, expiry(ts, h), seq)
 		return x.applyEvent(rest, h, logger)
 	case kind == "d":
 		sub, id, _ := strings.Cut(rest, ".")
-		if isMarker(h) || h.Get(hdrStatus) != webhook.Pending {
+		if isMarker(h) {
 			x.remove(id)
+			return false
+		}
+		if w := h.Get(hdrWas); w != "" {
+			x.tally.replaced(w)
+		}
+		if k, finished := kindOf(h.Get(hdrStatus)); finished || h.Get(hdrStatus) != webhook.Pending {
+			x.remove(id)
+			if finished {
+				x.tally.add(k, expiry(ts, h), seq)
+			}
 			return false
 		}
 		subID, err := subID(sub)

@@ -22,6 +22,7 @@ const (
 	hdrName   = "Wh-Event"  // an event's name
 	hdrStatus = "Wh-Status" // a delivery's status
 	hdrDue    = "Wh-Due"    // a pending delivery's due time (Unix ns)
+	hdrWas    = "Wh-Was"    // the finished delivery record a write replaces: "<status> <expiry> <sequence>" (tally.go)
 
 	hdrKVOp        = "KV-Operation"
 	hdrExpectedSeq = "Nats-Expected-Last-Subject-Sequence"
