@@ -32,6 +32,7 @@ func (s *Store) Commit(ctx context.Context, events []webhook.Event, snaps []webh
 		if err != nil {
 			return err
 		}
+		s.recent.committed(events, time.Now(), set.Retention) // a claim sends them: see recent
 		if set.Durability == webhook.Async && len(snaps) == 0 {
 			s.commitAsync(events, msgs, set)
 			return nil

@@ -114,25 +114,33 @@ func (s *Store) UpdateDelivery(ctx context.Context, id string, fn func(*webhook.
 	return out, err
 }
 
+// updateDelivery starts from what this node last wrote of the delivery
+// (a claim), else reads it; a conflict reads it again.
 func (s *Store) updateDelivery(ctx context.Context, id string, fn func(*webhook.Delivery) error) (*webhook.Delivery, error) {
+	st, kept := s.recent.record(id)
 	for {
-		st, err := s.readDelivery(ctx, id)
-		if err != nil {
-			return nil, err
+		if !kept {
+			var err error
+			if st, err = s.readDelivery(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		if err := fn(st.d); err != nil {
 			return nil, err
 		}
 		seq, err := s.putDelivery(ctx, st.d, st)
 		if errors.Is(err, errConflict) {
+			s.recent.forget(id)
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("%w (after a write conflict)", err)
 			}
+			kept = false
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
+		s.recent.wrote(st.d, seq)
 		return st.d, s.index.applied.wait(ctx, seq)
 	}
 }

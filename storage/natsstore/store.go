@@ -38,6 +38,7 @@ type Store struct {
 
 	subs   *subsCache
 	index  *dueIndex
+	recent *recent
 	locks  *keyLocks
 	health *healthState
 	view   clusterView
@@ -114,7 +115,7 @@ func start(cfg settings, logger *zap.Logger, nc *nats.Conn, onHealth func(webhoo
 	}
 	s := &Store{
 		cfg: cfg, logger: logger, nc: nc, js: js, ledger: ledger, b: b,
-		locks: newKeyLocks(), wakeC: make(chan struct{}, 1),
+		locks: newKeyLocks(), recent: newRecent(), wakeC: make(chan struct{}, 1),
 	}
 	s.closing, s.close = context.WithCancel(context.Background())
 	s.health = newHealthState(onHealth)

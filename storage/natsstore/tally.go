@@ -172,7 +172,9 @@ func (t *tally) trim() {
 }
 
 // expiry is the second from which a record stored at ts with headers h is
-// gone, rounded up (0: never): its storage time plus its Nats-TTL.
+// gone (0: never): its storage time plus its Nats-TTL, rounded down, so
+// that a count does not outlive the record (the servers remove it a
+// moment after its TTL).
 func expiry(ts time.Time, h nats.Header) int64 {
 	v := h.Get(hdrTTL)
 	if v == "" {
@@ -189,12 +191,7 @@ func expiry(ts time.Time, h nats.Header) int64 {
 	if d <= 0 {
 		return 0
 	}
-	at := ts.Add(d)
-	sec := at.Unix()
-	if at.Nanosecond() > 0 {
-		sec++
-	}
-	return sec
+	return ts.Add(d).Unix()
 }
 
 // was is the Wh-Was header of a write that replaces a finished delivery

@@ -189,7 +189,7 @@ func TestTally(t *testing.T) {
 	if x.counted.base != 128 || !x.counted.has(130) {
 		t.Errorf("counted sequences from %d (has 130: %v), want trimmed to 128, below the oldest alive", x.counted.base, x.counted.has(130))
 	}
-	if expiry(clock, nats.Header{}) != 0 || expiry(time.Unix(5, 1), nats.Header{hdrTTL: {"60"}}) != 66 {
-		t.Error("expiry: no TTL is never; a TTL in plain seconds, rounded up")
+	if expiry(clock, nats.Header{}) != 0 || expiry(time.Unix(5, 1), nats.Header{hdrTTL: {"60"}}) != 65 {
+		t.Error("expiry: no TTL is never; a TTL in plain seconds, rounded down")
 	}
 }
