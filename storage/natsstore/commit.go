@@ -212,8 +212,10 @@ func (s *Store) publishRetried(ctx context.Context, msgs []batchMsg) (uint64, er
 	deadline := time.Now().Add(failoverWait)
 	for {
 		try, cancel := context.WithTimeout(ctx, publishTry)
-		seq, err := s.publishBatch(try, msgs)
+		start := time.Now()
+		seq, err := s.group.write(try, msgs)
 		cancel()
+		observePublish(start, err)
 		switch {
 		case err == nil:
 			return seq, nil

@@ -84,7 +84,9 @@ func (s *Store) putDelivery(ctx context.Context, d *webhook.Delivery, read store
 	} else {
 		withTTL(h, s.config().Retention)
 	}
-	seq, err := s.publish(ctx, s.subject(deliveryKey(d.SubscriptionID, d.ID)), data, h)
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	seq, err := s.group.write(ctx, []batchMsg{{subject: s.subject(deliveryKey(d.SubscriptionID, d.ID)), data: data, h: h}})
 	if errors.Is(err, errConflict) {
 		return 0, err
 	}
@@ -217,7 +219,9 @@ func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, ev
 			h := nats.Header{hdrStatus: {webhook.Pending}, hdrDue: {unixNano(due)}}
 			msgs[i] = batchMsg{subject: s.subject(deliveryKey(sub.ID, d.ID)), data: data, h: h}
 		}
+		start := time.Now()
 		seq, err := s.publishBatch(ctx, msgs)
+		observePublish(start, err)
 		if err != nil {
 			return natsError("storing the replayed deliveries", err)
 		}

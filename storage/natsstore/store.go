@@ -39,6 +39,7 @@ type Store struct {
 	subs   *subsCache
 	index  *dueIndex
 	recent *recent
+	group  group // see group.go
 	locks  *keyLocks
 	health *healthState
 	view   clusterView
@@ -118,6 +119,7 @@ func start(cfg settings, logger *zap.Logger, nc *nats.Conn, onHealth func(webhoo
 		locks: newKeyLocks(), recent: newRecent(), wakeC: make(chan struct{}, 1),
 	}
 	s.closing, s.close = context.WithCancel(context.Background())
+	s.group.s = s
 	s.health = newHealthState(onHealth)
 	if err := s.startFollowing(ctx); err != nil {
 		s.stopAll()
