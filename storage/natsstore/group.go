@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -23,7 +24,8 @@ type group struct {
 	s        *Store
 	mu       sync.Mutex
 	queue    []*groupWrite
-	flushing int // flushers running
+	flushing int          // flushers running
+	batches  atomic.Int64 // combined batches sent, for the tests
 }
 
 // groupWrite is one write waiting in a group.
@@ -46,8 +48,7 @@ const (
 )
 
 // write sends msgs all or nothing, with the writes queued with it, and
-// returns the sequence of the batch's last message (at least that of
-// msgs' last). ctx bounds the wait; a write given up on may still be made.
+// returns the sequence of msgs' last message. ctx bounds the wait; a write given up on may still be made.
 func (g *group) write(ctx context.Context, msgs []batchMsg) (uint64, error) {
 	w := &groupWrite{ctx: ctx, msgs: msgs, done: make(chan struct{})}
 	g.mu.Lock()
@@ -115,11 +116,16 @@ func (g *group) send(ws []*groupWrite) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), publishTry)
 	defer context.AfterFunc(g.s.closing, cancel)()
+	g.batches.Add(1)
 	seq, err := g.s.publishBatch(ctx, all)
 	cancel()
 	if err == nil && seq > 0 {
+		// A batch's messages take consecutive sequences: each write's
+		// last is the batch's last less the messages after it.
+		after := uint64(len(all))
 		for _, w := range live {
-			w.finish(seq, nil)
+			after -= uint64(len(w.msgs))
+			w.finish(seq-after, nil)
 		}
 		return
 	}
