@@ -244,8 +244,8 @@ func (b *seqSet) set(seq uint64) {
 		b.base = start
 	}
 	i := (seq - b.base) / 64
-	if need := int(i) + 1 - len(b.words); need > 0 {
-		b.words = append(b.words, make([]uint64, need)...)
+	if n := uint64(len(b.words)); i >= n {
+		b.words = append(b.words, make([]uint64, i+1-n)...)
 	}
 	b.words[i] |= 1 << (seq % 64)
 }
