@@ -34,11 +34,14 @@ func (s *Store) Claim(ctx context.Context, now time.Time, lease time.Duration, b
 			if len(claims) >= budget || sub == nil || !s.owns(ctx, w.SubID) {
 				continue
 			}
-			due, n := s.index.due(w.SubID, now)
+			most := min(w.Max, budget-len(claims))
+			// Some of the due ones may be claimed meanwhile (the index
+			// lags a little): read more than most.
+			due, n := s.index.due(w.SubID, now, 2*most+claimParallel)
 			if !n.IsZero() && (next.IsZero() || n.Before(next)) {
 				next = n
 			}
-			got, seq, err := s.claimSub(ctx, sub, due, min(w.Max, budget-len(claims)), now, lease)
+			got, seq, err := s.claimSub(ctx, sub, due, most, now, lease)
 			claims, last = append(claims, got...), max(last, seq)
 			if err != nil {
 				return err
@@ -67,8 +70,8 @@ func (s *Store) claimSub(ctx context.Context, sub *webhook.Subscription, due []p
 		tries := make([]claimTry, n)
 		var wg sync.WaitGroup
 		for j := range tries {
-			id := due[i+j].id
-			wg.Go(func() { tries[j].c, tries[j].seq, tries[j].err = s.claimOne(ctx, sub, id, now, lease) })
+			p := due[i+j]
+			wg.Go(func() { tries[j].c, tries[j].seq, tries[j].err = s.claimOne(ctx, sub, p, now, lease) })
 		}
 		wg.Wait()
 		i += n
@@ -98,9 +101,12 @@ type claimTry struct {
 }
 
 // claimOne claims a delivery if it is still pending and due; one whose
-// event expired is cancelled instead.
-func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, id string, now time.Time, lease time.Duration) (*webhook.Claim, uint64, error) {
-	st, err := s.readDelivery(ctx, id)
+// event expired is cancelled instead. An implied delivery is created at
+// revision 0 without a read (it fails as a conflict if a record exists);
+// a recorded one is taken from what this node last wrote of it, else read.
+// Its event comes from this node's recent commits, else is read.
+func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, p pending, now time.Time, lease time.Duration) (*webhook.Claim, uint64, error) {
+	st, err := s.claimable(ctx, p)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -108,22 +114,39 @@ func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, id stri
 	if d.Status != webhook.Pending || d.NextAttemptAt == nil || d.NextAttemptAt.After(now) {
 		return nil, 0, nil // the index was behind: claimed or finished meanwhile
 	}
-	ev, err := s.readEvent(ctx, d.EventID)
-	if err != nil {
-		return nil, 0, err
+	ev := s.recent.event(d.EventID, time.Now())
+	if ev == nil {
+		if ev, err = s.readEvent(ctx, d.EventID); err != nil {
+			return nil, 0, err
+		}
 	}
 	if ev == nil {
 		d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-		seq, err := s.putDelivery(ctx, d, st.rev)
+		seq, err := s.putDelivery(ctx, d, st)
 		return nil, seq, err
 	}
 	until := now.Add(lease)
 	d.NextAttemptAt = &until
-	seq, err := s.putDelivery(ctx, d, st.rev)
+	seq, err := s.putDelivery(ctx, d, st)
+	if errors.Is(err, errConflict) {
+		s.recent.forget(d.ID)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
+	s.recent.wrote(d, seq)
 	return &webhook.Claim{Delivery: d, Event: ev, Sub: sub}, seq, nil
+}
+
+// claimable is the delivery an index entry stands for, to claim.
+func (s *Store) claimable(ctx context.Context, p pending) (stored, error) {
+	if !p.recorded {
+		return stored{d: implied(&p)}, nil
+	}
+	if st, ok := s.recent.record(p.id); ok {
+		return st, nil
+	}
+	return s.readDelivery(ctx, p.id)
 }
 
 // readEvent reads an event, nil when it expired.

@@ -32,6 +32,7 @@ func (s *Store) Commit(ctx context.Context, events []webhook.Event, snaps []webh
 		if err != nil {
 			return err
 		}
+		s.recent.committed(events, time.Now(), set.Retention) // a claim sends them: see recent
 		if set.Durability == webhook.Async && len(snaps) == 0 {
 			s.commitAsync(events, msgs, set)
 			return nil
@@ -211,8 +212,10 @@ func (s *Store) publishRetried(ctx context.Context, msgs []batchMsg) (uint64, er
 	deadline := time.Now().Add(failoverWait)
 	for {
 		try, cancel := context.WithTimeout(ctx, publishTry)
-		seq, err := s.publishBatch(try, msgs)
+		start := time.Now()
+		seq, err := s.group.write(try, msgs)
 		cancel()
+		observePublish(start, err)
 		switch {
 		case err == nil:
 			return seq, nil

@@ -20,6 +20,7 @@ import (
 type stored struct {
 	d   *webhook.Delivery
 	rev uint64
+	was string // the record's Wh-Was for the write that replaces it (tally.go)
 }
 
 // implied is the delivery that an index entry stands for before its
@@ -58,19 +59,23 @@ func (s *Store) readDelivery(ctx context.Context, id string) (stored, error) {
 	if err := json.Unmarshal(m.Data, d); err != nil {
 		return stored{}, fmt.Errorf("storage nats: decoding delivery %s: %w", id, err)
 	}
-	return stored{d: d, rev: m.Sequence}, nil
+	return stored{d: d, rev: m.Sequence, was: was(d.Status, expiry(m.Time, m.Header), m.Sequence)}, nil
 }
 
-// putDelivery writes a delivery if its record's revision is still rev
-// (0: none yet), with the headers the due index reads; a finished one
-// expires after the retention. A lost race is errConflict.
-func (s *Store) putDelivery(ctx context.Context, d *webhook.Delivery, rev uint64) (uint64, error) {
+// putDelivery writes a delivery if its record is still the one read (its
+// revision; 0: none yet), with the headers the due index and the tally
+// read; a finished one expires after the retention. A lost race is
+// errConflict.
+func (s *Store) putDelivery(ctx context.Context, d *webhook.Delivery, read stored) (uint64, error) {
 	data, err := json.Marshal(d)
 	if err != nil {
 		return 0, fmt.Errorf("storage nats: encoding delivery %s: %w", d.ID, err)
 	}
-	h := expectSeq(rev)
+	h := expectSeq(read.rev)
 	h.Set(hdrStatus, d.Status)
+	if read.was != "" {
+		h.Set(hdrWas, read.was)
+	}
 	if d.Status == webhook.Pending {
 		if d.NextAttemptAt == nil {
 			return 0, fmt.Errorf("storage nats: delivery %s: pending without a due time", d.ID)
@@ -79,7 +84,9 @@ func (s *Store) putDelivery(ctx context.Context, d *webhook.Delivery, rev uint64
 	} else {
 		withTTL(h, s.config().Retention)
 	}
-	seq, err := s.publish(ctx, s.subject(deliveryKey(d.SubscriptionID, d.ID)), data, h)
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	seq, err := s.group.write(ctx, []batchMsg{{subject: s.subject(deliveryKey(d.SubscriptionID, d.ID)), data: data, h: h}})
 	if errors.Is(err, errConflict) {
 		return 0, err
 	}
@@ -109,25 +116,33 @@ func (s *Store) UpdateDelivery(ctx context.Context, id string, fn func(*webhook.
 	return out, err
 }
 
+// updateDelivery starts from what this node last wrote of the delivery
+// (a claim), else reads it; a conflict reads it again.
 func (s *Store) updateDelivery(ctx context.Context, id string, fn func(*webhook.Delivery) error) (*webhook.Delivery, error) {
+	st, kept := s.recent.record(id)
 	for {
-		st, err := s.readDelivery(ctx, id)
-		if err != nil {
-			return nil, err
+		if !kept {
+			var err error
+			if st, err = s.readDelivery(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		if err := fn(st.d); err != nil {
 			return nil, err
 		}
-		seq, err := s.putDelivery(ctx, st.d, st.rev)
+		seq, err := s.putDelivery(ctx, st.d, st)
 		if errors.Is(err, errConflict) {
+			s.recent.forget(id)
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("%w (after a write conflict)", err)
 			}
+			kept = false
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
+		s.recent.wrote(st.d, seq)
 		return st.d, s.index.applied.wait(ctx, seq)
 	}
 }
@@ -204,7 +219,9 @@ func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, ev
 			h := nats.Header{hdrStatus: {webhook.Pending}, hdrDue: {unixNano(due)}}
 			msgs[i] = batchMsg{subject: s.subject(deliveryKey(sub.ID, d.ID)), data: data, h: h}
 		}
+		start := time.Now()
 		seq, err := s.publishBatch(ctx, msgs)
+		observePublish(start, err)
 		if err != nil {
 			return natsError("storing the replayed deliveries", err)
 		}

@@ -61,6 +61,18 @@
 // server refuses a batch holding an id it has seen (error 10201), whole,
 // and that refusal is the earlier try's success.
 //
+// Writes made at the same time share a batch (group.go: a group commit):
+// commits, claims and results queued while the node has groupFlushers (4)
+// batches in flight go as one atomic batch (at most 256 messages), so the
+// cluster makes one replicated append for many writes. A combined batch
+// is all or nothing, so each write in it keeps its atomicity; its
+// messages take consecutive sequences, so each write learns its own
+// revision. When the cluster refuses a combined batch (a lost
+// compare-and-set, an event id seen before: the refusal does not say
+// which write), each of its writes is sent again alone and gets its own
+// answer; one that gets no answer fails every write in it, as it would
+// alone.
+//
 // The ledger and the subscriptions bucket are read from their stream
 // leader only: direct gets are turned off, since any replica answers them,
 // perhaps before it has applied a write that was just acknowledged.
@@ -86,8 +98,20 @@
 // the next owner finds them in its index. The index is ready when the
 // watch has caught up with the ledger at start (Open waits for it, up to
 // 30 s); until then Claim returns nothing. QueueDepth is the index's size.
-// Memory: about 250 bytes per pending delivery, on each node. A claim
-// costs three requests (the record, the event, the write).
+// Each subscription's pending deliveries are a heap by due time, so a
+// claim reads the few it takes, whatever the backlog. Memory: about 250
+// bytes per pending delivery, on each node.
+//
+// A claim is one write: an implied delivery is created at revision 0
+// without reading it first (a record that exists makes it a lost
+// compare-and-set), and its event comes from the events this node
+// committed lately (recent, cache.go: the last 8192, past their retention
+// not used), else is read. A result (UpdateDelivery) starts from the
+// record this node's claim wrote, else reads it; a record kept that
+// another node or an admin call changed since fails its compare-and-set
+// and is read again. So a delivery of an event committed on the node that
+// sends it is two writes (claim, result) and no read; one committed on
+// another node adds a read of the event.
 //
 // Every 30 s Claim cancels the pending deliveries of subscriptions absent
 // from the node's cache at two sweeps in a row: a commit on a node that had
@@ -200,9 +224,19 @@
 // servers' storage time: the clocks of nodes and servers may be that far
 // apart) and sorts what it reads by event time in memory. Deliveries
 // reads the subscription's records (d.<sub>.>) and adds its implied
-// deliveries from the index. Count reads the headers of every e. and d.
-// record (as the Badger store reads every key): it is an admin call,
-// linear in the ledger's size.
+// deliveries from the index.
+//
+// Count asks the cluster nothing: the watch of the ledger keeps a tally
+// (tally.go) of the events and of the finished deliveries by status, each
+// by the second its record expires (storage time plus Nats-TTL), dropped
+// when that second comes (the servers' expiry markers do not say what
+// they replace); the pending ones are the index's size. A write that
+// replaces a finished record (a redeliver, an attempt recorded after a
+// cancel) carries Wh-Was: the status, expiry and sequence of the record
+// it replaces, which the tally takes back if it counted that sequence
+// (the watch may never have read it: replaced before the watch reached
+// it). Memory: a bit per ledger sequence from the oldest finished record
+// alive, and a bucket per second in which records expire.
 //
 // # Locks
 //

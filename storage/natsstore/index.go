@@ -1,8 +1,8 @@
 package natsstore
 
 import (
+	"container/heap"
 	"context"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,20 +23,23 @@ type pending struct {
 	// implied by its event (name, created at due), not claimed yet.
 	recorded bool
 	name     string // the event's name, for an implied delivery
+	at       int    // its place in its subscription's queue
 }
 
 // dueIndex is every pending delivery, by subscription, as this node's
-// watch of the ledger follows them.
+// watch of the ledger follows them. Each subscription's are in a heap by
+// due time, so that a claim reads the few it takes, not the whole backlog.
 type dueIndex struct {
 	applied progress
 	mu      sync.Mutex
-	bySub   map[string]map[string]*pending
-	subOf   map[string]string // delivery id → subscription id
-	ready   bool              // the watch caught up with the ledger at start
+	bySub   map[string]*subQueue
+	byID    map[string]*pending
+	ready   bool   // the watch caught up with the ledger at start
+	tally   *tally // the counts of events and finished deliveries
 }
 
 func newDueIndex() *dueIndex {
-	return &dueIndex{applied: newProgress(), bySub: map[string]map[string]*pending{}, subOf: map[string]string{}}
+	return &dueIndex{applied: newProgress(), bySub: map[string]*subQueue{}, byID: map[string]*pending{}, tally: newTally()}
 }
 
 // put records a pending delivery; it says whether the delivery is new or
@@ -44,28 +47,43 @@ func newDueIndex() *dueIndex {
 func (x *dueIndex) put(p *pending) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	m := x.bySub[p.sub]
-	if m == nil {
-		m = map[string]*pending{}
-		x.bySub[p.sub] = m
+	old := x.byID[p.id]
+	if old != nil && old.sub == p.sub {
+		earlier := p.due.Before(old.due)
+		at := old.at
+		*old = *p
+		old.at = at
+		heap.Fix(x.bySub[p.sub], at)
+		return earlier
 	}
-	old := m[p.id]
-	m[p.id], x.subOf[p.id] = p, p.sub
-	return old == nil || p.due.Before(old.due)
+	if old != nil {
+		x.removeLocked(old)
+	}
+	q := x.bySub[p.sub]
+	if q == nil {
+		q = &subQueue{}
+		x.bySub[p.sub] = q
+	}
+	x.byID[p.id] = p
+	heap.Push(q, p)
+	return true
 }
 
 // remove forgets a delivery that is no longer pending.
 func (x *dueIndex) remove(id string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	sub, ok := x.subOf[id]
-	if !ok {
-		return
+	if p, ok := x.byID[id]; ok {
+		x.removeLocked(p)
 	}
-	delete(x.subOf, id)
-	delete(x.bySub[sub], id)
-	if len(x.bySub[sub]) == 0 {
-		delete(x.bySub, sub)
+}
+
+func (x *dueIndex) removeLocked(p *pending) {
+	delete(x.byID, p.id)
+	q := x.bySub[p.sub]
+	heap.Remove(q, p.at)
+	if q.Len() == 0 {
+		delete(x.bySub, p.sub)
 	}
 }
 
@@ -73,42 +91,54 @@ func (x *dueIndex) remove(id string) {
 func (x *dueIndex) lookup(id string) *pending {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if sub, ok := x.subOf[id]; ok {
-		p := *x.bySub[sub][id]
-		return &p
+	if p, ok := x.byID[id]; ok {
+		c := *p
+		return &c
 	}
 	return nil
 }
 
-// due returns a subscription's deliveries due at now, earliest first,
-// and the earliest due time after now (zero: none).
-func (x *dueIndex) due(sub string, now time.Time) ([]pending, time.Time) {
+// due returns up to limit of a subscription's deliveries due at now,
+// earliest first, and, when it saw one, the earliest due time after now
+// (zero otherwise: none, or more are due than limit). It reads about
+// limit entries of the subscription's heap, whatever its size.
+func (x *dueIndex) due(sub string, now time.Time, limit int) ([]pending, time.Time) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	q := x.bySub[sub]
+	if q == nil {
+		return nil, time.Time{}
+	}
 	var out []pending
-	var next time.Time
-	for _, p := range x.bySub[sub] {
-		if !p.due.After(now) {
-			out = append(out, *p)
-		} else if next.IsZero() || p.due.Before(next) {
-			next = p.due
+	// The k smallest of a heap: a small heap of the candidates (the
+	// root, then the children of each taken).
+	cand := candHeap{q: q, at: []int{0}}
+	for cand.Len() > 0 && len(out) < limit {
+		i := heap.Pop(&cand).(int)
+		p := q.items[i]
+		if p.due.After(now) {
+			return out, p.due
+		}
+		out = append(out, *p)
+		for _, c := range []int{2*i + 1, 2*i + 2} {
+			if c < q.Len() {
+				heap.Push(&cand, c)
+			}
 		}
 	}
-	slices.SortFunc(out, func(a, b pending) int {
-		if c := a.due.Compare(b.due); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
-	return out, next
+	return out, time.Time{}
 }
 
 // of returns a subscription's pending deliveries.
 func (x *dueIndex) of(sub string) []pending {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	out := make([]pending, 0, len(x.bySub[sub]))
-	for _, p := range x.bySub[sub] {
+	q := x.bySub[sub]
+	if q == nil {
+		return nil
+	}
+	out := make([]pending, 0, q.Len())
+	for _, p := range q.items {
 		out = append(out, *p)
 	}
 	return out
@@ -128,7 +158,54 @@ func (x *dueIndex) subsWithPending() []string {
 func (x *dueIndex) size() int64 {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return int64(len(x.subOf))
+	return int64(len(x.byID))
+}
+
+// subQueue is a subscription's pending deliveries, a heap by due time
+// (then id).
+type subQueue struct{ items []*pending }
+
+func earlier(a, b *pending) bool {
+	if c := a.due.Compare(b.due); c != 0 {
+		return c < 0
+	}
+	return a.id < b.id
+}
+
+func (q *subQueue) Len() int           { return len(q.items) }
+func (q *subQueue) Less(i, j int) bool { return earlier(q.items[i], q.items[j]) }
+func (q *subQueue) Swap(i, j int) {
+	q.items[i], q.items[j] = q.items[j], q.items[i]
+	q.items[i].at, q.items[j].at = i, j
+}
+func (q *subQueue) Push(x any) {
+	p := x.(*pending)
+	p.at = len(q.items)
+	q.items = append(q.items, p)
+}
+func (q *subQueue) Pop() any {
+	n := len(q.items) - 1
+	p := q.items[n]
+	q.items[n] = nil
+	q.items = q.items[:n]
+	return p
+}
+
+// candHeap orders places of a subQueue by what they hold.
+type candHeap struct {
+	q  *subQueue
+	at []int
+}
+
+func (c *candHeap) Len() int           { return len(c.at) }
+func (c *candHeap) Less(i, j int) bool { return c.q.Less(c.at[i], c.at[j]) }
+func (c *candHeap) Swap(i, j int)      { c.at[i], c.at[j] = c.at[j], c.at[i] }
+func (c *candHeap) Push(x any)         { c.at = append(c.at, x.(int)) }
+func (c *candHeap) Pop() any {
+	n := len(c.at) - 1
+	i := c.at[n]
+	c.at = c.at[:n]
+	return i
 }
 
 func (x *dueIndex) isReady() bool {
@@ -164,7 +241,7 @@ func watchLedger(ctx context.Context, js jetstream.JetStream, prefix string, wak
 		if err != nil {
 			return
 		}
-		if x.apply(m.Subject()[len(pre):], m.Headers(), logger) && x.isReady() {
+		if x.apply(m.Subject()[len(pre):], m.Headers(), meta.Sequence.Stream, meta.Timestamp, logger) && x.isReady() {
 			wake()
 		}
 		x.applied.advance(meta.Sequence.Stream)
@@ -186,17 +263,28 @@ func watchLedger(ctx context.Context, js jetstream.JetStream, prefix string, wak
 	return x, func() { cc.Stop(); <-cc.Closed() }, nil
 }
 
-// apply records one record of the ledger (key without the prefix); it
-// says whether a delivery became due earlier.
-func (x *dueIndex) apply(key string, h nats.Header, logger *zap.Logger) bool {
+// apply records one record of the ledger (key without the prefix),
+// stored at seq and ts; it says whether a delivery became due earlier.
+func (x *dueIndex) apply(key string, h nats.Header, seq uint64, ts time.Time, logger *zap.Logger) bool {
 	kind, rest, _ := strings.Cut(key, ".")
 	switch {
 	case kind == "e" && !isMarker(h):
+		x.tally.add(kindEvent, expiry(ts, h), seq)
 		return x.applyEvent(rest, h, logger)
 	case kind == "d":
 		sub, id, _ := strings.Cut(rest, ".")
-		if isMarker(h) || h.Get(hdrStatus) != webhook.Pending {
+		if isMarker(h) {
 			x.remove(id)
+			return false
+		}
+		if w := h.Get(hdrWas); w != "" {
+			x.tally.replaced(w)
+		}
+		if k, finished := kindOf(h.Get(hdrStatus)); finished || h.Get(hdrStatus) != webhook.Pending {
+			x.remove(id)
+			if finished {
+				x.tally.add(k, expiry(ts, h), seq)
+			}
 			return false
 		}
 		subID, err := subID(sub)

@@ -22,6 +22,7 @@ const (
 	hdrName   = "Wh-Event"  // an event's name
 	hdrStatus = "Wh-Status" // a delivery's status
 	hdrDue    = "Wh-Due"    // a pending delivery's due time (Unix ns)
+	hdrWas    = "Wh-Was"    // the finished delivery record a write replaces: "<status> <expiry> <sequence>" (tally.go)
 
 	hdrKVOp        = "KV-Operation"
 	hdrExpectedSeq = "Nats-Expected-Last-Subject-Sequence"
@@ -113,7 +114,6 @@ type pubAck struct {
 // the last. A batch refused as a duplicate was stored by an earlier try:
 // it returns 0 and no error.
 func (s *Store) publishBatch(ctx context.Context, msgs []batchMsg) (seq uint64, err error) {
-	defer func(start time.Time) { observePublish(start, err) }(time.Now())
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
 	id := nuid.Next()
@@ -126,6 +126,7 @@ func (s *Store) publishBatch(ctx context.Context, msgs []batchMsg) (seq uint64, 
 		h.Set("Nats-Batch-Sequence", strconv.Itoa(i+1))
 		msg := &nats.Msg{Subject: m.subject, Data: m.data, Header: h}
 		if i < len(msgs)-1 {
+			h.Del("Nats-Batch-Commit") // sent last in an earlier batch (see group)
 			if err := s.nc.PublishMsg(msg); err != nil {
 				return 0, err
 			}

@@ -101,13 +101,17 @@ func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(webhoo
 	})
 }
 
-// Count counts the events and the finished deliveries by status from the
-// ledger's headers, and the pending ones and the subscriptions from what
-// this node follows.
+// Count answers from what this node follows, with no request to the
+// cluster: the events and the finished deliveries by status from the
+// tally its watch of the ledger keeps (tally.go), the pending ones from its
+// due index, the subscriptions from its cache.
 func (s *Store) Count(ctx context.Context) (webhook.Counts, error) {
-	c := webhook.Counts{Deliveries: map[string]int64{webhook.Pending: 0, webhook.Succeeded: 0, webhook.Failed: 0, webhook.Cancelled: 0}}
-	err := s.use(ctx, func(ctx context.Context) error {
-		c.QueueDepth = s.index.size()
+	var c webhook.Counts
+	err := s.use(ctx, func(context.Context) error {
+		n := s.index.tally.counts()
+		c = webhook.Counts{Events: n[kindEvent], QueueDepth: s.index.size(), Deliveries: map[string]int64{
+			webhook.Succeeded: n[kindSucceeded], webhook.Failed: n[kindFailed], webhook.Cancelled: n[kindCancelled],
+		}}
 		c.Deliveries[webhook.Pending] = c.QueueDepth
 		for _, sub := range s.subs.all() {
 			c.Subscriptions++
@@ -115,18 +119,7 @@ func (s *Store) Count(ctx context.Context) (webhook.Counts, error) {
 				c.Active++
 			}
 		}
-		o := scanOpts{subjects: []string{s.subject("e.>"), s.subject("d.>")}, headersOnly: true}
-		return s.scan(ctx, o, func(m jetstream.Msg) error {
-			h := m.Headers()
-			switch {
-			case isMarker(h):
-			case strings.HasPrefix(s.keyOf(m.Subject()), "e."):
-				c.Events++
-			case h.Get(hdrStatus) != webhook.Pending:
-				c.Deliveries[h.Get(hdrStatus)]++
-			}
-			return nil
-		})
+		return nil
 	})
 	return c, err
 }

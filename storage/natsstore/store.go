@@ -38,6 +38,8 @@ type Store struct {
 
 	subs   *subsCache
 	index  *dueIndex
+	recent *recent
+	group  group // see group.go
 	locks  *keyLocks
 	health *healthState
 	view   clusterView
@@ -114,9 +116,10 @@ func start(cfg settings, logger *zap.Logger, nc *nats.Conn, onHealth func(webhoo
 	}
 	s := &Store{
 		cfg: cfg, logger: logger, nc: nc, js: js, ledger: ledger, b: b,
-		locks: newKeyLocks(), wakeC: make(chan struct{}, 1),
+		locks: newKeyLocks(), recent: newRecent(), wakeC: make(chan struct{}, 1),
 	}
 	s.closing, s.close = context.WithCancel(context.Background())
+	s.group.s = s
 	s.health = newHealthState(onHealth)
 	if err := s.startFollowing(ctx); err != nil {
 		s.stopAll()
