@@ -92,7 +92,7 @@ for tool in upstream freeport receiver pace; do
 	(cd "$BENCH_DIR" && go build -o "$WORK/bin/$tool" "./$tool") || die "building bench/$tool failed"
 done
 
-"$CADDY" list-modules 2>/dev/null | grep -qx 'http.handlers.webhooks' ||
+"$CADDY" list-modules 2>/dev/null | grep -x 'http.handlers.webhooks' >/dev/null ||
 	die "$CADDY has no http.handlers.webhooks module (list-modules)"
 if has_backend nats; then build_nats; fi
 

@@ -222,7 +222,7 @@ wait_nats_ready() {
 	local name=$1 port=$2 pid=$3 logf=$4 i
 	for ((i = 0; i < 600; i++)); do
 		if [[ "$(HTTP_TIMEOUT=2 http_request "$port" GET '/healthz?js-enabled-only=true' 2>/dev/null | head -n 1 | awk '{print $2}')" == 200 ]] &&
-			HTTP_TIMEOUT=2 http_request "$port" GET /jsz 2>/dev/null | tr -d ' \n\t' | grep -q '"meta_cluster":{[^}]*"leader":"n'; then
+			HTTP_TIMEOUT=2 http_request "$port" GET /jsz 2>/dev/null | tr -d ' \n\t' | grep '"meta_cluster":{[^}]*"leader":"n' >/dev/null; then
 			return 0
 		fi
 		if ! kill -0 "$pid" 2>/dev/null; then

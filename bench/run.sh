@@ -68,7 +68,7 @@ mkdir -p "$WORK/wrk"
 	die "building bench/upstream or bench/freeport failed"
 if has_backend nats; then build_nats; fi
 
-"$CADDY" list-modules 2>/dev/null | grep -qx 'http.handlers.webhooks' ||
+"$CADDY" list-modules 2>/dev/null | grep -x 'http.handlers.webhooks' >/dev/null ||
 	die "$CADDY has no http.handlers.webhooks module (list-modules)"
 
 # ---------------------------------------------------------------------------
