@@ -171,7 +171,10 @@ func wantEvent(b *testing.B, c Candidate, in *Input, want string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if ev == nil || string(ev.Data) != want {
-		b.Fatalf("event %+v, want data %s", ev, want)
+	if ev == nil {
+		b.Fatalf("no event (when is false), want data %s", want)
+	}
+	if string(ev.Data) != want {
+		b.Fatalf("event data %s, want %s", ev.Data, want)
 	}
 }

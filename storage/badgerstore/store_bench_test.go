@@ -150,8 +150,12 @@ func wantDeliveries(b *testing.B, s *Store, status string, n int) {
 // record of its successful attempt, as the dispatcher writes it. The
 // deliveries are committed first, outside the timing.
 func BenchmarkClaimComplete(b *testing.B) {
-	for _, batch := range []int{1, 16} {
-		b.Run(fmt.Sprintf("batch-%d", batch), func(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		batch int
+	}{{"one", 1}, {"batch16", 16}} {
+		batch := bc.batch
+		b.Run(bc.name, func(b *testing.B) {
 			s := openBench(b, webhook.Sync)
 			fillQueue(b, s, b.N)
 			ctx := context.Background()
