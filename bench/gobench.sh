@@ -59,9 +59,11 @@ go -C "$REPO_DIR" test -run '^$' -bench "$BENCH" -benchmem -count "$COUNT" -benc
 
 # The summary: one row per benchmark, the median of its COUNT runs (the
 # -2 suffix, GOMAXPROCS, dropped), as bench/README.md's table has them.
+# cpu-ns/op is the process's CPU time (getrusage) per op: on a shared
+# machine it moves much less than ns/op.
 echo
-echo "| package | benchmark | ns/op | B/op | allocs/op | other |"
-echo "|---|---|---:|---:|---:|---|"
+echo "| package | benchmark | ns/op | cpu-ns/op | B/op | allocs/op | other |"
+echo "|---|---|---:|---:|---:|---:|---|"
 awk '
 	function median(list,   n, a, i, j, t) {
 		n = split(list, a, " ")
@@ -76,7 +78,7 @@ awk '
 		for (i = 3; i < NF; i += 2) {
 			unit = $(i + 1)
 			vals[key, unit] = vals[key, unit] " " $i
-			if (unit != "ns/op" && unit != "B/op" && unit != "allocs/op" && !((key, unit) in extra)) {
+			if (unit != "ns/op" && unit != "cpu-ns/op" && unit != "B/op" && unit != "allocs/op" && !((key, unit) in extra)) {
 				extra[key, unit] = 1; extras[key] = extras[key] " " unit
 			}
 		}
@@ -87,7 +89,7 @@ awk '
 			other = ""
 			m = split(extras[key], us, " ")
 			for (u = 1; u <= m; u++) other = other sprintf("%s%.0f %s", other == "" ? "" : ", ", median(vals[key, us[u]]), us[u])
-			printf "| %s | %s | %s | %s | %s | %s |\n", p[1], p[2], median(vals[key, "ns/op"]), median(vals[key, "B/op"]), median(vals[key, "allocs/op"]), other
+			printf "| %s | %s | %s | %s | %s | %s | %s |\n", p[1], p[2], median(vals[key, "ns/op"]), median(vals[key, "cpu-ns/op"]), median(vals[key, "B/op"]), median(vals[key, "allocs/op"]), other
 		}
 	}
 ' "$out"
