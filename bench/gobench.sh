@@ -67,6 +67,7 @@ echo "|---|---|---:|---:|---:|---:|---|"
 awk '
 	function median(list,   n, a, i, j, t) {
 		n = split(list, a, " ")
+		if (n == 0) return ""
 		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
