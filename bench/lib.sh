@@ -288,3 +288,20 @@ wait_module_stores() {
 	tail -n 40 "$logf" >&2 || true
 	die "caddy ($name): the module stored no event after 300 POSTs /api/orders over 30 s+ (log above: $logf)"
 }
+
+# ---------------------------------------------------------------------------
+# Memory of a process (Linux /proc): resident set size now and its peak.
+
+# proc_kib PID FIELD: a /proc/PID/status field in KiB (VmRSS: resident now,
+# VmHWM: the peak since start or the last reset_hwm); empty if unreadable.
+proc_kib() {
+	awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status" 2>/dev/null || true
+}
+
+# reset_hwm PID: resets the process's VmHWM to its current RSS (Linux
+# 4.0+: writing 5 to clear_refs), so the peak of a phase can be read alone;
+# returns 1 if the kernel refused.
+reset_hwm() { { echo 5 >"/proc/$1/clear_refs"; } 2>/dev/null; }
+
+# mib KIB: KiB as MiB with one decimal.
+mib() { awk -v k="$1" 'BEGIN { if (k == "") print "?"; else printf "%.1f", k / 1024 }'; }
