@@ -66,6 +66,7 @@ type Dispatcher struct {
 	inflight map[string]int     // claimed or in-flight deliveries per subscription
 	claimed  map[string]int     // claimed and not yet past the rate check, per subscription
 	windows  map[string]*window // rate limits per subscription (ratelimit.go)
+	paces    map[string]*pace   // recent attempts per subscription (share.go)
 	workers  int
 
 	stats statsBook
@@ -92,7 +93,7 @@ func New(store Queue) *Dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{
 		store: store, now: time.Now,
-		inflight: map[string]int{}, claimed: map[string]int{}, windows: map[string]*window{},
+		inflight: map[string]int{}, claimed: map[string]int{}, windows: map[string]*window{}, paces: map[string]*pace{},
 		stats: statsBook{pending: map[string]*statDelta{}},
 		work:  make(chan webhook.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
@@ -192,12 +193,13 @@ func (d *Dispatcher) dispatch() time.Duration {
 	return max(next.Sub(d.now()), 0)
 }
 
-// housekeeping drops idle rate-limit windows and refreshes the
+// housekeeping drops idle rate-limit windows and paces, and refreshes the
 // queue_depth gauge, each now and then.
 func (d *Dispatcher) housekeeping(now time.Time) {
 	if now.Sub(d.idleAt) > idleEvery {
 		d.idleAt = now
 		d.dropIdleWindows()
+		d.dropIdlePaces()
 	}
 	if now.Sub(d.depthAt) > depthEvery { // counting the due index costs O(queue)
 		d.depthAt = now
@@ -211,13 +213,13 @@ func (d *Dispatcher) housekeeping(now time.Time) {
 // subscription over its rate has room again.
 func (d *Dispatcher) wants(cfg *config, next time.Time) (int, []webhook.Want, time.Time) {
 	subs := d.store.ActiveSubscriptions()
+	now := d.now()
 	d.mu.Lock()
 	busy := 0
 	for _, n := range d.inflight {
 		busy += n
 	}
 	free := d.workers - busy
-	perSub := max(1, d.workers/4) // a dead subscriber holds at most a quarter of the workers
 	d.mu.Unlock()
 	// Start at another subscription each time, so that when workers are
 	// short every subscription gets its turn.
@@ -226,7 +228,7 @@ func (d *Dispatcher) wants(cfg *config, next time.Time) (int, []webhook.Want, ti
 	for i := range subs {
 		sub := subs[(d.turn+i)%len(subs)]
 		d.mu.Lock()
-		want := perSub - d.inflight[sub.ID]
+		want := d.shareLocked(sub.ID, now) - d.inflight[sub.ID]
 		d.mu.Unlock()
 		if want <= 0 {
 			continue // a worker's done signal comes when it has room again
@@ -251,10 +253,12 @@ func (d *Dispatcher) wants(cfg *config, next time.Time) (int, []webhook.Want, ti
 // hand gives the claims to the workers; false if the dispatcher stopped
 // meanwhile (the rest are put back).
 func (d *Dispatcher) hand(claims []webhook.Claim) bool {
+	now := d.now()
 	d.mu.Lock()
 	for _, c := range claims {
 		d.inflight[c.Sub.ID]++
 		d.claimed[c.Sub.ID]++
+		d.paceLocked(c.Sub.ID).since[c.Delivery.ID] = now
 	}
 	d.mu.Unlock()
 	for i, c := range claims {
@@ -272,7 +276,7 @@ func (d *Dispatcher) hand(claims []webhook.Claim) bool {
 
 // release puts a claimed delivery back, due now.
 func (d *Dispatcher) release(c webhook.Claim) {
-	defer d.finished(c.Sub.ID)
+	defer d.finished(c)
 	d.unclaim(c.Sub.ID)
 	now := d.now().UTC()
 	_, err := d.store.UpdateDelivery(d.ctx, c.Delivery.ID, func(dl *webhook.Delivery) error {
@@ -286,10 +290,14 @@ func (d *Dispatcher) release(c webhook.Claim) {
 	}
 }
 
-func (d *Dispatcher) finished(subID string) {
+func (d *Dispatcher) finished(c webhook.Claim) {
+	subID := c.Sub.ID
 	d.mu.Lock()
 	if d.inflight[subID]--; d.inflight[subID] <= 0 {
 		delete(d.inflight, subID)
+	}
+	if p := d.paces[subID]; p != nil {
+		delete(p.since, c.Delivery.ID)
 	}
 	d.mu.Unlock()
 	select {
@@ -302,7 +310,7 @@ func (d *Dispatcher) worker() {
 	defer d.workWG.Done()
 	for c := range d.work {
 		d.attempt(c)
-		d.finished(c.Sub.ID)
+		d.finished(c)
 	}
 }
 
@@ -327,8 +335,10 @@ func (d *Dispatcher) attempt(c webhook.Claim) {
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, cfg.Timeout)
 	n := c.Delivery.NextAttemptNumber()
+	began := d.now()
 	res := cfg.sender.send(ctx, c.Sub, c.Event, n)
 	cancel()
+	d.paced(c.Sub.ID, res.outcome == Delivered && d.now().Sub(began) < fastAttempt)
 	d.endSend(c.Sub.ID) // a retry is a send like any other
 	d.record(c, res, cfg)
 }
