@@ -11,6 +11,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -47,19 +48,36 @@ func dueIn(prefix, k []byte) (time.Time, string) {
 	return time.Unix(0, int64(ns)), string(k[len(prefix)+9:]) //nolint:gosec // G115: dueKey wrote a non-negative int64
 }
 
-// dueNotes collects, in a transaction, the earliest due time it gives each
-// subscription's deliveries; once the transaction has committed the store
-// passes them on to the dispatcher (dueHints), whose scans start where they
-// left off unless a note says a delivery became due before that.
-type dueNotes map[string]time.Time
+// dueNotes collects what a transaction does to the queue. due: the
+// earliest due time it gives each subscription's deliveries; once the
+// transaction has committed the store passes them on to the dispatcher
+// (dueHints), whose scans start where they left off unless a note says a
+// delivery became due before that. handed: the deliveries a commit leased
+// to taker (storage.HandOff), given to it once the commit is durable.
+type dueNotes struct {
+	due    dueTimes
+	taker  storage.Taker
+	handed []webhook.Claim
+}
 
-func (n dueNotes) add(subID string, t time.Time) {
+// dueTimes are the earliest due times per subscription.
+type dueTimes map[string]time.Time
+
+func (t dueTimes) add(subID string, at time.Time) {
+	if cur, ok := t[subID]; !ok || at.Before(cur) {
+		t[subID] = at
+	}
+}
+
+// add notes a due time; n may be nil (a claim's lease needs no note).
+func (n *dueNotes) add(subID string, t time.Time) {
 	if n == nil {
 		return
 	}
-	if cur, ok := n[subID]; !ok || t.Before(cur) {
-		n[subID] = t
+	if n.due == nil {
+		n.due = dueTimes{}
 	}
+	n.due.add(subID, t)
 }
 
 func bySubKey(subID, deliveryID string) []byte {
@@ -85,7 +103,7 @@ func getDelivery(txn *badger.Txn, id string) (*webhook.Delivery, error) {
 // pending deliveries only, at their NextAttemptAt; old is the record as it
 // was (nil for a new one). Finished deliveries expire after retention. New
 // due times go into notes (which may be nil: a claim's lease needs none).
-func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes dueNotes) error {
+func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes *dueNotes) error {
 	if old != nil && old.NextAttemptAt != nil {
 		if err := txn.Delete(dueKeyOf(d, *old.NextAttemptAt)); err != nil {
 			return err
@@ -114,21 +132,38 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 	return txn.SetEntry(idx)
 }
 
-// fanOut creates, in txn, a due-now delivery of ev for each subscription
-// that wants it.
-func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes dueNotes) error {
+// fanOut creates, in txn, a delivery of ev for each subscription that
+// wants it: due now, or leased to the notes' taker if it has room (then
+// noted as handed, not as due: nothing is there to claim).
+func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes *dueNotes) error {
 	for _, sub := range subs {
 		if !sub.IsActive || !sub.Wants(ev.Name) || !sub.AcceptsSite(ev.Site) {
 			continue
 		}
 		due := now
+		var lease time.Duration
+		leased := notes != nil && notes.taker != nil
+		if leased {
+			lease, leased = notes.taker.Room(sub)
+		}
+		if leased {
+			due = now.Add(lease)
+		}
 		d := &webhook.Delivery{
 			ID: webhook.NewID("dlv_", now), EventID: ev.ID, Event: ev.Name, SubscriptionID: sub.ID,
 			Status: webhook.Pending, Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 		}
-		if err := putDelivery(txn, nil, d, 0, notes); err != nil {
+		if !leased {
+			if err := putDelivery(txn, nil, d, 0, notes); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := putDelivery(txn, nil, d, 0, nil); err != nil {
 			return err
 		}
+		evCopy := *ev
+		notes.handed = append(notes.handed, webhook.Claim{Delivery: d, Event: &evCopy, Sub: sub})
 	}
 	return nil
 }
@@ -262,10 +297,10 @@ func getEvent(txn *badger.Txn, id string) (*webhook.Event, error) {
 // indexes follow the delivery's new state.
 func (s *Store) UpdateDelivery(ctx context.Context, id string, fn func(d *webhook.Delivery) error) (*webhook.Delivery, error) {
 	var out *webhook.Delivery
-	var notes dueNotes
+	var notes *dueNotes
 	retention := s.config().Retention
 	err := s.update(ctx, deliverySize, func(txn *badger.Txn) error {
-		notes = dueNotes{}
+		notes = &dueNotes{}
 		d, err := getDelivery(txn, id)
 		if err != nil {
 			return err
@@ -318,7 +353,7 @@ func (s *Store) Deliveries(ctx context.Context, subID, status string, limit int)
 // sub (a replay), in one transaction.
 func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, events []webhook.Event) (int, error) {
 	n := 0
-	notes := dueNotes{}
+	notes := &dueNotes{}
 	err := s.write(ctx, len(events)*deliverySize, func() error {
 		return s.db.Update(func(txn *badger.Txn) error {
 			now := time.Now().UTC()
