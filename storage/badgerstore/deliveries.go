@@ -220,29 +220,55 @@ func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration
 	return claims, err
 }
 
+// lookahead is how many deleted keys past now a claim scan reads, looking
+// for when the next delivery is due, before it gives up. Past now are
+// mostly the deletion markers of leases: a delivery being attempted is due
+// again at now+lease, and that key is deleted once the attempt is
+// recorded; a scan that walked them all would read every delivery made in
+// the last lease's time, at each claim.
+const lookahead = 64
+
 // claimScan does one scan of claimDue in txn.
 func claimScan(txn *badger.Txn, sc *scan, most int, now time.Time, lease time.Duration, retention time.Duration) ([]webhook.Claim, error) {
 	sc.Scanned = true
 	prefix := dueKey(sc.SubID, time.Time{}, "")[:len(prefixDue)+len(sc.SubID)+1]
-	// Read the keys first: the claims below write into the range.
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	// Read the keys first: the claims below write into the range. Every
+	// version is read, deletion markers included, so that the scan can
+	// stop after lookahead of them past now (see lookahead).
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, AllVersions: true})
 	type due struct {
 		key []byte
 		id  string
 	}
 	var found []due
+	var last []byte
+	past := 0
 	for it.Seek(dueKey(sc.SubID, sc.From, "")); it.Valid(); it.Next() {
-		k := it.Item().KeyCopy(nil)
-		at, id := dueIn(prefix, k)
+		item := it.Item()
+		if bytes.Equal(item.Key(), last) {
+			continue // an older version of a key seen
+		}
+		last = item.KeyCopy(last[:0])
+		at, id := dueIn(prefix, last)
+		gone := item.IsDeletedOrExpired()
 		if at.After(now) {
-			sc.Next = at
-			break
+			if !gone {
+				sc.Next = at
+				break
+			}
+			if past++; past == lookahead {
+				break // when the next is due is not known: the caller looks again soon
+			}
+			continue
+		}
+		if gone {
+			continue
 		}
 		if len(found) == most {
 			sc.Resume = at
 			break
 		}
-		found = append(found, due{k, id})
+		found = append(found, due{bytes.Clone(last), id})
 	}
 	it.Close()
 	var claims []webhook.Claim
