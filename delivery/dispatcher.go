@@ -82,12 +82,12 @@ type Dispatcher struct {
 
 	stats statsBook
 
-	work   chan webhook.Claim
+	work    chan webhook.Claim
 	done    chan struct{} // a worker finished an attempt
 	handedC chan struct{} // Take left claims for the loop
-	stop   chan struct{}
-	loopWG sync.WaitGroup
-	workWG sync.WaitGroup
+	stop    chan struct{}
+	loopWG  sync.WaitGroup
+	workWG  sync.WaitGroup
 	// ctx bounds the attempts and the store calls; Stop cancels it once
 	// the workers are done.
 	ctx    context.Context
