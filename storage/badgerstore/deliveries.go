@@ -201,6 +201,7 @@ type scan struct {
 func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration, budget int, scans []scan) ([]webhook.Claim, error) {
 	var claims []webhook.Claim
 	retention := s.config().Retention
+	known := s.knownSubscriptions()
 	err := s.update(ctx, budget*deliverySize, func(txn *badger.Txn) error {
 		claims = claims[:0]
 		for i := range scans {
@@ -209,7 +210,7 @@ func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration
 			if len(claims) >= budget {
 				continue
 			}
-			got, err := claimScan(txn, sc, min(sc.Max, budget-len(claims)), now, lease, retention)
+			got, err := claimScan(txn, sc, known[sc.SubID], min(sc.Max, budget-len(claims)), now, lease, retention)
 			if err != nil {
 				return err
 			}
@@ -228,8 +229,9 @@ func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration
 // the last lease's time, at each claim.
 const lookahead = 64
 
-// claimScan does one scan of claimDue in txn.
-func claimScan(txn *badger.Txn, sc *scan, most int, now time.Time, lease time.Duration, retention time.Duration) ([]webhook.Claim, error) {
+// claimScan does one scan of claimDue in txn. known is its subscription as
+// the store's snapshot has it (nil: read it from txn).
+func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int, now time.Time, lease time.Duration, retention time.Duration) ([]webhook.Claim, error) {
 	sc.Scanned = true
 	prefix := dueKey(sc.SubID, time.Time{}, "")[:len(prefixDue)+len(sc.SubID)+1]
 	// Read the keys first: the claims below write into the range. Every
@@ -275,7 +277,10 @@ func claimScan(txn *badger.Txn, sc *scan, most int, now time.Time, lease time.Du
 	if len(found) == 0 {
 		return nil, nil
 	}
-	sub, subErr := getSubscription(txn, sc.SubID) // once: it is every delivery's
+	sub, subErr := known, error(nil) // every delivery's
+	if sub == nil {
+		sub, subErr = getSubscription(txn, sc.SubID)
+	}
 	for _, f := range found {
 		d, err := getDelivery(txn, f.id)
 		if errors.Is(err, webhook.ErrNotFound) { // expired under its index key
