@@ -177,6 +177,7 @@ func (d *Dispatcher) loop() {
 	defer d.loopWG.Done()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var fireAt time.Time // when the timer fires
 	for {
 		full := true
 		select {
@@ -193,7 +194,8 @@ func (d *Dispatcher) loop() {
 			continue
 		}
 		wait := d.dispatchFor(full)
-		if !full {
+		at := time.Now().Add(wait)
+		if !full && !at.Before(fireAt) {
 			continue // the timer runs on toward the next full round
 		}
 		if !timer.Stop() {
@@ -203,6 +205,7 @@ func (d *Dispatcher) loop() {
 			}
 		}
 		timer.Reset(wait)
+		fireAt = at
 	}
 }
 
