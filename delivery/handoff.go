@@ -26,9 +26,10 @@ type handOffStore interface {
 	storage.HandOff
 }
 
-// Room says whether a delivery to sub, made now, would be taken at once,
-// and the lease to make it under.
-func (d *Dispatcher) Room(sub *webhook.Subscription) (time.Duration, bool) {
+// Room says whether a delivery to sub, made now, would be taken at once
+// besides the held ones its commit already has, and the lease to make it
+// under.
+func (d *Dispatcher) Room(sub *webhook.Subscription, held int) (time.Duration, bool) {
 	cfg := d.cfg.Load()
 	now := d.now()
 	d.mu.Lock()
@@ -36,9 +37,9 @@ func (d *Dispatcher) Room(sub *webhook.Subscription) (time.Duration, bool) {
 	if d.stopped || !d.clear[sub.ID] {
 		return 0, false // its due deliveries are claimed first
 	}
-	ok := d.busy < d.workers && d.inflight[sub.ID] < d.shareLocked(sub.ID, now)
+	ok := d.busy+held < d.workers && d.inflight[sub.ID]+held < d.shareLocked(sub.ID, now)
 	if ok {
-		if w := d.windowLocked(sub, cfg.RateLimit); w != nil && w.room()-d.claimed[sub.ID] <= 0 {
+		if w := d.windowLocked(sub, cfg.RateLimit); w != nil && w.room()-d.claimed[sub.ID]-held <= 0 {
 			ok = false
 		}
 	}

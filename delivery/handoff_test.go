@@ -61,8 +61,8 @@ func TestHandOffSkipsClaim(t *testing.T) {
 // which never get them.
 type dropsTake struct{ lease time.Duration }
 
-func (t dropsTake) Room(*webhook.Subscription) (time.Duration, bool) { return t.lease, true }
-func (dropsTake) Take([]webhook.Claim)                               {}
+func (t dropsTake) Room(*webhook.Subscription, int) (time.Duration, bool) { return t.lease, true }
+func (dropsTake) Take([]webhook.Claim)                                    {}
 
 // TestHandOffLeaseAfterCrash: a delivery handed over at commit whose
 // process died before sending it is in the store, leased: it is claimed
@@ -142,7 +142,7 @@ type alwaysRoom struct {
 	lease time.Duration
 }
 
-func (a alwaysRoom) Room(*webhook.Subscription) (time.Duration, bool) { return a.lease, true }
+func (a alwaysRoom) Room(*webhook.Subscription, int) (time.Duration, bool) { return a.lease, true }
 
 // TestHandOffStopPutsExcessBack: deliveries handed over beyond what the
 // subscription has room for are not sent; when the dispatcher stops they
@@ -182,4 +182,35 @@ func TestHandOffStopPutsExcessBack(t *testing.T) {
 	if dl := all[0]; dl.Status != webhook.Pending || len(dl.Attempts) != 0 || leased(dl, lease) || dl.NextAttemptAt.After(r.clock.Now()) {
 		t.Errorf("the excess after the stop: %s, %d attempts, due %s; want pending, none, due at once", dl.Status, len(dl.Attempts), r.due(dl))
 	}
+}
+
+// TestHandOffOneCommitWithinRoom: a commit of three events to a new
+// subscription with room for one (4 workers) leases it one delivery; the
+// other two are made due now, to be claimed, rather than handed over only
+// to find no room.
+func TestHandOffOneCommitWithinRoom(t *testing.T) {
+	t.Parallel()
+	s := rigSettings()
+	r := newRig(t, s)
+	r.store.SetTaker(r.d)
+	sub := r.subscribe("sub_many", "/many")
+	r.round()
+	r.rcv.on("/many", reply{status: 200, hang: true})
+	r.commit("order.created", 3)
+	r.rcv.wait(t, "/many", 1, 5*time.Second)
+	lease := s.Timeout + leaseMargin
+	var handed, due int
+	for _, dl := range r.deliveries(sub.ID, "") {
+		switch {
+		case leased(dl, lease):
+			handed++
+		case dl.NextAttemptAt != nil && dl.NextAttemptAt.Equal(dl.CreatedAt):
+			due++
+		}
+	}
+	if handed != 1 || due != 2 {
+		t.Errorf("%d handed over and %d due now, want 1 and 2", handed, due)
+	}
+	r.rcv.releaseAll()
+	r.settle()
 }

@@ -131,9 +131,10 @@ type HandOff interface {
 
 // Taker takes the deliveries a store's commits lease to it (HandOff).
 type Taker interface {
-	// Room says whether a delivery to sub would be taken now, and the
-	// lease to give it. It is asked during the commit: it must be quick.
-	Room(sub *webhook.Subscription) (lease time.Duration, ok bool)
+	// Room says whether a delivery to sub would be taken now, besides
+	// the held ones the same commit already leased to it, and the lease
+	// to give it. It is asked during the commit: it must be quick.
+	Room(sub *webhook.Subscription, held int) (lease time.Duration, ok bool)
 	// Take receives deliveries leased after Room said yes, once their
 	// commit is durable (or has failed to sync: they are stored, and sent
 	// as those of any commit would be). It must not block: it runs on the

@@ -60,6 +60,17 @@ type dueNotes struct {
 	handed []webhook.Claim
 }
 
+// heldBy counts the deliveries to the subscription leased so far.
+func (n *dueNotes) heldBy(subID string) int {
+	held := 0
+	for _, c := range n.handed {
+		if c.Sub.ID == subID {
+			held++
+		}
+	}
+	return held
+}
+
 // dueTimes are the earliest due times per subscription.
 type dueTimes map[string]time.Time
 
@@ -144,7 +155,7 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 		var lease time.Duration
 		leased := notes != nil && notes.taker != nil
 		if leased {
-			lease, leased = notes.taker.Room(sub)
+			lease, leased = notes.taker.Room(sub, notes.heldBy(sub.ID))
 		}
 		if leased {
 			due = now.Add(lease)
