@@ -64,17 +64,30 @@ type Dispatcher struct {
 
 	mu       sync.Mutex
 	inflight map[string]int     // claimed or in-flight deliveries per subscription
+	busy     int                // the sum of inflight
 	claimed  map[string]int     // claimed and not yet past the rate check, per subscription
 	windows  map[string]*window // rate limits per subscription (ratelimit.go)
+	paces    map[string]*pace   // recent attempts per subscription (share.go)
 	workers  int
+	stopped  bool
+	// Hand-off at commit (handoff.go): clear says a subscription had
+	// nothing left to claim at its last scan, and no delivery made due
+	// since (dirty counts those), so its new deliveries may be handed
+	// over; handed are those Take could not give a worker at once, excess
+	// those it had no room for.
+	clear  map[string]bool
+	dirty  map[string]uint64
+	handed []webhook.Claim
+	excess []webhook.Claim
 
 	stats statsBook
 
-	work   chan webhook.Claim
-	done   chan struct{} // a worker finished an attempt
-	stop   chan struct{}
-	loopWG sync.WaitGroup
-	workWG sync.WaitGroup
+	work    chan webhook.Claim
+	done    chan struct{} // a worker finished an attempt
+	handedC chan struct{} // Take left claims for the loop
+	stop    chan struct{}
+	loopWG  sync.WaitGroup
+	workWG  sync.WaitGroup
 	// ctx bounds the attempts and the store calls; Stop cancels it once
 	// the workers are done.
 	ctx    context.Context
@@ -92,9 +105,10 @@ func New(store Queue) *Dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Dispatcher{
 		store: store, now: time.Now,
-		inflight: map[string]int{}, claimed: map[string]int{}, windows: map[string]*window{},
+		inflight: map[string]int{}, claimed: map[string]int{}, windows: map[string]*window{}, paces: map[string]*pace{},
+		clear: map[string]bool{}, dirty: map[string]uint64{},
 		stats: statsBook{pending: map[string]*statDelta{}},
-		work:  make(chan webhook.Claim), done: make(chan struct{}, 1), stop: make(chan struct{}),
+		work:  make(chan webhook.Claim), done: make(chan struct{}, 1), handedC: make(chan struct{}, 1), stop: make(chan struct{}),
 		ctx: ctx, cancel: cancel,
 	}
 }
@@ -122,6 +136,9 @@ func (d *Dispatcher) Configure(s Settings, logger *zap.Logger) {
 		d.loopWG.Add(2)
 		go d.loop()
 		go d.flushLoop()
+		if h, ok := d.store.(handOffStore); ok {
+			h.SetTaker(d)
+		}
 	}
 }
 
@@ -129,8 +146,22 @@ func (d *Dispatcher) Configure(s Settings, logger *zap.Logger) {
 // finish (each is bounded by the timeout), and deliveries claimed but not
 // yet attempted go back to the queue, due at once.
 func (d *Dispatcher) Stop() {
+	if h, ok := d.store.(handOffStore); ok {
+		h.SetTaker(nil)
+	}
+	d.mu.Lock()
+	d.stopped = true // Take sends to no worker from now on
+	d.mu.Unlock()
 	close(d.stop)
 	d.loopWG.Wait()
+	d.mu.Lock()
+	handed, excess := d.handed, d.excess
+	d.handed, d.excess = nil, nil
+	d.mu.Unlock()
+	for _, c := range handed {
+		d.release(c)
+	}
+	d.putBack(d.ctx, excess)
 	close(d.work)
 	d.workWG.Wait()
 	d.flushStats()
@@ -139,20 +170,34 @@ func (d *Dispatcher) Stop() {
 
 func (d *Dispatcher) log() *zap.Logger { return d.logger.Load() }
 
-// loop claims due deliveries and hands them to the workers.
+// loop claims due deliveries and hands them to the workers. A worker's
+// done signal claims for the subscriptions known to have deliveries left
+// only; the timer and the store's wake-ups scan every subscription.
 func (d *Dispatcher) loop() {
 	defer d.loopWG.Done()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var fireAt time.Time // when the timer fires
 	for {
+		full := true
 		select {
 		case <-d.stop:
 			return
 		case <-timer.C:
 		case <-d.store.Wake():
 		case <-d.done:
+			full = false
+		case <-d.handedC:
+			if !d.takeHanded() {
+				return
+			}
+			continue
 		}
-		wait := d.dispatch()
+		wait := d.dispatchFor(full)
+		at := time.Now().Add(wait)
+		if !full && !at.Before(fireAt) {
+			continue // the timer runs on toward the next full round
+		}
 		if !timer.Stop() {
 			select {
 			case <-timer.C:
@@ -160,11 +205,17 @@ func (d *Dispatcher) loop() {
 			}
 		}
 		timer.Reset(wait)
+		fireAt = at
 	}
 }
 
 // dispatch hands out what is due and returns how long to sleep.
-func (d *Dispatcher) dispatch() time.Duration {
+func (d *Dispatcher) dispatch() time.Duration { return d.dispatchFor(true) }
+
+// dispatchFor hands out what is due, for every active subscription (full)
+// or for those with deliveries left at their last scan, and returns how
+// long to sleep.
+func (d *Dispatcher) dispatchFor(full bool) time.Duration {
 	cfg := d.cfg.Load()
 	now := d.now()
 	// Claims and results are writes: while the store refuses them (its
@@ -173,16 +224,18 @@ func (d *Dispatcher) dispatch() time.Duration {
 		return pollEvery
 	}
 	d.housekeeping(now)
-	free, wants, next := d.wants(cfg, now.Add(pollEvery))
+	free, wants, next := d.wants(cfg, now.Add(pollEvery), full)
 	if free <= 0 || len(wants) == 0 {
 		return max(next.Sub(d.now()), 0)
 	}
 	lease := cfg.Timeout + leaseMargin
+	dirty := d.dirtyOf(wants)
 	claims, due, err := d.store.Claim(d.ctx, now, lease, free, wants)
 	if err != nil {
 		d.log().Error("claiming due deliveries", zap.Error(err))
 		return pollEvery
 	}
+	d.scanned(wants, claims, free, dirty)
 	if !due.IsZero() && due.Before(next) {
 		next = due
 	}
@@ -192,12 +245,14 @@ func (d *Dispatcher) dispatch() time.Duration {
 	return max(next.Sub(d.now()), 0)
 }
 
-// housekeeping drops idle rate-limit windows and refreshes the
+// housekeeping drops idle rate-limit windows and paces, and refreshes the
 // queue_depth gauge, each now and then.
 func (d *Dispatcher) housekeeping(now time.Time) {
 	if now.Sub(d.idleAt) > idleEvery {
 		d.idleAt = now
 		d.dropIdleWindows()
+		d.dropIdlePaces()
+		d.forgetInactive(d.store.ActiveSubscriptions())
 	}
 	if now.Sub(d.depthAt) > depthEvery { // counting the due index costs O(queue)
 		d.depthAt = now
@@ -209,15 +264,11 @@ func (d *Dispatcher) housekeeping(now time.Time) {
 // active subscription may have claimed now (within its share of the
 // workers and its rate limit), and moves next earlier to when a
 // subscription over its rate has room again.
-func (d *Dispatcher) wants(cfg *config, next time.Time) (int, []webhook.Want, time.Time) {
+func (d *Dispatcher) wants(cfg *config, next time.Time, full bool) (int, []webhook.Want, time.Time) {
 	subs := d.store.ActiveSubscriptions()
+	now := d.now()
 	d.mu.Lock()
-	busy := 0
-	for _, n := range d.inflight {
-		busy += n
-	}
-	free := d.workers - busy
-	perSub := max(1, d.workers/4) // a dead subscriber holds at most a quarter of the workers
+	free := d.workers - d.busy
 	d.mu.Unlock()
 	// Start at another subscription each time, so that when workers are
 	// short every subscription gets its turn.
@@ -226,8 +277,12 @@ func (d *Dispatcher) wants(cfg *config, next time.Time) (int, []webhook.Want, ti
 	for i := range subs {
 		sub := subs[(d.turn+i)%len(subs)]
 		d.mu.Lock()
-		want := perSub - d.inflight[sub.ID]
+		want := d.shareLocked(sub.ID, now) - d.inflight[sub.ID]
+		skip := !full && d.clear[sub.ID]
 		d.mu.Unlock()
+		if skip {
+			continue // nothing was left at its last scan
+		}
 		if want <= 0 {
 			continue // a worker's done signal comes when it has room again
 		}
@@ -251,10 +306,10 @@ func (d *Dispatcher) wants(cfg *config, next time.Time) (int, []webhook.Want, ti
 // hand gives the claims to the workers; false if the dispatcher stopped
 // meanwhile (the rest are put back).
 func (d *Dispatcher) hand(claims []webhook.Claim) bool {
+	now := d.now()
 	d.mu.Lock()
 	for _, c := range claims {
-		d.inflight[c.Sub.ID]++
-		d.claimed[c.Sub.ID]++
+		d.countLocked(c, now)
 	}
 	d.mu.Unlock()
 	for i, c := range claims {
@@ -272,24 +327,67 @@ func (d *Dispatcher) hand(claims []webhook.Claim) bool {
 
 // release puts a claimed delivery back, due now.
 func (d *Dispatcher) release(c webhook.Claim) {
-	defer d.finished(c.Sub.ID)
+	defer d.finished(c)
 	d.unclaim(c.Sub.ID)
+	if err := d.dueNow(d.ctx, c.Delivery.ID); err != nil {
+		d.log().Error("releasing a claimed delivery", zap.String("delivery", c.Delivery.ID), zap.Error(err))
+	}
+}
+
+// dueNow makes a pending delivery due now.
+func (d *Dispatcher) dueNow(ctx context.Context, id string) error {
 	now := d.now().UTC()
-	_, err := d.store.UpdateDelivery(d.ctx, c.Delivery.ID, func(dl *webhook.Delivery) error {
+	_, err := d.store.UpdateDelivery(ctx, id, func(dl *webhook.Delivery) error {
 		if dl.Status == webhook.Pending {
 			dl.NextAttemptAt = &now
 		}
 		return nil
 	})
-	if err != nil {
-		d.log().Error("releasing a claimed delivery", zap.String("delivery", c.Delivery.ID), zap.Error(err))
+	return err
+}
+
+// dirtyOf returns how many deliveries of each wanted subscription were
+// made due without being handed over so far (see scanned).
+func (d *Dispatcher) dirtyOf(wants []webhook.Want) map[string]uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]uint64, len(wants))
+	for _, w := range wants {
+		out[w.SubID] = d.dirty[w.SubID]
+	}
+	return out
+}
+
+// scanned notes which subscriptions a claim left with deliveries due: one
+// that got all it wanted may have more; one that got less while the
+// budget lasted has none left, unless a delivery was made due since the
+// scan began (dirty moved).
+func (d *Dispatcher) scanned(wants []webhook.Want, claims []webhook.Claim, budget int, dirty map[string]uint64) {
+	got := map[string]int{}
+	for _, c := range claims {
+		got[c.Sub.ID]++
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, w := range wants {
+		switch {
+		case got[w.SubID] >= w.Max:
+			d.clear[w.SubID] = false
+		case len(claims) < budget && d.dirty[w.SubID] == dirty[w.SubID]:
+			d.clear[w.SubID] = true
+		}
 	}
 }
 
-func (d *Dispatcher) finished(subID string) {
+func (d *Dispatcher) finished(c webhook.Claim) {
+	subID := c.Sub.ID
 	d.mu.Lock()
+	d.busy--
 	if d.inflight[subID]--; d.inflight[subID] <= 0 {
 		delete(d.inflight, subID)
+	}
+	if p := d.paces[subID]; p != nil {
+		delete(p.since, c.Delivery.ID)
 	}
 	d.mu.Unlock()
 	select {
@@ -302,7 +400,7 @@ func (d *Dispatcher) worker() {
 	defer d.workWG.Done()
 	for c := range d.work {
 		d.attempt(c)
-		d.finished(c.Sub.ID)
+		d.finished(c)
 	}
 }
 
@@ -327,8 +425,10 @@ func (d *Dispatcher) attempt(c webhook.Claim) {
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, cfg.Timeout)
 	n := c.Delivery.NextAttemptNumber()
+	began := d.now()
 	res := cfg.sender.send(ctx, c.Sub, c.Event, n)
 	cancel()
+	d.paced(c.Sub.ID, res.outcome == Delivered && d.now().Sub(began) < fastAttempt)
 	d.endSend(c.Sub.ID) // a retry is a send like any other
 	d.record(c, res, cfg)
 }

@@ -70,7 +70,8 @@ func TestDispatcherDisableAfter(t *testing.T) {
 	t.Parallel()
 	s := rigSettings()
 	s.DisableAfter = 2
-	r := newRig(t, s) // 4 workers: one delivery of a subscription at a time
+	s.Workers = 1 // one delivery at a time
+	r := newRig(t, s)
 	sub := r.subscribe("sub_broken", "/broken")
 	r.rcv.on("/broken", reply{status: 404}, reply{status: 200}, reply{status: 404})
 	r.commit("order.created", 5)

@@ -32,9 +32,12 @@ type sender struct {
 
 func newSender(s Settings) *sender {
 	transport := &http.Transport{
-		Proxy:                 nil, // deliveries go straight to the target the guard checked
-		DialContext:           dialer(s.AllowPrivateTargets).DialContext,
-		MaxIdleConnsPerHost:   16,
+		Proxy:       nil, // deliveries go straight to the target the guard checked
+		DialContext: dialer(s.AllowPrivateTargets).DialContext,
+		// Up to every worker may be sending to one subscriber: each
+		// keeps its connection open for the next delivery instead of
+		// dialling a new one.
+		MaxIdleConnsPerHost:   max(s.Workers, 16),
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

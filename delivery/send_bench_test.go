@@ -26,9 +26,9 @@ import (
 // the dispatcher (claim, send, record) on a real Badger store. Run them
 // with bench/gobench.sh; bench/README.md lists their figures.
 
-// benchSettings are the app's default delivery settings, with loopback
+// sendBenchSettings are the app's default delivery settings, with loopback
 // targets allowed.
-func benchSettings() Settings {
+func sendBenchSettings() Settings {
 	return Settings{Retry: []time.Duration{time.Minute}, Timeout: 10 * time.Second, AllowPrivateTargets: true, Workers: 16}
 }
 
@@ -43,9 +43,9 @@ func benchDelivery(url string) (*webhook.Subscription, *webhook.Event) {
 	return sub, ev
 }
 
-// benchReceiver is a receiver on loopback that answers 200 and counts
+// signedReceiver is a receiver on loopback that answers 200 and counts
 // what it got, after checking the signature.
-func benchReceiver(b *testing.B, secret string) (*httptest.Server, *atomic.Int64) {
+func signedReceiver(b *testing.B, secret string) (*httptest.Server, *atomic.Int64) {
 	b.Helper()
 	var got atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +63,7 @@ func benchReceiver(b *testing.B, secret string) (*httptest.Server, *atomic.Int64
 // BenchmarkRequest builds one delivery's request: its body (the
 // envelope), its headers and its signature.
 func BenchmarkRequest(b *testing.B) {
-	s := newSender(benchSettings())
+	s := newSender(sendBenchSettings())
 	sub, ev := benchDelivery("http://127.0.0.1:1/hook")
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -85,9 +85,9 @@ func BenchmarkRequest(b *testing.B) {
 // signature.
 func BenchmarkSend(b *testing.B) {
 	sub, ev := benchDelivery("")
-	srv, got := benchReceiver(b, sub.Secret)
+	srv, got := signedReceiver(b, sub.Secret)
 	sub.URL = srv.URL + "/hook"
-	s := newSender(benchSettings())
+	s := newSender(sendBenchSettings())
 	ctx := context.Background()
 	b.ReportAllocs()
 	cpu := cpuTime()
@@ -109,7 +109,7 @@ func BenchmarkSend(b *testing.B) {
 // recorded as succeeded. ns/op is the inverse of the drain rate.
 func BenchmarkDispatch(b *testing.B) {
 	sub, _ := benchDelivery("")
-	srv, got := benchReceiver(b, sub.Secret)
+	srv, got := signedReceiver(b, sub.Secret)
 	sub.URL = srv.URL + "/hook"
 	store, err := badgerstore.Open(badgerstore.Options{Dir: b.TempDir()})
 	if err != nil {
@@ -137,7 +137,7 @@ func BenchmarkDispatch(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := cpuTime()
-	d.Configure(benchSettings(), zap.NewNop())
+	d.Configure(sendBenchSettings(), zap.NewNop())
 	deadline := time.Now().Add(time.Duration(b.N)*10*time.Millisecond + 30*time.Second)
 	// First until the receiver has had them all (a cheap look), then
 	// until the last successes are recorded (counting reads every

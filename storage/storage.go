@@ -114,3 +114,30 @@ type Store interface {
 	Health() webhook.Health
 	Close() error
 }
+
+// HandOff is an optional interface of a Store: its commits can lease the
+// deliveries they create to this process's dispatcher and hand them over
+// in memory, so that they are sent without being claimed. A delivery that
+// would be created due now is created leased instead (due again when the
+// lease runs out, as a claimed one) when the Taker has room for it, and
+// given to Take once its commit is durable as Settings.Durability says. If
+// the process dies before it is sent, the lease runs out and it is claimed
+// as any other: at least once holds.
+type HandOff interface {
+	// SetTaker sets who takes the deliveries of the commits that follow
+	// (nil: nobody, every delivery is created due now).
+	SetTaker(Taker)
+}
+
+// Taker takes the deliveries a store's commits lease to it (HandOff).
+type Taker interface {
+	// Room says whether a delivery to sub would be taken now, besides
+	// the held ones the same commit already leased to it, and the lease
+	// to give it. It is asked during the commit: it must be quick.
+	Room(sub *webhook.Subscription, held int) (lease time.Duration, ok bool)
+	// Take receives deliveries leased after Room said yes, once their
+	// commit is durable (or has failed to sync: they are stored, and sent
+	// as those of any commit would be). It must not block: it runs on the
+	// committing request.
+	Take(claims []webhook.Claim)
+}

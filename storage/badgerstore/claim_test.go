@@ -3,6 +3,7 @@ package badgerstore
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -67,5 +68,70 @@ func TestClaimCursors(t *testing.T) {
 	}
 	if _, kept := s.cursors.from["sub_a"]; kept {
 		t.Error("the cursor of a paused subscription is kept")
+	}
+}
+
+// TestClaimLookahead: past now, a claim scan reads at most lookahead
+// deletion markers (the leases of deliveries already recorded) looking for
+// when the next delivery is due; past that it gives up and says it does
+// not know (the dispatcher looks again within a second) instead of
+// walking every lease of the last lease period at each claim.
+func TestClaimLookahead(t *testing.T) {
+	for _, tc := range []struct {
+		recorded int
+		known    bool
+	}{
+		{lookahead - 1, true},
+		{lookahead + 10, false},
+	} {
+		t.Run(fmt.Sprintf("%d recorded", tc.recorded), func(t *testing.T) {
+			s := openTest(t)
+			sub := &webhook.Subscription{ID: "sub_a", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}
+			if err := s.PutSubscription(context.Background(), sub); err != nil {
+				t.Fatal(err)
+			}
+			commit := func(n int) {
+				now := time.Now()
+				evs := make([]webhook.Event, n)
+				for i := range evs {
+					evs[i] = webhook.Event{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`1`)}
+				}
+				if err := s.Commit(context.Background(), evs, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := []webhook.Want{{SubID: "sub_a", Max: 1000}}
+			// Claimed under a 1h lease, then recorded: deletion markers at +1h.
+			commit(tc.recorded)
+			now := time.Now().Add(time.Second)
+			claims, _, err := s.Claim(context.Background(), now, time.Hour, 1000, want)
+			if err != nil || len(claims) != tc.recorded {
+				t.Fatalf("claim: %d claims, %v", len(claims), err)
+			}
+			for _, c := range claims {
+				if _, err := s.UpdateDelivery(context.Background(), c.Delivery.ID, func(d *webhook.Delivery) error {
+					d.Status, d.NextAttemptAt = webhook.Succeeded, nil
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// One in flight under a 2h lease: the next due, after the markers.
+			commit(1)
+			now = now.Add(time.Second)
+			if got, _, err := s.Claim(context.Background(), now, 2*time.Hour, 1000, want); err != nil || len(got) != 1 {
+				t.Fatalf("claim: %d claims, %v", len(got), err)
+			}
+			_, next, err := s.Claim(context.Background(), now.Add(time.Second), time.Hour, 1000, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if known := !next.IsZero(); known != tc.known {
+				t.Errorf("next due %v (known %v), want known %v", next, known, tc.known)
+			}
+			if tc.known && !next.Equal(now.Add(2*time.Hour)) {
+				t.Errorf("next due %v, want the lease's end %v", next, now.Add(2*time.Hour))
+			}
+		})
 	}
 }

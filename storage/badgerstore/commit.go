@@ -121,7 +121,7 @@ func commitSize(events []webhook.Event, snaps []webhook.Snapshot, subs int) int 
 // written is a batch written, for the syncer.
 type written struct {
 	batch []*pending // those that wait for the fsync
-	notes dueNotes
+	notes *dueNotes
 }
 
 // runCommitter writes the queued commits in batches until the queue is
@@ -173,9 +173,10 @@ func (s *Store) runSyncer() {
 			err = fmt.Errorf("syncing events: %w", err)
 		}
 		for _, w := range ws {
-			if err == nil {
-				s.noteDue(w.notes) // once durable, as the clients' responses
-			}
+			// Once durable, as the clients' responses; after a failed
+			// fsync too: the deliveries are stored, and go out as those
+			// of any commit.
+			s.noteDue(w.notes)
 			for _, p := range w.batch {
 				p.finish(err)
 			}
@@ -216,12 +217,12 @@ func (s *Store) commitBatch(batch []*pending) {
 
 // writeBatch writes the batch's events, their deliveries and snapshots in
 // one transaction and returns the deliveries' due times.
-func (s *Store) writeBatch(batch []*pending) (dueNotes, error) {
+func (s *Store) writeBatch(batch []*pending) (*dueNotes, error) {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	now := time.Now().UTC()
 	subs := *s.subs.Load()
-	notes := dueNotes{}
+	notes := s.newNotes() // deliveries may be leased to the dispatcher (HandOff)
 	for _, p := range batch {
 		if err := p.write(txn, subs, now, notes); err != nil {
 			return nil, err
@@ -234,7 +235,7 @@ func (s *Store) writeBatch(batch []*pending) (dueNotes, error) {
 }
 
 // write adds the commit's records to txn.
-func (p *pending) write(txn *badger.Txn, subs []*webhook.Subscription, now time.Time, notes dueNotes) error {
+func (p *pending) write(txn *badger.Txn, subs []*webhook.Subscription, now time.Time, notes *dueNotes) error {
 	retention := p.set.Retention
 	for _, sn := range p.snaps {
 		if err := putSnapshot(txn, sn, retention); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -47,19 +48,47 @@ func dueIn(prefix, k []byte) (time.Time, string) {
 	return time.Unix(0, int64(ns)), string(k[len(prefix)+9:]) //nolint:gosec // G115: dueKey wrote a non-negative int64
 }
 
-// dueNotes collects, in a transaction, the earliest due time it gives each
-// subscription's deliveries; once the transaction has committed the store
-// passes them on to the dispatcher (dueHints), whose scans start where they
-// left off unless a note says a delivery became due before that.
-type dueNotes map[string]time.Time
+// dueNotes collects what a transaction does to the queue. due: the
+// earliest due time it gives each subscription's deliveries; once the
+// transaction has committed the store passes them on to the dispatcher
+// (dueHints), whose scans start where they left off unless a note says a
+// delivery became due before that. handed: the deliveries a commit leased
+// to taker (storage.HandOff), given to it once the commit is durable.
+type dueNotes struct {
+	due    dueTimes
+	taker  storage.Taker
+	handed []webhook.Claim
+}
 
-func (n dueNotes) add(subID string, t time.Time) {
+// heldBy counts the deliveries to the subscription leased so far.
+func (n *dueNotes) heldBy(subID string) int {
+	held := 0
+	for _, c := range n.handed {
+		if c.Sub.ID == subID {
+			held++
+		}
+	}
+	return held
+}
+
+// dueTimes are the earliest due times per subscription.
+type dueTimes map[string]time.Time
+
+func (t dueTimes) add(subID string, at time.Time) {
+	if cur, ok := t[subID]; !ok || at.Before(cur) {
+		t[subID] = at
+	}
+}
+
+// add notes a due time; n may be nil (a claim's lease needs no note).
+func (n *dueNotes) add(subID string, t time.Time) {
 	if n == nil {
 		return
 	}
-	if cur, ok := n[subID]; !ok || t.Before(cur) {
-		n[subID] = t
+	if n.due == nil {
+		n.due = dueTimes{}
 	}
+	n.due.add(subID, t)
 }
 
 func bySubKey(subID, deliveryID string) []byte {
@@ -85,7 +114,7 @@ func getDelivery(txn *badger.Txn, id string) (*webhook.Delivery, error) {
 // pending deliveries only, at their NextAttemptAt; old is the record as it
 // was (nil for a new one). Finished deliveries expire after retention. New
 // due times go into notes (which may be nil: a claim's lease needs none).
-func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes dueNotes) error {
+func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes *dueNotes) error {
 	if old != nil && old.NextAttemptAt != nil {
 		if err := txn.Delete(dueKeyOf(d, *old.NextAttemptAt)); err != nil {
 			return err
@@ -114,21 +143,38 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 	return txn.SetEntry(idx)
 }
 
-// fanOut creates, in txn, a due-now delivery of ev for each subscription
-// that wants it.
-func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes dueNotes) error {
+// fanOut creates, in txn, a delivery of ev for each subscription that
+// wants it: due now, or leased to the notes' taker if it has room (then
+// noted as handed, not as due: nothing is there to claim).
+func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes *dueNotes) error {
 	for _, sub := range subs {
 		if !sub.IsActive || !sub.Wants(ev.Name) || !sub.AcceptsSite(ev.Site) {
 			continue
 		}
 		due := now
+		var lease time.Duration
+		leased := notes != nil && notes.taker != nil
+		if leased {
+			lease, leased = notes.taker.Room(sub, notes.heldBy(sub.ID))
+		}
+		if leased {
+			due = now.Add(lease)
+		}
 		d := &webhook.Delivery{
 			ID: webhook.NewID("dlv_", now), EventID: ev.ID, Event: ev.Name, SubscriptionID: sub.ID,
 			Status: webhook.Pending, Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 		}
-		if err := putDelivery(txn, nil, d, 0, notes); err != nil {
+		if !leased {
+			if err := putDelivery(txn, nil, d, 0, notes); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := putDelivery(txn, nil, d, 0, nil); err != nil {
 			return err
 		}
+		evCopy := *ev
+		notes.handed = append(notes.handed, webhook.Claim{Delivery: d, Event: &evCopy, Sub: sub})
 	}
 	return nil
 }
@@ -166,6 +212,7 @@ type scan struct {
 func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration, budget int, scans []scan) ([]webhook.Claim, error) {
 	var claims []webhook.Claim
 	retention := s.config().Retention
+	known := s.knownSubscriptions()
 	err := s.update(ctx, budget*deliverySize, func(txn *badger.Txn) error {
 		claims = claims[:0]
 		for i := range scans {
@@ -174,7 +221,7 @@ func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration
 			if len(claims) >= budget {
 				continue
 			}
-			got, err := claimScan(txn, sc, min(sc.Max, budget-len(claims)), now, lease, retention)
+			got, err := claimScan(txn, sc, known[sc.SubID], min(sc.Max, budget-len(claims)), now, lease, retention)
 			if err != nil {
 				return err
 			}
@@ -185,36 +232,66 @@ func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration
 	return claims, err
 }
 
-// claimScan does one scan of claimDue in txn.
-func claimScan(txn *badger.Txn, sc *scan, most int, now time.Time, lease time.Duration, retention time.Duration) ([]webhook.Claim, error) {
+// lookahead is how many deleted keys past now a claim scan reads, looking
+// for when the next delivery is due, before it gives up. Past now are
+// mostly the deletion markers of leases: a delivery being attempted is due
+// again at now+lease, and that key is deleted once the attempt is
+// recorded; a scan that walked them all would read every delivery made in
+// the last lease's time, at each claim.
+const lookahead = 64
+
+// claimScan does one scan of claimDue in txn. known is its subscription as
+// the store's snapshot has it (nil: read it from txn).
+func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int, now time.Time, lease time.Duration, retention time.Duration) ([]webhook.Claim, error) {
 	sc.Scanned = true
 	prefix := dueKey(sc.SubID, time.Time{}, "")[:len(prefixDue)+len(sc.SubID)+1]
-	// Read the keys first: the claims below write into the range.
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	// Read the keys first: the claims below write into the range. Every
+	// version is read, deletion markers included, so that the scan can
+	// stop after lookahead of them past now (see lookahead).
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, AllVersions: true})
 	type due struct {
 		key []byte
 		id  string
 	}
 	var found []due
+	var last []byte
+	past := 0
 	for it.Seek(dueKey(sc.SubID, sc.From, "")); it.Valid(); it.Next() {
-		k := it.Item().KeyCopy(nil)
-		at, id := dueIn(prefix, k)
+		item := it.Item()
+		if bytes.Equal(item.Key(), last) {
+			continue // an older version of a key seen
+		}
+		last = item.KeyCopy(last[:0])
+		at, id := dueIn(prefix, last)
+		gone := item.IsDeletedOrExpired()
 		if at.After(now) {
-			sc.Next = at
-			break
+			if !gone {
+				sc.Next = at
+				break
+			}
+			if past++; past == lookahead {
+				break // when the next is due is not known: the caller looks again soon
+			}
+			continue
+		}
+		if gone {
+			continue
 		}
 		if len(found) == most {
 			sc.Resume = at
 			break
 		}
-		found = append(found, due{k, id})
+		found = append(found, due{bytes.Clone(last), id})
 	}
 	it.Close()
 	var claims []webhook.Claim
 	if len(found) == 0 {
 		return nil, nil
 	}
-	sub, subErr := getSubscription(txn, sc.SubID) // once: it is every delivery's
+	sub, subErr := known, error(nil) // every delivery's
+	if sub == nil {
+		sub, subErr = getSubscription(txn, sc.SubID)
+	}
 	for _, f := range found {
 		d, err := getDelivery(txn, f.id)
 		if errors.Is(err, webhook.ErrNotFound) { // expired under its index key
@@ -262,10 +339,10 @@ func getEvent(txn *badger.Txn, id string) (*webhook.Event, error) {
 // indexes follow the delivery's new state.
 func (s *Store) UpdateDelivery(ctx context.Context, id string, fn func(d *webhook.Delivery) error) (*webhook.Delivery, error) {
 	var out *webhook.Delivery
-	var notes dueNotes
+	var notes *dueNotes
 	retention := s.config().Retention
 	err := s.update(ctx, deliverySize, func(txn *badger.Txn) error {
-		notes = dueNotes{}
+		notes = &dueNotes{}
 		d, err := getDelivery(txn, id)
 		if err != nil {
 			return err
@@ -318,7 +395,7 @@ func (s *Store) Deliveries(ctx context.Context, subID, status string, limit int)
 // sub (a replay), in one transaction.
 func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, events []webhook.Event) (int, error) {
 	n := 0
-	notes := dueNotes{}
+	notes := &dueNotes{}
 	err := s.write(ctx, len(events)*deliverySize, func() error {
 		return s.db.Update(func(txn *badger.Txn) error {
 			now := time.Now().UTC()

@@ -71,7 +71,9 @@ type Store struct {
 	// (under hintsMu) for which subscriptions from when: see dueNotes.
 	wakeC   chan struct{}
 	hintsMu sync.Mutex
-	hints   dueNotes
+	hints   dueTimes
+	// taker takes the deliveries commits lease to it (HandOff).
+	taker atomic.Pointer[takerBox]
 
 	settings atomic.Pointer[storage.Settings] // see Configure
 
@@ -268,15 +270,19 @@ func (s *Store) dueHints() map[string]time.Time {
 
 // noteDue records a committed transaction's due times for dueHints and
 // wakes the dispatcher.
-func (s *Store) noteDue(notes dueNotes) {
-	if len(notes) == 0 {
+// wakes the dispatcher, and hands the deliveries leased to the taker over.
+func (s *Store) noteDue(notes *dueNotes) {
+	if len(notes.handed) > 0 {
+		notes.taker.Take(notes.handed)
+	}
+	if len(notes.due) == 0 {
 		return
 	}
 	s.hintsMu.Lock()
 	if s.hints == nil {
-		s.hints = dueNotes{}
+		s.hints = dueTimes{}
 	}
-	for sub, t := range notes {
+	for sub, t := range notes.due {
 		s.hints.add(sub, t)
 	}
 	s.hintsMu.Unlock()

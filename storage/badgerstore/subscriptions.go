@@ -41,6 +41,17 @@ func (s *Store) ActiveSubscriptions() []*webhook.Subscription {
 	return out
 }
 
+// knownSubscriptions returns the in-memory snapshot by id (shared: read
+// only).
+func (s *Store) knownSubscriptions() map[string]*webhook.Subscription {
+	subs := *s.subs.Load()
+	out := make(map[string]*webhook.Subscription, len(subs))
+	for _, sub := range subs {
+		out[sub.ID] = sub
+	}
+	return out
+}
+
 // refreshSubscriptions reloads the snapshot that fan-out reads, whatever
 // the context of the write that made it stale.
 func (s *Store) refreshSubscriptions() error {
