@@ -139,7 +139,7 @@ func replay(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 // thousand deliveries).
 const replayBatch = 1000
 
-// queueReplay queues a delivery to sub of each stored event since since
+// queueReplay queues a delivery to sub of each event stored since the time
 // that it would receive, replayBatch at a time, and returns how many it
 // queued; after an error, the batches queued before it stay queued.
 func queueReplay(ctx context.Context, store storage.Store, sub *webhook.Subscription, since time.Time) (int, error) {
