@@ -1,12 +1,14 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -123,21 +125,50 @@ func replay(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 		writeStoreError(w, err)
 		return
 	}
-	var events []webhook.Event
-	err = app.Store().EventsSince(r.Context(), since, func(ev webhook.Event) error {
-		if sub.Wants(ev.Name) && sub.AcceptsSite(ev.Site) {
-			events = append(events, ev)
-		}
-		return nil
-	})
-	if err == nil {
-		_, err = app.Store().AddDeliveries(r.Context(), sub, events)
-	}
+	n, err := queueReplay(r.Context(), app.Store(), sub, since)
 	if err != nil {
 		writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]int{"replayed": len(events)})
+	writeJSON(w, http.StatusAccepted, map[string]int{"replayed": n})
+}
+
+// replayBatch is how many deliveries a replay queues at a time, as it
+// reads the events: its memory stays bounded whatever the number of
+// events, and so does each write (a Badger transaction holds a few
+// thousand deliveries).
+const replayBatch = 1000
+
+// queueReplay queues a delivery to sub of each event stored since the time
+// that it would receive, replayBatch at a time, and returns how many it
+// queued; after an error, the batches queued before it stay queued.
+func queueReplay(ctx context.Context, store storage.Store, sub *webhook.Subscription, since time.Time) (int, error) {
+	n := 0
+	batch := make([]webhook.Event, 0, replayBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, err := store.AddDeliveries(ctx, sub, batch); err != nil {
+			return err
+		}
+		n += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	err := store.EventsSince(ctx, since, func(ev webhook.Event) error {
+		if !sub.Wants(ev.Name) || !sub.AcceptsSite(ev.Site) {
+			return nil
+		}
+		if batch = append(batch, ev); len(batch) == replayBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return n, err
 }
 
 // emptyBody refuses a body on routes that take none.

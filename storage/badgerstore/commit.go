@@ -231,6 +231,7 @@ func (s *Store) writeBatch(batch []*pending) (*dueNotes, error) {
 	if err := txn.Commit(); err != nil {
 		return nil, fmt.Errorf("storing events: %w", err)
 	}
+	s.queued.Add(notes.queued)
 	return notes, nil
 }
 

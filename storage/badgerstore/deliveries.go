@@ -58,6 +58,9 @@ type dueNotes struct {
 	due    dueTimes
 	taker  storage.Taker
 	handed []webhook.Claim
+	// queued is the transaction's change to the due index (keys added less
+	// keys removed), added to the queue depth once it has committed.
+	queued int64
 }
 
 // heldBy counts the deliveries to the subscription leased so far.
@@ -113,12 +116,14 @@ func getDelivery(txn *badger.Txn, id string) (*webhook.Delivery, error) {
 // putDelivery writes d and keeps its indexes in step: the due index holds
 // pending deliveries only, at their NextAttemptAt; old is the record as it
 // was (nil for a new one). Finished deliveries expire after retention. New
-// due times go into notes (which may be nil: a claim's lease needs none).
-func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes *dueNotes) error {
+// due times go into notes (which may be nil: a claim's lease needs none);
+// the change to the due index's size into queued (see queueDepth).
+func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes *dueNotes, queued *int64) error {
 	if old != nil && old.NextAttemptAt != nil {
 		if err := txn.Delete(dueKeyOf(d, *old.NextAttemptAt)); err != nil {
 			return err
 		}
+		*queued--
 	}
 	val, err := json.Marshal(d)
 	if err != nil {
@@ -133,6 +138,7 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 		if err := txn.Set(dueKeyOf(d, *d.NextAttemptAt), nil); err != nil {
 			return err
 		}
+		*queued++
 		notes.add(d.SubscriptionID, *d.NextAttemptAt)
 	} else if retention > 0 {
 		rec, idx = rec.WithTTL(retention), idx.WithTTL(retention)
@@ -145,7 +151,8 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 
 // fanOut creates, in txn, a delivery of ev for each subscription that
 // wants it: due now, or leased to the notes' taker if it has room (then
-// noted as handed, not as due: nothing is there to claim).
+// noted as handed, not as due: nothing is there to claim). notes is not
+// nil: it counts the deliveries queued either way.
 func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes *dueNotes) error {
 	for _, sub := range subs {
 		if !sub.IsActive || !sub.Wants(ev.Name) || !sub.AcceptsSite(ev.Site) {
@@ -153,7 +160,7 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 		}
 		due := now
 		var lease time.Duration
-		leased := notes != nil && notes.taker != nil
+		leased := notes.taker != nil
 		if leased {
 			lease, leased = notes.taker.Room(sub, notes.heldBy(sub.ID))
 		}
@@ -165,12 +172,12 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 			Status: webhook.Pending, Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 		}
 		if !leased {
-			if err := putDelivery(txn, nil, d, 0, notes); err != nil {
+			if err := putDelivery(txn, nil, d, 0, notes, &notes.queued); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := putDelivery(txn, nil, d, 0, nil); err != nil {
+		if err := putDelivery(txn, nil, d, 0, nil, &notes.queued); err != nil {
 			return err
 		}
 		evCopy := *ev
@@ -211,17 +218,20 @@ type scan struct {
 // cancelled on the way.
 func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration, budget int, scans []scan) ([]webhook.Claim, error) {
 	var claims []webhook.Claim
+	var queued int64
 	retention := s.config().Retention
-	known := s.knownSubscriptions()
 	err := s.update(ctx, budget*deliverySize, func(txn *badger.Txn) error {
-		claims = claims[:0]
+		claims, queued = claims[:0], 0
+		// Read once the transaction has started: a subscription deleted
+		// before is out of the snapshot already (removeSubscription).
+		known := s.knownSubscriptions()
 		for i := range scans {
 			sc := &scans[i]
 			sc.Scanned, sc.Claimed, sc.Resume, sc.Next = false, 0, time.Time{}, time.Time{}
 			if len(claims) >= budget {
 				continue
 			}
-			got, err := claimScan(txn, sc, known[sc.SubID], min(sc.Max, budget-len(claims)), now, lease, retention)
+			got, err := claimScan(txn, sc, known[sc.SubID], min(sc.Max, budget-len(claims)), now, lease, retention, &queued)
 			if err != nil {
 				return err
 			}
@@ -229,6 +239,9 @@ func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration
 		}
 		return nil
 	})
+	if err == nil {
+		s.queued.Add(queued)
+	}
 	return claims, err
 }
 
@@ -241,8 +254,10 @@ func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration
 const lookahead = 64
 
 // claimScan does one scan of claimDue in txn. known is its subscription as
-// the store's snapshot has it (nil: read it from txn).
-func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int, now time.Time, lease time.Duration, retention time.Duration) ([]webhook.Claim, error) {
+// the store's snapshot has it (nil: read it from txn); the deliveries of a
+// subscription that is in neither are cancelled, never claimed. queued
+// counts the change to the due index.
+func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int, now time.Time, lease time.Duration, retention time.Duration, queued *int64) ([]webhook.Claim, error) {
 	sc.Scanned = true
 	prefix := dueKey(sc.SubID, time.Time{}, "")[:len(prefixDue)+len(sc.SubID)+1]
 	// Read the keys first: the claims below write into the range. Every
@@ -298,6 +313,7 @@ func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int,
 			if err := txn.Delete(f.key); err != nil {
 				return nil, err
 			}
+			*queued--
 			continue
 		}
 		if err != nil {
@@ -307,14 +323,14 @@ func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int,
 		old := *d
 		if subErr != nil || evErr != nil {
 			d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-			if err := putDelivery(txn, &old, d, retention, nil); err != nil {
+			if err := putDelivery(txn, &old, d, retention, nil, queued); err != nil {
 				return nil, err
 			}
 			continue
 		}
 		until := now.Add(lease)
 		d.NextAttemptAt = &until
-		if err := putDelivery(txn, &old, d, retention, nil); err != nil {
+		if err := putDelivery(txn, &old, d, retention, nil, queued); err != nil {
 			return nil, err
 		}
 		claims = append(claims, webhook.Claim{Delivery: d, Event: ev, Sub: sub})
@@ -352,9 +368,10 @@ func (s *Store) UpdateDelivery(ctx context.Context, id string, fn func(d *webhoo
 			return err
 		}
 		out = d
-		return putDelivery(txn, &old, d, retention, notes)
+		return putDelivery(txn, &old, d, retention, notes, &notes.queued)
 	})
 	if err == nil {
+		s.queued.Add(notes.queued)
 		s.noteDue(notes)
 	}
 	return out, err
@@ -405,7 +422,7 @@ func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, ev
 					ID: webhook.NewID("dlv_", now), EventID: events[i].ID, Event: events[i].Name, SubscriptionID: sub.ID,
 					Status: webhook.Pending, Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 				}
-				if err := putDelivery(txn, nil, d, 0, notes); err != nil {
+				if err := putDelivery(txn, nil, d, 0, notes, &notes.queued); err != nil {
 					return err
 				}
 				n++
@@ -414,91 +431,8 @@ func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, ev
 		})
 	})
 	if err == nil {
+		s.queued.Add(notes.queued)
 		s.noteDue(notes)
 	}
 	return n, err
-}
-
-// QueueDepth counts the pending deliveries.
-func (s *Store) QueueDepth() int64 {
-	var n int64
-	_ = s.use(context.Background(), func() error {
-		return s.db.View(func(txn *badger.Txn) error {
-			n = countKeys(txn, prefixDue)
-			return nil
-		})
-	})
-	return n
-}
-
-// cancelOrphans cancels the pending deliveries whose subscription no
-// longer exists: a delete normally cancels them in its transaction, but a
-// fan-out from a snapshot taken just before it, or a redelivery or replay
-// racing with it, can leave some. It returns how many it cancelled.
-func (s *Store) cancelOrphans(ctx context.Context) (int, error) {
-	n := 0
-	retention := s.config().Retention
-	err := s.update(ctx, sweepSize, func(txn *badger.Txn) error {
-		n = 0
-		found, err := findOrphans(txn)
-		if err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		for _, o := range found {
-			d, err := getDelivery(txn, o.id)
-			if errors.Is(err, webhook.ErrNotFound) {
-				if err := txn.Delete(o.key); err != nil {
-					return err
-				}
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			old := *d
-			d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-			if err := putDelivery(txn, &old, d, retention, nil); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	return n, err
-}
-
-// orphan is a due-index entry of a subscription that no longer exists.
-type orphan struct {
-	key []byte
-	id  string
-}
-
-// findOrphans reads the due index for the entries of deleted
-// subscriptions, skipping each existing subscription's entries at once.
-func findOrphans(txn *badger.Txn) ([]orphan, error) {
-	var found []orphan
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixDue})
-	defer it.Close()
-	for it.Rewind(); it.Valid(); {
-		k := it.Item().Key()
-		rest := k[len(prefixDue):]
-		slash := bytes.IndexByte(rest, '/')
-		if slash < 0 {
-			it.Next()
-			continue
-		}
-		prefix := k[:len(prefixDue)+slash+1]
-		if _, err := getSubscription(txn, string(rest[:slash])); err == nil {
-			// Skip the rest of its keys: the byte after '/' sorts after them.
-			it.Seek(append(append([]byte{}, prefix[:len(prefix)-1]...), '/'+1))
-			continue
-		} else if !errors.Is(err, webhook.ErrNotFound) {
-			return nil, err
-		}
-		_, id := dueIn(prefix, k)
-		found = append(found, orphan{it.Item().KeyCopy(nil), id})
-		it.Next()
-	}
-	return found, nil
 }

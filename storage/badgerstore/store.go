@@ -74,6 +74,9 @@ type Store struct {
 	hints   dueTimes
 	// taker takes the deliveries commits lease to it (HandOff).
 	taker atomic.Pointer[takerBox]
+	// queued is the queue depth (see QueueDepth): counted at Open, then
+	// moved by each committed transaction's change to the due index.
+	queued atomic.Int64
 
 	settings atomic.Pointer[storage.Settings] // see Configure
 
@@ -172,6 +175,7 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
 	}
+	s.queued.Store(countDue(db))
 	go s.runCommitter()
 	go s.runSyncer()
 	return s, nil
@@ -341,27 +345,25 @@ func (s *Store) closeWhenRoom() {
 // ErrStop may be returned by a callback to end a scan early without error.
 var ErrStop = errors.New("stop")
 
+// eventsPage is how many events EventsSince reads at a time. fn runs
+// between reads, outside the store's lock: it may call the store (a replay
+// queues deliveries as it reads), and Close does not wait for it.
+const eventsPage = 256
+
 // EventsSince calls fn for each stored event inferred at or after since, in
 // time order, until fn returns an error (ErrStop ends the scan cleanly).
 func (s *Store) EventsSince(ctx context.Context, since time.Time, fn func(webhook.Event) error) error {
-	return s.use(ctx, func() error { return s.eventsSince(ctx, since, fn) })
-}
-
-func (s *Store) eventsSince(ctx context.Context, since time.Time, fn func(webhook.Event) error) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixEvent, PrefetchValues: true, PrefetchSize: 64})
-		defer it.Close()
-		for it.Seek(key(prefixEvent, webhook.IDAt("evt_", since))); it.Valid(); it.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var ev webhook.Event
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ev) }); err != nil {
-				return fmt.Errorf("reading event %s: %w", it.Item().Key(), err)
-			}
-			if ev.Time.Before(since) {
-				continue
-			}
+	from := key(prefixEvent, webhook.IDAt("evt_", since))
+	for from != nil {
+		var page []webhook.Event
+		err := s.use(ctx, func() (err error) {
+			page, from, err = s.readEvents(ctx, from, since)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, ev := range page {
 			if err := fn(ev); err != nil {
 				if errors.Is(err, ErrStop) {
 					return nil
@@ -369,8 +371,38 @@ func (s *Store) eventsSince(ctx context.Context, since time.Time, fn func(webhoo
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// readEvents reads up to eventsPage events inferred at or after since,
+// from the key from on, and returns the key the next page starts from
+// (nil: there is none).
+func (s *Store) readEvents(ctx context.Context, from []byte, since time.Time) ([]webhook.Event, []byte, error) {
+	var page []webhook.Event
+	var next []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixEvent, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Seek(from); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if len(page) == eventsPage {
+				next = it.Item().KeyCopy(nil)
+				return nil
+			}
+			var ev webhook.Event
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &ev) }); err != nil {
+				return fmt.Errorf("reading event %s: %w", it.Item().Key(), err)
+			}
+			if !ev.Time.Before(since) {
+				page = append(page, ev)
+			}
+		}
 		return nil
 	})
+	return page, next, err
 }
 
 // key joins a family prefix and an id.

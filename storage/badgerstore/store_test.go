@@ -204,3 +204,38 @@ func TestDueKeyOrder(t *testing.T) {
 		t.Errorf("dueIn = %v, %q", at, id)
 	}
 }
+
+// TestEventsSinceCallsOutsideLock: fn may call the store (a replay queues
+// deliveries as it reads), and Close does not wait for it: it would wait
+// forever for a fn that calls the store while Close waits.
+func TestEventsSinceCallsOutsideLock(t *testing.T) {
+	s := openTest(t)
+	now := time.Now()
+	evs := make([]webhook.Event, 2*eventsPage+1)
+	for i := range evs {
+		evs[i] = webhook.Event{ID: webhook.NewID("evt_", now), Name: "a.b", Time: now, Data: json.RawMessage(`{}`)}
+	}
+	if err := s.Commit(context.Background(), evs, nil); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	err := s.EventsSince(context.Background(), time.Time{}, func(webhook.Event) error {
+		if calls++; calls > 1 {
+			return nil
+		}
+		if _, err := s.Subscriptions(context.Background()); err != nil {
+			return err
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- s.Close() }()
+		select {
+		case err := <-closed:
+			return err
+		case <-time.After(10 * time.Second):
+			return errors.New("Close waited for fn")
+		}
+	})
+	if !errors.Is(err, webhook.ErrClosed) || calls != eventsPage {
+		t.Fatalf("EventsSince = %v after %d calls; want ErrClosed after the first page's %d", err, calls, eventsPage)
+	}
+}

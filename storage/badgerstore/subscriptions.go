@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -178,47 +178,56 @@ func (s *Store) replaceInSnapshot(updated *webhook.Subscription) {
 }
 
 // DeleteSubscription removes a subscription and cancels its pending
-// deliveries, or returns an error wrapping ErrNotFound.
+// deliveries, or returns an error wrapping ErrNotFound. The record goes
+// first, durably, in a transaction of its own; the deliveries are
+// cancelled after, in batches (a backlog is more than one transaction may
+// hold). Meanwhile a claim cancels those it finds rather than send them
+// (claimScan); should the process stop before the end, the orphan sweep
+// cancels the rest (cancelOrphans).
 func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
-	retention := s.config().Retention
-	err := s.update(ctx, sweepSize, func(txn *badger.Txn) error {
+	if err := s.removeSubscription(ctx, id); err != nil {
+		return err
+	}
+	// Run to the end even if the caller goes: the subscription is gone.
+	if n, err := s.cancelDue(context.WithoutCancel(ctx), subscriptionDue(id)); err != nil {
+		// Deleted all the same, and nothing of it is sent: the sweep
+		// cancels the rest once the store takes writes again.
+		s.logger.Warn("cancelling the deliveries of a deleted subscription; the sweep finishes",
+			zap.String("subscription", id), zap.Int("cancelled", n), zap.Error(err))
+	}
+	return nil
+}
+
+// removeSubscription deletes a subscription's record, durably. It takes
+// the subscription out of the fan-out snapshot first, and holds subsMu
+// until the delete has committed so that no refresh puts it back: a claim
+// whose transaction starts after that commit reads the snapshot after it
+// too (claimDue), finds the subscription in neither, and cancels its
+// deliveries instead of sending them.
+func (s *Store) removeSubscription(ctx context.Context, id string) error {
+	s.subsMu.Lock()
+	old := s.subs.Load()
+	rest := make([]*webhook.Subscription, 0, len(*old))
+	for _, sub := range *old {
+		if sub.ID != id {
+			rest = append(rest, sub)
+		}
+	}
+	s.subs.Store(&rest)
+	err := s.update(ctx, subscriptionSize, func(txn *badger.Txn) error {
 		if _, err := getSubscription(txn, id); err != nil {
 			return err
 		}
-		prefix := bySubKey(id, "")
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		var ids []string
-		for it.Rewind(); it.Valid(); it.Next() {
-			ids = append(ids, string(it.Item().Key()[len(prefix):]))
-		}
-		it.Close()
-		now := time.Now().UTC()
-		for _, did := range ids {
-			d, err := getDelivery(txn, did)
-			if errors.Is(err, webhook.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if d.Status != webhook.Pending {
-				continue
-			}
-			old := *d
-			d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-			if err := putDelivery(txn, &old, d, retention, nil); err != nil {
-				return err
-			}
-		}
 		return txn.Delete(key(prefixSubscription, id))
 	})
-	if err == nil {
-		err = s.use(context.WithoutCancel(ctx), s.syncCommitted)
+	if err != nil {
+		s.subs.Store(old) // not deleted: nothing else changed it meanwhile (subsMu)
 	}
-	if err == nil {
-		err = s.refreshSubscriptions()
+	s.subsMu.Unlock()
+	if err != nil {
+		return err
 	}
-	return err
+	return s.use(context.WithoutCancel(ctx), s.syncCommitted)
 }
 
 // Count counts the stored events, subscriptions, deliveries by state, and
