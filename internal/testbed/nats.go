@@ -136,6 +136,13 @@ cluster {
 	for _, n := range c.Nodes {
 		n.waitReady(60 * time.Second)
 	}
+	t.Cleanup(func() { // the servers' logs tell elections and lost routes
+		if t.Failed() {
+			for _, n := range c.Nodes {
+				t.Logf("nats-server %s log:\n%s", n.Name, n.Output())
+			}
+		}
+	})
 	return c
 }
 

@@ -41,8 +41,7 @@ func TestNATSCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := t.Context() // each request has the client's timeout, each wait its own
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage})
 	if err != nil {
 		t.Fatal(err)
@@ -50,17 +49,19 @@ func TestNATSCluster(t *testing.T) {
 	publish := func(i int) {
 		t.Helper()
 		// Retried with the same id until acknowledged: an election
-		// after the leader's death takes seconds.
-		for {
-			_, err := js.Publish(ctx, "t.x", fmt.Appendf(nil, "m%d", i), jetstream.WithMsgID(fmt.Sprintf("m%d", i)))
-			if err == nil {
-				return
+		// after the leader's death takes seconds. Each try has its own
+		// timeout: a request in flight when the client's server dies
+		// is never answered (the client reconnects but does not send it
+		// again), and the id makes a try stored unanswered count once.
+		Eventually(t, 60*time.Second, fmt.Sprintf("m%d acknowledged", i), func() bool {
+			try, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_, err := js.Publish(try, "t.x", fmt.Appendf(nil, "m%d", i), jetstream.WithMsgID(fmt.Sprintf("m%d", i)))
+			if err != nil {
+				t.Logf("publishing m%d: %v; trying again", i, err)
 			}
-			if ctx.Err() != nil {
-				t.Fatalf("publishing m%d: %v", i, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return err == nil
+		})
 	}
 	publish(1)
 	info, err := stream.Info(ctx)

@@ -2,7 +2,9 @@ package natsstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -101,25 +103,30 @@ func (c settings) bucketConfigs() []jetstream.KeyValueConfig {
 }
 
 // ensureBuckets creates the buckets, or updates them to the config (the
-// replica count, say), and sets what the KV API cannot ask for: the ledger
-// takes atomic batches, and the ledger and the subscriptions are read from
+// replica count, say). The ledger and the subscriptions are read from
 // their stream leader only (no direct gets, which any replica answers,
 // perhaps before it has applied a write just acknowledged: a store reads
-// its own writes).
+// its own writes), and the ledger takes atomic batches: settings the KV
+// API cannot ask for, and which an update through it would turn back to
+// its defaults until the next update (the other nodes' batches refused
+// meanwhile: "atomic publish is disabled"). So those two buckets, once
+// they exist, are updated as streams, keeping their settings.
 func (c settings) ensureBuckets(ctx context.Context, js jetstream.JetStream) (*buckets, error) {
 	for _, cfg := range c.bucketConfigs() {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
-			return nil, unavailable("bucket "+cfg.Bucket, err)
+		var err error
+		switch cfg.Bucket {
+		case c.prefix, c.prefix + "_subs":
+			err = ensureLeaderRead(ctx, js, cfg, cfg.Bucket == c.prefix)
+		default:
+			_, err = js.CreateOrUpdateKeyValue(ctx, cfg)
 		}
-	}
-	for _, name := range []string{c.prefix, c.prefix + "_subs"} {
-		if err := leaderReads(ctx, js, "KV_"+name, name == c.prefix); err != nil {
-			return nil, err
+		if err != nil {
+			return nil, unavailable("bucket "+cfg.Bucket, err)
 		}
 	}
 	var kvs []jetstream.KeyValue
 	for _, cfg := range c.bucketConfigs() {
-		kv, err := js.KeyValue(ctx, cfg.Bucket) // after leaderReads: no direct gets
+		kv, err := js.KeyValue(ctx, cfg.Bucket) // after ensureLeaderRead: no direct gets
 		if err != nil {
 			return nil, unavailable("bucket "+cfg.Bucket, err)
 		}
@@ -128,20 +135,34 @@ func (c settings) ensureBuckets(ctx context.Context, js jetstream.JetStream) (*b
 	return &buckets{ledger: kvs[0], subs: kvs[1], locks: kvs[2], nodes: kvs[3]}, nil
 }
 
-// leaderReads turns off a bucket stream's direct gets and, for the
-// ledger, allows atomic batches.
-func leaderReads(ctx context.Context, js jetstream.JetStream, stream string, atomic bool) error {
-	s, err := js.Stream(ctx, stream)
-	if err != nil {
-		return unavailable("stream "+stream, err)
+// ensureLeaderRead creates a bucket whose stream has no direct gets (and,
+// if atomic, takes atomic batches), or brings an existing one to cfg in
+// at most one update that keeps those settings.
+func ensureLeaderRead(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, atomic bool) error {
+	name := "KV_" + cfg.Bucket
+	s, err := js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		// Another node may create it meanwhile, and set it already.
+		if _, err := js.CreateKeyValue(ctx, cfg); err != nil && !errors.Is(err, jetstream.ErrBucketExists) {
+			return err
+		}
+		s, err = js.Stream(ctx, name)
 	}
-	cfg := s.CachedInfo().Config
-	if !cfg.AllowDirect && cfg.AllowAtomicPublish == atomic {
+	if err != nil {
+		return err
+	}
+	have := s.CachedInfo().Config
+	want := have
+	want.Description, want.Replicas, want.MaxMsgsPerSubject = cfg.Description, cfg.Replicas, int64(max(cfg.History, 1))
+	if cfg.LimitMarkerTTL != 0 { // per-message TTLs cannot be turned off
+		want.AllowMsgTTL, want.SubjectDeleteMarkerTTL = true, cfg.LimitMarkerTTL
+	}
+	want.AllowDirect, want.AllowAtomicPublish = false, atomic
+	if reflect.DeepEqual(want, have) {
 		return nil
 	}
-	cfg.AllowDirect, cfg.AllowAtomicPublish = false, atomic
-	if _, err := js.UpdateStream(ctx, cfg); err != nil {
-		return unavailable("configuring "+stream, err)
+	if _, err := js.UpdateStream(ctx, want); err != nil {
+		return fmt.Errorf("configuring stream %s: %w", name, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,5 +97,57 @@ func TestLogSyncAllAlways(t *testing.T) {
 	logSync(zap.New(core), syncReport{Always: []string{"n1", "n2"}}, nil)
 	if all := logs.All(); len(all) != 1 || all[0].Level != zap.InfoLevel || all[0].Message != "NATS servers fsync every write" {
 		t.Errorf("logged %v, want one info line", all)
+	}
+}
+
+// TestOpenKeepsTheLedgerSettings: a node that starts while another
+// commits does not turn the ledger's atomic batches off, not even for a
+// moment (each start used to update the buckets through the KV API, to its
+// defaults, then back: the other node's commits were refused, "atomic
+// publish is disabled"); and a changed replica count still reaches the
+// ledger and the subscriptions, their settings kept.
+func TestOpenKeepsTheLedgerSettings(t *testing.T) {
+	c := testbed.StartNATS(t, testbed.NATSOptions{})
+	a := openStore(t, c.URL(), "reopen")
+	var stop atomic.Bool
+	var commits atomic.Int64
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for !stop.Load() {
+			if err := a.Commit(context.Background(), []webhook.Event{testEvent("order.created")}, nil); err != nil {
+				errs <- err
+				return
+			}
+			commits.Add(1)
+		}
+	}()
+	within(t, "A commits", func() bool { return commits.Load() > 0 })
+	for range 3 {
+		before := commits.Load()
+		_ = openStore(t, c.URL(), "reopen").Close()
+		within(t, "A commits after B's start", func() bool { return commits.Load() > before || len(errs) > 0 })
+	}
+	stop.Store(true)
+	if err := <-errs; err != nil {
+		t.Fatalf("a commit while another node started: %v", err)
+	}
+
+	ctx := context.Background()
+	one := a.cfg
+	one.replicas = 1
+	if _, err := one.ensureBuckets(ctx, a.js); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"KV_reopen", "KV_reopen_subs"} {
+		s, err := a.js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := s.CachedInfo().Config
+		if cfg.Replicas != 1 || cfg.AllowDirect || cfg.AllowAtomicPublish != (name == "KV_reopen") {
+			t.Errorf("%s after a start with one replica: replicas %d, direct gets %v, atomic batches %v; want 1, false, %v",
+				name, cfg.Replicas, cfg.AllowDirect, cfg.AllowAtomicPublish, name == "KV_reopen")
+		}
 	}
 }

@@ -65,7 +65,8 @@ func (s *Store) readDelivery(ctx context.Context, id string) (stored, error) {
 // putDelivery writes a delivery if its record is still the one read (its
 // revision; 0: none yet), with the headers the due index and the tally
 // read; a finished one expires after the retention. A lost race is
-// errConflict.
+// errConflict; a write the cluster did not take is sent again
+// (writeTaken).
 func (s *Store) putDelivery(ctx context.Context, d *webhook.Delivery, read stored) (uint64, error) {
 	data, err := json.Marshal(d)
 	if err != nil {
@@ -86,7 +87,7 @@ func (s *Store) putDelivery(ctx context.Context, d *webhook.Delivery, read store
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	seq, err := s.group.write(ctx, []batchMsg{{subject: s.subject(deliveryKey(d.SubscriptionID, d.ID)), data: data, h: h}})
+	seq, err := s.group.writeTaken(ctx, []batchMsg{{subject: s.subject(deliveryKey(d.SubscriptionID, d.ID)), data: data, h: h}})
 	if errors.Is(err, errConflict) {
 		return 0, err
 	}

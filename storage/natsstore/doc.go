@@ -75,7 +75,11 @@
 //
 // The ledger and the subscriptions bucket are read from their stream
 // leader only: direct gets are turned off, since any replica answers them,
-// perhaps before it has applied a write that was just acknowledged.
+// perhaps before it has applied a write that was just acknowledged. A
+// node that starts updates these two, once they exist, as streams (at
+// most one update, keeping those settings), not through the KV API, whose
+// update would turn atomic batches off until the next one and get the
+// other nodes' commits refused meanwhile.
 //
 // # The due index and Claim
 //
@@ -277,7 +281,10 @@
 // held. A commit no server took (no responders, JetStream 503) is sent
 // again for failoverWait; one whose fate is unknown (a timeout) is not (a
 // snapshot's sequence check would refuse it): it fails with an error
-// matching webhook.ErrUnavailable. The connection reconnects forever.
+// matching webhook.ErrUnavailable. A delivery's write (a claim, a result)
+// no server took is sent again likewise (group.writeTaken), as
+// jetstream.PublishMsg would: its compare-and-set still holds. The
+// connection reconnects forever.
 //
 // A publish acknowledgement means a majority of replicas hold the write in
 // memory: the servers fsync only every two minutes unless they run with

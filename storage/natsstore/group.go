@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -26,6 +27,7 @@ type group struct {
 	queue    []*groupWrite
 	flushing int          // flushers running
 	batches  atomic.Int64 // combined batches sent, for the tests
+	resent   atomic.Int64 // writes sent again by writeTaken, for the tests
 }
 
 // groupWrite is one write waiting in a group.
@@ -67,6 +69,29 @@ func (g *group) write(ctx context.Context, msgs []batchMsg) (uint64, error) {
 		return w.seq, w.err
 	case <-ctx.Done():
 		return 0, ctx.Err()
+	}
+}
+
+// writeTaken is write, sent again every republishEvery while the cluster
+// answers that it did not take it (no responders, JetStream 503: the
+// stream's leader is being elected, or its interest has not reached this
+// node's server), for up to failoverWait or until ctx is done, as the
+// JetStream client does for a lone publish. A write not taken was not
+// stored, so sending it again is safe, compare-and-set and all; one that
+// got no answer may be stored and is not sent again.
+func (g *group) writeTaken(ctx context.Context, msgs []batchMsg) (uint64, error) {
+	deadline := time.Now().Add(failoverWait)
+	for {
+		seq, err := g.write(ctx, msgs)
+		if err == nil || !notTaken(err) || time.Now().After(deadline) {
+			return seq, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(republishEvery):
+		}
+		g.resent.Add(1)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -130,5 +132,73 @@ func TestClaimRoundTrips(t *testing.T) {
 		if d, err := s.Delivery(ctx, cl.Delivery.ID); err != nil || d.Status != webhook.Succeeded || len(d.Attempts) != 0 {
 			t.Errorf("delivery %s after its result: %+v, %v", cl.Delivery.ID, d, err)
 		}
+	}
+}
+
+// TestDeliveryWriteResent: a claim's write that the cluster does not take
+// (no responders: here the ledger stops listening to the deliveries'
+// subjects, as between a stream leader's death and its successor's
+// election, or before a new leader's interest reaches this node's server)
+// is sent again until it is taken, and the claim succeeds. It failed at
+// once when the claim's write went through the group without a retry.
+func TestDeliveryWriteResent(t *testing.T) {
+	c := testbed.StartNATS(t, testbed.NATSOptions{})
+	s := openStore(t, c.URL(), "resent")
+	s.owns = func(context.Context, string) bool { return true }
+	ctx := context.Background()
+	sub := testSub("order.created")
+	if err := s.PutSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, []webhook.Event{testEvent("order.created")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	listen := func(subjects ...string) {
+		t.Helper()
+		st, err := s.js.Stream(ctx, "KV_resent")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := st.CachedInfo().Config
+		cfg.Subjects = subjects
+		if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listen(s.subject("e.>"), s.subject("s.>"))
+	// The stream leader's interest leaves the other servers a moment
+	// after the update's answer: probe until a delivery's subject has no
+	// responder (the probe's sequence check keeps it from being stored).
+	within(t, "no responder for the deliveries' subjects", func() bool {
+		_, err := s.nc.RequestMsg(&nats.Msg{Subject: s.subject("d.probe"), Header: expectSeq(1 << 40)}, time.Second)
+		return errors.Is(err, nats.ErrNoResponders)
+	})
+
+	type result struct {
+		claims int
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		claims, _, err := s.Claim(ctx, time.Now().Add(time.Second), time.Minute, 1, []webhook.Want{{SubID: sub.ID, Max: 1}})
+		done <- result{len(claims), err}
+	}()
+	var got *result
+	within(t, "the claim's write sent again or the claim over", func() bool {
+		select {
+		case r := <-done:
+			got = &r
+			return true
+		default:
+			return s.group.resent.Load() > 0
+		}
+	})
+	listen(s.subject(">"))
+	if got == nil {
+		r := <-done
+		got = &r
+	}
+	if got.err != nil || got.claims != 1 {
+		t.Fatalf("a claim made while the ledger took no delivery write claimed %d, %v; want 1, nil (the write sent again once taken)", got.claims, got.err)
 	}
 }
