@@ -191,17 +191,21 @@ const (
 	// value log files, which this store never garbage-collects): a
 	// transaction may carry 15% of it.
 	memTableSize = 8 << 20
-	// numMemtables: the one being written and two being flushed before
-	// writes wait.
-	numMemtables = 3
+	// numMemtables: the one being written and one being flushed before
+	// writes wait. Each arena is live heap while it exists, and the Go
+	// heap grows to twice what is live: a third one would cost ~20 MiB of
+	// RSS at the moments a flush lags, for writes that wait a little less.
+	numMemtables = 2
 	// baseTableSize is the size of every table below level 0: the
 	// multiplier is 1, where Badger's default doubles it at each deeper
 	// level (16 MiB tables at a million deliveries). Compactions build
 	// their tables in buffers of twice this, a dozen at a time, and Badger
-	// keeps up to eight such buffers for the next compaction.
-	baseTableSize = 1 << 20
-	// blockCacheSize holds decompressed (and decrypted) blocks; indexes
-	// are read in place unless the store is encrypted.
+	// keeps up to eight such buffers for the next build. Uncompressed, a
+	// table fits its builder's first buffer.
+	baseTableSize = 512 << 10
+	// blockCacheSize holds decrypted blocks of an encrypted store (clear
+	// ones are read in place); indexes are read in place unless the store
+	// is encrypted.
 	blockCacheSize      = 8 << 20
 	encryptedIndexCache = 4 << 20
 )
@@ -222,12 +226,18 @@ func badgerOptions(opts Options) badger.Options {
 		WithNumMemtables(numMemtables).
 		WithBaseTableSize(baseTableSize).
 		WithValueLogFileSize(64 << 20).
-		// Snappy (the default) makes the JSON records 2.5 times smaller on
-		// disk, and so in the mapped pages (100k pending deliveries: 27 MB
-		// against 70). Uncompressed, blocks would be read in place rather
-		// than decompressed into copies, but those pages count in RSS.
-		WithCompression(options.Snappy).
-		WithBlockCacheSize(blockCacheSize).
+		// No compression: Snappy made the records 2.5 times smaller on
+		// disk (100k pending deliveries: 25 MB against 70), but it kept
+		// the Go heap at 100-130 MiB live (so 200-280 MiB of RSS): each
+		// table builder holds the raw blocks and their compressed copies,
+		// and Badger keeps up to eight builders' buffers, each as large as
+		// the largest table it built, for the next build; and every block
+		// read was a decompressed copy. Uncompressed, builders are a third
+		// of that and blocks are read in place from the mapped files,
+		// whose pages count in RSS too but are page cache the kernel can
+		// drop, where the Go heap is not (bench/README.md, backlog).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
 		WithIndexCacheSize(0).
 		WithNumCompactors(2).
 		WithNumVersionsToKeep(1).
@@ -235,9 +245,9 @@ func badgerOptions(opts Options) badger.Options {
 		WithEncryptionKeyRotationDuration(DataKeyRotation)
 	bo.TableSizeMultiplier = 1 // no With… for it
 	if len(opts.EncryptionKey) > 0 {
-		// Encrypted indexes must be decrypted to be read: Badger then
-		// needs a cache for them.
-		bo = bo.WithIndexCacheSize(encryptedIndexCache)
+		// Encrypted blocks and indexes must be decrypted to be read:
+		// Badger then needs caches for them.
+		bo = bo.WithIndexCacheSize(encryptedIndexCache).WithBlockCacheSize(blockCacheSize)
 	}
 	return bo
 }
