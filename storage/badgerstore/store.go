@@ -200,12 +200,13 @@ const (
 	// multiplier is 1, where Badger's default doubles it at each deeper
 	// level (16 MiB tables at a million deliveries). Compactions build
 	// their tables in buffers of twice this, a dozen at a time, and Badger
-	// keeps up to eight such buffers for the next build. Uncompressed, a
-	// table fits its builder's first buffer.
-	baseTableSize = 512 << 10
-	// blockCacheSize holds decrypted blocks of an encrypted store (clear
-	// ones are read in place); indexes are read in place unless the store
-	// is encrypted.
+	// keeps up to eight such buffers for the next build, each as large as
+	// the largest table it built (a level-0 flush: ~15 MiB). 512 KiB
+	// tables measured no better, and each table's index costs a 3 MiB
+	// builder.
+	baseTableSize = 1 << 20
+	// blockCacheSize holds decompressed (and decrypted) blocks; indexes
+	// are read in place unless the store is encrypted.
 	blockCacheSize      = 8 << 20
 	encryptedIndexCache = 4 << 20
 )
@@ -226,18 +227,14 @@ func badgerOptions(opts Options) badger.Options {
 		WithNumMemtables(numMemtables).
 		WithBaseTableSize(baseTableSize).
 		WithValueLogFileSize(64 << 20).
-		// No compression: Snappy made the records 2.5 times smaller on
-		// disk (100k pending deliveries: 25 MB against 70), but it kept
-		// the Go heap at 100-130 MiB live (so 200-280 MiB of RSS): each
-		// table builder holds the raw blocks and their compressed copies,
-		// and Badger keeps up to eight builders' buffers, each as large as
-		// the largest table it built, for the next build; and every block
-		// read was a decompressed copy. Uncompressed, builders are a third
-		// of that and blocks are read in place from the mapped files,
-		// whose pages count in RSS too but are page cache the kernel can
-		// drop, where the Go heap is not (bench/README.md, backlog).
-		WithCompression(options.None).
-		WithBlockCacheSize(0).
+		// Snappy (the default) makes the JSON records 2.5 times smaller on
+		// disk, and so in the mapped pages, which count in RSS once
+		// written. Uncompressed, the Go heap held 40-60% less (builders
+		// hold no compressed copies, blocks are read in place) but the
+		// mapped pages grew by as much at 100k pending deliveries, and by
+		// far more at 1M (RSS 870 MiB against 554: bench/README.md).
+		WithCompression(options.Snappy).
+		WithBlockCacheSize(blockCacheSize).
 		WithIndexCacheSize(0).
 		WithNumCompactors(2).
 		WithNumVersionsToKeep(1).
@@ -245,9 +242,9 @@ func badgerOptions(opts Options) badger.Options {
 		WithEncryptionKeyRotationDuration(DataKeyRotation)
 	bo.TableSizeMultiplier = 1 // no With… for it
 	if len(opts.EncryptionKey) > 0 {
-		// Encrypted blocks and indexes must be decrypted to be read:
-		// Badger then needs caches for them.
-		bo = bo.WithIndexCacheSize(encryptedIndexCache).WithBlockCacheSize(blockCacheSize)
+		// Encrypted indexes must be decrypted to be read: Badger then
+		// needs a cache for them.
+		bo = bo.WithIndexCacheSize(encryptedIndexCache)
 	}
 	return bo
 }
