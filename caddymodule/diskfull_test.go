@@ -244,7 +244,7 @@ var orderID = regexp.MustCompile(`"id":"(o[0-9]+)"`)
 // its health reports it (the test's own store is not started yet).
 func storeReserve(t *testing.T) int64 {
 	t.Helper()
-	return 64 << 20 // (3 memtables + 5 level-0 tables) × 8 MiB; checked against the health below
+	return 56 << 20 // (2 memtables + 5 level-0 tables) × 8 MiB; checked against the health below
 }
 
 type healthView struct {

@@ -52,9 +52,9 @@ func storeHealth(a testbed.API) map[string]any {
 	return a.Expect(a.Do(http.MethodGet, "/webhooks/stats", nil), http.StatusOK).Object(a.T)["store"].(map[string]any)
 }
 
-// reserveShown is how the page says the store's reserve (64 MiB, see
+// reserveShown is how the page says the store's reserve (56 MiB, see
 // docs/operations.md).
-const reserveShown = "64 MiB"
+const reserveShown = "56 MiB"
 
 // checkFree fails the test unless shown (like "42.3 GiB") is within a
 // tenth of free bytes: the free space moves between the page's request
@@ -122,7 +122,7 @@ func TestManagementPageStoreState(t *testing.T) {
 	chrome := chromium(t)
 	dir := t.TempDir()
 	disk := filepath.Join(dir, "webhooks")
-	const small, large = 32 << 20, 256 << 20 // below the reserve (64 MiB), above it
+	const small, large = 32 << 20, 256 << 20 // below the reserve (56 MiB), above it
 	tmpfs(t, disk, small)
 	rcv := newHookReceiver(t)
 	up := testbed.OrdersApp(t)
@@ -164,7 +164,7 @@ func TestManagementPageStoreState(t *testing.T) {
 	p.click(`#refresh`)
 	p.waitFor("the degraded store", `document.querySelector('#store > section.store')?.dataset.status === 'degraded'`)
 	s = p.store()
-	if s.Backend != "badger" || s.Badge != "Degraded" || !strings.Contains(s.Reason, "writes stop below 67108864") {
+	if s.Backend != "badger" || s.Badge != "Degraded" || !strings.Contains(s.Reason, "writes stop below 58720256") {
 		t.Errorf("the degraded store shown as %+v (its health %v)", s, h)
 	}
 	if s.Since == "" || s.Since != h["since"] || !strings.Contains(s.Degraded, " since ") {

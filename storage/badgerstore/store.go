@@ -195,14 +195,19 @@ const (
 	// value log files, which this store never garbage-collects): a
 	// transaction may carry 15% of it.
 	memTableSize = 8 << 20
-	// numMemtables: the one being written and two being flushed before
-	// writes wait.
-	numMemtables = 3
+	// numMemtables: the one being written and one being flushed before
+	// writes wait. Each arena is live heap while it exists, and the Go
+	// heap grows to twice what is live: a third one would cost ~20 MiB of
+	// RSS at the moments a flush lags, for writes that wait a little less.
+	numMemtables = 2
 	// baseTableSize is the size of every table below level 0: the
 	// multiplier is 1, where Badger's default doubles it at each deeper
 	// level (16 MiB tables at a million deliveries). Compactions build
 	// their tables in buffers of twice this, a dozen at a time, and Badger
-	// keeps up to eight such buffers for the next compaction.
+	// keeps up to eight such buffers for the next build, each as large as
+	// the largest table it built (a level-0 flush: ~15 MiB). 512 KiB
+	// tables measured no better, and each table's index costs a 3 MiB
+	// builder.
 	baseTableSize = 1 << 20
 	// blockCacheSize holds decompressed (and decrypted) blocks; indexes
 	// are read in place unless the store is encrypted.
@@ -227,9 +232,11 @@ func badgerOptions(opts Options) badger.Options {
 		WithBaseTableSize(baseTableSize).
 		WithValueLogFileSize(64 << 20).
 		// Snappy (the default) makes the JSON records 2.5 times smaller on
-		// disk, and so in the mapped pages (100k pending deliveries: 27 MB
-		// against 70). Uncompressed, blocks would be read in place rather
-		// than decompressed into copies, but those pages count in RSS.
+		// disk, and so in the mapped pages, which count in RSS once
+		// written. Uncompressed, the Go heap held 40-60% less (builders
+		// hold no compressed copies, blocks are read in place) but the
+		// mapped pages grew by as much at 100k pending deliveries, and by
+		// far more at 1M (RSS 870 MiB against 554: bench/README.md).
 		WithCompression(options.Snappy).
 		WithBlockCacheSize(blockCacheSize).
 		WithIndexCacheSize(0).
