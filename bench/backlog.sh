@@ -21,6 +21,8 @@
 #        HOLD_RATE=1/h RELEASE_RATE=100000/s SETTLE=5s
 #        FILL_TIMEOUT=30m DRAIN_TIMEOUT=10m SHOW_EVERY=5s PROFILE=0|1
 #        GOGC, GOMEMLIMIT (passed on to Caddy as usual)
+#        MEMORY_LIMIT=150MiB: Caddy runs in a memory cgroup with that limit,
+#        as in a container (root only; Caddy sets its Go soft limit to 90%)
 #        CADDY_BIN=<prebuilt caddy with the module> KEEP_TMP=1
 #        TMPDIR=<where the temp dir, and so Badger's files, go>
 # See bench/README.md.
@@ -41,6 +43,7 @@ FILL_TIMEOUT="${FILL_TIMEOUT:-30m}"
 DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-10m}"
 SHOW_EVERY="${SHOW_EVERY:-5s}"
 PROFILE="${PROFILE:-0}"
+MEMORY_LIMIT="${MEMORY_LIMIT:-}"
 CADDY_BIN="${CADDY_BIN:-}"
 KEEP_TMP="${KEEP_TMP:-0}"
 
@@ -79,6 +82,7 @@ for v in HOLD_RATE RELEASE_RATE; do
 	[[ "${!v}" =~ ^[1-9][0-9]*/[smh]$ ]] || die "$v must look like 1/h or 100000/s (got '${!v}')"
 done
 [[ "$PROFILE" == 0 || "$PROFILE" == 1 ]] || die "PROFILE must be 0 or 1 (got '$PROFILE')"
+[[ -z "$MEMORY_LIMIT" || "$MEMORY_LIMIT" =~ ^[1-9][0-9]*MiB$ ]] || die "MEMORY_LIMIT must look like 150MiB (got '$MEMORY_LIMIT')"
 ((THREADS <= CONNECTIONS)) || THREADS="$CONNECTIONS" # wrk needs connections >= threads
 [[ -r /proc/self/status ]] || die "this benchmark reads /proc/<pid>/status (Linux only)"
 
@@ -143,12 +147,16 @@ start_bin() {
 # metrics: sets M_EVENTS (caddy_webhooks_events_total) and M_DEPTH (the
 # caddy_webhooks_queue_depth gauge, "-" when absent) from the admin /metrics.
 metrics() {
-	local body
+	local body e d
 	body="$(http_request "$ADMIN_PORT" GET /metrics 2>/dev/null || true)"
-	read -r M_EVENTS M_DEPTH < <(awk '
+	read -r e d < <(awk '
 		/^caddy_webhooks_events_total(\{| )/ { e += $NF; fe = 1 }
 		/^caddy_webhooks_queue_depth(\{| )/ { d += $NF; fd = 1 }
 		END { printf "%s %s\n", fe ? sprintf("%.0f", e) : "-", fd ? sprintf("%.0f", d) : "-" }' <<<"$body")
+	# A scrape that failed (an admin endpoint too slow to answer) keeps the
+	# last values.
+	[[ "$e" == - && -n "${M_EVENTS:-}" ]] || M_EVENTS=$e
+	[[ "$d" == - && -n "${M_DEPTH:-}" ]] || M_DEPTH=$d
 }
 
 # rcv_count: sets R_DISTINCT R_RECEIVED R_DUPLICATES R_BAD R_LAST_NS from the receiver's /count.
@@ -219,7 +227,7 @@ log "== environment"
 log "command:     $INVOCATION   (cwd $START_DIR)"
 log "settings:    BACKLOG=$BACKLOG CONNECTIONS=$CONNECTIONS THREADS=$THREADS WRK_TIMEOUT=$WRK_TIMEOUT WORKERS=$WORKERS"
 log "             HOLD_RATE=$HOLD_RATE RELEASE_RATE=$RELEASE_RATE SETTLE=$SETTLE FILL_TIMEOUT=$FILL_TIMEOUT DRAIN_TIMEOUT=$DRAIN_TIMEOUT"
-log "             SHOW_EVERY=$SHOW_EVERY PROFILE=$PROFILE GOGC=${GOGC:-(unset)} GOMEMLIMIT=${GOMEMLIMIT:-(unset)} GODEBUG=${GODEBUG:-(unset)}"
+log "             SHOW_EVERY=$SHOW_EVERY PROFILE=$PROFILE MEMORY_LIMIT=${MEMORY_LIMIT:-(none)} GOGC=${GOGC:-(unset)} GOMEMLIMIT=${GOMEMLIMIT:-(unset)} GODEBUG=${GODEBUG:-(unset)}"
 log "nproc:       $(nproc)  (caddy, wrk, the upstream and the receiver all share these cores)"
 log "memory:      $(awk '/^MemTotal:/ { printf "%.1f GiB total", $2 / 1048576 } /^MemAvailable:/ { printf ", %.1f GiB available", $2 / 1048576 }' /proc/meminfo)"
 log "cpu:         $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
@@ -273,8 +281,19 @@ http://127.0.0.1:$HTTP_PORT {
 }
 EOF
 
+RUN_IN=()
+if [[ -n "$MEMORY_LIMIT" ]]; then
+	memory_cgroup "$WORK_PREFIX-$$" $((${MEMORY_LIMIT%MiB} * 1048576))
+	RUN_IN=(in_cgroup "$CGROUP")
+	# A copy made in the cgroup, so that the binary's pages are charged to
+	# it as in a container (the kernel charges a page cache page to the
+	# cgroup that first read it: here, an earlier run's).
+	(in_cgroup "$CGROUP" cp "$CADDY" "$WORK/bin/caddy-capped") || die "copying $CADDY in the cgroup failed"
+	CADDY="$WORK/bin/caddy-capped"
+	log "memory cap:  Caddy ($CADDY, a copy made in the cgroup) runs in the cgroup $CGROUP, limited to $MEMORY_LIMIT"
+fi
 XDG_DATA_HOME="$WORK/xdg-data" XDG_CONFIG_HOME="$WORK/xdg-config" \
-	"$CADDY" run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 &
+	"${RUN_IN[@]}" "$CADDY" run --config "$WORK/Caddyfile" --adapter caddyfile >"$WORK/caddy.log" 2>&1 &
 CADDY_PID=$!
 PIDS+=("$CADDY_PID")
 wait_port "$HTTP_PORT" "$CADDY_PID" caddy "$WORK/caddy.log"
@@ -493,6 +512,9 @@ log "  Go runtime, held:    $HOLD_GO"
 log "  Go runtime, drained: $AFTER_GO"
 log "  receiver: $R_RECEIVED deliveries, $R_DISTINCT distinct, $R_DUPLICATES duplicates, $R_BAD bad; stored as failed: ${Q_FAILED:-?}"
 log "  Badger directory after the fill: $STORE_DU; after the drain: $(du -sh "$WORK/webhooks" 2>/dev/null | cut -f1)"
+if [[ -n "$MEMORY_LIMIT" ]]; then
+	log "  memory cap: $MEMORY_LIMIT (Caddy's main sets its Go soft limit to 90% of it); times the cgroup hit its limit: $(cat "$CGROUP/memory.failcnt" 2>/dev/null || tr '\n' ' ' <"$CGROUP/memory.events" 2>/dev/null)"
+fi
 log "  load avg now: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "  per-second samples (phase, t s, rss, peak, anon, file KiB, events, received, queue_depth): $WORK/timeline.txt (kept with KEEP_TMP=1)"
 

@@ -13,6 +13,7 @@ die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 # Process bookkeeping: every process started here is recorded and ended on exit.
 
 PIDS=()
+CGROUPS=()
 WORK=""
 FAILED=0
 
@@ -34,6 +35,7 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	for i in "${CGROUPS[@]}"; do rmdir "$i" 2>/dev/null || warn "could not remove the cgroup $i"; done
 	if [[ -n "$WORK" && -d "$WORK" ]]; then
 		if [[ "$KEEP_TMP" == 1 || $rc -ne 0 ]]; then
 			log "temp dir kept: $WORK ($KEPT_WHAT)" >&2
@@ -305,3 +307,33 @@ reset_hwm() { { echo 5 >"/proc/$1/clear_refs"; } 2>/dev/null; }
 
 # mib KIB: KiB as MiB with one decimal.
 mib() { awk -v k="$1" 'BEGIN { if (k == "") print "?"; else printf "%.1f", k / 1024 }'; }
+
+# memory_cgroup NAME BYTES: makes a memory cgroup limited to BYTES, as a
+# container's limit (cgroup v2 when /sys/fs/cgroup is unified, else v1's
+# memory controller; needs root), removed on exit; sets CGROUP to its
+# directory. Start a process in it with in_cgroup.
+memory_cgroup() {
+	local name=$1 bytes=$2
+	if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+		CGROUP="/sys/fs/cgroup/$name"
+		mkdir "$CGROUP" || die "cannot make the cgroup $CGROUP (root, and memory in /sys/fs/cgroup/cgroup.subtree_control, are needed)"
+		CGROUPS+=("$CGROUP")
+		echo "$bytes" >"$CGROUP/memory.max" || die "cannot set $CGROUP/memory.max"
+		echo 0 >"$CGROUP/memory.swap.max" 2>/dev/null || true
+	elif [[ -d /sys/fs/cgroup/memory ]]; then
+		CGROUP="/sys/fs/cgroup/memory/$name"
+		mkdir "$CGROUP" || die "cannot make the cgroup $CGROUP (root is needed)"
+		CGROUPS+=("$CGROUP")
+		echo "$bytes" >"$CGROUP/memory.limit_in_bytes" || die "cannot set $CGROUP/memory.limit_in_bytes"
+	else
+		die "no cgroup memory controller under /sys/fs/cgroup"
+	fi
+}
+
+# in_cgroup DIR COMMAND ARGS...: becomes COMMAND, in the cgroup DIR. It
+# execs, so that $! is COMMAND's pid: call it in the background (&).
+in_cgroup() {
+	local dir=$1
+	shift
+	exec sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$dir" "$@"
+}
