@@ -2,7 +2,7 @@
 # bench/backlog.sh: how much memory Caddy with the webhooks module takes
 # with a large backlog of pending deliveries, and while it drains it.
 #
-# One Caddy with the module (Badger, durability sync, the rule of
+# One Caddy with the module (Badger, or NATS with BACKENDS, durability sync, the rule of
 # bench/rules.yaml) in front of bench/upstream, and one subscription to a
 # fast loopback receiver (bench/receiver) whose rate_limit (HOLD_RATE, 1/h)
 # holds its deliveries back. Then:
@@ -16,6 +16,9 @@
 # Missing a target is a result (the table says MISSES), not an error.
 #
 # Usage: bench/backlog.sh            (from any directory)
+#        BACKENDS="badger nats" bench/backlog.sh: each backend in turn (a
+#        run of this script each, the NATS cluster started for its turn),
+#        then the results side by side
 # Env:   BACKLOG=100000 (1000000 works: it takes a while to fill)
 #        CONNECTIONS=32 THREADS=2 WRK_TIMEOUT=5s WORKERS=64
 #        HOLD_RATE=1/h RELEASE_RATE=100000/s SETTLE=5s
@@ -43,6 +46,7 @@ FILL_TIMEOUT="${FILL_TIMEOUT:-30m}"
 DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-10m}"
 SHOW_EVERY="${SHOW_EVERY:-5s}"
 PROFILE="${PROFILE:-0}"
+BACKENDS="${BACKENDS:-badger}"
 MEMORY_LIMIT="${MEMORY_LIMIT:-}"
 CADDY_BIN="${CADDY_BIN:-}"
 KEEP_TMP="${KEEP_TMP:-0}"
@@ -93,13 +97,75 @@ bench_setup
 for tool in upstream freeport receiver; do
 	(cd "$BENCH_DIR" && go build -o "$WORK/bin/$tool" "./$tool") || die "building bench/$tool failed"
 done
-"$CADDY" list-modules 2>/dev/null | grep -qx 'http.handlers.webhooks' ||
+# grep without -q: under pipefail, grep quitting early kills list-modules
+# with SIGPIPE and fails the check.
+"$CADDY" list-modules 2>/dev/null | grep -x 'http.handlers.webhooks' >/dev/null ||
 	die "$CADDY has no http.handlers.webhooks module (list-modules)"
 
 # ---------------------------------------------------------------------------
 # Helpers.
 
 now_ns() { date +%s%N; }
+
+# store_du: the size on disk of the store (Badger's directory, or the NATS
+# servers' JetStream directories together).
+store_du() {
+	if [[ $BACKEND == badger ]]; then
+		du -sh "$WORK/webhooks" 2>/dev/null | cut -f1
+	else
+		du -shc "$WORK"/nats/n*/jetstream 2>/dev/null | tail -n 1 | cut -f1
+	fi
+}
+
+# nats_rss: the NATS servers' RSS together, in MiB.
+nats_rss() {
+	local pid sum=0 k
+	for pid in "${NATS_PIDS[@]}"; do
+		k="$(proc_kib "$pid" VmRSS)"
+		sum=$((sum + ${k:-0}))
+	done
+	mib "$sum"
+}
+
+# side_by_side: runs this script once per backend of BACKENDS with the
+# binary built here, its output in $WORK/<backend>.log and on stdout, then
+# prints the measures of each run's results in columns; exits with the
+# first failure's status.
+side_by_side() {
+	local b rc=0 r
+	for b in "${BACKEND_LIST[@]}"; do
+		log ""
+		log "################ backend: $b ($0 with BACKLOG_BACKEND=$b) ################"
+		r=0
+		BACKLOG_BACKEND=$b CADDY_BIN="$CADDY" "$BENCH_DIR/backlog.sh" 2>&1 | tee "$WORK/$b.log" || r=$?
+		((rc != 0)) || rc=$r
+	done
+	log ""
+	log "== side by side (each backend's run above; RSS is Caddy's, the NATS servers' own is in the nats run's details)"
+	log ""
+	awk -v backends="${BACKEND_LIST[*]}" '
+		BEGIN { n = split(backends, bs, " ") }
+		FNR == 1 { b = bs[++f]; inres = 0 }
+		/^== results/ { inres = 1; next }
+		inres && /^details:/ { inres = 0 }
+		inres && /^\(/ {
+			m = substr($0, 1, 54); sub(/ +$/, "", m)
+			v = substr($0, 56, 16); gsub(/^ +| +$/, "", v)
+			t = substr($0, 75); verdict = ""
+			if (index(t, ": ") > 0) { verdict = substr(t, index(t, ": ") + 2); t = substr(t, 1, index(t, ": ") - 1) }
+			if (!(m in seen)) { seen[m] = 1; order[++k] = m }
+			val[m, b] = v (verdict == "" ? "" : " " verdict); tgt[m] = t
+		}
+		END {
+			printf "%-54s", "measure"; for (i = 1; i <= n; i++) printf " %24s", bs[i]; printf "   %s\n", "target"
+			for (j = 1; j <= k; j++) {
+				m = order[j]; printf "%-54s", m
+				for (i = 1; i <= n; i++) printf " %24s", val[m, bs[i]]
+				printf "   %s\n", tgt[m]
+			}
+		}' $(for b in "${BACKEND_LIST[@]}"; do printf '%s ' "$WORK/$b.log"; done)
+	exit "$rc"
+}
 
 # http_status PORT METHOD PATH [BODY]: prints the status code only.
 http_status() {
@@ -120,6 +186,7 @@ check_alive() {
 }
 
 check_all_alive() {
+	[[ $BACKEND != nats ]] || check_nats_alive
 	check_alive "$UP_PID" upstream "$WORK/upstream.log"
 	check_alive "$RCV_PID" receiver "$WORK/receiver.log"
 	check_alive "$CADDY_PID" caddy "$WORK/caddy.log"
@@ -222,6 +289,19 @@ heap_profile() {
 
 ORDER_BODY='{"site":"site-1","currency":"CHF","customer":{"email":"jane.doe@example.com","name":"Jane Doe"},"items":[{"sku":"SKU-001","quantity":2},{"sku":"SKU-002","quantity":1}]}'
 
+# One backend per run of the script (BACKLOG_BACKEND, set for the runs this
+# one starts): memory is measured in one Caddy with nothing else of this
+# benchmark running, so several backends are several runs in turn.
+parse_backends
+if [[ -z "${BACKLOG_BACKEND:-}" && ${#BACKEND_LIST[@]} -gt 1 ]]; then
+	side_by_side # and exits
+fi
+BACKEND="${BACKLOG_BACKEND:-${BACKEND_LIST[0]}}"
+if [[ $BACKEND == nats ]]; then
+	build_nats
+	start_nats "$WORK/nats"
+fi
+
 log ""
 log "== environment"
 log "command:     $INVOCATION   (cwd $START_DIR)"
@@ -236,7 +316,8 @@ log "go:          $(go version)"
 log "wrk:         $(wrk -v 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
 log "caddy:       $("$CADDY" version 2>/dev/null | head -n 1)"
 log "repo:        $REPO_DIR @ $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')$([[ -n "$(git -C "$REPO_DIR" status --porcelain 2>/dev/null | head -n 1)" ]] && echo ' (with uncommitted changes)')"
-log "temp dir:    $WORK (filesystem: $(stat -f -c %T "$WORK"), $(df -h --output=avail "$WORK" | tail -n 1 | tr -d ' ') free; Badger in $WORK/webhooks)"
+log "temp dir:    $WORK (filesystem: $(stat -f -c %T "$WORK"), $(df -h --output=avail "$WORK" | tail -n 1 | tr -d ' ') free; $([[ $BACKEND == badger ]] && echo "Badger in $WORK/webhooks" || echo "the NATS servers' files in $WORK/nats"))"
+log "backend:     $BACKEND$([[ $BACKEND == nats ]] && echo " ($NATS_NODES local servers, replicas $NATS_NODES, sync_interval: always, on the same cores)")"
 log "load avg:    $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---------------------------------------------------------------------------
@@ -265,7 +346,7 @@ cat >"$WORK/Caddyfile" <<EOF
 		level ERROR
 	}
 	webhooks {
-$(storage_block badger "$WORK" | sed 's/^/\t/')
+$(storage_block "$BACKEND" "$WORK" | sed 's/^/\t/')
 		durability sync
 		allow_private_targets
 		workers $WORKERS
@@ -300,7 +381,7 @@ wait_port "$HTTP_PORT" "$CADDY_PID" caddy "$WORK/caddy.log"
 wait_port "$ADMIN_PORT" "$CADDY_PID" "caddy admin" "$WORK/caddy.log"
 log "caddy:       http://127.0.0.1:$HTTP_PORT, admin 127.0.0.1:$ADMIN_PORT (pid $CADDY_PID), config $WORK/Caddyfile"
 # Before the subscription, so these events have no deliveries.
-wait_module_stores badger "$HTTP_PORT" "$ADMIN_PORT" "$CADDY_PID" "$WORK/caddy.log" "$ORDER_BODY"
+wait_module_stores "$BACKEND" "$HTTP_PORT" "$ADMIN_PORT" "$CADDY_PID" "$WORK/caddy.log" "$ORDER_BODY"
 
 # ---------------------------------------------------------------------------
 # Phase a: idle.
@@ -404,12 +485,13 @@ while (($(now_ns) < HOLD_END)); do
 done
 sample hold
 HOLD_RSS=$S_RSS HOLD_PEAK=$S_HWM
+HOLD_NATS_RSS=$([[ $BACKEND == nats ]] && nats_rss || echo n/a)
 HOLD_SPLIT="anon $(mib "$S_ANON") MiB, file $(mib "$S_FILE") MiB; sampled maxima since the fill began: anon $(mib "$MAX_ANON") MiB, file $(mib "$MAX_FILE") MiB"
 EVENTS=$((M_EVENTS - EV_BEFORE)) # each has one delivery
 HOLD_DEPTH=$M_DEPTH HOLD_RCV=$R_DISTINCT
 HOLD_GO="$(memstats hold)"
-STORE_DU="$(du -sh "$WORK/webhooks" 2>/dev/null | cut -f1)"
-log "filled:      $EVENTS events in $((FILL_MS / 1000)).$(((FILL_MS % 1000) / 100)) s ($((EVENTS * 1000 / (FILL_MS > 0 ? FILL_MS : 1)))/s), $HOLD_RCV delivered, queue_depth $HOLD_DEPTH, Badger dir $STORE_DU"
+STORE_DU="$(store_du)"
+log "filled:      $EVENTS events in $((FILL_MS / 1000)).$(((FILL_MS % 1000) / 100)) s ($((EVENTS * 1000 / (FILL_MS > 0 ? FILL_MS : 1)))/s), $HOLD_RCV delivered, queue_depth $HOLD_DEPTH, store $STORE_DU"
 log "held:        RSS $(mib "$HOLD_RSS") MiB ($HOLD_SPLIT), peak since start $(mib "$HOLD_PEAK") MiB"
 log "             $HOLD_GO"
 heap_profile hold
@@ -490,7 +572,7 @@ verdict() { # value target higher|lower
 FILL_PEAK_MIB=$(mib "$HOLD_PEAK") DRAIN_PEAK_MIB=$(mib "$DRAIN_PEAK")
 
 log ""
-log "== results (backlog $EVENTS held by rate_limit $HOLD_RATE, released to $RELEASE_RATE; Badger, durability sync, workers $WORKERS; $(nproc) cores shared by caddy, wrk, the upstream and the receiver)"
+log "== results (backlog $EVENTS held by rate_limit $HOLD_RATE, released to $RELEASE_RATE; $BACKEND, durability sync, workers $WORKERS; $(nproc) cores shared by caddy, wrk, the upstream and the receiver)"
 log ""
 printf '%-54s %16s   %s\n' "measure" "value" "target"
 printf '%-54s %16s   %s\n' "(a) idle RSS after start" "$(mib "$IDLE_RSS") MiB" "<= $TARGET_IDLE_MIB MiB: $(verdict "$(mib "$IDLE_RSS")" $TARGET_IDLE_MIB lower)"
@@ -511,7 +593,10 @@ log "  Go runtime, idle:    $IDLE_GO"
 log "  Go runtime, held:    $HOLD_GO"
 log "  Go runtime, drained: $AFTER_GO"
 log "  receiver: $R_RECEIVED deliveries, $R_DISTINCT distinct, $R_DUPLICATES duplicates, $R_BAD bad; stored as failed: ${Q_FAILED:-?}"
-log "  Badger directory after the fill: $STORE_DU; after the drain: $(du -sh "$WORK/webhooks" 2>/dev/null | cut -f1)"
+log "  store on disk ($([[ $BACKEND == badger ]] && echo "Badger's directory" || echo "the NATS servers' JetStream directories")) after the fill: $STORE_DU; after the drain: $(store_du)"
+if [[ $BACKEND == nats ]]; then
+	log "  NATS servers' RSS (sum of $NATS_NODES) holding: $HOLD_NATS_RSS MiB; drained: $(nats_rss) MiB (not in Caddy's figures above)"
+fi
 if [[ -n "$MEMORY_LIMIT" ]]; then
 	log "  memory cap: $MEMORY_LIMIT (Caddy's main sets its Go soft limit to 90% of it); times the cgroup hit its limit: $(cat "$CGROUP/memory.failcnt" 2>/dev/null || tr '\n' ' ' <"$CGROUP/memory.events" 2>/dev/null)"
 fi
