@@ -436,6 +436,9 @@ func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 				switch {
 				case k == "prefetch" && len(args) >= 1 && len(args) <= 2:
 					s.State.Prefetch = strings.Join(args, " ")
+					if err := parsePrefetchSelect(d, s.State); err != nil {
+						return s, err
+					}
 				case k == "key" && len(args) == 1:
 					s.State.Key = args[0]
 				case k == "snapshot" && len(args) <= 1:
@@ -473,6 +476,23 @@ func parseSnapshot(d *caddyfile.Dispenser, st *rules.StateSpec, args []string) e
 	}
 	if st.Snapshot == "" && len(st.SnapshotRedact) == 0 {
 		return d.Errf("state snapshot: wrong number of arguments")
+	}
+	return nil
+}
+
+// parsePrefetchSelect reads the block of `prefetch GET /path { select data }`.
+func parsePrefetchSelect(d *caddyfile.Dispenser, st *rules.StateSpec) error {
+	for n := d.Nesting(); d.NextBlock(n); {
+		if d.Val() != "select" {
+			return d.Errf("unrecognized state prefetch key %q (it has select)", d.Val())
+		}
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		st.PrefetchSelect = d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
 	}
 	return nil
 }

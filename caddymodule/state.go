@@ -193,7 +193,7 @@ func (h *Handler) readBefore(r *http.Request, next caddyhttp.Handler, cands []ru
 				h.noState(r, c.Rule, err)
 			} else if ok {
 				prefetched[k] = true
-				snap = h.prefetch(r, next, method, path, k)
+				snap = h.prefetchSelect(c, h.prefetch(r, next, method, path, k), r, k, path)
 			}
 		}
 		st.before[k] = snap
@@ -372,6 +372,21 @@ func (h *Handler) prefetch(r *http.Request, next caddyhttp.Handler, method, path
 		return nil
 	}
 	return bytes.Clone(body)
+}
+
+// prefetchSelect keeps what the rule's prefetch select picks from the
+// answer (an API's envelope, {"data": {...}}, left out), or nil, logged,
+// when it finds nothing there.
+func (h *Handler) prefetchSelect(c rules.Candidate, answer []byte, r *http.Request, key, path string) []byte {
+	if answer == nil {
+		return nil
+	}
+	prev, ok := c.SelectPrefetched(answer)
+	if !ok {
+		h.prefetchFailed(r, key, path, rules.ReasonPrefetchSelectMissing, nil, 0)
+		return nil
+	}
+	return prev
 }
 
 // notForwarded (with every Content-* header) are the request headers a

@@ -21,7 +21,8 @@
 //	      key: "order:{path.id}"       # template over the sources
 //	      snapshot: response.body      # the default; none forgets the state;
 //	                                   # or {source: response.body, redact: [ssn]}
-//	      prefetch: GET /api/orders/{path.id}  # when nothing is remembered
+//	      prefetch: GET /api/orders/{path.id}  # when nothing is remembered;
+//	                                   # or {request: GET …, select: data}
 //
 // Sources: request.method, request.path, request.headers.<Name>,
 // request.query.<name>, request.body[.<gjson path>], response.status,

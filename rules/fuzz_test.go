@@ -13,6 +13,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(shopYAML))
 	f.Add([]byte("events:\n  - name: a.b\n    match: {path: \"/x/{id}/*\", method: [get], status: [2xx, 404]}\n    when: has(request.body.a) && previous.x != path.id\n    redact: [\"*.t\"]\n    state: {key: \"x:{path.id}\"}\n"))
 	f.Add([]byte("events: [{name: a, match: {path: /}, data: {a: {b: request.body.@keys}}}]"))
+	f.Add([]byte("events:\n  - match: {path: \"/o/{id}\"}\n    state: {key: \"o:{path.id}\", snapshot: response.body.data, prefetch: {request: \"GET /o/{path.id}\", select: data}}\n"))
 	f.Add([]byte("x: &a [*a]\n"))
 	f.Add([]byte("events:\n  - &r {name: a, match: {path: /}}\n  - *r\n"))
 	f.Add([]byte("events:\n  - match: {path: \"/o/{id}\"}\n    state: {key: \"o:{path.id}:{request.headers.X-T}\", snapshot: response.body.o, prefetch: \"GET /o/{path.id}\"}\n"))

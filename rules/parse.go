@@ -286,7 +286,7 @@ func (p *parser) state(n *yaml.Node, s *Spec) error {
 		case "snapshot":
 			err = p.snapshot(v, s)
 		case "prefetch":
-			st.Prefetch, err = p.str(v, "state.prefetch")
+			err = p.prefetch(v, s)
 		default:
 			return p.unknown(k, key, "state")
 		}
@@ -316,6 +316,34 @@ func (p *parser) snapshot(n *yaml.Node, s *Spec) error {
 		}
 		return err
 	})
+}
+
+// prefetch reads state.prefetch: a request, or the long form
+// {request: "GET /items/orders/{path.id}", select: data}.
+func (p *parser) prefetch(n *yaml.Node, s *Spec) error {
+	st := s.State
+	if n.Kind != yaml.MappingNode {
+		var err error
+		st.Prefetch, err = p.str(n, "state.prefetch")
+		return err
+	}
+	err := p.mapping(n, "state.prefetch", func(key string, k, v *yaml.Node) error {
+		s.Pos.Fields["state.prefetch."+key] = k.Line
+		var err error
+		switch key {
+		case "request":
+			st.Prefetch, err = p.str(v, "state.prefetch.request")
+		case "select":
+			st.PrefetchSelect, err = p.str(v, "state.prefetch.select")
+		default:
+			return p.unknown(k, key, "state.prefetch (it has request and select)")
+		}
+		return err
+	})
+	if err == nil && st.Prefetch == "" {
+		return fileError(p.file, n.Line, "state.prefetch: the long form needs request (\"GET /path/{path.id}\")")
+	}
+	return err
 }
 
 // data reads a data value: a source string or a mapping of fields. at is

@@ -45,6 +45,7 @@ const (
 	ReasonPrefetchNotJSON                 SkipReason = "prefetch_not_json"
 	ReasonPrefetchTooLarge                SkipReason = "prefetch_too_large"
 	ReasonPrefetchBadPath                 SkipReason = "prefetch_bad_path"
+	ReasonPrefetchSelectMissing           SkipReason = "prefetch_select_missing"
 	ReasonPrefetchBodyNotDecodable        SkipReason = "prefetch_body_not_decodable"
 	ReasonPrefetchBodyEncodingUnsupported SkipReason = "prefetch_body_encoding_unsupported"
 	ReasonPrefetchBodyTooLarge            SkipReason = "prefetch_body_too_large"
@@ -58,7 +59,7 @@ var SkipReasons = []SkipReason{
 	ReasonResponseBodyEncodingUnsupported, ReasonResponseNotBuffered, ReasonResponseIsStream, ReasonResponseIncomplete,
 	ReasonWhenError, ReasonDataNotJSON, ReasonUserIDNotJSON, ReasonError,
 	ReasonStoreError, ReasonStoreUnavailable,
-	ReasonPrefetchFailed, ReasonPrefetchNotJSON, ReasonPrefetchTooLarge, ReasonPrefetchBadPath,
+	ReasonPrefetchFailed, ReasonPrefetchNotJSON, ReasonPrefetchTooLarge, ReasonPrefetchBadPath, ReasonPrefetchSelectMissing,
 	ReasonPrefetchBodyNotDecodable, ReasonPrefetchBodyEncodingUnsupported, ReasonPrefetchBodyTooLarge,
 }
 

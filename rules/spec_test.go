@@ -75,6 +75,9 @@ func TestStateSpecJSON(t *testing.T) {
 		{`{"key":"k","snapshot":{"redact":["x"]}}`, StateSpec{Key: "k", SnapshotRedact: []string{"x"}}, `{"key":"k","snapshot":{"redact":["x"]}}`},
 		{`{"key":"k","snapshot":{"source":"none"}}`, StateSpec{Key: "k", Snapshot: "none"}, `{"key":"k","snapshot":"none"}`},
 		{`{"key":"k","snapshot":null}`, StateSpec{Key: "k"}, `{"key":"k"}`},
+		{`{"key":"k","prefetch":{"request":"GET /o","select":"data"}}`, StateSpec{Key: "k", Prefetch: "GET /o", PrefetchSelect: "data"},
+			`{"key":"k","prefetch":{"request":"GET /o","select":"data"}}`},
+		{`{"key":"k","prefetch":{"request":"GET /o"}}`, StateSpec{Key: "k", Prefetch: "GET /o"}, `{"key":"k","prefetch":"GET /o"}`},
 	}
 	for _, tt := range tests {
 		var got StateSpec
@@ -87,7 +90,8 @@ func TestStateSpecJSON(t *testing.T) {
 			t.Errorf("%s: marshal = %s, %v; want %s", tt.in, out, err, tt.out)
 		}
 	}
-	for _, bad := range []string{`{"key":"k","snapshot":1}`, `{"key":"k","snapshot":{"sauce":"x"}}`, `{"key":"k","snap":"x"}`, `{"key":"k","snapshot":{"redact":"x"}}`} {
+	for _, bad := range []string{`{"key":"k","snapshot":1}`, `{"key":"k","snapshot":{"sauce":"x"}}`, `{"key":"k","snap":"x"}`, `{"key":"k","snapshot":{"redact":"x"}}`,
+		`{"key":"k","prefetch":1}`, `{"key":"k","prefetch":{"request":"GET /o","pick":"data"}}`} {
 		var s StateSpec
 		if err := json.Unmarshal([]byte(bad), &s); err == nil {
 			t.Errorf("%s: no error", bad)

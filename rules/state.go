@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/tidwall/gjson"
 )
 
 // StateSpec is a rule's `state`: the resource it remembers. Key is a
@@ -21,19 +23,25 @@ import (
 // written like the rule's redact entries, which apply to the snapshot too.
 // In YAML and JSON it makes the long form of snapshot:
 // {source: response.body, redact: [password]}.
+//
+// PrefetchSelect is a gjson path applied to the prefetch's answer before it
+// becomes previous, for APIs that wrap resources in an envelope
+// ({"data": {...}}): select data. In YAML and JSON it makes the long form
+// of prefetch: {request: "GET /items/orders/{path.id}", select: data}.
 type StateSpec struct {
 	Key            string
 	Snapshot       string
 	SnapshotRedact []string
 	Prefetch       string
+	PrefetchSelect string
 }
 
 // stateJSON is the JSON form of StateSpec: snapshot is a source string or
-// a snapshotJSON object.
+// a snapshotJSON object, prefetch a request string or a prefetchJSON one.
 type stateJSON struct {
 	Key      string          `json:"key"`
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
-	Prefetch string          `json:"prefetch,omitempty"`
+	Prefetch json.RawMessage `json:"prefetch,omitempty"`
 }
 
 type snapshotJSON struct {
@@ -41,10 +49,29 @@ type snapshotJSON struct {
 	Redact []string `json:"redact,omitempty"`
 }
 
+type prefetchJSON struct {
+	Request string `json:"request"`
+	Select  string `json:"select,omitempty"`
+}
+
 // MarshalJSON writes snapshot as a string, or as an object when it has
-// its own redact entries.
+// its own redact entries; prefetch likewise when it has a select.
 func (s StateSpec) MarshalJSON() ([]byte, error) {
-	j := stateJSON{Key: s.Key, Prefetch: s.Prefetch}
+	j := stateJSON{Key: s.Key}
+	var pf any
+	switch {
+	case s.PrefetchSelect != "":
+		pf = prefetchJSON{Request: s.Prefetch, Select: s.PrefetchSelect}
+	case s.Prefetch != "":
+		pf = s.Prefetch
+	}
+	if pf != nil {
+		b, err := json.Marshal(pf)
+		if err != nil {
+			return nil, fmt.Errorf("state prefetch: %w", err)
+		}
+		j.Prefetch = b
+	}
 	var snap any
 	switch {
 	case len(s.SnapshotRedact) > 0:
@@ -62,14 +89,17 @@ func (s StateSpec) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON reads both forms of snapshot. Unknown keys are errors, as
-// in the rest of the config.
+// UnmarshalJSON reads both forms of snapshot and of prefetch. Unknown keys
+// are errors, as in the rest of the config.
 func (s *StateSpec) UnmarshalJSON(b []byte) error {
 	var j stateJSON
 	if err := strictJSON(b, &j); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
-	*s = StateSpec{Key: j.Key, Prefetch: j.Prefetch}
+	*s = StateSpec{Key: j.Key}
+	if err := s.unmarshalPrefetch(j.Prefetch); err != nil {
+		return err
+	}
 	raw := bytes.TrimSpace(j.Snapshot)
 	switch {
 	case len(raw) == 0 || string(raw) == "null":
@@ -85,6 +115,25 @@ func (s *StateSpec) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("state.snapshot: want a source string or an object {source, redact}, got %s", raw)
 	}
 	return nil
+}
+
+func (s *StateSpec) unmarshalPrefetch(raw json.RawMessage) error {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return nil
+	case raw[0] == '"':
+		return json.Unmarshal(raw, &s.Prefetch)
+	case raw[0] == '{':
+		var pj prefetchJSON
+		if err := strictJSON(raw, &pj); err != nil {
+			return fmt.Errorf("state.prefetch: %w", err)
+		}
+		s.Prefetch, s.PrefetchSelect = pj.Request, pj.Select
+		return nil
+	default:
+		return fmt.Errorf("state.prefetch: want a request string or an object {request, select}, got %s", raw)
+	}
 }
 
 // strictJSON decodes b into v, refusing unknown keys.
@@ -103,9 +152,10 @@ type stateRule struct {
 	keyEarly     bool      // the key reads only what is known before the request is sent
 	prefetchVerb string
 	prefetchPath template
-	readAhead    bool // the early key or prefetch path reads request.body
-	needsReq     bool // some key or snapshot source reads request.body
-	needsResp    bool // ... response.body
+	selectPath   string // gjson path into the prefetch's answer; "" for all of it
+	readAhead    bool   // the early key or prefetch path reads request.body
+	needsReq     bool   // some key or snapshot source reads request.body
+	needsResp    bool   // ... response.body
 	hasPrefetch  bool
 }
 
@@ -310,25 +360,30 @@ func compileState(spec *StateSpec, pp *pathPattern, ruleRedact *redactor, fail f
 		fail("state.snapshot", errors.New("state.snapshot: previous would keep the old state forever; use a request or response source"))
 		ok = false
 	}
+	if spec.Prefetch == "" && spec.PrefetchSelect != "" {
+		fail("state.prefetch.select", errors.New("state.prefetch: select needs a request (\"GET /path/{path.id}\")"))
+		ok = false
+	}
 	if spec.Prefetch != "" {
 		verb, path, found := strings.Cut(strings.TrimSpace(spec.Prefetch), " ")
 		path = strings.TrimSpace(path)
 		switch {
 		case !found || !strings.HasPrefix(path, "/"):
-			fail("state.prefetch", fmt.Errorf("state.prefetch: want \"GET /path/{path.id}\", got %q", spec.Prefetch))
+			fail("state.prefetch.request", fmt.Errorf("state.prefetch: want \"GET /path/{path.id}\", got %q", spec.Prefetch))
 			ok = false
 		case verb != "GET":
-			fail("state.prefetch", fmt.Errorf("state.prefetch: only GET fetches state, got %q", verb))
+			fail("state.prefetch.request", fmt.Errorf("state.prefetch: only GET fetches state, got %q", verb))
 			ok = false
 		default:
 			st.prefetchVerb, st.hasPrefetch = verb, true
+			st.selectPath = strings.TrimSpace(spec.PrefetchSelect)
 			st.prefetchPath, err = compileTemplate(path, pp)
 			st.prefetchPath.splitQuery()
 			if err != nil {
-				fail("state.prefetch", fmt.Errorf("state.prefetch: %w", err))
+				fail("state.prefetch.request", fmt.Errorf("state.prefetch: %w", err))
 				ok = false
 			} else if !st.prefetchPath.early() {
-				fail("state.prefetch", errors.New("state.prefetch: the path may use only path.<param> and request.* (known before the request is sent)"))
+				fail("state.prefetch.request", errors.New("state.prefetch: the path may use only path.<param> and request.* (known before the request is sent)"))
 				ok = false
 			}
 		}
@@ -404,6 +459,21 @@ func (c Candidate) Prefetch(in *Input) (method, path string, ok bool, err error)
 		return "", "", false, serr
 	}
 	return st.prefetchVerb, p, true, nil
+}
+
+// SelectPrefetched returns what of a prefetch's answer (valid JSON) becomes
+// previous: the value at the rule's prefetch select path, or the whole
+// answer when it has none; ok is false when the path finds nothing.
+func (c Candidate) SelectPrefetched(answer []byte) (previous []byte, ok bool) {
+	st := c.Rule.state
+	if st == nil || st.selectPath == "" {
+		return answer, true
+	}
+	v := gjson.GetBytes(answer, st.selectPath)
+	if !v.Exists() {
+		return nil, false
+	}
+	return []byte(v.Raw), true
 }
 
 // Snapshot returns the JSON to remember under the rule's key once its

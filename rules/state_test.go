@@ -191,3 +191,67 @@ func TestSnapshotLongFormErrors(t *testing.T) {
 		})
 	}
 }
+
+// prefetch's long form: select picks the resource out of an API's envelope
+// before it becomes previous, so previous has the shape the snapshots of
+// response.body.data have.
+func TestPrefetchSelect(t *testing.T) {
+	set := mustSet(t, `events:
+  - name: order.status_changed
+    match: {method: PATCH, path: "/items/orders/{id}"}
+    state:
+      key: "order:{path.id}"
+      snapshot: response.body.data
+      prefetch: {request: "GET /items/orders/{path.id}", select: data}
+    when: previous.status != response.body.data.status
+    data: {old: previous.status, new: response.body.data.status}
+  - name: order.updated
+    match: {method: PUT, path: "/items/orders/{id}"}
+    state: {key: "order:{path.id}", prefetch: "GET /items/orders/{path.id}"}
+`)
+	tests := []struct {
+		method, answer, want string
+		ok                   bool
+	}{
+		{"PATCH", `{"data":{"id":1,"status":"new"}}`, `{"id":1,"status":"new"}`, true},
+		{"PATCH", `{"data":null}`, `null`, true},
+		{"PATCH", `{"errors":[{"message":"forbidden"}]}`, ``, false},
+		{"PUT", `{"data":{"id":1}}`, `{"data":{"id":1}}`, true}, // the short form keeps it all
+	}
+	for _, tt := range tests {
+		c := set.Candidates(tt.method, "/items/orders/1")[0]
+		if method, path, ok, err := c.Prefetch(&Input{Method: tt.method, Path: "/items/orders/1"}); err != nil || !ok || method != "GET" || path != "/items/orders/1" {
+			t.Fatalf("%s: Prefetch = %s %s %v %v", tt.method, method, path, ok, err)
+		}
+		got, ok := c.SelectPrefetched([]byte(tt.answer))
+		if ok != tt.ok || string(got) != tt.want {
+			t.Errorf("%s %s: SelectPrefetched = %s, %v; want %s, %v", tt.method, tt.answer, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestPrefetchLongFormErrors(t *testing.T) {
+	rule := "events:\n  - name: a.b\n    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch:\n"
+	tests := []struct{ name, src, want string }{
+		{"unknown key", rule + "        pick: data\n", `t.yaml:7: unknown key "pick" in state.prefetch (it has request and select)`},
+		{"no request", rule + "        select: data\n", `t.yaml:7: state.prefetch: the long form needs request`},
+		{"bad request", rule + "        request: POST /o/{path.id}\n        select: data\n", `t.yaml:7: event a.b: state.prefetch: only GET fetches state`},
+		{"select a list", rule + "        request: GET /o/{path.id}\n        select: [data]\n", `t.yaml:8: state.prefetch.select must be`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			specs, err := Parse("t.yaml", []byte(tt.src))
+			if err == nil {
+				_, err = Compile(specs)
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("got %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+	// JSON configs compile the same StateSpec: select without a request.
+	_, err := Compile([]Spec{{Name: "a.b", Match: MatchSpec{Path: "/o/{id}"}, State: &StateSpec{Key: "o:{path.id}", PrefetchSelect: "data"}}})
+	if err == nil || !strings.Contains(err.Error(), "state.prefetch: select needs a request") {
+		t.Errorf("select alone: %v", err)
+	}
+}
