@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/caddy-webhooks/caddy-webhooks/internal/benchcpu"
 	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -212,13 +212,13 @@ func BenchmarkServeHTTP(b *testing.B) {
 			r, body := x.request()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := benchcpu.Now()
 			for range b.N {
 				x.serve(b, h, next, w, r, body)
 			}
 			extra := settle(b, h, store)
 			b.StopTimer()
-			reportCPU(b, cpu)
+			benchcpu.Report(b, cpu)
 			wantEvents(b, store, x, b.N+extra)
 		})
 	}
@@ -238,7 +238,7 @@ func BenchmarkServeHTTPParallel(b *testing.B) {
 			b.SetParallelism(16)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := benchcpu.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				next := benchUpstream()
 				w := &benchWriter{header: http.Header{}}
@@ -249,7 +249,7 @@ func BenchmarkServeHTTPParallel(b *testing.B) {
 			})
 			extra := settle(b, h, store)
 			b.StopTimer()
-			reportCPU(b, cpu)
+			benchcpu.Report(b, cpu)
 			wantEvents(b, store, x, b.N+extra)
 		})
 	}
@@ -300,21 +300,4 @@ func wantEvents(b *testing.B, store *badgerstore.Store, x benchExchange, n int) 
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// cpuTime is the CPU time (user and system) the process has used so far:
-// unlike ns/op, its figure per op hardly moves with the other work of a
-// shared machine, and it counts the background goroutines (Badger's
-// writes, the dispatcher's workers) a benchmark sets to work.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time per op since start as cpu-ns/op.
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }

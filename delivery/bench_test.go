@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-webhooks/caddy-webhooks/internal/benchcpu"
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -122,10 +123,10 @@ func BenchmarkDrain(b *testing.B) {
 	}
 	d := New(store)
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), benchcpu.Now()
 	d.Configure(benchSettings(), zap.NewNop())
 	waitDelivered(b, rcv, int64(b.N), time.Minute+time.Duration(b.N)*time.Millisecond)
-	elapsed, cpu := time.Since(start), cpuTime()-cpu0
+	elapsed, cpu := time.Since(start), benchcpu.Now()-cpu0
 	b.StopTimer()
 	d.Stop()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
@@ -175,7 +176,7 @@ func BenchmarkDeliverPaced(b *testing.B) {
 	d.Configure(benchSettings(), zap.NewNop())
 	defer d.Stop()
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), benchcpu.Now()
 	sem := make(chan struct{}, 64)
 	var wg sync.WaitGroup
 	for i := range b.N {
@@ -190,7 +191,7 @@ func BenchmarkDeliverPaced(b *testing.B) {
 	}
 	wg.Wait()
 	waitDelivered(b, rcv, int64(b.N), time.Minute)
-	cpu := cpuTime() - cpu0
+	cpu := benchcpu.Now() - cpu0
 	b.StopTimer()
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/event")
 	b.ReportMetric(float64(rcv.percentile(0.5).Microseconds())/1000, "p50-ms")

@@ -9,12 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-webhooks/caddy-webhooks/internal/benchcpu"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/storage/badgerstore"
@@ -67,7 +67,7 @@ func BenchmarkRequest(b *testing.B) {
 	sub, ev := benchDelivery("http://127.0.0.1:1/hook")
 	ctx := context.Background()
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := benchcpu.Now()
 	for b.Loop() {
 		body, err := envelope(ev)
 		if err != nil {
@@ -77,7 +77,7 @@ func BenchmarkRequest(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, cpu)
+	benchcpu.Report(b, cpu)
 }
 
 // BenchmarkSend makes one delivery attempt to a receiver on loopback
@@ -90,13 +90,13 @@ func BenchmarkSend(b *testing.B) {
 	s := newSender(sendBenchSettings())
 	ctx := context.Background()
 	b.ReportAllocs()
-	cpu := cpuTime()
+	cpu := benchcpu.Now()
 	for b.Loop() {
 		if res := s.send(ctx, sub, ev, 1); res.outcome != Delivered {
 			b.Fatalf("outcome %v: %s", res.outcome, res.attempt.Error)
 		}
 	}
-	reportCPU(b, cpu)
+	benchcpu.Report(b, cpu)
 	if n := got.Load(); n != int64(b.N) {
 		b.Fatalf("the receiver got %d deliveries, want %d", n, b.N)
 	}
@@ -136,7 +136,7 @@ func BenchmarkDispatch(b *testing.B) {
 	d := New(store)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu := benchcpu.Now()
 	d.Configure(sendBenchSettings(), zap.NewNop())
 	deadline := time.Now().Add(time.Duration(b.N)*10*time.Millisecond + 30*time.Second)
 	// First until the receiver has had them all (a cheap look), then
@@ -162,27 +162,10 @@ func BenchmarkDispatch(b *testing.B) {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()
-	reportCPU(b, cpu)
+	benchcpu.Report(b, cpu)
 	d.Stop()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
 	if n := got.Load(); n != int64(b.N) {
 		b.Fatalf("the receiver got %d deliveries, want %d", n, b.N)
 	}
-}
-
-// cpuTime is the CPU time (user and system) the process has used so far:
-// unlike ns/op, its figure per op hardly moves with the other work of a
-// shared machine, and it counts the background goroutines (Badger's
-// writes, the dispatcher's workers) a benchmark sets to work.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time per op since start as cpu-ns/op.
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }

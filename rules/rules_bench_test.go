@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/benchcpu"
 )
 
 // The benchmarks of this file measure what the handler asks of the rules
@@ -91,11 +91,11 @@ func BenchmarkMatches(b *testing.B) {
 				b.Fatalf("Matches(%s %s) = %v, want %v", bc.method, bc.path, got, bc.want)
 			}
 			b.ReportAllocs()
-			cpu := cpuTime()
+			cpu := benchcpu.Now()
 			for b.Loop() {
 				set.Matches(bc.method, bc.path)
 			}
-			reportCPU(b, cpu)
+			benchcpu.Report(b, cpu)
 		})
 	}
 }
@@ -113,11 +113,11 @@ func BenchmarkCandidates(b *testing.B) {
 				b.Fatalf("%d candidates, want 1", len(got))
 			}
 			b.ReportAllocs()
-			cpu := cpuTime()
+			cpu := benchcpu.Now()
 			for b.Loop() {
 				set.Candidates(bc.method, bc.path)
 			}
-			reportCPU(b, cpu)
+			benchcpu.Report(b, cpu)
 		})
 	}
 }
@@ -136,13 +136,13 @@ func BenchmarkEval(b *testing.B) {
 		}
 		wantEvent(b, c, in(), `{"orderId":"6745a1b20000000000000001","total":42.5,"site":"site-1"}`)
 		b.ReportAllocs()
-		cpu := cpuTime()
+		cpu := benchcpu.Now()
 		for b.Loop() {
 			if _, err := c.Eval(in()); err != nil {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, cpu)
+		benchcpu.Report(b, cpu)
 	})
 	// The state-keeping rule, as the handler runs it: the key, the
 	// snapshot to store, then `when` (CEL over the previous snapshot and
@@ -158,7 +158,7 @@ func BenchmarkEval(b *testing.B) {
 		}
 		wantEvent(b, c, in(), `{"orderId":"o-1","oldStatus":"paid","newStatus":"pending","skus":["SKU-001","SKU-002"]}`)
 		b.ReportAllocs()
-		cpu := cpuTime()
+		cpu := benchcpu.Now()
 		for b.Loop() {
 			in := in()
 			if _, err := c.StateKey(in); err != nil {
@@ -171,7 +171,7 @@ func BenchmarkEval(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		reportCPU(b, cpu)
+		benchcpu.Report(b, cpu)
 	})
 }
 
@@ -189,21 +189,4 @@ func wantEvent(b *testing.B, c Candidate, in *Input, want string) {
 	if string(ev.Data) != want {
 		b.Fatalf("event data %s, want %s", ev.Data, want)
 	}
-}
-
-// cpuTime is the CPU time (user and system) the process has used so far:
-// unlike ns/op, its figure per op hardly moves with the other work of a
-// shared machine, and it counts the background goroutines (Badger's
-// writes, the dispatcher's workers) a benchmark sets to work.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time per op since start as cpu-ns/op.
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }

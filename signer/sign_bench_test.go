@@ -3,10 +3,10 @@
 package signer_test
 
 import (
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/internal/benchcpu"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
 )
 
@@ -40,30 +40,13 @@ func BenchmarkSign(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			cpu := cpuTime()
+			cpu := benchcpu.Now()
 			for b.Loop() {
 				if _, err := signer.Sign(bc.scheme, msg, bc.secrets...); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportCPU(b, cpu)
+			benchcpu.Report(b, cpu)
 		})
 	}
-}
-
-// cpuTime is the CPU time (user and system) the process has used so far:
-// unlike ns/op, its figure per op hardly moves with the other work of a
-// shared machine, and it counts the background goroutines (Badger's
-// writes, the dispatcher's workers) a benchmark sets to work.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time per op since start as cpu-ns/op.
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }

@@ -6,10 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/internal/benchcpu"
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -106,7 +106,7 @@ func BenchmarkCommit(b *testing.B) {
 				ctx := context.Background()
 				b.ReportAllocs()
 				b.ResetTimer()
-				cpu := cpuTime()
+				cpu := benchcpu.Now()
 				for range b.N {
 					if err := s.Commit(ctx, []webhook.Event{benchEvent()}, snaps); err != nil {
 						b.Fatal(err)
@@ -114,7 +114,7 @@ func BenchmarkCommit(b *testing.B) {
 				}
 				extra := settle(b, s, dur.d)
 				b.StopTimer()
-				reportCPU(b, cpu)
+				benchcpu.Report(b, cpu)
 				wantPending(b, s, b.N+extra)
 			})
 		}
@@ -133,7 +133,7 @@ func BenchmarkCommitParallel(b *testing.B) {
 			b.SetParallelism(16)
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := benchcpu.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if err := s.Commit(ctx, []webhook.Event{benchEvent()}, nil); err != nil {
@@ -144,7 +144,7 @@ func BenchmarkCommitParallel(b *testing.B) {
 			})
 			extra := settle(b, s, dur.d)
 			b.StopTimer()
-			reportCPU(b, cpu)
+			benchcpu.Report(b, cpu)
 			wantPending(b, s, b.N+extra)
 		})
 	}
@@ -194,7 +194,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := cpuTime()
+			cpu := benchcpu.Now()
 			var claims []webhook.Claim
 			for range b.N {
 				if len(claims) == 0 {
@@ -214,7 +214,7 @@ func BenchmarkClaimComplete(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			reportCPU(b, cpu)
+			benchcpu.Report(b, cpu)
 			wantDeliveries(b, s, webhook.Succeeded, b.N)
 		})
 	}
@@ -265,30 +265,13 @@ func BenchmarkSnapshot(b *testing.B) {
 				b.Fatalf("Snapshot(%s) = %q, %v; want %q", bc.key, got, err, bc.want)
 			}
 			b.ReportAllocs()
-			cpu := cpuTime()
+			cpu := benchcpu.Now()
 			for b.Loop() {
 				if _, err := s.Snapshot(ctx, bc.key); err != nil {
 					b.Fatal(err)
 				}
 			}
-			reportCPU(b, cpu)
+			benchcpu.Report(b, cpu)
 		})
 	}
-}
-
-// cpuTime is the CPU time (user and system) the process has used so far:
-// unlike ns/op, its figure per op hardly moves with the other work of a
-// shared machine, and it counts the background goroutines (Badger's
-// writes, the dispatcher's workers) a benchmark sets to work.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		panic(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports the CPU time per op since start as cpu-ns/op.
-func reportCPU(b *testing.B, start time.Duration) {
-	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }
