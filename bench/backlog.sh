@@ -177,38 +177,11 @@ http_body() {
 	{ http_request "$@" 2>/dev/null || true; } | tr -d '\r' | sed '1,/^$/d'
 }
 
-# check_alive PID NAME LOGFILE
-check_alive() {
-	if ! kill -0 "$1" 2>/dev/null; then
-		tail -n 40 "$3" >&2 || true
-		die "$2 is no longer running (log above: $3)"
-	fi
-}
-
 check_all_alive() {
 	[[ $BACKEND != nats ]] || check_nats_alive
 	check_alive "$UP_PID" upstream "$WORK/upstream.log"
 	check_alive "$RCV_PID" receiver "$WORK/receiver.log"
 	check_alive "$CADDY_PID" caddy "$WORK/caddy.log"
-}
-
-# start_bin NAME ARGS...: starts a bench binary that prints "listening on
-# <addr>", waits for its port; sets LAST_PID and LAST_PORT.
-start_bin() {
-	local name=$1 i port=""
-	shift
-	"$WORK/bin/$name" "$@" >"$WORK/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-	for ((i = 0; i < 100; i++)); do
-		port="$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$WORK/$name.log" | head -n 1)"
-		[[ -n "$port" ]] && break
-		check_alive "$LAST_PID" "$name" "$WORK/$name.log"
-		sleep 0.1
-	done
-	[[ -n "$port" ]] || die "$name did not report its address"
-	wait_port "$port" "$LAST_PID" "$name" "$WORK/$name.log"
-	LAST_PORT=$port
 }
 
 # metrics: sets M_EVENTS (caddy_webhooks_events_total) and M_DEPTH (the
@@ -325,9 +298,9 @@ log "load avg:    $(cut -d' ' -f1-3 /proc/loadavg)"
 
 log ""
 log "== starting upstream, receiver, caddy"
-start_bin upstream -addr 127.0.0.1:0
+start_bin "$WORK" upstream -addr 127.0.0.1:0
 UP_PID=$LAST_PID UP_PORT=$LAST_PORT
-start_bin receiver -addr 127.0.0.1:0 -records "$WORK/receiver-records.csv"
+start_bin "$WORK" receiver -addr 127.0.0.1:0 -records "$WORK/receiver-records.csv"
 RCV_PID=$LAST_PID RCV_PORT=$LAST_PORT
 log "upstream:    $WORK/bin/upstream -addr 127.0.0.1:0 -> 127.0.0.1:$UP_PORT (pid $UP_PID)"
 log "receiver:    $WORK/bin/receiver -addr 127.0.0.1:0 -records $WORK/receiver-records.csv -> 127.0.0.1:$RCV_PORT (pid $RCV_PID)"

@@ -116,38 +116,11 @@ http_body() {
 	{ http_request "$@" 2>/dev/null || true; } | tr -d '\r' | sed '1,/^$/d'
 }
 
-# check_alive PID NAME LOGFILE
-check_alive() {
-	if ! kill -0 "$1" 2>/dev/null; then
-		tail -n 40 "$3" >&2 || true
-		die "$2 is no longer running (log above: $3)"
-	fi
-}
-
 check_all_alive() {
 	check_alive "$UP_PID" upstream "$WORK/upstream.log"
 	check_alive "$RCV_PID" receiver "$BW/receiver.log"
 	check_alive "$CADDY_PID" caddy "$BW/caddy.log"
 	check_nats_alive
-}
-
-# start_bin NAME ARGS...: starts a bench binary that prints "listening on
-# <addr>", waits for its port; sets LAST_PID and LAST_PORT.
-start_bin() {
-	local name=$1 i port=""
-	shift
-	"$WORK/bin/$name" "$@" >"$BW/$name.log" 2>&1 &
-	LAST_PID=$!
-	PIDS+=("$LAST_PID")
-	for ((i = 0; i < 100; i++)); do
-		port="$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$BW/$name.log" | head -n 1)"
-		[[ -n "$port" ]] && break
-		check_alive "$LAST_PID" "$name" "$BW/$name.log"
-		sleep 0.1
-	done
-	[[ -n "$port" ]] || die "$name did not report its address"
-	wait_port "$port" "$LAST_PID" "$name" "$BW/$name.log"
-	LAST_PORT=$port
 }
 
 # metric NAME [LABEL_MATCH]: sum of a metric's samples on Caddy's admin
@@ -266,7 +239,7 @@ log "load avg:    $(cut -d' ' -f1-3 /proc/loadavg)"
 log ""
 log "== starting upstream"
 BW="$WORK"
-start_bin upstream -addr 127.0.0.1:0
+start_bin "$WORK" upstream -addr 127.0.0.1:0
 UP_PID=$LAST_PID UP_PORT=$LAST_PORT
 log "upstream:    $WORK/bin/upstream -addr 127.0.0.1:0 -> 127.0.0.1:$UP_PORT (pid $UP_PID)"
 
@@ -292,7 +265,7 @@ bench_backend() {
 	fi
 
 	log "== starting receiver"
-	start_bin receiver -addr 127.0.0.1:0 -records "$BW/receiver-records.csv"
+	start_bin "$BW" receiver -addr 127.0.0.1:0 -records "$BW/receiver-records.csv"
 	RCV_PID=$LAST_PID RCV_PORT=$LAST_PORT
 	log "receiver: 127.0.0.1:$RCV_PORT (pid $RCV_PID)"
 

@@ -46,6 +46,35 @@ cleanup() {
 	exit "$rc"
 }
 
+# check_alive PID NAME LOGFILE: dies, with the end of LOGFILE, if PID has
+# ended.
+check_alive() {
+	if ! kill -0 "$1" 2>/dev/null; then
+		tail -n 40 "$3" >&2 || true
+		die "$2 is no longer running (log above: $3)"
+	fi
+}
+
+# start_bin LOGDIR NAME ARGS...: starts $WORK/bin/NAME, a bench program that
+# prints "listening on <addr>", with its output in LOGDIR/NAME.log, and
+# waits for its port; sets LAST_PID and LAST_PORT.
+start_bin() {
+	local dir=$1 name=$2 i port=""
+	shift 2
+	"$WORK/bin/$name" "$@" >"$dir/$name.log" 2>&1 &
+	LAST_PID=$!
+	PIDS+=("$LAST_PID")
+	for ((i = 0; i < 100; i++)); do
+		port="$(sed -n 's/^listening on .*:\([0-9][0-9]*\)$/\1/p' "$dir/$name.log" | head -n 1)"
+		[[ -n "$port" ]] && break
+		check_alive "$LAST_PID" "$name" "$dir/$name.log"
+		sleep 0.1
+	done
+	[[ -n "$port" ]] || die "$name did not report its address"
+	wait_port "$port" "$LAST_PID" "$name" "$dir/$name.log"
+	LAST_PORT=$port
+}
+
 # wait_port PORT PID NAME LOGFILE: poll until PORT accepts TCP connections.
 wait_port() {
 	local port=$1 pid=$2 name=$3 logf=$4 i

@@ -79,14 +79,6 @@ http_status() {
 	{ http_request "$@" 2>/dev/null || true; } | head -n 1 | tr -d '\r' | awk '{print $2}' || true
 }
 
-# check_alive PID NAME LOGFILE
-check_alive() {
-	if ! kill -0 "$1" 2>/dev/null; then
-		tail -n 40 "$3" >&2 || true
-		die "$2 is no longer running (log above: $3)"
-	fi
-}
-
 # events_total TARGET: sum of caddy_webhooks_events_total over its labels,
 # from that module instance's admin /metrics; prints "absent" when the metric
 # is not there.
