@@ -86,6 +86,7 @@ func itemsApp(t *testing.T, envelope bool, broken string) *httptest.Server {
 // events, old values from the prefetch included; an answer the select
 // finds nothing in leaves previous null, and says why.
 func TestEnvelopeGivesTheSameEvents(t *testing.T) {
+	t.Parallel()
 	steps := []struct{ id, status string }{{"o1", "paid"}, {"o1", "shipped"}, {"o2", "paid"}, {"o1", "shipped"}}
 	want := []change{{"o1", "pending", "paid"}, {"o1", "paid", "shipped"}, {"o2", "new", "paid"}}
 	for _, tt := range []struct {
