@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/caddy-webhooks/caddy-webhooks/internal/jsonbody"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -123,7 +124,7 @@ func decodeFilters(val json.RawMessage, f *webhook.Filters) error {
 }
 
 // readObject reads a JSON object body; an empty body is an empty object.
-// Duplicate keys and deep nesting are refused first (checkJSON).
+// Duplicate keys and deep nesting are refused first (jsonbody.Check).
 func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -136,7 +137,9 @@ func readObject(r *http.Request) (map[string]json.RawMessage, error) {
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return map[string]json.RawMessage{}, nil
 	}
-	if err := checkJSON(body); err != nil {
+	if err := jsonbody.Check(body); errors.Is(err, jsonbody.ErrSyntax) {
+		return nil, errBadBody
+	} else if err != nil {
 		return nil, err
 	}
 	var raw map[string]json.RawMessage

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/internal/jsonbody"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -199,10 +200,10 @@ func refuseConfig(sub *webhook.Subscription) error {
 // checkInput answers a body that could not be read or had bad fields; it
 // reports whether the handler may go on.
 func checkInput(w http.ResponseWriter, fe webhook.FieldErrors, err error) bool {
-	var be *bodyError
+	var be *jsonbody.Error
 	switch {
-	case errors.As(err, &be) && be.field != "":
-		writeError(w, http.StatusBadRequest, be.Error(), webhook.FieldErrors{be.field: be.fieldMsg})
+	case errors.As(err, &be) && be.Field != "":
+		writeError(w, http.StatusBadRequest, be.Error(), webhook.FieldErrors{be.Field: be.FieldMsg})
 		return false
 	case err != nil:
 		writeError(w, http.StatusBadRequest, err.Error(), nil)

@@ -1,4 +1,9 @@
-package admin
+// Package jsonbody checks a JSON request body before it is decoded: a key
+// given twice in one object (encoding/json would silently keep the last)
+// and nesting deeper than MaxDepth are refused, naming where. It stands
+// alone, with the standard library only, so that its fuzz test builds in
+// seconds.
+package jsonbody
 
 import (
 	"bytes"
@@ -10,19 +15,22 @@ import (
 	"strings"
 )
 
-// maxDepth bounds how deeply a request body may nest objects and arrays; a
+// MaxDepth bounds how deeply a request body may nest objects and arrays; a
 // subscription needs 3 (the body, filters, site_ids).
-const maxDepth = 32
+const MaxDepth = 32
 
-// bodyError is a request body refused for its shape: a key given twice
-// (encoding/json would silently keep the last) or too deep a nesting.
-type bodyError struct {
-	msg      string // the answer's message
-	field    string // the top-level field it is under, or ""
-	fieldMsg string // what is wrong with that field
+// ErrSyntax is a body that is not one JSON value.
+var ErrSyntax = errors.New("request body is not one JSON value")
+
+// Error is a body refused for its shape: a key given twice or too deep a
+// nesting.
+type Error struct {
+	Msg      string // the answer's message
+	Field    string // the top-level field it is under, or ""
+	FieldMsg string // what is wrong with that field
 }
 
-func (e *bodyError) Error() string { return e.msg }
+func (e *Error) Error() string { return e.Msg }
 
 // frame is an object or array being read.
 type frame struct {
@@ -33,18 +41,18 @@ type frame struct {
 	values  int             // in an array, the elements begun so far
 }
 
-// checkJSON reads data as a token stream and refuses duplicate keys in any
-// object, and nesting deeper than maxDepth. A syntax error, or anything
-// after the first value, is errBadBody. It does not decode the values:
-// callers unmarshal data once it passes.
-func checkJSON(data []byte) error {
+// Check reads data as a token stream and refuses duplicate keys in any
+// object, and nesting deeper than MaxDepth, with an *Error. A syntax error,
+// or anything after the first value, is ErrSyntax. It does not decode the
+// values: callers unmarshal data once it passes.
+func Check(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber() // numbers too large for a float64 are still valid JSON
 	var stack []*frame
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return errBadBody // EOF included: the value is unfinished
+			return ErrSyntax // EOF included: the value is unfinished
 		}
 		if top := last(stack); top != nil && top.object && top.wantKey {
 			if key, ok := tok.(string); ok {
@@ -58,7 +66,7 @@ func checkJSON(data []byte) error {
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
 			valueRead(last(stack))
-			if len(stack) == maxDepth {
+			if len(stack) == MaxDepth {
 				return tooDeep(stack)
 			}
 			stack = append(stack, &frame{object: tok == json.Delim('{'), keys: map[string]bool{}, wantKey: true})
@@ -72,7 +80,7 @@ func checkJSON(data []byte) error {
 		}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errBadBody
+		return ErrSyntax
 	}
 	return nil
 }
@@ -116,21 +124,21 @@ func location(stack []*frame) (path, field string) {
 func duplicate(stack []*frame, key string) error {
 	path, field := location(stack)
 	if len(stack) == 1 {
-		return &bodyError{
-			msg:   fmt.Sprintf("request body has the key %q more than once", key),
-			field: key, fieldMsg: "given more than once",
+		return &Error{
+			Msg:   fmt.Sprintf("request body has the key %q more than once", key),
+			Field: key, FieldMsg: "given more than once",
 		}
 	}
 	what := fmt.Sprintf("the key %q appears more than once", key)
 	if path != "" {
 		what += " in " + path
 	}
-	return &bodyError{msg: "request body: " + what, field: field, fieldMsg: what}
+	return &Error{Msg: "request body: " + what, Field: field, FieldMsg: what}
 }
 
 func tooDeep(stack []*frame) error {
 	stack = append(stack, &frame{}) // location names the frame that would open
 	_, field := location(stack)
-	what := fmt.Sprintf("nested too deep: more than %d levels of objects and arrays", maxDepth)
-	return &bodyError{msg: "request body is " + what, field: field, fieldMsg: what}
+	what := fmt.Sprintf("nested too deep: more than %d levels of objects and arrays", MaxDepth)
+	return &Error{Msg: "request body is " + what, Field: field, FieldMsg: what}
 }

@@ -1,4 +1,4 @@
-package admin
+package jsonbody
 
 import (
 	"encoding/json"
@@ -12,10 +12,10 @@ func nest(n int, v string) string {
 	return strings.Repeat("[", n) + v + strings.Repeat("]", n)
 }
 
-// TestCheckJSON: duplicate keys at any depth and deep nesting are refused,
+// TestCheck: duplicate keys at any depth and deep nesting are refused,
 // naming the key, where it is and the top-level field; syntax errors are
-// errBadBody; everything else passes.
-func TestCheckJSON(t *testing.T) {
+// ErrSyntax; everything else passes.
+func TestCheck(t *testing.T) {
 	cases := []struct {
 		name, body string
 		field      string // "" for no field
@@ -43,14 +43,14 @@ func TestCheckJSON(t *testing.T) {
 		{"33 levels unclosed", strings.Repeat("[", 33), "", "nested too deep"},
 		{"10001 levels", nest(10001, ""), "", "nested too deep"},
 		{"too deep under a field", `{"url": "a", "filters": {"site_ids": ` + nest(31, `"a"`) + `}}`, "filters", "nested too deep"},
-		{"syntax", `{"url":}`, "", "JSON object"},
-		{"unclosed", `{"url": "a"`, "", "JSON object"},
-		{"trailing", `{"url": "a"} x`, "", "JSON object"},
-		{"two values", `{} {}`, "", "JSON object"},
-		{"empty", ``, "", "JSON object"},
+		{"syntax", `{"url":}`, "", "not one JSON value"},
+		{"unclosed", `{"url": "a"`, "", "not one JSON value"},
+		{"trailing", `{"url": "a"} x`, "", "not one JSON value"},
+		{"two values", `{} {}`, "", "not one JSON value"},
+		{"empty", ``, "", "not one JSON value"},
 	}
 	for _, tc := range cases {
-		err := checkJSON([]byte(tc.body))
+		err := Check([]byte(tc.body))
 		if tc.msg == "" {
 			if err != nil {
 				t.Errorf("%s: refused: %v", tc.name, err)
@@ -61,34 +61,34 @@ func TestCheckJSON(t *testing.T) {
 			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.msg)
 			continue
 		}
-		var be *bodyError
-		if errors.As(err, &be) && be.field != tc.field {
-			t.Errorf("%s: field %q, want %q", tc.name, be.field, tc.field)
+		var be *Error
+		if errors.As(err, &be) && be.Field != tc.field {
+			t.Errorf("%s: field %q, want %q", tc.name, be.Field, tc.field)
 		}
 	}
 }
 
-// FuzzCheckJSON: checkJSON never panics, refuses all invalid JSON and
+// FuzzCheck: Check never panics, refuses all invalid JSON and
 // takes no valid JSON for a syntax error; a document without duplicates
 // (re-encoded from a decoded one) passes unless too deep, and one key
 // repeated around it is always found.
-func FuzzCheckJSON(f *testing.F) {
+func FuzzCheck(f *testing.F) {
 	for _, s := range []string{`{"url":"a","url":"b"}`, `{"headers":{"A":"1"}}`, `[[[]]]`, `"x"`, `1e999`, `{"a":[{"b":{}}]}`, nest(40, ""), strings.Repeat("[", 33)} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		err := checkJSON(data)
+		err := Check(data)
 		valid := json.Valid(data)
 		if !valid {
 			// Duplicates and depth are found while reading, so before a
 			// later syntax error.
-			var be *bodyError
-			if !errors.Is(err, errBadBody) && !errors.As(err, &be) {
+			var be *Error
+			if !errors.Is(err, ErrSyntax) && !errors.As(err, &be) {
 				t.Fatalf("invalid JSON %q: got %v, want a refusal", data, err)
 			}
 			return
 		}
-		if errors.Is(err, errBadBody) {
+		if errors.Is(err, ErrSyntax) {
 			t.Fatalf("valid JSON %q refused as a syntax error", data)
 		}
 		var v any
@@ -97,15 +97,15 @@ func FuzzCheckJSON(f *testing.F) {
 		}
 		clean, _ := json.Marshal(v) // maps have no duplicate keys
 		depth := depthOf(v)
-		err = checkJSON(clean)
-		if (depth > maxDepth) != (err != nil && strings.Contains(err.Error(), "nested too deep")) || (depth <= maxDepth && err != nil) {
+		err = Check(clean)
+		if (depth > MaxDepth) != (err != nil && strings.Contains(err.Error(), "nested too deep")) || (depth <= MaxDepth && err != nil) {
 			t.Fatalf("%s (depth %d): %v", clean, depth, err)
 		}
-		if depth >= maxDepth {
+		if depth >= MaxDepth {
 			return
 		}
 		doubled := `{"k": ` + string(clean) + `, "k": 1}`
-		if err := checkJSON([]byte(doubled)); err == nil || !strings.Contains(err.Error(), `"k"`) {
+		if err := Check([]byte(doubled)); err == nil || !strings.Contains(err.Error(), `"k"`) {
 			t.Fatalf("%s: duplicate k not found: %v", doubled, err)
 		}
 	})
