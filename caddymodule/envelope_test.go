@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"sync"
 	"testing"
 
@@ -133,15 +132,7 @@ func TestEnvelopeGivesTheSameEvents(t *testing.T) {
 
 func patchStatus(t *testing.T, base, id, status string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPatch, base+"/items/orders/"+id, strings.NewReader(`{"status":"`+status+`"}`))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("PATCH %s: %d", id, resp.StatusCode)
+	if code := sendStatus(t, http.MethodPatch, base+"/items/orders/"+id, status); code != http.StatusOK {
+		t.Fatalf("PATCH %s: %d", id, code)
 	}
 }

@@ -179,7 +179,14 @@ func startStateStack(t *testing.T) (*orderApp, *testbed.Caddy, string, string) {
 
 func setStatus(t *testing.T, base, id, status string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, base+"/api/orders/"+id+"/status", strings.NewReader(`{"status":"`+status+`"}`))
+	return sendStatus(t, http.MethodPut, base+"/api/orders/"+id+"/status", status)
+}
+
+// sendStatus sends {"status": status} as the order app's clients do, with
+// their credentials, and returns the answer's status code.
+func sendStatus(t *testing.T, method, url, status string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(`{"status":"`+status+`"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer t0ken")
 	resp, err := http.DefaultClient.Do(req)

@@ -6,6 +6,15 @@ import (
 	"testing"
 )
 
+// loadErr is the error of parsing and compiling src as the file t.yaml.
+func loadErr(src string) error {
+	specs, err := Parse("t.yaml", []byte(src))
+	if err == nil {
+		_, err = Compile(specs)
+	}
+	return err
+}
+
 func mustSet(t testing.TB, src string) *Set {
 	t.Helper()
 	specs, err := Parse("t.yaml", []byte(src))

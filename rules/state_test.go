@@ -181,11 +181,7 @@ func TestSnapshotLongFormErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			specs, err := Parse("t.yaml", []byte(tt.src))
-			if err == nil {
-				_, err = Compile(specs)
-			}
-			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			if err := loadErr(tt.src); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("got %v\nwant %s", err, tt.want)
 			}
 		})
@@ -240,11 +236,7 @@ func TestPrefetchLongFormErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			specs, err := Parse("t.yaml", []byte(tt.src))
-			if err == nil {
-				_, err = Compile(specs)
-			}
-			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			if err := loadErr(tt.src); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("got %v\nwant %s", err, tt.want)
 			}
 		})
