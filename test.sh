@@ -57,7 +57,9 @@ modules() {
 }
 
 build_cmd() {
-	go build -o "$bin/caddy" ./cmd/caddy
+	# -trimpath as xcaddy builds: most packages compiled here are then
+	# shared with its build below (cold: 104 s instead of 186).
+	go build -trimpath -o "$bin/caddy" ./cmd/caddy
 	modules "$bin/caddy"
 }
 
