@@ -40,6 +40,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		"bad timeout":        "{\n\twebhooks {\n\t\ttimeout soon\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 		"storage block bad":  "{\n\twebhooks {\n\t\tstorage badger {\n\t\t\tdirr /x\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
 		"storage no backend": "{\n\twebhooks {\n\t\tstorage nope {\n\t\t\tdir /x\n\t\t}\n\t}\n}\n:80 {\n\trespond ok\n}\n",
+		"prefetch key":       ":80 {\n\twebhooks {\n\t\tevent a.b {\n\t\t\tmatch {\n\t\t\t\tpath /o/{id}\n\t\t\t}\n\t\t\tstate {\n\t\t\t\tkey o:{path.id}\n\t\t\t\tprefetch GET /o/{path.id} {\n\t\t\t\t\tpick data\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}\n}\n",
+		"select twice":       ":80 {\n\twebhooks {\n\t\tevent a.b {\n\t\t\tmatch {\n\t\t\t\tpath /o/{id}\n\t\t\t}\n\t\t\tstate {\n\t\t\t\tkey o:{path.id}\n\t\t\t\tprefetch GET /o/{path.id} {\n\t\t\t\t\tselect data\n\t\t\t\t\tselect result\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}\n}\n",
+		"select no path":     ":80 {\n\twebhooks {\n\t\tevent a.b {\n\t\t\tmatch {\n\t\t\t\tpath /o/{id}\n\t\t\t}\n\t\t\tstate {\n\t\t\t\tkey o:{path.id}\n\t\t\t\tprefetch GET /o/{path.id} {\n\t\t\t\t\tselect\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}\n}\n",
 	}
 	want := map[string]string{
 		"bad durability":     "durability",
@@ -56,6 +59,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		"bad timeout":        "timeout:",
 		"storage block bad":  `unknown option "dirr"`,
 		"storage no backend": "no storage backend",
+		"prefetch key":       `unrecognized state prefetch key "pick"`,
+		"select twice":       "select given twice",
+		"select no path":     "wrong argument count",
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -480,11 +480,15 @@ func parseSnapshot(d *caddyfile.Dispenser, st *rules.StateSpec, args []string) e
 	return nil
 }
 
-// parsePrefetchSelect reads the block of `prefetch GET /path { select data }`.
+// parsePrefetchSelect reads the block of `prefetch GET /path { … }`: one
+// `select data` line.
 func parsePrefetchSelect(d *caddyfile.Dispenser, st *rules.StateSpec) error {
 	for n := d.Nesting(); d.NextBlock(n); {
 		if d.Val() != "select" {
 			return d.Errf("unrecognized state prefetch key %q (it has select)", d.Val())
+		}
+		if st.PrefetchSelect != "" {
+			return d.Err("state prefetch: select given twice")
 		}
 		if !d.NextArg() {
 			return d.ArgErr()

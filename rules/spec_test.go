@@ -91,7 +91,8 @@ func TestStateSpecJSON(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{`{"key":"k","snapshot":1}`, `{"key":"k","snapshot":{"sauce":"x"}}`, `{"key":"k","snap":"x"}`, `{"key":"k","snapshot":{"redact":"x"}}`,
-		`{"key":"k","prefetch":1}`, `{"key":"k","prefetch":{"request":"GET /o","pick":"data"}}`} {
+		`{"key":"k","prefetch":1}`, `{"key":"k","prefetch":{"request":"GET /o","pick":"data"}}`,
+		`{"key":"k","prefetch":{"select":"data"}}`, `{"key":"k","prefetch":{"request":" ","select":"data"}}`} {
 		var s StateSpec
 		if err := json.Unmarshal([]byte(bad), &s); err == nil {
 			t.Errorf("%s: no error", bad)

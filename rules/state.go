@@ -129,6 +129,9 @@ func (s *StateSpec) unmarshalPrefetch(raw json.RawMessage) error {
 		if err := strictJSON(raw, &pj); err != nil {
 			return fmt.Errorf("state.prefetch: %w", err)
 		}
+		if strings.TrimSpace(pj.Request) == "" {
+			return errors.New(`state.prefetch: the long form needs request ("GET /path/{path.id}")`)
+		}
 		s.Prefetch, s.PrefetchSelect = pj.Request, pj.Select
 		return nil
 	default:
@@ -463,17 +466,22 @@ func (c Candidate) Prefetch(in *Input) (method, path string, ok bool, err error)
 
 // SelectPrefetched returns what of a prefetch's answer (valid JSON) becomes
 // previous: the value at the rule's prefetch select path, or the whole
-// answer when it has none; ok is false when the path finds nothing.
+// answer when it has none, without what the rule's snapshot leaves out (a
+// field redacted from snapshots reads as null in previous, wherever
+// previous came from); ok is false when the path finds nothing.
 func (c Candidate) SelectPrefetched(answer []byte) (previous []byte, ok bool) {
 	st := c.Rule.state
-	if st == nil || st.selectPath == "" {
+	if st == nil {
 		return answer, true
 	}
-	v := gjson.GetBytes(answer, st.selectPath)
-	if !v.Exists() {
-		return nil, false
+	if st.selectPath != "" {
+		v := gjson.GetBytes(answer, st.selectPath)
+		if !v.Exists() {
+			return nil, false
+		}
+		answer = []byte(v.Raw)
 	}
-	return []byte(v.Raw), true
+	return st.redact.apply(answer), true
 }
 
 // Snapshot returns the JSON to remember under the rule's key once its
