@@ -110,10 +110,12 @@ now_ns() { date +%s%N; }
 # store_du: the size on disk of the store (Badger's directory, or the NATS
 # servers' JetStream directories together).
 store_du() {
+	# du fails when a compaction deletes a file it is reading: no reason to
+	# stop a run (set -e and pipefail would).
 	if [[ $BACKEND == badger ]]; then
-		du -sh "$WORK/webhooks" 2>/dev/null | cut -f1
+		{ du -sh "$WORK/webhooks" 2>/dev/null || true; } | cut -f1
 	else
-		du -shc "$WORK"/nats/n*/jetstream 2>/dev/null | tail -n 1 | cut -f1
+		{ du -shc "$WORK"/nats/n*/jetstream 2>/dev/null || true; } | tail -n 1 | cut -f1
 	fi
 }
 
@@ -143,9 +145,11 @@ side_by_side() {
 	log ""
 	log "== side by side (each backend's run above; RSS is Caddy's, the NATS servers' own is in the nats run's details)"
 	log ""
+	local files=()
+	for b in "${BACKEND_LIST[@]}"; do files+=("$WORK/$b.log"); done
 	awk -v backends="${BACKEND_LIST[*]}" '
 		BEGIN { n = split(backends, bs, " ") }
-		FNR == 1 { b = bs[++f]; inres = 0 }
+		FNR == 1 { b = FILENAME; sub(/.*\//, "", b); sub(/\.log$/, "", b); inres = 0 }
 		/^== results/ { inres = 1; next }
 		inres && /^details:/ { inres = 0 }
 		inres && /^\(/ {
@@ -163,7 +167,7 @@ side_by_side() {
 				for (i = 1; i <= n; i++) printf " %24s", val[m, bs[i]]
 				printf "   %s\n", tgt[m]
 			}
-		}' $(for b in "${BACKEND_LIST[@]}"; do printf '%s ' "$WORK/$b.log"; done)
+		}' "${files[@]}"
 	exit "$rc"
 }
 
@@ -270,6 +274,7 @@ if [[ -z "${BACKLOG_BACKEND:-}" && ${#BACKEND_LIST[@]} -gt 1 ]]; then
 	side_by_side # and exits
 fi
 BACKEND="${BACKLOG_BACKEND:-${BACKEND_LIST[0]}}"
+[[ $BACKEND == badger || $BACKEND == nats ]] || die "BACKLOG_BACKEND must be badger or nats (got '$BACKEND')"
 if [[ $BACKEND == nats ]]; then
 	build_nats
 	start_nats "$WORK/nats"

@@ -348,7 +348,7 @@ memory_cgroup() {
 		mkdir "$CGROUP" || die "cannot make the cgroup $CGROUP (root, and memory in /sys/fs/cgroup/cgroup.subtree_control, are needed)"
 		CGROUPS+=("$CGROUP")
 		echo "$bytes" >"$CGROUP/memory.max" || die "cannot set $CGROUP/memory.max"
-		echo 0 >"$CGROUP/memory.swap.max" 2>/dev/null || true
+		{ echo 0 >"$CGROUP/memory.swap.max"; } 2>/dev/null || true
 	elif [[ -d /sys/fs/cgroup/memory ]]; then
 		CGROUP="/sys/fs/cgroup/memory/$name"
 		mkdir "$CGROUP" || die "cannot make the cgroup $CGROUP (root is needed)"
