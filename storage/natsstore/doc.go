@@ -273,7 +273,7 @@
 // CONNECTED or the ledger's stream info request fails (its leader gone and
 // no other elected yet, no quorum; the meta leader is not needed), as
 // probed every 2 s and at each change of the connection's
-// status. For failoverWait (10 s) from then, the store's calls wait for
+// status. For failoverWait (20 s) from then, the store's calls wait for
 // it to be ok again (a restart, a reconnection, an election: the events of
 // that moment are stored late rather than lost); after that they fail at
 // once with an error matching webhook.ErrUnavailable, so the handler skips

@@ -19,11 +19,14 @@ const probeEvery = 2 * time.Second
 
 // failoverWait is how long, from the moment the store finds the cluster
 // out of reach, its calls wait for it to come back before they fail: a
-// server's restart, a reconnection or a leader election (seconds) delays
-// the requests of that moment rather than losing their events, and a
-// cluster out of reach for longer fails calls at once, so that the
-// proxied clients are not held.
-const failoverWait = 10 * time.Second
+// server's restart, a reconnection or a leader election delays the
+// requests of that moment rather than losing their events, and a cluster
+// out of reach for longer fails calls at once, so that the proxied
+// clients are not held. NATS's Raft followers call an election 4-9 s after
+// the leader's last heartbeat (nats-server v2.15 raft.go); on a loaded
+// machine a stream had a new leader 13 s after its leader was killed, so
+// 10 s skipped events a failover should have delayed.
+const failoverWait = 20 * time.Second
 
 // healthState is the store's health, as last probed.
 type healthState struct {
