@@ -58,20 +58,19 @@ type dueNotes struct {
 	due    dueTimes
 	taker  storage.Taker
 	handed []webhook.Claim
+	held   map[string]int // handed, by subscription id
 	// queued is the transaction's change to the due index (keys added less
 	// keys removed), added to the queue depth once it has committed.
 	queued int64
 }
 
-// heldBy counts the deliveries to the subscription leased so far.
-func (n *dueNotes) heldBy(subID string) int {
-	held := 0
-	for _, c := range n.handed {
-		if c.Sub.ID == subID {
-			held++
-		}
+// hand notes a delivery leased to the taker.
+func (n *dueNotes) hand(c webhook.Claim) {
+	if n.held == nil {
+		n.held = map[string]int{}
 	}
-	return held
+	n.handed = append(n.handed, c)
+	n.held[c.Sub.ID]++
 }
 
 // dueTimes are the earliest due times per subscription.
@@ -154,6 +153,7 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 // noted as handed, not as due: nothing is there to claim). notes is not
 // nil: it counts the deliveries queued either way.
 func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes *dueNotes) error {
+	var handedEv *webhook.Event // one copy for every claim of ev: the caller's may change
 	for _, sub := range subs {
 		if !sub.IsActive || !sub.Wants(ev.Name) || !sub.AcceptsSite(ev.Site) {
 			continue
@@ -162,7 +162,7 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 		var lease time.Duration
 		leased := notes.taker != nil
 		if leased {
-			lease, leased = notes.taker.Room(sub, notes.heldBy(sub.ID))
+			lease, leased = notes.taker.Room(sub, notes.held[sub.ID])
 		}
 		if leased {
 			due = now.Add(lease)
@@ -180,8 +180,11 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 		if err := putDelivery(txn, nil, d, 0, nil, &notes.queued); err != nil {
 			return err
 		}
-		evCopy := *ev
-		notes.handed = append(notes.handed, webhook.Claim{Delivery: d, Event: &evCopy, Sub: sub})
+		if handedEv == nil {
+			c := *ev
+			handedEv = &c
+		}
+		notes.hand(webhook.Claim{Delivery: d, Event: handedEv, Sub: sub})
 	}
 	return nil
 }

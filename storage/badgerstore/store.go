@@ -145,7 +145,6 @@ func (s *Store) update(ctx context.Context, n int, fn func(txn *badger.Txn) erro
 const (
 	deliverySize     = 2 << 10
 	subscriptionSize = 8 << 10
-	sweepSize        = 256 << 10
 )
 
 // Open opens (or creates) the store in opts.Dir. Badger locks the directory:
@@ -279,8 +278,7 @@ func (s *Store) dueHints() map[string]time.Time {
 	return h
 }
 
-// noteDue records a committed transaction's due times for dueHints and
-// wakes the dispatcher.
+// noteDue records a committed transaction's due times for dueHints,
 // wakes the dispatcher, and hands the deliveries leased to the taker over.
 func (s *Store) noteDue(notes *dueNotes) {
 	if len(notes.handed) > 0 {
