@@ -175,24 +175,6 @@ func (s *Store) snapshotMsg(sn webhook.Snapshot, retention time.Duration) (batch
 // this node's lock of the key, the record's revision is remembered: the
 // commit that writes the key expects it.
 func (s *Store) Snapshot(ctx context.Context, key string) ([]byte, error) {
-	// A read the cluster does not answer (a stream leader's election) is
-	// tried again for failoverWait, as writes are: the request waits for
-	// the failover rather than go on without its state.
-	deadline := time.Now().Add(failoverWait)
-	for {
-		out, err := s.snapshot(ctx, key)
-		if err == nil || !errors.Is(err, webhook.ErrUnavailable) || ctx.Err() != nil || time.Now().After(deadline) {
-			return out, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(republishEvery):
-		}
-	}
-}
-
-func (s *Store) snapshot(ctx context.Context, key string) ([]byte, error) {
 	var out []byte
 	err := s.use(ctx, func(ctx context.Context) error {
 		m, err := s.lastMsg(ctx, s.subject(snapKey(key)))

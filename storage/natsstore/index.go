@@ -280,9 +280,9 @@ func (x *dueIndex) apply(key string, h nats.Header, seq uint64, ts time.Time, lo
 		if w := h.Get(hdrWas); w != "" {
 			x.tally.replaced(w)
 		}
-		if k, finished := kindOf(h.Get(hdrStatus)); finished || h.Get(hdrStatus) != webhook.Pending {
+		if st := h.Get(hdrStatus); st != webhook.Pending {
 			x.remove(id)
-			if finished {
+			if k, finished := kindOf(st); finished {
 				x.tally.add(k, expiry(ts, h), seq)
 			}
 			return false

@@ -163,10 +163,15 @@ func readAck(data []byte) (uint64, error) {
 // lastMsg reads the last record of a ledger subject (wildcards allowed)
 // from the stream leader; nil when there is none. It may be a marker. A
 // read that gets no answer in readTry (the leader died, and the stream
-// elects another) is tried again, until the request's timeout.
+// elects another) is tried again for failoverWait, as writes are (unless
+// ctx ends first): a request waits for the failover rather than go on
+// without the record.
 func (s *Store) lastMsg(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
-	ctx, cancel := withTimeout(ctx)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, failoverWait)
+		defer cancel()
+	}
 	for {
 		try, cancelTry := context.WithTimeout(ctx, readTry)
 		m, err := s.ledger.GetLastMsgForSubject(try, subject)
