@@ -210,9 +210,6 @@ func (d *Dispatcher) loop() {
 	}
 }
 
-// dispatch hands out what is due and returns how long to sleep.
-func (d *Dispatcher) dispatch() time.Duration { return d.dispatchFor(true) }
-
 // dispatchFor hands out what is due, for every active subscription (full)
 // or for those with deliveries left at their last scan, and returns how
 // long to sleep.

@@ -206,3 +206,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func (r *rig) logged(msg string) []observer.LoggedEntry {
 	return r.logs.FilterMessage(msg).AllUntimed()
 }
+
+// dispatch runs one full round, as the dispatcher's loop does on a tick.
+func (d *Dispatcher) dispatch() time.Duration { return d.dispatchFor(true) }
