@@ -296,6 +296,7 @@ func checkMatcherToken(d *caddyfile.Dispenser) error {
 //			redact  <path>...
 //			site    <source>
 //			user_id <source>
+//			each    <source>          # or: each <source> { response <source>; by <path> }
 //			state {
 //				key      <template>   # e.g. order:{path.id}
 //				snapshot <source>     # or: snapshot [<source>] { redact <path>... }
@@ -419,6 +420,12 @@ func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 				return s, err
 			}
 			s.Data = data
+		case "each":
+			each, err := parseEach(d)
+			if err != nil {
+				return s, err
+			}
+			s.Each = each
 		case "state":
 			if d.NextArg() {
 				return s, d.ArgErr()
@@ -456,6 +463,33 @@ func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 		}
 	}
 	return s, nil
+}
+
+// parseEach reads `each <source>` and its block, `{ response <source>;
+// by <path> }`.
+func parseEach(d *caddyfile.Dispenser) (*rules.EachSpec, error) {
+	e := &rules.EachSpec{}
+	if !d.AllArgs(&e.Source) {
+		return nil, d.ArgErr()
+	}
+	for n := d.Nesting(); d.NextBlock(n); {
+		var dst *string
+		switch d.Val() {
+		case "response":
+			dst = &e.Response
+		case "by":
+			dst = &e.By
+		default:
+			return nil, d.Errf("unrecognized each key %q (it has response and by)", d.Val())
+		}
+		if *dst != "" {
+			return nil, d.Errf("each %s given twice", d.Val())
+		}
+		if !d.AllArgs(dst) {
+			return nil, d.ArgErr()
+		}
+	}
+	return e, nil
 }
 
 // parseSnapshot reads `snapshot <source>` and the long form with its own

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -159,69 +160,107 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 	return nil
 }
 
-// emit evaluates the candidate rules and stores their events in one
-// transaction.
+// emit evaluates the candidate rules, a rule with each once per item, and
+// stores their events in one transaction.
 func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input, st *exchangeState) {
-	now := time.Now()
-	var events []webhook.Event
-	var snaps []webhook.Snapshot
+	out := &emission{now: time.Now()}
 	for i, c := range cands {
 		if !c.Rule.MatchesStatus(in.Status) {
 			continue
 		}
-		// Every rule sees the state as it was before the request: the
-		// snapshots are written after all of them, with their events.
-		key, prev, err := st.previousFor(i, c, in)
-		var nk noKeyError
-		if errors.As(err, &nk) {
-			h.noState(r, c.Rule, nk.error)
-		} else if err != nil {
-			h.skip(r, c.Rule, err)
+		if !c.Rule.HasEach() {
+			h.evalRule(r, out, st, i, 0, c, in)
 			continue
 		}
-		in.SetPrevious(prev)
-		if key != "" && c.Rule.StateForgets() {
-			snaps = append(snaps, webhook.Snapshot{Key: key}) // forget: the next request fetches it
-		} else if key != "" {
-			if snap, err := c.Snapshot(in); err != nil {
-				h.noSnapshot(r, c.Rule, key, err) // the state stays as it was; the event is not affected
-			} else if len(snap) > 0 && string(snap) != "null" {
-				snaps = append(snaps, webhook.Snapshot{Key: key, Value: bytes.Clone(snap)})
-			}
-		}
-		ev, err := c.EvalContext(r.Context(), in) // a `when` over a huge body stops when the client leaves
+		items, err := c.Items(in)
 		if err != nil {
 			h.skip(r, c.Rule, err)
 			continue
 		}
-		if ev == nil {
-			continue // `when` is false
+		for j := range items {
+			in.SetItem(&items[j])
+			h.evalRule(r, out, st, i, j, c, in)
 		}
-		events = append(events, webhook.Event{
-			ID:     webhook.NewID("evt_", now),
-			Name:   ev.Name,
-			Time:   now,
-			Data:   ev.Data,
-			UserID: ev.UserID,
-			Site:   ev.Site,
-		})
+		in.SetItem(nil)
 	}
-	if len(events) == 0 && len(snaps) == 0 {
+	if len(out.events) == 0 && len(out.snaps) == 0 {
 		return
 	}
+	out.number()
 	// The exchange happened: its events are stored even if the client
 	// has gone meanwhile.
-	if err := h.app.commit(context.WithoutCancel(r.Context()), events, snaps); err != nil {
-		h.notStored(r, events, err)
+	if err := h.app.commit(context.WithoutCancel(r.Context()), out.events, out.snaps); err != nil {
+		h.notStored(r, out.events, err)
 		return
 	}
-	for _, ev := range events {
+	for _, ev := range out.events {
 		metrics.events.WithLabelValues(ev.Name).Inc()
 		if ce := h.logger.Check(zap.DebugLevel, "event_inferred"); ce != nil {
 			ce.Write(zap.String("event", ev.Name), zap.String("id", ev.ID),
 				zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Int("status", in.Status))
 		}
 	}
+}
+
+// emission is what the rules of one exchange give, stored together.
+type emission struct {
+	now    time.Time
+	events []webhook.Event
+	snaps  []webhook.Snapshot
+}
+
+// number gives the events their IDs, in the order they were inferred:
+// the IDs of one instant sort by their random part, so the stored order
+// (and a batch's items) would otherwise be shuffled.
+func (out *emission) number() {
+	ids := make([]string, len(out.events))
+	for i := range ids {
+		ids[i] = webhook.NewID("evt_", out.now)
+	}
+	slices.Sort(ids)
+	for i := range out.events {
+		out.events[i].ID = ids[i]
+	}
+}
+
+// evalRule evaluates candidate i (at its item j) on in, adding its event
+// and its snapshot to out.
+func (h *Handler) evalRule(r *http.Request, out *emission, st *exchangeState, i, j int, c rules.Candidate, in *rules.Input) {
+	// Every rule sees the state as it was before the request: the
+	// snapshots are written after all of them, with their events.
+	key, prev, err := st.previousFor(i, j, c, in)
+	var nk noKeyError
+	if errors.As(err, &nk) {
+		h.noState(r, c.Rule, nk.error)
+	} else if err != nil {
+		h.skip(r, c.Rule, err)
+		return
+	}
+	in.SetPrevious(prev)
+	if key != "" && c.Rule.StateForgets() {
+		out.snaps = append(out.snaps, webhook.Snapshot{Key: key}) // forget: the next request fetches it
+	} else if key != "" {
+		if snap, err := c.Snapshot(in); err != nil {
+			h.noSnapshot(r, c.Rule, key, err) // the state stays as it was; the event is not affected
+		} else if len(snap) > 0 && string(snap) != "null" {
+			out.snaps = append(out.snaps, webhook.Snapshot{Key: key, Value: bytes.Clone(snap)})
+		}
+	}
+	ev, err := c.EvalContext(r.Context(), in) // a `when` over a huge body stops when the client leaves
+	if err != nil {
+		h.skip(r, c.Rule, err)
+		return
+	}
+	if ev == nil {
+		return // `when` is false
+	}
+	out.events = append(out.events, webhook.Event{
+		Name:   ev.Name,
+		Time:   out.now,
+		Data:   ev.Data,
+		UserID: ev.UserID,
+		Site:   ev.Site,
+	})
 }
 
 // notStored logs, at error level, each event that the store refused,

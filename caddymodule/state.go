@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -41,7 +42,7 @@ type exchangeState struct {
 	// request reached the app, its state and events are recorded even if
 	// the client has gone.
 	ctx    context.Context
-	keys   []string          // per candidate, its early key ("" = none or late)
+	keys   [][]string        // per candidate, per item, its early key ("" = none or late; one item without each)
 	before map[string][]byte // key → snapshot before the request (nil = none)
 	unlock func()
 }
@@ -89,7 +90,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 	if store == nil {
 		return nil, r // the events are skipped later with store_unavailable
 	}
-	st = &exchangeState{store: store, ctx: context.WithoutCancel(r.Context()), keys: make([]string, len(cands)), before: map[string][]byte{}}
+	st = &exchangeState{store: store, ctx: context.WithoutCancel(r.Context()), keys: make([][]string, len(cands)), before: map[string][]byte{}}
 	early := &rules.Input{Method: r.Method, Path: r.URL.Path, Header: r.Header, Query: r.URL.Query()}
 	// A key is taken only once the request body has arrived (read ahead
 	// within max_body): a client trickling its upload would otherwise
@@ -117,22 +118,50 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 }
 
 // earlyKeys makes the keys known before the request goes upstream, per
-// candidate in st.keys, and returns them.
+// candidate (and per item of a rule with each) in st.keys, and returns
+// them.
 func (h *Handler) earlyKeys(r *http.Request, cands []rules.Candidate, early *rules.Input, st *exchangeState) []string {
 	var keys []string
 	for i, c := range cands {
 		if !c.Rule.StateKeyEarly() {
 			continue
 		}
-		k, err := c.StateKey(early)
+		items, err := earlyItems(c, early)
 		if err != nil {
-			h.noState(r, c.Rule, err)
+			h.noState(r, c.Rule, err) // each_too_many: its events are skipped later
 			continue
 		}
-		st.keys[i] = k
-		keys = append(keys, k)
+		st.keys[i] = make([]string, len(items))
+		for j := range items {
+			early.SetItem(items[j])
+			k, err := c.StateKey(early)
+			if err != nil {
+				h.noState(r, c.Rule, err)
+				continue
+			}
+			st.keys[i][j] = k
+			keys = append(keys, k)
+		}
+		early.SetItem(nil)
 	}
 	return keys
+}
+
+// earlyItems returns the items of a rule with each known from the request,
+// or one nil item (the exchange itself) for a rule without each.
+func earlyItems(c rules.Candidate, early *rules.Input) ([]*rules.Item, error) {
+	if !c.Rule.HasEach() {
+		return []*rules.Item{nil}, nil
+	}
+	vals, err := c.ItemValues(early)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]*rules.Item, len(vals))
+	for j, v := range vals {
+		items[j] = &rules.Item{Value: v}
+	}
+	return items, nil
 }
 
 // lockKeys takes the keys the request does not hold already (through an
@@ -171,32 +200,77 @@ func (h *Handler) lockKeys(r *http.Request, st *exchangeState, keys []string) (*
 
 // readBefore reads the state of each early key as it is before the
 // request: its snapshot, or, where there is none and the rule says how,
-// what the app answers to a prefetch.
+// what the app answers to a prefetch (a batch's items fetched a few at a
+// time).
 func (h *Handler) readBefore(r *http.Request, next caddyhttp.Handler, cands []rules.Candidate, early *rules.Input, st *exchangeState) {
-	prefetched := map[string]bool{}
+	var fetches []prefetchJob
+	queued := map[string]bool{}
 	for i, c := range cands {
-		k := st.keys[i]
-		if k == "" {
+		if st.keys[i] == nil {
 			continue
 		}
-		snap, read := st.before[k]
-		if !read {
-			var err error
-			if snap, err = st.store.Snapshot(st.ctx, k); errors.Is(err, webhook.ErrClosed) {
-				return // a reload closed it: the events are skipped as store_unavailable
-			} else if err != nil {
-				h.logger.Error("reading state", zap.String("key", k), zap.Error(err))
+		items, _ := earlyItems(c, early) // the same items earlyKeys made the keys of
+		for j, k := range st.keys[i] {
+			if k == "" || queued[k] {
+				continue
 			}
-		}
-		if snap == nil && !prefetched[k] {
+			snap, read := st.before[k]
+			if !read {
+				var err error
+				if snap, err = st.store.Snapshot(st.ctx, k); errors.Is(err, webhook.ErrClosed) {
+					return // a reload closed it: the events are skipped as store_unavailable
+				} else if err != nil {
+					h.logger.Error("reading state", zap.String("key", k), zap.Error(err))
+				}
+				st.before[k] = snap
+			}
+			if snap != nil {
+				continue
+			}
+			early.SetItem(items[j])
 			if method, path, ok, err := c.Prefetch(early); err != nil {
 				h.noState(r, c.Rule, err)
 			} else if ok {
-				prefetched[k] = true
-				snap = h.prefetchSelect(c, h.prefetch(r, next, method, path, k), r, k, path)
+				queued[k] = true
+				fetches = append(fetches, prefetchJob{c: c, key: k, method: method, path: path})
 			}
 		}
-		st.before[k] = snap
+		early.SetItem(nil)
+	}
+	h.prefetchAll(r, next, fetches, st)
+}
+
+// prefetchJob is one resource to fetch before the request goes upstream.
+type prefetchJob struct {
+	c                 rules.Candidate
+	key, method, path string
+}
+
+// prefetchParallel bounds the prefetches of one request that run at once:
+// a batch's items are fetched a few at a time, not one after the other
+// (a thousand of them, each up to prefetchTimeout) nor all at once.
+const prefetchParallel = 8
+
+// prefetchAll runs the prefetches and records what each gives as the
+// state before the request (nil when it failed, logged).
+func (h *Handler) prefetchAll(r *http.Request, next caddyhttp.Handler, jobs []prefetchJob, st *exchangeState) {
+	got := make([][]byte, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, prefetchParallel)
+	for n, job := range jobs {
+		if len(jobs) == 1 {
+			got[n] = h.prefetchSelect(job.c, h.prefetch(r, next, job.method, job.path, job.key), r, job.key, job.path)
+			break
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			got[n] = h.prefetchSelect(job.c, h.prefetch(r, next, job.method, job.path, job.key), r, job.key, job.path)
+		})
+	}
+	wg.Wait()
+	for n, job := range jobs {
+		st.before[job.key] = got[n]
 	}
 }
 
@@ -264,17 +338,18 @@ func (e errReader) Read([]byte) (int, error) {
 	return 0, io.EOF
 }
 
-// previousFor returns the snapshot candidate i sees as previous: its early
-// key's state before the request, or for a key read from the response, the
-// state remembered under it now (the request has written nothing yet).
-func (st *exchangeState) previousFor(i int, c rules.Candidate, in *rules.Input) (key string, prev []byte, err error) {
+// previousFor returns the snapshot candidate i (at its item j; 0 without
+// each) sees as previous: its early key's state before the request, or
+// for a key read from the response, the state remembered under it now (the
+// request has written nothing yet).
+func (st *exchangeState) previousFor(i, j int, c rules.Candidate, in *rules.Input) (key string, prev []byte, err error) {
 	if st == nil || !c.Rule.HasState() {
 		return "", nil, nil
 	}
-	if st.keys[i] != "" {
-		return st.keys[i], st.before[st.keys[i]], nil
-	}
 	if c.Rule.StateKeyEarly() {
+		if j < len(st.keys[i]) && st.keys[i][j] != "" {
+			return st.keys[i][j], st.before[st.keys[i][j]], nil
+		}
 		return "", nil, nil // its key could not be made: already logged
 	}
 	key, err = c.StateKey(in)

@@ -24,6 +24,7 @@ type Rule struct {
 	site        *source
 	userID      *source
 	state       *stateRule // nil when the rule keeps no state
+	each        *eachRule  // nil when the rule is evaluated once per exchange
 	needsReq    bool
 	needsResp   bool
 }
@@ -214,8 +215,14 @@ func (r *Rule) compileSources(spec *Spec, fail func(string, error)) {
 	}
 	r.site = one("site", spec.Site)
 	r.userID = one("user_id", spec.UserID)
+	if spec.Each != nil {
+		r.each = compileEach(spec.Each, r.path, fail)
+		if r.each == nil {
+			return // state and when depend on it
+		}
+	}
 	if spec.State != nil {
-		r.state = compileState(spec.State, r.path, r.redact, fail)
+		r.state = compileState(spec.State, r.path, r.redact, r.each, fail)
 	}
 	if strings.TrimSpace(spec.When) != "" {
 		var err error
@@ -223,6 +230,7 @@ func (r *Rule) compileSources(spec *Spec, fail func(string, error)) {
 			fail("when", fmt.Errorf("when: %w", err))
 		}
 	}
+	r.checkItems(spec, fail)
 	if spec.State == nil {
 		for _, field := range readsPrevious(spec, r.when) {
 			fail(field, fmt.Errorf("%s reads previous, but the rule has no state, so previous would always be null: "+
@@ -252,6 +260,12 @@ func (r *Rule) markNeeds() {
 	if r.state != nil {
 		mark(r.state.needsReq, r.state.needsResp)
 	}
+	if r.each != nil {
+		mark(r.each.items.needs())
+		if r.each.response != nil {
+			mark(r.each.response.needs())
+		}
+	}
 }
 
 // methods are the request methods a rule may match.
@@ -261,28 +275,11 @@ var methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS
 // that read previous. when is the compiled `when`, nil when none or bad.
 func readsPrevious(spec *Spec, when *whenProg) []string {
 	var out []string
-	isPrev := func(src string) bool { return src == "previous" || strings.HasPrefix(src, "previous.") }
-	var data func(d *Data, at string)
-	data = func(d *Data, at string) {
-		if d.Source != "" {
-			if isPrev(d.Source) {
-				out = append(out, at)
-			}
-			return
+	specSources(spec, func(field, raw string) {
+		if raw == "previous" || strings.HasPrefix(raw, "previous.") {
+			out = append(out, field)
 		}
-		for i := range d.Fields {
-			data(&d.Fields[i].Value, at+"."+d.Fields[i].Name)
-		}
-	}
-	if spec.Data != nil {
-		data(spec.Data, "data")
-	}
-	if isPrev(spec.Site) {
-		out = append(out, "site")
-	}
-	if isPrev(spec.UserID) {
-		out = append(out, "user_id")
-	}
+	})
 	if when != nil && when.needsPrev {
 		out = append(out, "when")
 	}

@@ -67,7 +67,7 @@ func TestCompileErrors(t *testing.T) {
 		{"state snapshot previous", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      snapshot: previous\n"), `state.snapshot: previous would keep`},
 		{"prefetch form", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: /o/{path.id}\n"), `t.yaml:6: event order.created: state.prefetch: want "GET /path/{path.id}"`},
 		{"prefetch verb", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: POST /o/{path.id}\n"), `state.prefetch: only GET fetches state`},
-		{"prefetch late path", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: GET /o/{response.body.id}\n"), `state.prefetch: the path may use only path.<param> and request.*`},
+		{"prefetch late path", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{path.id}\"\n      prefetch: GET /o/{response.body.id}\n"), `state.prefetch: the path may use only path.<param>, request.*`},
 		{"prefetch late key", rule("    match: {path: /o}\n    state:\n      key: \"o:{response.body.id}\"\n      prefetch: GET /o\n"), `state.prefetch needs a key known before`},
 		{"state key previous", rule("    match: {path: \"/o/{id}\"}\n    state:\n      key: \"o:{previous.id}\"\n"), `t.yaml:5: event order.created: state.key: a key cannot read previous`},
 		{"state only with data", "events:\n  - match: {path: /x}\n    state: {key: x}\n    data: request.path\n", `t.yaml:4: event #1: data: a rule without a name emits nothing`},

@@ -47,6 +47,10 @@ func (s *source) value(in *Input, params map[string]string) ([]byte, *SkipError)
 		return jsonString(v), nil
 	case srcPrevious:
 		return extract(in.previous(), s.path), nil
+	case srcItem:
+		return extract(in.itemDoc(false).raw, s.path), nil
+	case srcResponseItem:
+		return extract(in.itemDoc(true).raw, s.path), nil
 	}
 	return nullJSON, nil
 }
@@ -96,9 +100,10 @@ func validUTF8(b []byte) []byte {
 	return out
 }
 
-// needs reports which bodies a source reads.
+// needs reports which bodies a source reads (response.item is an element
+// of the response body).
 func (s *source) needs() (req, resp bool) {
-	return s.kind == srcRequestBody, s.kind == srcResponseBody
+	return s.kind == srcRequestBody, s.kind == srcResponseBody || s.kind == srcResponseItem
 }
 
 // dataTmpl is a compiled Data: a source or an ordered list of fields.

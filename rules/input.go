@@ -29,9 +29,14 @@ type Input struct {
 	Previous    []byte     // JSON snapshot of the resource before this request, or nil (null)
 
 	req, resp, prev doc
-	celReqHeaders   any
-	celRespHeaders  any
-	celQuery        any
+	// The item of a rule with each (SetItem): its JSON and its paired
+	// element of the answer, raw and parsed.
+	hasItem              bool
+	itemRaw, itemRespRaw []byte
+	item, itemResp       doc
+	celReqHeaders        any
+	celRespHeaders       any
+	celQuery             any
 }
 
 // doc caches one JSON document of an Input: its checked bytes and, for

@@ -236,6 +236,8 @@ func (p *parser) spec(item *yaml.Node) (Spec, error) {
 			s.Redact, err = p.list(v, "redact")
 		case "state":
 			err = p.state(v, &s)
+		case "each":
+			err = p.each(v, &s)
 		case "match":
 			err = p.match(v, &s)
 		case "data":
@@ -289,6 +291,32 @@ func (p *parser) state(n *yaml.Node, s *Spec) error {
 			err = p.prefetch(v, s)
 		default:
 			return p.unknown(k, key, "state")
+		}
+		return err
+	})
+}
+
+// each reads each: a source, or the long form {source, response, by}.
+func (p *parser) each(n *yaml.Node, s *Spec) error {
+	e := &EachSpec{}
+	s.Each = e
+	if n.Kind != yaml.MappingNode {
+		var err error
+		e.Source, err = p.str(n, "each")
+		return err
+	}
+	return p.mapping(n, "each", func(key string, k, v *yaml.Node) error {
+		s.Pos.Fields["each."+key] = k.Line
+		var err error
+		switch key {
+		case "source":
+			e.Source, err = p.str(v, "each.source")
+		case "response":
+			e.Response, err = p.str(v, "each.response")
+		case "by":
+			e.By, err = p.str(v, "each.by")
+		default:
+			return p.unknown(k, key, "each (it has source, response and by)")
 		}
 		return err
 	})

@@ -29,6 +29,7 @@ const (
 	ReasonWhenError     SkipReason = "when_error"
 	ReasonDataNotJSON   SkipReason = "data_not_json"
 	ReasonUserIDNotJSON SkipReason = "user_id_not_json"
+	ReasonEachTooMany   SkipReason = "each_too_many"
 	ReasonError         SkipReason = "error" // anything else; the error is logged
 )
 
@@ -57,7 +58,7 @@ var SkipReasons = []SkipReason{
 	ReasonRequestBodyNotDecodable, ReasonRequestBodyEncodingUnsupported,
 	ReasonResponseBodyTooLarge, ReasonResponseBodyNotJSON, ReasonResponseBodyNotDecodable,
 	ReasonResponseBodyEncodingUnsupported, ReasonResponseNotBuffered, ReasonResponseIsStream, ReasonResponseIncomplete,
-	ReasonWhenError, ReasonDataNotJSON, ReasonUserIDNotJSON, ReasonError,
+	ReasonWhenError, ReasonDataNotJSON, ReasonUserIDNotJSON, ReasonEachTooMany, ReasonError,
 	ReasonStoreError, ReasonStoreUnavailable,
 	ReasonPrefetchFailed, ReasonPrefetchNotJSON, ReasonPrefetchTooLarge, ReasonPrefetchBadPath, ReasonPrefetchSelectMissing,
 	ReasonPrefetchBodyNotDecodable, ReasonPrefetchBodyEncodingUnsupported, ReasonPrefetchBodyTooLarge,

@@ -23,6 +23,8 @@ const (
 	srcResponseBody
 	srcParam
 	srcPrevious
+	srcItem         // the element of a rule with each
+	srcResponseItem // its paired element of each.response
 )
 
 // source is a compiled source such as "response.body.items.#.sku".
@@ -71,6 +73,10 @@ func compileSource(raw string, pp *pathPattern) (source, error) {
 		return named(srcRequestQuery, "request.query.")
 	case raw == "request.body" || strings.HasPrefix(raw, "request.body."):
 		return json(srcRequestBody, "request.body")
+	case raw == "response.item" || strings.HasPrefix(raw, "response.item."):
+		return json(srcResponseItem, "response.item")
+	case raw == "item" || strings.HasPrefix(raw, "item."):
+		return json(srcItem, "item")
 	case raw == "response.status":
 		return source{kind: srcResponseStatus}, nil
 	case strings.HasPrefix(raw, "response.headers."):
@@ -86,7 +92,7 @@ func compileSource(raw string, pp *pathPattern) (source, error) {
 	case raw == "previous" || strings.HasPrefix(raw, "previous."):
 		return json(srcPrevious, "previous")
 	}
-	return source{}, fmt.Errorf("%w %q (want request.*, response.*, path.<param> or previous)", errUnknownSource, raw)
+	return source{}, fmt.Errorf("%w %q (want request.*, response.*, path.<param>, previous or item)", errUnknownSource, raw)
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110), as methods and

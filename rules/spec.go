@@ -20,6 +20,7 @@ type Spec struct {
 	Site        string     `json:"site,omitempty"`
 	UserID      string     `json:"user_id,omitempty"`
 	State       *StateSpec `json:"state,omitempty"`
+	Each        *EachSpec  `json:"each,omitempty"`
 	Pos         Pos        `json:"-"`
 }
 

@@ -256,15 +256,20 @@ func compileTemplate(raw string, pp *pathPattern) (template, error) {
 }
 
 // early reports whether every placeholder is known before the request is
-// sent upstream: the request (its body once read ahead) and the {params},
-// not the response nor previous.
-func (t template) early() bool {
+// sent upstream: the request (its body once read ahead), the {params} and,
+// when the rule's items come from the request (itemsEarly), the item; not
+// the response nor previous.
+func (t template) early(itemsEarly bool) bool {
 	for _, p := range t.parts {
 		if p.src == nil {
 			continue
 		}
 		switch p.src.kind {
 		case srcRequestMethod, srcRequestPath, srcRequestHeader, srcRequestQuery, srcParam, srcRequestBody:
+		case srcItem:
+			if !itemsEarly {
+				return false
+			}
 		default:
 			return false
 		}
@@ -272,10 +277,11 @@ func (t template) early() bool {
 	return true
 }
 
-// readsBody reports whether a placeholder reads the request body.
+// readsBody reports whether a placeholder reads the request body (an item
+// in an early template is an element of it).
 func (t template) readsBody() bool {
 	for _, p := range t.parts {
-		if p.src != nil && p.src.kind == srcRequestBody {
+		if p.src != nil && (p.src.kind == srcRequestBody || p.src.kind == srcItem) {
 			return true
 		}
 	}
@@ -322,9 +328,13 @@ func (t template) walk(fn func(*source)) {
 // compileState compiles a rule's state; fail reports each error at its key.
 // ruleRedact (the rule's compiled redact, possibly nil) applies to the
 // snapshot as well as its own entries.
-func compileState(spec *StateSpec, pp *pathPattern, ruleRedact *redactor, fail func(field string, err error)) *stateRule {
+//
+// With each, the default snapshot is the item's resource: response.item
+// with each.response, the item itself when it comes from the response.
+func compileState(spec *StateSpec, pp *pathPattern, ruleRedact *redactor, each *eachRule, fail func(field string, err error)) *stateRule {
 	st := &stateRule{}
 	ok := true
+	itemsEarly := each != nil && each.early
 	var err error
 	own, err := compileRedact(spec.SnapshotRedact)
 	switch {
@@ -351,7 +361,17 @@ func compileState(spec *StateSpec, pp *pathPattern, ruleRedact *redactor, fail f
 		})
 	}
 	snap := spec.Snapshot
-	if snap == "" {
+	switch {
+	case snap != "":
+	case each != nil && each.response != nil:
+		snap = "response.item"
+	case each != nil && !each.early:
+		snap = "item"
+	case each != nil:
+		fail("state", errors.New("state.snapshot: with each over the request, say what to remember of each item "+
+			"(give each a response to remember response.item, or snapshot: none to forget)"))
+		ok, snap = false, "response.body" // checked on, then refused
+	default:
 		snap = "response.body"
 	}
 	if snap == SnapshotNone {
@@ -385,8 +405,8 @@ func compileState(spec *StateSpec, pp *pathPattern, ruleRedact *redactor, fail f
 			if err != nil {
 				fail("state.prefetch.request", fmt.Errorf("state.prefetch: %w", err))
 				ok = false
-			} else if !st.prefetchPath.early() {
-				fail("state.prefetch.request", errors.New("state.prefetch: the path may use only path.<param> and request.* (known before the request is sent)"))
+			} else if !st.prefetchPath.early(itemsEarly) {
+				fail("state.prefetch.request", errors.New("state.prefetch: the path may use only path.<param>, request.* and an item of the request (known before the request is sent)"))
 				ok = false
 			}
 		}
@@ -394,10 +414,10 @@ func compileState(spec *StateSpec, pp *pathPattern, ruleRedact *redactor, fail f
 	if !ok {
 		return nil
 	}
-	st.keyEarly = st.key.early()
+	st.keyEarly = st.key.early(itemsEarly)
 	st.readAhead = st.keyEarly && (st.key.readsBody() || (st.hasPrefetch && st.prefetchPath.readsBody()))
 	if st.hasPrefetch && !st.keyEarly {
-		fail("state.prefetch", errors.New("state.prefetch needs a key known before the request is sent (path.<param>, request.*), not one read from the response"))
+		fail("state.prefetch", errors.New("state.prefetch needs a key known before the request is sent (path.<param>, request.*, an item of the request), not one read from the response"))
 		return nil
 	}
 	mark := func(s *source) {

@@ -50,7 +50,7 @@ var errWhenCost = fmt.Errorf("over the cost limit of %d", WhenCostLimit)
 // (path's fields are the rule's {params}, checked separately).
 var whenFields = map[string][]string{
 	"request":  {"method", "path", "headers", "query", "body"},
-	"response": {"status", "headers", "body"},
+	"response": {"status", "headers", "body", "item"},
 }
 
 // celEnv is built once: building it is costly, and it is safe to share.
@@ -61,6 +61,7 @@ var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 		cel.Variable("response", obj),
 		cel.Variable("path", obj),
 		cel.Variable("previous", cel.DynType),
+		cel.Variable("item", cel.DynType),
 		cel.OptionalTypes(),
 		cel.CrossTypeNumericComparisons(true),
 		ext.Strings(),
@@ -73,6 +74,8 @@ type whenProg struct {
 	needsReq  bool // reads request.body
 	needsResp bool // reads response.body
 	needsPrev bool // reads previous
+	needsItem bool // reads item
+	respItem  bool // reads response.item, or response as a whole
 	strict    bool // the null-safe rewrite failed: missing fields are errors
 }
 
@@ -211,6 +214,9 @@ func (w *whenProg) analyse(a *ast.AST, pp *pathPattern) error {
 				if field != "body" {
 					safe[v]++
 				}
+				if v == "response" && field == "item" {
+					w.respItem = true
+				}
 			case "path":
 				if (pp == nil || !pp.hasParam(field)) && err == nil {
 					err = fmt.Errorf("path.%s: the path pattern has no {%s}", field, field)
@@ -221,6 +227,8 @@ func (w *whenProg) analyse(a *ast.AST, pp *pathPattern) error {
 	w.needsReq = uses["request"] > safe["request"]
 	w.needsResp = uses["response"] > safe["response"]
 	w.needsPrev = uses["previous"] > 0
+	w.needsItem = uses["item"] > 0
+	w.respItem = w.respItem || w.needsResp
 	return err
 }
 
@@ -313,12 +321,16 @@ func (w *whenProg) eval(ctx context.Context, in *Input, params map[string]string
 	if params == nil {
 		params = map[string]string{}
 	}
-	out, _, err := w.prog.ContextEval(ctx, map[string]any{
+	vars := map[string]any{
 		"request":  req,
 		"response": resp,
 		"path":     params,
 		"previous": prev,
-	})
+	}
+	if err := w.addItem(in, vars, resp); err != nil {
+		return false, err
+	}
+	out, _, err := w.prog.ContextEval(ctx, vars)
 	var cancelled interpreter.EvalCancelledError
 	if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
 		return false, fmt.Errorf("%w: %w", errWhenCost, err)
@@ -331,6 +343,29 @@ func (w *whenProg) eval(ctx context.Context, in *Input, params map[string]string
 		return false, fmt.Errorf("result is %s, not a bool", out.Type().TypeName())
 	}
 	return bool(b), nil
+}
+
+// addItem gives the expression the item of a rule with each, and its
+// element of the answer as response.item, when it reads them.
+func (w *whenProg) addItem(in *Input, vars, resp map[string]any) error {
+	if !in.hasItem {
+		return nil
+	}
+	if w.needsItem {
+		v, err := in.itemDoc(false).decode()
+		if err != nil {
+			return err
+		}
+		vars["item"] = v
+	}
+	if w.respItem {
+		v, err := in.itemDoc(true).decode()
+		if err != nil {
+			return err
+		}
+		resp["item"] = v
+	}
+	return nil
 }
 
 // celHeaders builds (once per Input) the CEL map of first header values.
