@@ -338,4 +338,3 @@ func TestEachConcurrentChains(t *testing.T) {
 		}
 	}
 }
-
