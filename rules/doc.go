@@ -17,6 +17,8 @@
 //	    redact: [password, "*.token"]  # keys removed from data; * = any number of levels
 //	    site: response.body.site       # optional: the value subscriptions filter on
 //	    user_id: request.headers.X-User-Id  # optional
+//	    each: response.body.data       # optional: evaluate the rule once per element (item);
+//	                                   # or {source: request.body.keys, response: response.body.data, by: id}
 //	    state:                         # optional: remember the resource
 //	      key: "order:{path.id}"       # template over the sources
 //	      snapshot: response.body      # the default; none forgets the state;
@@ -26,8 +28,9 @@
 //
 // Sources: request.method, request.path, request.headers.<Name>,
 // request.query.<name>, request.body[.<gjson path>], response.status,
-// response.headers.<Name>, response.body[.<gjson path>], path.<param> and
-// previous[.<gjson path>]. Bodies are JSON; a request body sent as
+// response.headers.<Name>, response.body[.<gjson path>], path.<param>,
+// previous[.<gjson path>] and, in a rule with each, item[.<gjson path>] and
+// response.item[.<gjson path>] (the item's element of each.response). Bodies are JSON; a request body sent as
 // application/x-www-form-urlencoded is read as an object of strings (arrays
 // for repeated keys). A missing value is null.
 //
@@ -51,6 +54,10 @@
 // and no name only keeps state. Candidate.StateKey,
 // Prefetch and Snapshot give the caller what to lock, fetch and write;
 // Input.SetPrevious gives each rule the state from before the request.
+//
+// A rule with each is evaluated per item: Candidate.Items gives them (at
+// most MaxEachItems), Input.SetItem makes one current; ItemValues gives
+// the items known from the request alone, for the early state keys.
 //
 // Use: Parse each file, Compile all the specs once into a Set, ask
 // Set.Matches for every request (it does not allocate) and Set.Candidates
