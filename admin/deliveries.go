@@ -157,7 +157,7 @@ func queueReplay(ctx context.Context, store storage.Store, sub *webhook.Subscrip
 		return nil
 	}
 	err := store.EventsSince(ctx, since, func(ev webhook.Event) error {
-		if !sub.Wants(ev.Name) || !sub.AcceptsSite(ev.Site) {
+		if !sub.Receives(&ev) {
 			return nil
 		}
 		if batch = append(batch, ev); len(batch) == replayBatch {

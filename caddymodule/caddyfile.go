@@ -284,6 +284,7 @@ func checkMatcherToken(d *caddyfile.Dispenser) error {
 //	webhooks [<matcher>] [<file>...] {
 //		rules    <file>...
 //		max_body <size>
+//		mode     live|shadow      # shadow: events stored, never delivered
 //		event <name> {
 //			description <text>
 //			match {
@@ -297,6 +298,7 @@ func checkMatcherToken(d *caddyfile.Dispenser) error {
 //			site    <source>
 //			user_id <source>
 //			each    <source>          # or: each <source> { response <source>; by <path> }
+//			shadow                    # this rule's events are stored, never delivered
 //			state {
 //				key      <template>   # e.g. order:{path.id}
 //				snapshot <source>     # or: snapshot [<source>] { redact <path>... }
@@ -333,6 +335,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body: %q is not a size like 1MiB", s)
 			}
 			h.MaxBody = int64(n)
+		case "mode":
+			if !d.AllArgs(&h.Mode) {
+				return d.ArgErr()
+			}
 		case "event":
 			spec, err := parseEventBlock(d)
 			if err != nil {
@@ -420,6 +426,11 @@ func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 				return s, err
 			}
 			s.Data = data
+		case "shadow":
+			if d.NextArg() {
+				return s, d.ArgErr()
+			}
+			s.Shadow = true
 		case "each":
 			each, err := parseEach(d)
 			if err != nil {

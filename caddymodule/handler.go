@@ -23,6 +23,12 @@ func init() {
 	caddy.RegisterModule(Handler{})
 }
 
+// The handler's modes.
+const (
+	ModeLive   = "live"
+	ModeShadow = "shadow"
+)
+
 // defaultMaxBody is the largest request or response body read for
 // extraction when max_body is not set.
 const defaultMaxBody = 1 << 20
@@ -45,6 +51,12 @@ type Handler struct {
 	// MaxBody is the largest body, in bytes, read for extraction; larger
 	// bodies pass through untouched and their events are skipped. Default 1 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
+	// Mode is "live" (the default): events are delivered; or "shadow":
+	// every event of the handler's rules is stored and listed, marked
+	// shadow, but never delivered, so that new rules can run on
+	// production traffic first. A rule can be in shadow mode alone
+	// (shadow: true).
+	Mode string `json:"mode,omitempty"`
 
 	set    *rules.Set
 	app    *App
@@ -101,6 +113,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) Validate() error {
 	if h.MaxBody < 0 {
 		return fmt.Errorf("webhooks: max_body must be positive, got %d", h.MaxBody)
+	}
+	if h.Mode != "" && h.Mode != ModeLive && h.Mode != ModeShadow {
+		return fmt.Errorf("webhooks: mode must be %q or %q, got %q", ModeLive, ModeShadow, h.Mode)
 	}
 	return nil
 }
@@ -260,6 +275,7 @@ func (h *Handler) evalRule(r *http.Request, out *emission, st *exchangeState, i,
 		Data:   ev.Data,
 		UserID: ev.UserID,
 		Site:   ev.Site,
+		Shadow: ev.Shadow || h.Mode == ModeShadow,
 	})
 }
 

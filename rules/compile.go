@@ -25,12 +25,17 @@ type Rule struct {
 	userID      *source
 	state       *stateRule // nil when the rule keeps no state
 	each        *eachRule  // nil when the rule is evaluated once per exchange
+	shadow      bool       // its events are stored, never delivered
 	needsReq    bool
 	needsResp   bool
 }
 
 // Name returns the event name.
 func (r *Rule) Name() string { return r.name }
+
+// Shadow reports whether the rule's events are stored and listed but never
+// delivered (a new rule tried on live traffic first).
+func (r *Rule) Shadow() bool { return r.shadow }
 
 // Description returns the rule's description, for the event catalogue.
 func (r *Rule) Description() string { return r.description }
@@ -127,7 +132,7 @@ func compileRule(i int, spec *Spec) (*Rule, error) {
 	fail := func(field string, err error) {
 		errs = append(errs, errAt(i, spec, field, err))
 	}
-	r := &Rule{name: spec.Name, description: spec.Description, pos: spec.Pos}
+	r := &Rule{name: spec.Name, description: spec.Description, pos: spec.Pos, shadow: spec.Shadow}
 	checkName(spec, fail)
 	r.methods = compileMethods(spec.Match.Method, fail)
 	var err error
@@ -163,7 +168,7 @@ func checkName(spec *Spec, fail func(string, error)) {
 		// A rule without a name only keeps state (e.g. on reads): what
 		// would shape an event has no use there.
 		for field, set := range map[string]bool{"data": spec.Data != nil, "when": spec.When != "", "site": spec.Site != "",
-			"user_id": spec.UserID != "", "redact": len(spec.Redact) > 0} {
+			"user_id": spec.UserID != "", "redact": len(spec.Redact) > 0, "shadow": spec.Shadow} {
 			if set {
 				fail(field, fmt.Errorf("%s: a rule without a name emits nothing, so it takes no %s (give it a name, or remove %s)", field, field, field))
 			}

@@ -13,6 +13,7 @@ type Event struct {
 	Data   json.RawMessage // always valid JSON in UTF-8 (null when data is missing/empty)
 	UserID json.RawMessage // nil when the rule has no user_id; valid JSON in UTF-8 otherwise
 	Site   string          // the `site` value as text ("" when none/null); strings unquoted, numbers as text
+	Shadow bool            // the rule is in shadow mode: store the event, never deliver it
 }
 
 // Eval is EvalContext without a context: `when` is bounded by its cost
@@ -51,7 +52,7 @@ func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 		}
 	}
 
-	ev := &Event{Name: r.name, Data: json.RawMessage(nullJSON)}
+	ev := &Event{Name: r.name, Data: json.RawMessage(nullJSON), Shadow: r.shadow}
 	if r.data != nil {
 		var buf bytes.Buffer
 		if err := r.data.appendJSON(&buf, in, c.Params); err != nil {

@@ -183,6 +183,18 @@ func (p *parser) str(n *yaml.Node, what string) (string, error) {
 	return n.Value, nil
 }
 
+// bool reads true or false; null reads as false.
+func (p *parser) bool(n *yaml.Node, what string) (bool, error) {
+	if isNull(n) {
+		return false, nil
+	}
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+		return false, fileError(p.file, n.Line, "%s must be true or false", what)
+	}
+	return b, nil
+}
+
 // list reads a scalar or a list of scalars; null reads as nil.
 func (p *parser) list(n *yaml.Node, what string) ([]string, error) {
 	if isNull(n) {
@@ -238,6 +250,8 @@ func (p *parser) spec(item *yaml.Node) (Spec, error) {
 			err = p.state(v, &s)
 		case "each":
 			err = p.each(v, &s)
+		case "shadow":
+			s.Shadow, err = p.bool(v, "shadow")
 		case "match":
 			err = p.match(v, &s)
 		case "data":

@@ -21,6 +21,7 @@ type Spec struct {
 	UserID      string     `json:"user_id,omitempty"`
 	State       *StateSpec `json:"state,omitempty"`
 	Each        *EachSpec  `json:"each,omitempty"`
+	Shadow      bool       `json:"shadow,omitempty"`
 	Pos         Pos        `json:"-"`
 }
 

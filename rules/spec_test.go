@@ -99,3 +99,24 @@ func TestStateSpecJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestShadowRule: shadow: true marks the rule's events; anything but a
+// boolean is refused at its line.
+func TestShadowRule(t *testing.T) {
+	set := mustSet(t, "events:\n  - name: a.b\n    shadow: true\n    match: {path: /x}\n  - name: c.d\n    match: {path: /x}\n")
+	var shadows []bool
+	for _, c := range set.Candidates("GET", "/x") {
+		ev, err := c.Eval(&Input{Method: "GET", Path: "/x", Status: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shadows = append(shadows, c.Rule.Shadow(), ev.Shadow)
+	}
+	if want := []bool{true, true, false, false}; !reflect.DeepEqual(shadows, want) {
+		t.Errorf("Rule.Shadow and Event.Shadow of a shadow rule and a live one: %v, want %v", shadows, want)
+	}
+	_, err := Parse("t.yaml", []byte("events:\n  - name: a.b\n    match: {path: /x}\n    shadow: maybe\n"))
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:4: shadow must be true or false") {
+		t.Errorf("shadow: maybe: %v", err)
+	}
+}

@@ -25,6 +25,9 @@ type Event struct {
 	UserID json.RawMessage `json:"user_id,omitempty"`
 	// Site is the value that subscriptions filter on (filters.site_ids).
 	Site string `json:"site,omitempty"`
+	// Shadow marks an event of a rule (or handler) in shadow mode: it is
+	// stored and listed, but never delivered nor replayed.
+	Shadow bool `json:"shadow,omitempty"`
 }
 
 // MarshalJSON encodes the event with its timestamp in TimeFormat.

@@ -76,6 +76,13 @@ func (s *Subscription) Wants(event string) bool {
 	return false
 }
 
+// Receives reports whether ev goes to the subscription: it wants the
+// event's name and accepts its site, and the event is not a shadow one
+// (stored and listed, never delivered).
+func (s *Subscription) Receives(ev *Event) bool {
+	return !ev.Shadow && s.Wants(ev.Name) && s.AcceptsSite(ev.Site)
+}
+
 // AcceptsSite reports whether the site filter lets an event of site
 // through; no filter accepts every event.
 func (s *Subscription) AcceptsSite(site string) bool {

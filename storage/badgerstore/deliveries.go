@@ -155,7 +155,7 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes *dueNotes) error {
 	var handedEv *webhook.Event // one copy for every claim of ev: the caller's may change
 	for _, sub := range subs {
-		if !sub.IsActive || !sub.Wants(ev.Name) || !sub.AcceptsSite(ev.Site) {
+		if !sub.IsActive || !sub.Receives(ev) {
 			continue
 		}
 		due := now

@@ -124,7 +124,7 @@ func (s *Store) eventMsg(ev *webhook.Event, subs []*webhook.Subscription, now ti
 	}
 	var fan []string
 	for _, sub := range subs {
-		if sub.Wants(ev.Name) && sub.AcceptsSite(ev.Site) {
+		if sub.Receives(ev) {
 			fan = append(fan, webhook.NewID("dlv_", now)+" "+subKey(sub.ID))
 		}
 	}

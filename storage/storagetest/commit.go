@@ -32,6 +32,10 @@ func checkCommitFanOut(t testing.TB, s storage.Store) {
 		newEvent("customer.created", "", now),
 	}
 	evs[3].UserID = json.RawMessage(`"u7"`)
+	// A shadow event is stored and read back, marked, and goes to no one.
+	shadow := newEvent("order.created", "s1", now.Add(time.Millisecond))
+	shadow.Shadow = true
+	evs = append(evs, shadow)
 	snaps := []webhook.Snapshot{{Key: "order:1", Value: []byte(`{"status":"paid"}`)}, {Key: "customer:7", Value: []byte(`{"email":"a@b.example"}`)}}
 	commit(t, s, evs, snaps...)
 
@@ -43,7 +47,7 @@ func checkCommitFanOut(t testing.TB, s storage.Store) {
 		t.Errorf("events read back differ from those committed:\n%s", diff)
 	}
 
-	wantFor := map[*webhook.Subscription][]webhook.Event{orders: evs[:3], site1: evs[:1], paused: nil, customers: evs[3:]}
+	wantFor := map[*webhook.Subscription][]webhook.Event{orders: evs[:3], site1: evs[:1], paused: nil, customers: evs[3:4]}
 	for sub, want := range wantFor {
 		ds, err := s.Deliveries(context.Background(), sub.ID, "", 100)
 		if err != nil {
