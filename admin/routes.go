@@ -42,6 +42,7 @@ var routes = []route{
 	}},
 	{"/webhooks/events", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
 	{"/webhooks/events/available", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
+	{"/webhooks/events/recent", map[string]http.HandlerFunc{http.MethodGet: withApp(listRecentEvents)}},
 	{"/webhooks/stats", map[string]http.HandlerFunc{http.MethodGet: withRunningApp(stats)}},
 	// The management page: static files, served even when no webhooks app
 	// runs (the page then shows the API's 503).

@@ -104,6 +104,10 @@ type Store interface {
 	// EventsSince calls fn for each stored event inferred at or after
 	// since, in time order, until fn returns an error.
 	EventsSince(ctx context.Context, since time.Time, fn func(webhook.Event) error) error
+	// RecentEvents returns up to limit of the newest events, newest
+	// first, whose name matches pattern ("" for all; a name or a pattern
+	// such as order.*), looking only at the newest few thousand.
+	RecentEvents(ctx context.Context, limit int, pattern string) ([]webhook.Event, error)
 	// Wake receives when deliveries may have become due.
 	Wake() <-chan struct{}
 	// QueueDepth is the number of pending deliveries, exact or as last

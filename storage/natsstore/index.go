@@ -36,6 +36,7 @@ type dueIndex struct {
 	byID    map[string]*pending
 	ready   bool   // the watch caught up with the ledger at start
 	tally   *tally // the counts of events and finished deliveries
+	latest  latestEvents
 }
 
 func newDueIndex() *dueIndex {
@@ -306,6 +307,7 @@ func (x *dueIndex) applyEvent(id string, h nats.Header, logger *zap.Logger) bool
 		return false
 	}
 	due, name, woke := time.Unix(0, at).UTC(), h.Get(hdrName), false
+	x.latest.add(id, name)
 	for pair := range strings.SplitSeq(h.Get(hdrFanout), ",") {
 		dlv, sub, ok := strings.Cut(pair, " ")
 		subID, err := subID(sub)

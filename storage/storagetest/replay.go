@@ -81,3 +81,42 @@ func checkReplaySince(t testing.TB, s storage.Store) {
 		t.Errorf("claimed replays of %v, want %v, due now", got, idsOf(picked))
 	}
 }
+
+// checkRecentEvents: the newest events come first, as many as asked,
+// filtered by name or pattern, shadow ones marked.
+func checkRecentEvents(t testing.TB, s storage.Store) {
+	base := clock()
+	var evs []webhook.Event
+	for i, name := range []string{"order.created", "customer.created", "order.paid", "order.created", "customer.updated"} {
+		evs = append(evs, newEvent(name, "", base.Add(time.Duration(i)*time.Millisecond)))
+	}
+	evs[3].Shadow = true
+	for i := range evs {
+		commit(t, s, evs[i:i+1])
+	}
+	ids := func(got []webhook.Event) []string {
+		var out []string
+		for _, e := range got {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	want := []string{evs[4].ID, evs[3].ID, evs[2].ID}
+	var got []webhook.Event
+	eventually(t, "the newest three events listed", func() bool {
+		var err error
+		got, err = s.RecentEvents(context.Background(), 3, "")
+		return err == nil && slices.Equal(ids(got), want)
+	})
+	if !got[1].Shadow || got[0].Shadow || sameJSON(got[1], evs[3]) != "" {
+		t.Errorf("listed %+v, want the events as committed, the second shadow", got)
+	}
+	orders, err := s.RecentEvents(context.Background(), 10, "order.*")
+	if want := []string{evs[3].ID, evs[2].ID, evs[0].ID}; err != nil || !slices.Equal(ids(orders), want) {
+		t.Errorf("RecentEvents(order.*) = %v, %v; want %v", ids(orders), err, want)
+	}
+	one, err := s.RecentEvents(context.Background(), 10, "customer.updated")
+	if err != nil || len(one) != 1 || one[0].ID != evs[4].ID {
+		t.Errorf("RecentEvents(customer.updated) = %v, %v", ids(one), err)
+	}
+}

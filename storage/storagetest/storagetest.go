@@ -75,6 +75,7 @@ func Checks() []Check {
 		{"UpdateDeliveryConcurrent", checkUpdateDeliveryConcurrent},
 		{"DeadLetterAndRedeliver", checkDeadLetterAndRedeliver},
 		{"ReplaySince", checkReplaySince},
+		{"RecentEvents", checkRecentEvents},
 		{"SubscriptionCRUD", checkSubscriptionCRUD},
 		{"SubscriptionConcurrentUpdates", checkSubscriptionConcurrentUpdates},
 		{"DeleteCancelsPending", checkDeleteCancelsPending},
