@@ -38,7 +38,8 @@ var (
 // user_id and key payload fields, then field by field. Concurrency: two
 // workers per app on distinct resources, and bursts of concurrent requests
 // on single resources (one burst of random status changes whose events
-// must form a chain consistent with the answers).
+// must form a chain consistent with the answers; one of concurrent CRM
+// batch updates of overlapping sets of tasks).
 func TestCatalogueRandomTraffic(t *testing.T) {
 	seed := *seedFlag
 	if env := os.Getenv("CATALOGUE_SEED"); seed == 0 && env != "" {
@@ -104,6 +105,7 @@ func TestCatalogueRandomTraffic(t *testing.T) {
 		func(r *rand.Rand) { shopBurstSame(call, r, shopProxy, 6) },
 		func(r *rand.Rand) { crmBurstDone(call, r, crmProxy, crmApp.URL, 6) },
 		func(r *rand.Rand) { crmBurstSign(call, r, crmProxy, 5) },
+		func(r *rand.Rand) { crmBurstBatch(call, r, crmProxy, crmApp.URL, 5) },
 	}
 	for _, b := range bursts {
 		r := sub()
@@ -176,6 +178,7 @@ func TestCatalogueRandomTraffic(t *testing.T) {
 		t.Logf("catalogue events this seed did not exercise: %s", strings.Join(unused, ", "))
 	}
 	t.Logf("no-op PUTs on CRM records whose reference a deletion had cleared: %d", tl.afterCascade)
+	t.Logf("CRM batches through Caddy that the CRM accepted: %s", tl.batchSummary())
 	if logs := c.Logs(); logs != "" {
 		t.Logf("caddy log: %s", logSummary(logs))
 	}
@@ -217,6 +220,10 @@ type tally struct {
 	// afterCascade counts the no-op PUTs sent to CRM records that a
 	// deletion had changed behind the proxy's back.
 	afterCascade int
+	// batches counts the CRM batches through Caddy that succeeded, by
+	// kind ("PATCH people"): requests, records, and records created
+	// straight on the CRM.
+	batches map[string][3]int
 }
 
 type expectedEvent struct {

@@ -1,13 +1,17 @@
 package catalogue_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/tidwall/gjson"
 )
 
 // The CRM's traffic (the CRM's thirteen events). The client's model of
@@ -15,7 +19,9 @@ import (
 // other records on a deletion (it clears their references to the deleted
 // one without moving their updated_at, and deletes an organisation's
 // mandats and interactions). "Changed" is the catalogue's oracle: the
-// answer's updated_at moved.
+// answer's updated_at moved. Batches (people and tasks created, updated or
+// deleted several at a time) expect one event per record, as the single
+// requests would.
 
 // CRM users (X-User-Id).
 const (
@@ -43,13 +49,14 @@ type crmWorker struct {
 	n          int
 	recs       map[string][]*record // by kind: organisations, people, tasks, mandats, interactions
 	gone       map[string][]int     // deleted ids by kind
+	direct     map[*record]bool     // the records created straight on the CRM
 }
 
 func (w *crmWorker) next() int { w.n++; return w.n }
 
 func (w *crmWorker) init() {
 	if w.recs == nil {
-		w.recs, w.gone = map[string][]*record{}, map[string][]int{}
+		w.recs, w.gone, w.direct = map[string][]*record{}, map[string][]int{}, map[*record]bool{}
 	}
 }
 
@@ -63,35 +70,43 @@ func (w *crmWorker) run(ops int) {
 		switch x := w.r.IntN(100); {
 		case x < 7:
 			w.createOrg(chance(w.r, 0.3))
-		case x < 13:
+		case x < 12:
 			w.updateOrg()
-		case x < 17:
+		case x < 16:
 			w.deleteOrg()
-		case x < 22:
+		case x < 21:
 			w.createPerson(chance(w.r, 0.3))
-		case x < 28:
+		case x < 27:
 			w.updatePerson()
-		case x < 32:
+		case x < 31:
 			w.deletePerson()
-		case x < 37:
+		case x < 36:
 			w.createTask(chance(w.r, 0.3))
-		case x < 46:
+		case x < 44:
 			w.quickAction()
-		case x < 52:
+		case x < 50:
 			w.updateTask()
-		case x < 54:
+		case x < 52:
 			w.deleteOther("tasks")
-		case x < 60:
+		case x < 58:
 			w.createMandat(chance(w.r, 0.3))
-		case x < 68:
+		case x < 65:
 			w.updateMandat()
-		case x < 70:
+		case x < 67:
 			w.deleteOther("mandats")
-		case x < 75:
+		case x < 72:
 			w.createInteraction(chance(w.r, 0.3))
-		case x < 81:
+		case x < 78:
 			w.updateInteraction()
-		case x < 90:
+		case x < 80:
+			w.batchCreate(pick(w.r, "people", "tasks"), chance(w.r, 0.2))
+		case x < 83:
+			w.batchUpdatePeople()
+		case x < 86:
+			w.batchUpdateTasks()
+		case x < 88:
+			w.batchDeletePeople()
+		case x < 94:
 			w.read()
 		default:
 			w.refused()
@@ -134,6 +149,7 @@ func (w *crmWorker) create(direct bool, kind, path, body string, events func(use
 	}
 	rec := &record{id: int(a.body.Get("id").Int()), doc: a.doc}
 	w.recs[kind] = append(w.recs[kind], rec)
+	w.direct[rec] = direct
 	if !direct {
 		events(user, a, what+" as "+user)
 	}
@@ -316,7 +332,9 @@ func personData(a answer) map[string]any {
 		"last_name": jv(a.body.Get("last_name")), "email": jv(a.body.Get("personal_email"))}
 }
 
-func (w *crmWorker) createPerson(direct bool) {
+// personBody is the body of a new person (the email, when there is one,
+// is new).
+func (w *crmWorker) personBody() string {
 	n := w.next()
 	kv := []any{"first_name", pick(w.r, "Jean", "Anne", "Zoé", "Luc"), "last_name", pick(w.r, "Dupont", "Martin", "Bernard")}
 	if chance(w.r, 0.7) {
@@ -325,7 +343,11 @@ func (w *crmWorker) createPerson(direct bool) {
 	if org := w.live("organisations"); org != nil && chance(w.r, 0.7) {
 		kv = append(kv, "organisation_id", org.id)
 	}
-	w.create(direct, "people", "/api/v1/people", obj(kv...), func(user string, a answer, what string) {
+	return obj(kv...)
+}
+
+func (w *crmWorker) createPerson(direct bool) {
+	w.create(direct, "people", "/api/v1/people", w.personBody(), func(user string, a answer, what string) {
 		w.c.tally.expect("person.created", q(user), personData(a), what)
 	})
 }
@@ -386,7 +408,8 @@ func (w *crmWorker) deletePerson() {
 
 var taskStatuses = []string{"todo", "doing", "done", "snoozed"}
 
-func (w *crmWorker) createTask(direct bool) {
+// taskBody is the body of a new task.
+func (w *crmWorker) taskBody() string {
 	kv := []any{"title", fmt.Sprintf("Tâche %d-%d", w.g, w.next()), "due_date", fmt.Sprintf("2026-12-%02d", 1+w.r.IntN(28))}
 	if chance(w.r, 0.4) {
 		kv = append(kv, "status", pick(w.r, taskStatuses...))
@@ -400,9 +423,17 @@ func (w *crmWorker) createTask(direct bool) {
 	if o := w.live("organisations"); o != nil && chance(w.r, 0.3) {
 		kv = append(kv, "organisation_id", o.id)
 	}
-	w.create(direct, "tasks", "/api/v1/tasks", obj(kv...), func(user string, a answer, what string) {
-		w.c.tally.expect("task.created", q(user), map[string]any{"task_id": jv(a.body.Get("id")), "title": jv(a.body.Get("title")),
-			"status": jv(a.body.Get("status")), "due_date": jv(a.body.Get("due_date")), "priority": jv(a.body.Get("priority"))}, what)
+	return obj(kv...)
+}
+
+func taskData(a answer) map[string]any {
+	return map[string]any{"task_id": jv(a.body.Get("id")), "title": jv(a.body.Get("title")),
+		"status": jv(a.body.Get("status")), "due_date": jv(a.body.Get("due_date")), "priority": jv(a.body.Get("priority"))}
+}
+
+func (w *crmWorker) createTask(direct bool) {
+	w.create(direct, "tasks", "/api/v1/tasks", w.taskBody(), func(user string, a answer, what string) {
+		w.c.tally.expect("task.created", q(user), taskData(a), what)
 	})
 }
 
@@ -584,6 +615,266 @@ func (w *crmWorker) updateInteraction() {
 	}
 }
 
+// ------------------------------------------------------------ batches
+
+// element is the answer of a batch's record: one element of the array the
+// CRM answered.
+func element(e gjson.Result) answer {
+	a := answer{status: 200, body: e}
+	_ = json.Unmarshal([]byte(e.Raw), &a.doc)
+	return a
+}
+
+// some returns 1 to most distinct live records of kind (fewer if there are
+// fewer), in a random order, and often one more created straight on the
+// CRM first, so that the proxy has never seen it (a batch's records are
+// prefetched one by one).
+func (w *crmWorker) some(kind string, most int, create func(direct bool)) []*record {
+	if chance(w.r, 0.35) || len(w.recs[kind]) == 0 {
+		create(true)
+	}
+	rs := w.recs[kind]
+	if len(rs) == 0 {
+		return nil
+	}
+	n := 1 + w.r.IntN(most)
+	var out []*record
+	if fresh := rs[len(rs)-1]; chance(w.r, 0.5) {
+		out = append(out, fresh) // the newest, perhaps never seen
+	}
+	for _, i := range w.r.Perm(len(rs)) {
+		if len(out) == n {
+			break
+		}
+		if !slices.Contains(out, rs[i]) {
+			out = append(out, rs[i])
+		}
+	}
+	w.r.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// countDirect counts the records of rs created straight on the CRM.
+func (w *crmWorker) countDirect(rs []*record) int {
+	n := 0
+	for _, r := range rs {
+		if w.direct[r] {
+			n++
+		}
+	}
+	return n
+}
+
+func (tl *tally) noteBatch(kind string, records, direct int) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if tl.batches == nil {
+		tl.batches = map[string][3]int{}
+	}
+	b := tl.batches[kind]
+	tl.batches[kind] = [3]int{b[0] + 1, b[1] + records, b[2] + direct}
+}
+
+func (tl *tally) batchSummary() string {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(tl.batches)) {
+		b := tl.batches[k]
+		parts = append(parts, fmt.Sprintf("%s %d (%d records, %d of them created straight on the CRM)", k, b[0], b[1], b[2]))
+	}
+	if parts == nil {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func recIDs(rs []*record) string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = strconv.Itoa(r.id)
+	}
+	return "[" + strings.Join(ids, ",") + "]"
+}
+
+// batchCreate POSTs an array of 1 to 5 new people or tasks (through Caddy
+// or, when direct, straight to the CRM): one .created per record. One
+// batch in eight holds an invalid item: 422, nothing is created.
+func (w *crmWorker) batchCreate(kind string, direct bool) {
+	n := 1 + w.r.IntN(5)
+	items := make([]string, n)
+	for i := range items {
+		if kind == "people" {
+			items[i] = w.personBody()
+		} else {
+			items[i] = w.taskBody()
+		}
+	}
+	code := 201
+	if chance(w.r, 0.125) {
+		items[w.r.IntN(n)] = map[string]string{"people": `{"first_name":"Sans nom"}`, "tasks": `{"title":"Sans date"}`}[kind]
+		code = 422
+	}
+	user := w.writer()
+	path := "/api/v1/" + kind
+	body := "[" + strings.Join(items, ",") + "]"
+	what := "POST " + path + " " + body + " as " + user
+	a := w.send(direct, user, "POST", path, body)
+	w.c.want(a, what, code)
+	if a.status != 201 {
+		return
+	}
+	if got := len(a.body.Array()); got != n {
+		w.c.t.Errorf("%s: %d records answered, want %d", what, got, n)
+	}
+	if !direct {
+		w.c.tally.noteBatch("POST "+kind, n, 0)
+	}
+	for _, e := range a.body.Array() {
+		el := element(e)
+		rec := &record{id: int(e.Get("id").Int()), doc: el.doc}
+		w.recs[kind] = append(w.recs[kind], rec)
+		w.direct[rec] = direct
+		if direct {
+			continue
+		}
+		if kind == "people" {
+			w.c.tally.expect("person.created", q(user), personData(el), what)
+		} else {
+			w.c.tally.expect("task.created", q(user), taskData(el), what)
+		}
+	}
+}
+
+// batchPatch PATCHes {"keys": ids of rs, "data": data} to kind and checks
+// the answer's order; on 200 each record's model takes its element, and
+// events(old model, element) says what to expect. With unknown (and code
+// 200), an unknown id is added: 404, nothing changes.
+func (w *crmWorker) batchPatch(kind string, rs []*record, data string, unknown bool, code int, events func(old *record, el answer, user, what string)) {
+	keys := recIDs(rs)
+	if unknown && code == 200 {
+		keys = strings.TrimSuffix(keys, "]") + "," + strconv.Itoa(w.unknownID(kind)) + "]"
+		code = 404
+	}
+	user := w.writer()
+	path := "/api/v1/" + kind
+	body := `{"keys":` + keys + `,"data":` + data + `}`
+	what := "PATCH " + path + " " + body + " as " + user
+	a := w.send(false, user, "PATCH", path, body)
+	w.c.want(a, what, code)
+	if a.status != 200 {
+		return
+	}
+	els := a.body.Array()
+	if len(els) != len(rs) {
+		w.c.t.Errorf("%s: %d records answered, want %d", what, len(els), len(rs))
+		return
+	}
+	w.c.tally.noteBatch("PATCH "+kind, len(rs), w.countDirect(rs))
+	for i, r := range rs {
+		el := element(els[i])
+		if el.body.Get("id").Int() != int64(r.id) {
+			w.c.t.Errorf("%s: record %d answered at %d", what, el.body.Get("id").Int(), i)
+			return
+		}
+		old := &record{id: r.id, doc: r.doc}
+		r.doc = el.doc
+		events(old, el, user, what)
+	}
+}
+
+// batchUpdatePeople PATCHes 1 to 4 people (often one the proxy never saw)
+// with the same data: person.updated for each whose updated_at moved.
+func (w *crmWorker) batchUpdatePeople() {
+	rs := w.some("people", 4, w.createPerson)
+	if rs == nil {
+		return
+	}
+	var kv []any
+	if chance(w.r, 0.5) {
+		kv = append(kv, "last_name", pick(w.r, "Dupont", "Martin", "Bernard"))
+	}
+	if chance(w.r, 0.3) {
+		kv = append(kv, "role", pick(w.r, "CIO", "Analyste"))
+	}
+	if chance(w.r, 0.2) {
+		var org any
+		if o := w.live("organisations"); o != nil && chance(w.r, 0.7) {
+			org = o.id
+		}
+		kv = append(kv, "organisation_id", org)
+	}
+	code := 200
+	if len(rs) > 1 && chance(w.r, 0.1) { // one email for two people
+		kv = append(kv, "personal_email", fmt.Sprintf("lot-%d-%d@crm.example", w.g, w.next()))
+		code = 409
+	}
+	w.batchPatch("people", rs, obj(kv...), chance(w.r, 0.08), code, func(old *record, el answer, user, what string) {
+		if old.str("updated_at") != el.body.Get("updated_at").String() {
+			w.c.tally.expect("person.updated", q(user), personData(el), what)
+		}
+	})
+}
+
+// batchUpdateTasks PATCHes 1 to 5 tasks (often one the proxy never saw)
+// with the same status (mostly done): task.completed for each that became
+// done.
+func (w *crmWorker) batchUpdateTasks() {
+	rs := w.some("tasks", 5, w.createTask)
+	if rs == nil {
+		return
+	}
+	kv := []any{"status", pick(w.r, "done", "done", "done", "todo", "doing", "snoozed")}
+	if chance(w.r, 0.2) {
+		kv = append(kv, "priority", pick(w.r, "haute", "basse"))
+	}
+	code := 200
+	if chance(w.r, 0.05) {
+		kv[1] = "finished"
+		code = 422
+	}
+	w.batchPatch("tasks", rs, obj(kv...), chance(w.r, 0.08), code, func(old *record, el answer, user, what string) {
+		taskEvents(w.c.tally, old.str("status"), user, el, what)
+	})
+}
+
+// batchDeletePeople DELETEs 1 to 3 people (often one the proxy never saw;
+// mostly people that others refer to): person.deleted for each, with the
+// name last seen.
+func (w *crmWorker) batchDeletePeople() {
+	rs := w.some("people", 3, w.createPerson)
+	if rs == nil {
+		return
+	}
+	if p := w.linked("people", "interactions", "person_id"); !slices.Contains(rs, p) && len(rs) < 3 {
+		rs = append(rs, p)
+	}
+	user := pick(w.r, admin, admin, admin, sales)
+	ids := recIDs(rs)
+	code := 204
+	switch {
+	case user != admin:
+		code = 403
+	case chance(w.r, 0.08):
+		ids = strings.TrimSuffix(ids, "]") + "," + strconv.Itoa(w.unknownID("people")) + "]"
+		code = 404
+	}
+	what := "DELETE /api/v1/people " + ids + " as " + user
+	a := w.send(false, user, "DELETE", "/api/v1/people", ids)
+	w.c.want(a, what, code)
+	if a.status != 204 {
+		return
+	}
+	w.c.tally.noteBatch("DELETE people", len(rs), w.countDirect(rs))
+	var touched []*record
+	for _, p := range rs {
+		w.c.tally.expect("person.deleted", q(user), map[string]any{"person_id": p.id, "first_name": p.str("first_name"), "last_name": p.str("last_name")}, what)
+		w.forget("people", p.id)
+		touched = append(touched, w.clearRefs("person_id", p.id, "interactions", "tasks")...)
+	}
+	w.touchAfterCascade("interactions", touched)
+}
+
 // ------------------------------------------------------------ reads and refusals
 
 var crmKinds = []string{"organisations", "people", "tasks", "mandats", "interactions"}
@@ -658,7 +949,23 @@ func (w *crmWorker) refused() {
 			tries = append(tries, try{u, "PUT", idPath("people", p.id), obj("personal_email", strings.ToUpper(p2.str("personal_email"))), 409})
 		}
 	}
+	tries = append(tries,
+		try{viewer, "POST", "/api/v1/tasks", `[{"title":"T","due_date":"2026-12-01"}]`, 403},
+		try{u, "POST", "/api/v1/people", `[]`, 422},
+		try{u, "POST", "/api/v1/tasks", `[{"title":"T","due_date":"2026-12-01"},"T"]`, 422},
+		try{u, "PATCH", "/api/v1/people", `{"keys":[],"data":{"role":"CIO"}}`, 422},
+		try{u, "PATCH", "/api/v1/tasks", `{"data":{"status":"done"}}`, 422},
+	)
+	if p := w.live("people"); p != nil {
+		ids := "[" + strconv.Itoa(p.id) + "]"
+		tries = append(tries,
+			try{sales, "DELETE", "/api/v1/people", ids, 403},
+			try{admin, "DELETE", "/api/v1/people", "[" + strconv.Itoa(p.id) + "," + strconv.Itoa(p.id) + "]", 422},
+			try{u, "PATCH", "/api/v1/people", `{"keys":` + ids + `,"data":{"first_name":""}}`, 422},
+		)
+	}
 	if t := w.live("tasks"); t != nil {
+		tries = append(tries, try{u, "PATCH", "/api/v1/tasks", `{"keys":[` + strconv.Itoa(t.id) + `,` + strconv.Itoa(w.unknownID("tasks")) + `],"data":{"status":"done"}}`, 404})
 		tries = append(tries, try{u, "PUT", idPath("tasks", t.id), `{"status":"finished"}`, 422})
 		tries = append(tries, try{u, "POST", idPath("tasks", t.id) + "/quick-action", `{"action":"explode"}`, 422})
 		tries = append(tries, try{viewer, "POST", idPath("tasks", t.id) + "/quick-action", `{"action":"mark_done"}`, 403})
@@ -748,4 +1055,60 @@ func crmBurstSign(c *caller, r *rand.Rand, proxy string, n int) {
 		}
 	}
 	mandatEvents(c.tally, m.str("status"), true, sales, answers[0], fmt.Sprintf(`%d concurrent PUT /api/v1/mandats/%d {"status":"signé"}`, n, m.id))
+}
+
+// crmBurstBatch completes four new tasks (two created straight on the CRM,
+// never seen by the proxy) with n concurrent batch PATCHes
+// {"status":"done"} of overlapping sets of them, in random orders: exactly
+// one task.completed per task, with the completed_at every answer shows.
+func crmBurstBatch(c *caller, r *rand.Rand, proxy, app string, n int) {
+	w := &crmWorker{g: 95, r: r, c: c, proxy: proxy, app: app}
+	w.init()
+	for i := range 4 {
+		w.create(i%2 == 1, "tasks", "/api/v1/tasks", obj("title", fmt.Sprintf("Lot %d", i), "due_date", "2026-12-01"), func(user string, a answer, what string) {
+			c.tally.expect("task.created", q(user), taskData(a), what)
+		})
+	}
+	tasks := w.recs["tasks"]
+	if len(tasks) != 4 {
+		return
+	}
+	bodies := make([]string, n)
+	for i := range bodies {
+		var rs []*record
+		for _, j := range r.Perm(len(tasks))[:2+r.IntN(len(tasks)-1)] {
+			rs = append(rs, tasks[j])
+		}
+		bodies[i] = `{"keys":` + recIDs(rs) + `,"data":{"status":"done"}}`
+		c.tally.noteBatch("PATCH tasks (burst)", len(rs), w.countDirect(rs))
+	}
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = w.send(false, sales, "PATCH", "/api/v1/tasks", bodies[i])
+		}()
+	}
+	wg.Wait()
+	done := map[int64]gjson.Result{}
+	for i, a := range answers {
+		if a.status != 200 {
+			c.t.Errorf("burst of batch PATCHes: %s answered %d %s", bodies[i], a.status, a.body.Raw)
+			return
+		}
+		for _, el := range a.body.Array() {
+			id := el.Get("id").Int()
+			if prev, ok := done[id]; el.Get("status").String() != "done" || (ok && prev.Get("completed_at").Raw != el.Get("completed_at").Raw) {
+				c.t.Errorf("burst of batch PATCHes: task %d answered %s, and %s", id, el.Raw, prev.Raw)
+				return
+			}
+			done[id] = el
+		}
+	}
+	what := fmt.Sprintf("%d concurrent PATCH /api/v1/tasks %s", n, strings.Join(bodies, " "))
+	for _, el := range done {
+		taskEvents(c.tally, "todo", sales, element(el), what)
+	}
 }

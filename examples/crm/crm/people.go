@@ -67,9 +67,10 @@ func (s *Server) people() *resource[Person] {
 }
 
 // createPerson handles POST /api/v1/people: 201; 409 email taken; 422.
+// A JSON array of people creates them all (batch.go).
 func (s *Server) createPerson(w http.ResponseWriter, r *http.Request) {
 	now := newTime(s.now())
-	s.people().create(w, r, Person{Language: "FR", CreatedAt: now, UpdatedAt: now}, func(p *Person, id int) { p.ID = id })
+	s.people().post(w, r, Person{Language: "FR", CreatedAt: now, UpdatedAt: now}, func(p *Person, id int) { p.ID = id })
 }
 
 // listPeople handles GET /api/v1/people[?organisation_id=&skip=&limit=].
@@ -96,21 +97,26 @@ func (s *Server) deletePerson(w http.ResponseWriter, r *http.Request) {
 	if !adminOnly(w, r) {
 		return
 	}
-	s.people().remove(w, r, func(id int) {
-		d := s.db
-		for tid, t := range d.tasks.rows {
-			if t.PersonID != nil && *t.PersonID == id {
-				c := *t
-				c.PersonID = nil
-				d.tasks.put(tid, c)
-			}
+	s.people().remove(w, r, s.unlinkPerson)
+}
+
+// unlinkPerson clears person id from the tasks and interactions about them
+// (their updated_at stays), once the person is deleted. The caller holds
+// the lock.
+func (s *Server) unlinkPerson(id int) {
+	d := s.db
+	for tid, t := range d.tasks.rows {
+		if t.PersonID != nil && *t.PersonID == id {
+			c := *t
+			c.PersonID = nil
+			d.tasks.put(tid, c)
 		}
-		for iid, i := range d.interactions.rows {
-			if i.PersonID != nil && *i.PersonID == id {
-				c := *i
-				c.PersonID = nil
-				d.interactions.put(iid, c)
-			}
+	}
+	for iid, i := range d.interactions.rows {
+		if i.PersonID != nil && *i.PersonID == id {
+			c := *i
+			c.PersonID = nil
+			d.interactions.put(iid, c)
 		}
-	})
+	}
 }

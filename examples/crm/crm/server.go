@@ -21,20 +21,22 @@ type Server struct {
 // New returns a CRM with an empty in-memory database, the demo users
 // (Users) and all routes mounted under /api/v1:
 //
-//	GET                    /api/v1/health                      (no authentication)
-//	GET                    /api/v1/auth/me
-//	GET, POST              /api/v1/organisations
-//	GET, PUT, DELETE       /api/v1/organisations/{organisation_id}
-//	GET, POST              /api/v1/people
-//	GET, PUT, DELETE       /api/v1/people/{person_id}
-//	GET, POST              /api/v1/tasks
-//	GET, PUT, DELETE       /api/v1/tasks/{task_id}
-//	POST                   /api/v1/tasks/{task_id}/quick-action
-//	GET, POST              /api/v1/mandats
-//	GET, PUT, DELETE       /api/v1/mandats/{mandat_id}
-//	GET                    /api/v1/interactions
-//	POST                   /api/v1/interactions/organisation/{organisation_id}
-//	GET, PUT, DELETE       /api/v1/interactions/{interaction_id}
+//	GET                       /api/v1/health                        (no authentication)
+//	GET                       /api/v1/auth/me
+//	GET, POST                 /api/v1/organisations
+//	GET, PUT, DELETE          /api/v1/organisations/{organisation_id}
+//	GET, POST, PATCH, DELETE  /api/v1/people                        (POST: one or a batch; PATCH, DELETE: batches)
+//	GET, PUT, DELETE          /api/v1/people/{person_id}
+//	GET, POST, PATCH          /api/v1/tasks                         (POST: one or a batch; PATCH: a batch)
+//	GET, PUT, DELETE          /api/v1/tasks/{task_id}
+//	POST                      /api/v1/tasks/{task_id}/quick-action
+//	GET, POST                 /api/v1/mandats
+//	GET, PUT, DELETE          /api/v1/mandats/{mandat_id}
+//	GET                       /api/v1/interactions
+//	POST                      /api/v1/interactions/organisation/{organisation_id}
+//	GET, PUT, DELETE          /api/v1/interactions/{interaction_id}
+//
+// The batch routes are described in batch.go.
 func New() *Server { return NewAt(time.Now) }
 
 // NewAt is New with a clock: now gives the time of every change (tests
@@ -56,12 +58,15 @@ func NewAt(now func() time.Time) *Server {
 
 	m.HandleFunc("GET /api/v1/people", s.listPeople)
 	m.HandleFunc("POST /api/v1/people", s.createPerson)
+	m.HandleFunc("PATCH /api/v1/people", s.updatePeople)
+	m.HandleFunc("DELETE /api/v1/people", s.deletePeople)
 	m.HandleFunc("GET /api/v1/people/{person_id}", s.getPerson)
 	m.HandleFunc("PUT /api/v1/people/{person_id}", s.updatePerson)
 	m.HandleFunc("DELETE /api/v1/people/{person_id}", s.deletePerson)
 
 	m.HandleFunc("GET /api/v1/tasks", s.listTasks)
 	m.HandleFunc("POST /api/v1/tasks", s.createTask)
+	m.HandleFunc("PATCH /api/v1/tasks", s.updateTasks)
 	m.HandleFunc("GET /api/v1/tasks/{task_id}", s.getTask)
 	m.HandleFunc("PUT /api/v1/tasks/{task_id}", s.updateTask)
 	m.HandleFunc("DELETE /api/v1/tasks/{task_id}", s.deleteTask)

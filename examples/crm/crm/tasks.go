@@ -76,10 +76,11 @@ func (s *Server) tasks() *resource[Task] {
 	}
 }
 
-// createTask handles POST /api/v1/tasks: 201; 422.
+// createTask handles POST /api/v1/tasks: 201; 422. A JSON array of tasks
+// creates them all (batch.go).
 func (s *Server) createTask(w http.ResponseWriter, r *http.Request) {
 	now := newTime(s.now())
-	s.tasks().create(w, r, Task{Status: "todo", Priority: "moyenne", CreatedBy: user(r).ID, CreatedAt: now, UpdatedAt: now},
+	s.tasks().post(w, r, Task{Status: "todo", Priority: "moyenne", CreatedBy: user(r).ID, CreatedAt: now, UpdatedAt: now},
 		func(t *Task, id int) { t.ID = id })
 }
 
