@@ -348,6 +348,27 @@ func TestManagementPageInBrowser(t *testing.T) {
 	p.waitFor("the card gone", `!document.querySelector('`+card+`') && !document.getElementById('delete').open`)
 	a.APIError(a.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil), http.StatusNotFound)
 
+	// Recent events: an order placed now shows without a reload; a bad
+	// filter says what is wrong, and clearing it lists everything again.
+	recent := `document.querySelectorAll('#recent-list li.recent').length`
+	before := evalJS[int](p, recent)
+	postOrder(t, sitePort)
+	p.waitFor("the new event in the recent events, live", fmt.Sprintf(`%s > %d`, recent, before))
+	if got := p.text(`#recent-list li.recent`); !strings.Contains(got, "order.created") || !strings.Contains(got, "orderId") {
+		t.Errorf("the newest recent event reads %q, want order.created with its data", got)
+	}
+	setFilter := func(v string) {
+		p.do(chromedp.Evaluate[chromedp.Void](`(() => { const f = document.getElementById('recent-event'); f.value = ` + jsString(v) + `; f.dispatchEvent(new Event('change')); })()`))
+	}
+	setFilter("order..x")
+	p.waitFor("the filter's error", `document.getElementById('recent-error').textContent.includes('Event')`)
+	setFilter("customer.*")
+	p.waitFor("no customer events", `document.getElementById('recent-error').hidden && `+recent+` === 0`)
+	setFilter("")
+	p.waitFor("every event again", recent+` > 0`)
+	p.checkLabels("the recent events")
+	p.shot("ui-recent-events")
+
 	// A phone: one column, nothing wider than the screen.
 	p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
 	p.waitFor("no sideways scrolling on a phone", `document.documentElement.scrollWidth <= window.innerWidth`)

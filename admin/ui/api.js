@@ -66,5 +66,6 @@ export const api = {
 	deliveries: (id, status) => call('GET', `${sub(id)}/deliveries${status ? `?status=${encodeURIComponent(status)}` : ''}`),
 	redeliver: id => call('POST', `deliveries/${encodeURIComponent(id)}/redeliver`),
 	events: () => call('GET', 'events'),
+	recent: event => call('GET', `events/recent${event ? `?event=${encodeURIComponent(event)}` : ''}`),
 	stats: () => call('GET', 'stats'),
 };

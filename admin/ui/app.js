@@ -6,6 +6,7 @@ import { api } from './api.js';
 import { h, fill, time, srOnly, openDialog, banner } from './dom.js';
 import * as editor from './editor.js';
 import * as deliveries from './deliveries.js';
+import * as recent from './recent.js';
 import { storeStatus } from './store.js';
 
 const $ = id => document.getElementById(id);
@@ -327,6 +328,7 @@ function saved(sub, created) {
 
 editor.setup(saved);
 deliveries.setup();
+recent.setup();
 $('new').addEventListener('click', () => editor.openEditor(null, state.events));
 $('refresh').addEventListener('click', refresh);
 $('secret-copy').addEventListener('click', () => copySecret(false));
