@@ -236,7 +236,7 @@ func pairKey(v gjson.Result) string {
 	return ""
 }
 
-// SetItem makes it what item and response.item read in in (nil clears
+// SetItem makes it what item and response.item read in the Input (nil clears
 // them), forgetting what was parsed of the last one.
 func (in *Input) SetItem(it *Item) {
 	in.item, in.itemResp = doc{}, doc{}
