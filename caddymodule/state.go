@@ -126,7 +126,7 @@ func (h *Handler) earlyKeys(r *http.Request, cands []rules.Candidate, early *rul
 		if !c.Rule.StateKeyEarly() {
 			continue
 		}
-		items, err := earlyItems(c, early)
+		items, err := c.EarlyItems(early)
 		if err != nil {
 			h.noState(r, c.Rule, err) // each_too_many: its events are skipped later
 			continue
@@ -145,23 +145,6 @@ func (h *Handler) earlyKeys(r *http.Request, cands []rules.Candidate, early *rul
 		early.SetItem(nil)
 	}
 	return keys
-}
-
-// earlyItems returns the items of a rule with each known from the request,
-// or one nil item (the exchange itself) for a rule without each.
-func earlyItems(c rules.Candidate, early *rules.Input) ([]*rules.Item, error) {
-	if !c.Rule.HasEach() {
-		return []*rules.Item{nil}, nil
-	}
-	vals, err := c.ItemValues(early)
-	if err != nil {
-		return nil, err
-	}
-	items := make([]*rules.Item, len(vals))
-	for j, v := range vals {
-		items[j] = &rules.Item{Value: v}
-	}
-	return items, nil
 }
 
 // lockKeys takes the keys the request does not hold already (through an
@@ -209,7 +192,7 @@ func (h *Handler) readBefore(r *http.Request, next caddyhttp.Handler, cands []ru
 		if st.keys[i] == nil {
 			continue
 		}
-		items, _ := earlyItems(c, early) // the same items earlyKeys made the keys of
+		items, _ := c.EarlyItems(early) // the same items earlyKeys made the keys of
 		for j, k := range st.keys[i] {
 			if k == "" || queued[k] {
 				continue

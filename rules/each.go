@@ -325,3 +325,21 @@ func specSources(spec *Spec, fn func(field, raw string)) {
 		fn("user_id", spec.UserID)
 	}
 }
+
+// EarlyItems returns what the rule is evaluated for, as known before the
+// request goes upstream: the items its each reads from the request (in),
+// or one nil item, the exchange itself, for a rule without each.
+func (c Candidate) EarlyItems(in *Input) ([]*Item, error) {
+	if c.Rule.each == nil {
+		return []*Item{nil}, nil
+	}
+	vals, err := c.ItemValues(in)
+	if err != nil {
+		return nil, err
+	}
+	items := make([]*Item, len(vals))
+	for j, v := range vals {
+		items[j] = &Item{Value: v}
+	}
+	return items, nil
+}
