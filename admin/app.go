@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 
+	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
@@ -23,4 +24,6 @@ type webhooksApp interface {
 	SendTest(ctx context.Context, sub *webhook.Subscription) delivery.TestResult
 	// DefaultRateLimit is the rate limit of subscriptions that set none.
 	DefaultRateLimit() string
+	// Learner is learn mode's model, nil when no handler learns.
+	Learner() *caddymodule.Learner
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/caddymodule"
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
@@ -19,10 +20,11 @@ import (
 // storeApp is a webhooks app that is only its store.
 type storeApp struct{ store storage.Store }
 
-func (a storeApp) Store() storage.Store      { return a.store }
-func (a storeApp) Health() webhook.Health    { return a.store.Health() }
-func (a storeApp) Events() []rules.EventInfo { return nil }
-func (a storeApp) DefaultRateLimit() string  { return "" }
+func (a storeApp) Store() storage.Store          { return a.store }
+func (a storeApp) Health() webhook.Health        { return a.store.Health() }
+func (a storeApp) Events() []rules.EventInfo     { return nil }
+func (a storeApp) DefaultRateLimit() string      { return "" }
+func (a storeApp) Learner() *caddymodule.Learner { return nil }
 func (a storeApp) SendTest(context.Context, *webhook.Subscription) delivery.TestResult {
 	return delivery.TestResult{}
 }

@@ -44,6 +44,11 @@ var routes = []route{
 	{"/webhooks/events/available", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
 	{"/webhooks/events/recent", map[string]http.HandlerFunc{http.MethodGet: withApp(listRecentEvents)}},
 	{"/webhooks/stats", map[string]http.HandlerFunc{http.MethodGet: withRunningApp(stats)}},
+	{"/webhooks/learn", map[string]http.HandlerFunc{
+		http.MethodGet:    withLearner(learned),
+		http.MethodDelete: withLearner(forget),
+	}},
+	{"/webhooks/learn/rules.yaml", map[string]http.HandlerFunc{http.MethodGet: withLearner(proposal)}},
 	// The management page: static files, served even when no webhooks app
 	// runs (the page then shows the API's 503).
 	{"/webhooks/ui", map[string]http.HandlerFunc{http.MethodGet: redirectUI}},

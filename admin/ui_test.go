@@ -35,6 +35,8 @@ func TestUIAssets(t *testing.T) {
 		"editor.js":     "text/javascript; charset=utf-8",
 		"deliveries.js": "text/javascript; charset=utf-8",
 		"store.js":      "text/javascript; charset=utf-8",
+		"recent.js":     "text/javascript; charset=utf-8",
+		"learn.js":      "text/javascript; charset=utf-8",
 		"ui.css":        "text/css; charset=utf-8",
 	}
 	if len(uiAssets()) != len(want) {

@@ -84,6 +84,7 @@ type App struct {
 	started    bool         // holds a reference in stores
 	startedAt  time.Time    // when Start ran; orders configs in Stop
 	catalogs   []*rules.Set // rule sets of the handlers of this config
+	learner    *Learner     // set when a handler of this config learns
 
 	// startedC is closed once Start has run (or Cleanup, for a config
 	// that never starts): see waitStarted. Nil for an App made by a test.
@@ -400,6 +401,14 @@ func (a *App) addRules(set *rules.Set) {
 	a.mu.Lock()
 	a.catalogs = append(a.catalogs, set)
 	a.mu.Unlock()
+}
+
+// Learner returns learn mode's model and counts, nil when no handler of
+// this config learns.
+func (a *App) Learner() *Learner {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.learner
 }
 
 // Active returns the webhooks app of the config Caddy is serving, or nil.

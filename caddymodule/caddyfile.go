@@ -285,6 +285,7 @@ func checkMatcherToken(d *caddyfile.Dispenser) error {
 //		rules    <file>...
 //		max_body <size>
 //		mode     live|shadow      # shadow: events stored, never delivered
+//		learn                     # observe the traffic and propose rules (GET /webhooks/learn/rules.yaml)
 //		event <name> {
 //			description <text>
 //			match {
@@ -339,6 +340,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&h.Mode) {
 				return d.ArgErr()
 			}
+		case "learn":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Learn = true
 		case "event":
 			spec, err := parseEventBlock(d)
 			if err != nil {

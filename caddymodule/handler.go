@@ -57,10 +57,16 @@ type Handler struct {
 	// production traffic first. A rule can be in shadow mode alone
 	// (shadow: true).
 	Mode string `json:"mode,omitempty"`
+	// Learn observes every request through the handler, without changing
+	// it, and builds a model of the app's API from which the admin API
+	// proposes rules (GET /webhooks/learn/rules.yaml). It may be on with
+	// no rules yet.
+	Learn bool `json:"learn,omitempty"`
 
-	set    *rules.Set
-	app    *App
-	logger *zap.Logger
+	set     *rules.Set
+	app     *App
+	learner *Learner // nil unless Learn
+	logger  *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -91,8 +97,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		specs = append(specs, parsed...)
 	}
 	specs = append(specs, h.Events...)
-	if len(specs) == 0 {
-		return errors.New("webhooks: no rules: give a rule file with `rules` or inline `event` blocks")
+	if len(specs) == 0 && !h.Learn {
+		return errors.New("webhooks: no rules: give a rule file with `rules` or inline `event` blocks (or `learn`, to propose rules from the traffic)")
 	}
 	set, err := rules.Compile(specs)
 	if err != nil {
@@ -106,6 +112,23 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.app = appIface.(*App)
 	h.app.addRules(set)
+	if h.Learn {
+		if h.learner, err = loadLearner(); err != nil {
+			return fmt.Errorf("webhooks: learn: %w", err)
+		}
+		h.app.mu.Lock()
+		h.app.learner = h.learner
+		h.app.mu.Unlock()
+	}
+	return nil
+}
+
+// Cleanup lets the learn model go once no config learns any more.
+func (h *Handler) Cleanup() error {
+	if h.learner != nil {
+		_, err := learners.Delete(learnerKey)
+		return err
+	}
 	return nil
 }
 
@@ -123,6 +146,14 @@ func (h *Handler) Validate() error {
 // ServeHTTP passes requests that no rule can match straight on; the others
 // are observed on their way through.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if h.learner != nil && h.learner.admit() {
+		return h.learnFrom(w, r, next)
+	}
+	return h.serve(w, r, next)
+}
+
+// serve is ServeHTTP without learning.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if !h.set.Matches(r.Method, r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}
@@ -325,6 +356,7 @@ func (h *Handler) skipped(r *http.Request, event string, reason rules.SkipReason
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )

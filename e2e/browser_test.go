@@ -91,6 +91,7 @@ func uiCaddyfileOn(storage string, sitePort int, upstream, rulesPath, receiverUR
 http://127.0.0.1:%d {
 	webhooks {
 		rules %s
+		learn
 	}
 	reverse_proxy %s
 }
@@ -368,6 +369,17 @@ func TestManagementPageInBrowser(t *testing.T) {
 	p.waitFor("every event again", recent+` > 0`)
 	p.checkLabels("the recent events")
 	p.shot("ui-recent-events")
+
+	// Learn: the routes the handler saw and the rules proposed from them.
+	p.click(`#learn-refresh`)
+	p.waitFor("the Learn view with the orders route", `!document.getElementById('learn-section').hidden && `+
+		`document.getElementById('learn-routes').textContent.includes('/api/orders')`)
+	p.waitFor("the proposal", `document.getElementById('learn-rules').textContent.startsWith('# Rules proposed')`)
+	if got := p.text(`#learn-stats`); !strings.Contains(got, "requests observed") {
+		t.Errorf("the Learn view's counts read %q", got)
+	}
+	p.checkLabels("the Learn view")
+	p.shot("ui-learn")
 
 	// A phone: one column, nothing wider than the screen.
 	p.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))

@@ -53,6 +53,27 @@ export async function call(method, path, body) {
 	return data;
 }
 
+/** Gets a text answer (the proposed rule file); errors as call's. */
+export async function text(path) {
+	let resp;
+	try {
+		resp = await fetch(new URL(path, base), { cache: 'no-store' });
+	} catch (err) {
+		throw new ApiError(0, `Caddy's admin endpoint did not answer (${err.message}).`);
+	}
+	const body = await resp.text();
+	if (!resp.ok) {
+		let msg = body.trim() || `${resp.status} ${resp.statusText}`;
+		try {
+			msg = JSON.parse(body).error || msg;
+		} catch {
+			// not JSON: the raw text
+		}
+		throw new ApiError(resp.status, msg);
+	}
+	return body;
+}
+
 const sub = id => `subscriptions/${encodeURIComponent(id)}`;
 
 export const api = {
@@ -68,4 +89,7 @@ export const api = {
 	events: () => call('GET', 'events'),
 	recent: event => call('GET', `events/recent${event ? `?event=${encodeURIComponent(event)}` : ''}`),
 	stats: () => call('GET', 'stats'),
+	learned: () => call('GET', 'learn'),
+	proposal: () => text('learn/rules.yaml'),
+	forget: () => call('DELETE', 'learn'),
 };

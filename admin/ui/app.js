@@ -7,6 +7,7 @@ import { h, fill, time, srOnly, openDialog, banner } from './dom.js';
 import * as editor from './editor.js';
 import * as deliveries from './deliveries.js';
 import * as recent from './recent.js';
+import * as learn from './learn.js';
 import { storeStatus } from './store.js';
 
 const $ = id => document.getElementById(id);
@@ -329,6 +330,7 @@ function saved(sub, created) {
 editor.setup(saved);
 deliveries.setup();
 recent.setup();
+learn.setup();
 $('new').addEventListener('click', () => editor.openEditor(null, state.events));
 $('refresh').addEventListener('click', refresh);
 $('secret-copy').addEventListener('click', () => copySecret(false));
