@@ -171,12 +171,28 @@ func (p *proposer) keyOf(src string) string {
 }
 
 // prefetchOf asks the read route for one document, its id given by src
-// (path.id, item); "" when no read route was seen.
+// (path.id, item). With no read route seen, it asks the item route, as
+// REST apps answer a GET there: a wrong guess only fails the prefetch
+// (previous null, logged), where no prefetch would leave previous null
+// for every resource the proxy never saw. "" when there is no item route.
 func (p *proposer) prefetchOf(src string) (string, string) {
 	if p.rv.read == nil {
-		return "", ""
+		if strings.HasPrefix(p.rv.key, "?") {
+			return "", ""
+		}
+		return "GET " + joinSegs(p.paramSegs(strings.Split(strings.TrimPrefix(p.rv.key, "/"), "/"), src)), ""
 	}
-	segs := slices.Clone(p.rv.read.tp.segs)
+	segs := p.paramSegs(slices.Clone(p.rv.read.tp.segs), src)
+	sel := p.rv.read.r.resp.envelopeKey()
+	if !isSimpleName(sel) {
+		sel = ""
+	}
+	return "GET " + joinSegs(segs), sel
+}
+
+// paramSegs puts src in the last {param} of a template's segments, and
+// path.<param> in the others.
+func (p *proposer) paramSegs(segs []string, src string) []string {
 	last := lastParam(segs)
 	for i, s := range segs {
 		switch {
@@ -186,11 +202,7 @@ func (p *proposer) prefetchOf(src string) (string, string) {
 			segs[i] = "{path." + s[1:len(s)-1] + "}"
 		}
 	}
-	sel := p.rv.read.r.resp.envelopeKey()
-	if !isSimpleName(sel) {
-		sel = ""
-	}
-	return "GET " + joinSegs(segs), sel
+	return segs
 }
 
 // itemState is the state of a rule on one document given by src.
@@ -281,6 +293,9 @@ func (p *proposer) changedWhen(src string) (string, string) {
 			"so every successful request fires."
 	}
 	why := fmt.Sprintf("%s moved with the other fields %d %s", lm.name, lm.moved, times(lm.moved))
+	if lm.moved == 0 {
+		why = fmt.Sprintf("%s is named as a last-modified field (no change was seen to move it)", lm.name)
+	}
 	if lm.kept > 0 {
 		why += fmt.Sprintf(" and stayed the same on %d %s that changed nothing: a write that changes nothing emits nothing.",
 			lm.kept, plural(lm.kept, "write", "writes"))

@@ -241,19 +241,20 @@ func (r *resource) stateFields(idField string) []*docStat {
 
 // lastModified is the field that moves when the document changes and only
 // then: named as one (isStampName), a string or number, seen moving with
-// other fields at least once, and staying the same on no-op writes. A
+// other fields or staying the same on no-op writes (its name says the
+// rest), and not moving on no-op writes. A
 // field that moves on every write (touched) is not one: comparing it
 // would not tell a change from a no-op (a few such writes are allowed,
 // one in five). Changes seen without a move (stuck) weigh less: a change
 // the app made behind the proxy's back (a cascade that clears a
 // reference, a write straight on the app) shows as one on the next
 // answer, against an older version; only more of them than twice the
-// moves rule the field out.
+// moves (and one) rule the field out.
 func (r *resource) lastModified() *docStat {
 	var best *docStat
 	for _, s := range r.fields {
 		ok := isStampName(s.name) && isSimpleName(s.name) && s.types&^(tString|tNumber) == 0 &&
-			s.moved > 0 && s.stuck <= 2*s.moved && s.touched*5 <= s.kept
+			(s.moved > 0 || s.kept > 0) && s.stuck <= 2*s.moved+1 && s.touched*5 <= s.kept
 		if ok && (best == nil || s.moved > best.moved) {
 			best = s
 		}

@@ -32,11 +32,18 @@ import (
 // the score, and logged.
 func TestLearnedRules(t *testing.T) {
 	t.Parallel()
-	seed := uint64(20261202)
-	if os.Getenv("CI") == "" {
+	seed := uint64(20261202) // CI gates a merge: the same traffic each time
+	switch env := os.Getenv("LEARN_SEED"); {
+	case env != "":
+		n, err := strconv.ParseUint(env, 10, 64)
+		if err != nil {
+			t.Fatalf("LEARN_SEED=%q: %v", env, err)
+		}
+		seed = n
+	case os.Getenv("CI") == "":
 		seed = uint64(time.Now().UnixNano()) % 1_000_000_000
 	}
-	t.Logf("seed %d", seed)
+	t.Logf("seed %d (rerun with LEARN_SEED=%d)", seed, seed)
 	for _, app := range []string{"shop", "crm"} {
 		t.Run(app, func(t *testing.T) {
 			t.Parallel()
