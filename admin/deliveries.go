@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/payload"
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -157,7 +158,7 @@ func queueReplay(ctx context.Context, store storage.Store, sub *webhook.Subscrip
 		return nil
 	}
 	err := store.EventsSince(ctx, since, func(ev webhook.Event) error {
-		if !sub.Receives(&ev) {
+		if !payload.Receives(sub, &ev) {
 			return nil
 		}
 		if batch = append(batch, ev); len(batch) == replayBatch {

@@ -25,6 +25,8 @@ type input struct {
 	Filters     *webhook.Filters
 	RateLimit   *string
 	Headers     *map[string]string
+	Filter      *string
+	Transform   *string
 }
 
 // readOnly are fields of a subscription's JSON that requests cannot set.
@@ -81,6 +83,10 @@ func decodeInput(r *http.Request) (*input, webhook.FieldErrors, error) {
 			in.RateLimit, target, want = new(string), &in.RateLimit, "a string like 100/m"
 		case "headers":
 			in.Headers, target, want = new(map[string]string), &in.Headers, "an object of strings"
+		case "filter":
+			in.Filter, target, want = new(string), &in.Filter, `a CEL condition such as "data.total > 100", or ""`
+		case "transform":
+			in.Transform, target, want = new(string), &in.Transform, `a CEL map such as {"order": data.orderId}, or ""`
 		case "filters":
 			in.Filters = new(webhook.Filters)
 			if err := decodeFilters(val, in.Filters); err != nil {
@@ -161,6 +167,8 @@ func (in *input) apply(sub *webhook.Subscription) {
 	set(&sub.Description, in.Description)
 	set(&sub.Signature, in.Signature)
 	set(&sub.RateLimit, in.RateLimit)
+	set(&sub.Filter, in.Filter)
+	set(&sub.Transform, in.Transform)
 	if in.Secret != nil {
 		sub.Secret = *in.Secret // secrets are taken as given, spaces included
 	}

@@ -43,6 +43,16 @@ func TestRecentEvents(t *testing.T) {
 	if none := a.Expect(a.Do(http.MethodGet, "/webhooks/events/recent?event=customer.created", nil), http.StatusOK).List(t); len(none) != 0 {
 		t.Errorf("event=customer.created: %v", none)
 	}
+	// The transformation preview runs on the newest order.
+	pv := a.Expect(a.Do(http.MethodPost, "/webhooks/transform/preview",
+		map[string]any{"transform": `{"order": data.orderId, "kind": event}`, "events": []string{"order.*"}}), http.StatusOK).Object(t)
+	if ev, _ := pv["event"].(map[string]any); ev["id"] != all[0]["id"] || testbed.Str(pv["data"].(map[string]any)["order"]) != "ord1" {
+		t.Errorf("preview %v, want the newest order's transformed data", pv)
+	}
+	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `1 +`, "events": []string{"order.*"}}), "transform")
+	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": data.nope.deeper}`}), "transform")
+	a.APIError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": 1}`, "events": []string{"customer.*"}}), http.StatusNotFound)
+
 	for query, field := range map[string]string{"limit=0": "limit", "limit=501": "limit", "limit=x": "limit", "event=order..x": "event"} {
 		if msg := a.FieldError(a.Do(http.MethodGet, "/webhooks/events/recent?"+query, nil), field); msg == "" {
 			t.Errorf("?%s: no error on %s", query, field)

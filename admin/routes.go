@@ -40,6 +40,7 @@ var routes = []route{
 	{"/webhooks/deliveries/{id}/redeliver", map[string]http.HandlerFunc{
 		http.MethodPost: withApp(redeliver),
 	}},
+	{"/webhooks/transform/preview", map[string]http.HandlerFunc{http.MethodPost: withApp(previewTransform)}},
 	{"/webhooks/events", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
 	{"/webhooks/events/available", map[string]http.HandlerFunc{http.MethodGet: withApp(listEvents)}},
 	{"/webhooks/events/recent", map[string]http.HandlerFunc{http.MethodGet: withApp(listRecentEvents)}},

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/jsonbody"
+	"github.com/caddy-webhooks/caddy-webhooks/payload"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -180,7 +181,11 @@ func validate(sub *webhook.Subscription, app webhooksApp) webhook.FieldErrors {
 	for _, ev := range app.Events() {
 		known[ev.Name] = true
 	}
-	return sub.Validate(func(name string) bool { return known[name] }, signer.ValidScheme, signer.ValidateSecret)
+	return sub.Validate(webhook.Checks{
+		Known:       func(name string) bool { return known[name] },
+		ValidScheme: signer.ValidScheme, ValidSecret: signer.ValidateSecret,
+		Expression: payload.CheckField,
+	})
 }
 
 // configManagedError refuses changes to subscriptions declared in config.

@@ -23,6 +23,8 @@ type view struct {
 	Filters                 webhook.Filters   `json:"filters"`
 	RateLimit               string            `json:"rate_limit"`
 	Headers                 map[string]string `json:"headers"`
+	Filter                  string            `json:"filter"`
+	Transform               string            `json:"transform"`
 	Stats                   webhook.Stats     `json:"stats"`
 	DisabledReason          *string           `json:"disabled_reason"`
 	ManagedBy               string            `json:"managed_by,omitempty"`
@@ -36,7 +38,7 @@ func newView(sub *webhook.Subscription, defaultRate string, showSecret bool, now
 	v := view{
 		ID: sub.ID, AppName: sub.AppName, URL: sub.URL, Events: sub.Events, Description: sub.Description,
 		IsActive: sub.IsActive, Signature: sub.Signature, Filters: sub.Filters, RateLimit: sub.RateLimit,
-		Headers: sub.Headers, Stats: sub.Stats, DisabledReason: sub.DisabledReason, ManagedBy: sub.ManagedBy,
+		Headers: sub.Headers, Filter: sub.Filter, Transform: sub.Transform, Stats: sub.Stats, DisabledReason: sub.DisabledReason, ManagedBy: sub.ManagedBy,
 		CreatedAt: sub.CreatedAt, UpdatedAt: sub.UpdatedAt,
 	}
 	if showSecret {

@@ -197,12 +197,16 @@ func parseSubscriptionBlock(d *caddyfile.Dispenser) (*SubscriptionConfig, error)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		key := d.Val()
 		switch key {
-		case "url", "secret", "signature", "description", "rate_limit":
+		case "url", "secret", "signature", "description", "rate_limit", "filter", "transform":
 			var v string
 			if !d.AllArgs(&v) {
-				return nil, d.Errf("%s takes one argument", key)
+				return nil, d.Errf("%s takes one argument (quote it if it has spaces)", key)
 			}
 			switch key {
+			case "filter":
+				sc.Filter = v
+			case "transform":
+				sc.Transform = v
 			case "url":
 				sc.URL = v
 			case "secret":

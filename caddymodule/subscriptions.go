@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-webhooks/caddy-webhooks/payload"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -34,6 +35,11 @@ type SubscriptionConfig struct {
 	RateLimit string `json:"rate_limit,omitempty"`
 	// Headers are added to every delivery.
 	Headers map[string]string `json:"headers,omitempty"`
+	// Filter is a CEL condition over the envelope: only the events it is
+	// true for are delivered.
+	Filter string `json:"filter,omitempty"`
+	// Transform is a CEL expression building the delivered data.
+	Transform string `json:"transform,omitempty"`
 }
 
 // subscriptionNameRE is the form of a config subscription's name, which
@@ -61,7 +67,8 @@ func (sc *SubscriptionConfig) subscription(name string) *webhook.Subscription {
 		ID: "sub_" + name, AppName: name, URL: sc.URL, Events: sc.Events, Description: sc.Description,
 		IsActive: true, Signature: sc.Signature, Secret: sc.Secret,
 		Filters:   webhook.Filters{SiteIDs: sc.SiteIDs},
-		RateLimit: sc.RateLimit, Headers: sc.Headers, ManagedBy: webhook.ManagedByConfig,
+		RateLimit: sc.RateLimit, Headers: sc.Headers, Filter: sc.Filter, Transform: sc.Transform,
+		ManagedBy: webhook.ManagedByConfig,
 	}
 }
 
@@ -82,7 +89,8 @@ func (a *App) validateSubscriptions(known func(string) bool) error {
 		if k == nil {
 			k = func(string) bool { return true }
 		}
-		if fe := sc.subscription(name).Validate(k, signer.ValidScheme, signer.ValidateSecret); fe != nil {
+		checks := webhook.Checks{Known: k, ValidScheme: signer.ValidScheme, ValidSecret: signer.ValidateSecret, Expression: payload.CheckField}
+		if fe := sc.subscription(name).Validate(checks); fe != nil {
 			errs = append(errs, fmt.Errorf("webhooks: subscription %s: %w", name, fe))
 		}
 	}
@@ -135,6 +143,6 @@ func (a *App) syncSubscriptions(ctx context.Context, store storage.Store) error 
 
 // sameConfig reports whether the configured fields are unchanged.
 func sameConfig(a, b *webhook.Subscription) bool {
-	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers) ==
-		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers)
+	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers, a.Filter, a.Transform) ==
+		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers, b.Filter, b.Transform)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/caddy-webhooks/caddy-webhooks/payload"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -73,6 +74,28 @@ func envelope(ev *webhook.Event) ([]byte, error) {
 	}{ev.ID, ev.Name, ev.Time.UTC().Format(webhook.TimeFormat), ev.UserID, data})
 }
 
+// deliveryBody is the delivery of ev to sub: the envelope, with the data the
+// subscription's transformation builds when it has one (the signature
+// covers this body).
+func deliveryBody(sub *webhook.Subscription, ev *webhook.Event) ([]byte, error) {
+	if sub.Transform == "" || ev.Name == webhook.TestEvent { // a test shows that the target answers, as it is
+		return envelope(ev)
+	}
+	data, err := payload.Apply(sub.Transform, ev)
+	if err != nil {
+		return nil, transformError{err}
+	}
+	out := *ev
+	out.Data = data
+	return envelope(&out)
+}
+
+// transformError is a transformation that fails on an event: trying
+// again would fail the same way, so the delivery fails at once.
+type transformError struct{ error }
+
+func (e transformError) Unwrap() error { return e.error }
+
 // result is the outcome of one attempt.
 type result struct {
 	outcome Outcome
@@ -85,7 +108,7 @@ type result struct {
 func (s *sender) send(ctx context.Context, sub *webhook.Subscription, ev *webhook.Event, n int) result {
 	now := time.Now()
 	res := result{attempt: webhook.Attempt{N: n, At: now.UTC()}}
-	body, err := envelope(ev)
+	body, err := deliveryBody(sub, ev)
 	if err == nil {
 		var req *retryablehttp.Request
 		req, err = s.request(ctx, sub, ev, n, body, now)
@@ -110,7 +133,11 @@ func (s *sender) send(ctx context.Context, sub *webhook.Subscription, ev *webhoo
 		res.attempt.Error = err.Error()
 		var ne net.Error
 		res.timeout = errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-		if res.outcome == Delivered { // an error before any answer
+		var te transformError
+		switch {
+		case errors.As(err, &te):
+			res.outcome = Fail
+		case res.outcome == Delivered: // an error before any answer
 			res.outcome = Retry
 		}
 	} else if res.outcome != Delivered {

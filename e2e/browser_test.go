@@ -370,8 +370,44 @@ func TestManagementPageInBrowser(t *testing.T) {
 	p.checkLabels("the recent events")
 	p.shot("ui-recent-events")
 
+	// Filter and transformation: the API's error shows beside the field,
+	// the preview runs the transformation on the newest stored order.
+	p.click(`#new`)
+	p.waitFor("the form", `document.getElementById('editor').open`)
+	p.do(
+		chromedp.SendKeys(chromedp.CSS(`#f-url`), rcv.srv.URL+"/filtered"),
+		chromedp.Click(chromedp.CSS(`input[name="event"][value="order.created"]`)),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('details.advanced').open = true`),
+		chromedp.SendKeys(chromedp.CSS(`#f-filter`), `data.orderId ==`),
+		chromedp.SendKeys(chromedp.CSS(`#f-transform`), `{"order": data.orderId, "via": "caddy"}`),
+	)
+	p.click(`#f-transform-try`)
+	p.waitFor("the preview", `document.getElementById('f-transform-preview').textContent.includes('"order": "ord1"')`)
+	p.shot("ui-form-transform-preview")
+	p.click(`#editor-submit`)
+	p.waitFor("the filter's error beside it", `document.getElementById('f-filter-error').textContent.includes('Syntax error')`)
+	p.clearField(`#f-filter`)
+	p.do(chromedp.SendKeys(chromedp.CSS(`#f-filter`), `data.orderId == "ord1"`))
+	p.click(`#editor-submit`)
+	p.waitFor("the form closed, the secret shown", `!document.getElementById('editor').open && document.getElementById('secret').open`)
+	p.click(`#secret [data-close]`)
+	p.waitFor("the secret closed", `!document.getElementById('secret').open`)
+	var filtered map[string]any
+	for _, s := range a.ListSubs("") {
+		if testbed.Str(s["url"]) == rcv.srv.URL+"/filtered" {
+			filtered = s
+		}
+	}
+	if filtered == nil || filtered["filter"] != `data.orderId == "ord1"` || filtered["transform"] != `{"order": data.orderId, "via": "caddy"}` {
+		t.Errorf("the subscription saved from the form: %v", filtered)
+	} else {
+		a.Expect(a.Do(http.MethodDelete, "/webhooks/subscriptions/"+testbed.Str(filtered["id"]), nil), http.StatusNoContent)
+	}
+
 	// Learn: the routes the handler saw and the rules proposed from them.
-	p.click(`#learn-refresh`)
+	// Clicked from script: the live list of recent events above it may
+	// move it between the mouse's aim and its click.
+	p.do(chromedp.Evaluate[chromedp.Void](`document.getElementById('learn-refresh').click()`))
 	p.waitFor("the Learn view with the orders route", `!document.getElementById('learn-section').hidden && `+
 		`document.getElementById('learn-routes').textContent.includes('/api/orders')`)
 	p.waitFor("the proposal", `document.getElementById('learn-rules').textContent.startsWith('# Rules proposed')`)

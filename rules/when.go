@@ -19,6 +19,8 @@ import (
 	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/ext"
 	"cel.dev/cel-go/interpreter"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/celerr"
 )
 
 // Bounds on the work of a `when` expression. A comprehension over a body
@@ -96,7 +98,7 @@ func compileWhen(expr string, pp *pathPattern) (w *whenProg, err error) {
 	}
 	checked, iss := env.Compile(expr)
 	if iss.Err() != nil {
-		return nil, celIssues(expr, iss)
+		return nil, celerr.Format(expr, iss)
 	}
 	if k := checked.OutputType().Kind(); k != types.BoolKind && k != types.DynKind {
 		return nil, fmt.Errorf("must be a boolean expression, not %s", checked.OutputType())
@@ -164,24 +166,6 @@ func (exchangeSizes) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
 // EstimateCallCost implements cost.CostEstimator: CEL's own estimates.
 func (exchangeSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
 	return nil
-}
-
-// celIssues turns CEL's multi-line report into one line per issue.
-func celIssues(expr string, iss *cel.Issues) error {
-	multiline := strings.Contains(expr, "\n")
-	msgs := make([]string, 0, len(iss.Errors()))
-	for _, e := range iss.Errors() {
-		loc := fmt.Sprintf("column %d", e.Location.Column()+1)
-		if multiline {
-			loc = fmt.Sprintf("line %d column %d", e.Location.Line(), e.Location.Column()+1)
-		}
-		msg := strings.ReplaceAll(e.Message, " (in container '')", "")
-		msgs = append(msgs, fmt.Sprintf("%s (%s)", msg, loc))
-	}
-	if len(msgs) == 0 {
-		return iss.Err()
-	}
-	return errors.New(strings.Join(msgs, "; "))
 }
 
 // analyse checks request.X, response.X and path.X names and records

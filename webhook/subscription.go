@@ -23,7 +23,13 @@ type Subscription struct {
 	Filters     Filters           `json:"filters"`
 	RateLimit   string            `json:"rate_limit,omitempty"` // "" follows the app's default
 	Headers     map[string]string `json:"headers,omitempty"`
-	Stats       Stats             `json:"stats"`
+	// Filter is a CEL condition over the envelope (event, data, site,
+	// user_id): the subscription gets the events it is true for.
+	Filter string `json:"filter,omitempty"`
+	// Transform is a CEL expression over the envelope that builds the
+	// data the subscription receives (a map literal).
+	Transform string `json:"transform,omitempty"`
+	Stats     Stats  `json:"stats"`
 	// DisabledReason says why delivery paused the subscription; nil when
 	// it is active or was paused by an admin.
 	DisabledReason *string `json:"disabled_reason"`
@@ -114,11 +120,29 @@ func (fe FieldErrors) Error() string {
 	return strings.Join(parts, "; ")
 }
 
+// Checks are the validations Subscription.Validate leaves to other
+// packages: the event names the loaded rules emit, the signature schemes
+// and their secrets (package signer), the filter and transformation
+// (package payload; field is "filter" or "transform").
+type Checks struct {
+	Known       func(event string) bool
+	ValidScheme func(scheme string) bool
+	ValidSecret func(scheme, secret string) error
+	Expression  func(field, expr string) error
+}
+
 // Validate checks every field and returns the problems by field, or nil.
-// known reports whether the loaded rules can emit an event; validSecret
-// checks a secret against the signature scheme (the signer package).
-func (s *Subscription) Validate(known func(string) bool, validScheme func(string) bool, validSecret func(scheme, secret string) error) FieldErrors {
+func (s *Subscription) Validate(c Checks) FieldErrors {
+	known, validScheme, validSecret := c.Known, c.ValidScheme, c.ValidSecret
 	fe := FieldErrors{}
+	for field, expr := range map[string]string{"filter": s.Filter, "transform": s.Transform} {
+		if expr == "" || c.Expression == nil {
+			continue
+		}
+		if err := c.Expression(field, expr); err != nil {
+			fe[field] = err.Error()
+		}
+	}
 	if msg := validateURL(s.URL); msg != "" {
 		fe["url"] = msg
 	}

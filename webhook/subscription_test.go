@@ -78,7 +78,7 @@ func TestValidateSubscription(t *testing.T) {
 	for _, tc := range cases {
 		s := good()
 		tc.edit(s)
-		fe := s.Validate(known, scheme, secret)
+		fe := s.Validate(Checks{Known: known, ValidScheme: scheme, ValidSecret: secret})
 		switch {
 		case tc.field == "" && fe != nil:
 			t.Errorf("%s: unexpected errors %v", tc.name, fe)

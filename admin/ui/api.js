@@ -87,6 +87,7 @@ export const api = {
 	deliveries: (id, status) => call('GET', `${sub(id)}/deliveries${status ? `?status=${encodeURIComponent(status)}` : ''}`),
 	redeliver: id => call('POST', `deliveries/${encodeURIComponent(id)}/redeliver`),
 	events: () => call('GET', 'events'),
+	preview: (transform, events) => call('POST', 'transform/preview', { transform, events }),
 	recent: event => call('GET', `events/recent${event ? `?event=${encodeURIComponent(event)}` : ''}`),
 	stats: () => call('GET', 'stats'),
 	learned: () => call('GET', 'learn'),

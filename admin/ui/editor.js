@@ -26,6 +26,8 @@ const controls = {
 	'filters.site_ids': 'f-site_ids',
 	rate_limit: 'f-rate_limit',
 	headers: 'f-headers',
+	filter: 'f-filter',
+	transform: 'f-transform',
 };
 
 let editing = null; // the subscription being edited; null when creating
@@ -33,6 +35,7 @@ let saved = () => {};
 
 /** setup wires the form; onSaved(subscription, created) runs after a save. */
 export function setup(onSaved) {
+	$('f-transform-try').addEventListener('click', preview);
 	saved = onSaved;
 	form.addEventListener('submit', ev => {
 		ev.preventDefault();
@@ -63,6 +66,7 @@ export function openEditor(sub, catalogue) {
 	editing = sub;
 	form.reset();
 	clearErrors();
+	$('f-transform-preview').hidden = true;
 	$('editor-title').textContent = sub ? `Edit ${sub.app_name}` : 'New subscription';
 	$('editor-submit').textContent = sub ? 'Save changes' : 'Create subscription';
 
@@ -83,7 +87,9 @@ export function openEditor(sub, catalogue) {
 		$('f-site_ids').value = v.site_ids.join(' ');
 		$('f-rate_limit').value = v.rate_limit;
 		$('f-headers').value = Object.entries(v.headers).map(([k, val]) => `${k}: ${val}`).join('\n');
-		form.querySelector('details.advanced').open = v.site_ids.length > 0 || Object.keys(v.headers).length > 0;
+		$('f-filter').value = v.filter;
+		$('f-transform').value = v.transform;
+		form.querySelector('details.advanced').open = v.site_ids.length > 0 || Object.keys(v.headers).length > 0 || v.filter !== '' || v.transform !== '';
 	}
 	secretHint();
 	openDialog(dialog);
@@ -138,6 +144,8 @@ function formValues() {
 		rate_limit: $('f-rate_limit').value.trim(),
 		headers,
 		headerErrors,
+		filter: $('f-filter').value.trim(),
+		transform: $('f-transform').value.trim(),
 	};
 }
 
@@ -157,6 +165,8 @@ function valuesOf(sub, known) {
 		site_ids: (sub.filters && sub.filters.site_ids) || [],
 		rate_limit: sub.rate_limit || '',
 		headers: sub.headers || {},
+		filter: sub.filter || '',
+		transform: sub.transform || '',
 	};
 }
 
@@ -214,6 +224,8 @@ function body(v) {
 		filters: { site_ids: v.site_ids },
 		rate_limit: v.rate_limit || null,
 		headers: v.headers,
+		filter: v.filter,
+		transform: v.transform,
 	};
 	if (v.secret) {
 		out.secret = v.secret;
@@ -235,6 +247,8 @@ function body(v) {
 		filters: sameSet(v.site_ids, was.site_ids),
 		rate_limit: v.rate_limit === was.rate_limit,
 		headers: JSON.stringify(Object.entries(v.headers).sort()) === JSON.stringify(Object.entries(was.headers).sort()),
+		filter: v.filter === was.filter,
+		transform: v.transform === was.transform,
 	};
 	for (const [k, unchanged] of Object.entries(same)) {
 		if (unchanged) {
@@ -300,7 +314,7 @@ function showErrors(errors, message) {
 		} else {
 			$(id).setAttribute('aria-invalid', 'true');
 		}
-		if (id === 'f-site_ids' || id === 'f-rate_limit' || id === 'f-headers') {
+		if (['f-site_ids', 'f-rate_limit', 'f-headers', 'f-filter', 'f-transform'].includes(id)) {
 			form.querySelector('details.advanced').open = true;
 		}
 	}
@@ -311,5 +325,28 @@ function showErrors(errors, message) {
 	if (first) {
 		const checkbox = first.id === 'f-patterns' && form.querySelector('input[name="event"]');
 		(checkbox || first).focus();
+	}
+}
+
+// preview shows what the transformation builds from the newest stored
+// event the subscription would get, or why it cannot.
+async function preview() {
+	const out = $('f-transform-preview');
+	const v = formValues();
+	$('f-transform-error').textContent = '';
+	$('f-transform').removeAttribute('aria-invalid');
+	try {
+		const p = await api.preview(v.transform, [...v.events, ...v.patterns]);
+		out.textContent = `${p.event.event} ${p.event.id} →\n${JSON.stringify(p.data, null, 2)}`;
+		out.hidden = false;
+	} catch (err) {
+		out.hidden = true;
+		if (err.fields && err.fields.transform) {
+			$('f-transform-error').textContent = err.fields.transform;
+			$('f-transform').setAttribute('aria-invalid', 'true');
+		} else {
+			out.textContent = err.message;
+			out.hidden = false;
+		}
 	}
 }

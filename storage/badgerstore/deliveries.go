@@ -11,6 +11,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/caddy-webhooks/caddy-webhooks/payload"
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -155,7 +156,7 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes *dueNotes) error {
 	var handedEv *webhook.Event // one copy for every claim of ev: the caller's may change
 	for _, sub := range subs {
-		if !sub.IsActive || !sub.Receives(ev) {
+		if !sub.IsActive || !payload.Receives(sub, ev) {
 			continue
 		}
 		due := now

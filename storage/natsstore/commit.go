@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/caddy-webhooks/caddy-webhooks/payload"
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -124,7 +125,7 @@ func (s *Store) eventMsg(ev *webhook.Event, subs []*webhook.Subscription, now ti
 	}
 	var fan []string
 	for _, sub := range subs {
-		if sub.Receives(ev) {
+		if payload.Receives(sub, ev) {
 			fan = append(fan, webhook.NewID("dlv_", now)+" "+subKey(sub.ID))
 		}
 	}

@@ -22,7 +22,10 @@ func checkCommitFanOut(t testing.TB, s storage.Store) {
 	paused := newSub("*")
 	paused.IsActive = false
 	customers := newSub("customer.*")
-	put(t, s, orders, site1, paused, customers)
+	// A filter over the envelope: only the events of site s1.
+	filtered := newSub("order.*")
+	filtered.Filter = `site == "s1"`
+	put(t, s, orders, site1, paused, customers, filtered)
 
 	now := time.Now()
 	evs := []webhook.Event{
@@ -47,7 +50,8 @@ func checkCommitFanOut(t testing.TB, s storage.Store) {
 		t.Errorf("events read back differ from those committed:\n%s", diff)
 	}
 
-	wantFor := map[*webhook.Subscription][]webhook.Event{orders: evs[:3], site1: evs[:1], paused: nil, customers: evs[3:4]}
+	wantFor := map[*webhook.Subscription][]webhook.Event{orders: evs[:3], site1: evs[:1], paused: nil, customers: evs[3:4],
+		filtered: {evs[0], evs[2]}}
 	for sub, want := range wantFor {
 		ds, err := s.Deliveries(context.Background(), sub.ID, "", 100)
 		if err != nil {
@@ -66,9 +70,9 @@ func checkCommitFanOut(t testing.TB, s storage.Store) {
 		}
 	}
 
-	claims, _ := claim(t, s, clock(), 100, wantEach(10, orders, site1, paused, customers)...)
-	if len(claims) != 5 {
-		t.Errorf("claimed %d deliveries after the commit, want 5", len(claims))
+	claims, _ := claim(t, s, clock(), 100, wantEach(10, orders, site1, paused, customers, filtered)...)
+	if len(claims) != 7 {
+		t.Errorf("claimed %d deliveries after the commit, want 7", len(claims))
 	}
 	for _, c := range claims {
 		if c.Event == nil || c.Sub == nil || c.Event.ID != c.Delivery.EventID || c.Sub.ID != c.Delivery.SubscriptionID || c.Delivery.Event != c.Event.Name {
