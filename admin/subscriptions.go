@@ -64,7 +64,7 @@ func createSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp)
 		}
 	}
 	if sub.AppName == "" {
-		if u, err := url.Parse(sub.URL); err == nil {
+		if u, err := url.Parse(sub.Target("event")); err == nil {
 			sub.AppName = u.Hostname()
 		}
 	}

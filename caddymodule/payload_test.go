@@ -27,8 +27,8 @@ const createdRules = `events:
 // TestFilterAndTransform: a subscription's filter keeps the events it is
 // false for from being delivered at all (no delivery in its history, not
 // in its stats), and its transformation builds the data it receives,
-// signed as sent; a filter or transformation that does not compile is a
-// 400 naming its field.
+// signed as sent, at the URL its {event} placeholder names; a filter or
+// transformation that does not compile is a 400 naming its field.
 func TestFilterAndTransform(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -43,7 +43,7 @@ func TestFilterAndTransform(t *testing.T) {
 		}
 		var env struct{ Data json.RawMessage }
 		_ = json.Unmarshal(body, &env)
-		got = append(got, string(env.Data))
+		got = append(got, r.URL.Path+" "+string(env.Data))
 	}))
 	t.Cleanup(recv.Close)
 	_, up := newBatchApp(t)
@@ -67,7 +67,7 @@ func TestFilterAndTransform(t *testing.T) {
 			"url": recv.URL, "events": []string{"order.created"}, field: bad}), field)
 		t.Logf("%s %q: %s", field, bad, msg)
 	}
-	sub := a.Create(map[string]any{"url": recv.URL, "events": []string{"order.created"},
+	sub := a.Create(map[string]any{"url": recv.URL + "/hooks/{event}", "events": []string{"order.created"},
 		"filter": `data.status == "paid"`, "transform": `{"order": data.orderId, "state": data.status}`})
 	mu.Lock()
 	secret = testbed.Str(sub["secret"])
@@ -87,7 +87,8 @@ func TestFilterAndTransform(t *testing.T) {
 	})
 	mu.Lock()
 	slices.Sort(got)
-	if want := []string{`{"order":"n2","state":"paid"}`, `{"order":"n4","state":"paid"}`}; !slices.Equal(got, want) {
+	want := []string{`/hooks/order.created {"order":"n2","state":"paid"}`, `/hooks/order.created {"order":"n4","state":"paid"}`}
+	if !slices.Equal(got, want) {
 		t.Errorf("received %q, want %q", got, want)
 	}
 	mu.Unlock()

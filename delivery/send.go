@@ -148,7 +148,7 @@ func (s *sender) send(ctx context.Context, sub *webhook.Subscription, ev *webhoo
 
 // request builds the signed POST of a delivery.
 func (s *sender) request(ctx context.Context, sub *webhook.Subscription, ev *webhook.Event, n int, body []byte, now time.Time) (*retryablehttp.Request, error) {
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, sub.URL, body)
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, sub.Target(ev.Name), body)
 	if err != nil {
 		return nil, fmt.Errorf("building request: %w", err)
 	}

@@ -189,7 +189,20 @@ func (s *Subscription) Validate(c Checks) FieldErrors {
 	return fe
 }
 
-// validateURL says what is wrong with a delivery target, or "".
+// EventPlaceholder in a subscription's URL is replaced, in each delivery,
+// by the event's name: https://partner.example/hooks/{event}.
+const EventPlaceholder = "{event}"
+
+// Target is where a delivery of event goes: the URL with its {event}
+// placeholders filled in (event names need no escaping in a URL).
+func (s *Subscription) Target(event string) string {
+	return strings.ReplaceAll(s.URL, EventPlaceholder, event)
+}
+
+// validateURL says what is wrong with a delivery target, or "". The
+// {event} placeholder may appear in the path and the query, not in the
+// scheme nor the host, so that the SSRF guard and the admins see the host
+// every delivery goes to; no other {…} is one.
 func validateURL(raw string) string {
 	if raw == "" {
 		return "required"
@@ -197,7 +210,10 @@ func validateURL(raw string) string {
 	if len(raw) > 2048 {
 		return "at most 2048 characters"
 	}
-	u, err := url.Parse(raw)
+	if msg := checkPlaceholders(raw); msg != "" {
+		return msg
+	}
+	u, err := url.Parse(strings.ReplaceAll(raw, EventPlaceholder, "event"))
 	switch {
 	case err != nil:
 		return "not a valid URL: " + err.Error()
@@ -211,6 +227,24 @@ func validateURL(raw string) string {
 		return "must not contain credentials (use headers for authentication)"
 	case u.Fragment != "":
 		return "must not have a #fragment"
+	}
+	return ""
+}
+
+// checkPlaceholders says what is wrong with the {…} of a URL template, or "".
+func checkPlaceholders(raw string) string {
+	rest := strings.ReplaceAll(raw, EventPlaceholder, "")
+	if strings.ContainsAny(rest, "{}") {
+		return "the only placeholder is {event} (the event's name), e.g. https://partner.example/hooks/{event}"
+	}
+	i := strings.Index(raw, EventPlaceholder)
+	if i < 0 {
+		return ""
+	}
+	_, afterScheme, _ := strings.Cut(raw, "://")
+	hostEnd := len(raw) - len(afterScheme) + strings.IndexAny(afterScheme+"/", "/?")
+	if i < hostEnd {
+		return "{event} may be in the path or the query, not in the host"
 	}
 	return ""
 }

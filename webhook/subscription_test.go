@@ -47,6 +47,13 @@ func TestValidateSubscription(t *testing.T) {
 		{"valid", func(*Subscription) {}, ""},
 		{"pattern, star and test", func(s *Subscription) { s.Events = []string{"order.*", "*", TestEvent} }, ""},
 		{"no url", func(s *Subscription) { s.URL = "" }, "url"},
+		{"event in the path", func(s *Subscription) { s.URL = "https://h.example/hooks/{event}" }, ""},
+		{"event in the query", func(s *Subscription) { s.URL = "https://h.example/hooks?type={event}&v=1" }, ""},
+		{"event twice", func(s *Subscription) { s.URL = "https://h.example/{event}/x/{event}" }, ""},
+		{"event in the host", func(s *Subscription) { s.URL = "https://{event}.h.example/hooks" }, "url"},
+		{"event as the port", func(s *Subscription) { s.URL = "https://h.example:{event}/hooks" }, "url"},
+		{"other placeholder", func(s *Subscription) { s.URL = "https://h.example/{site}" }, "url"},
+		{"lone brace", func(s *Subscription) { s.URL = "https://h.example/{event" }, "url"},
 		{"ftp url", func(s *Subscription) { s.URL = "ftp://h/x" }, "url"},
 		{"relative url", func(s *Subscription) { s.URL = "/hook" }, "url"},
 		{"credentials", func(s *Subscription) { s.URL = "https://u:p@h.example/" }, "url"},
@@ -85,5 +92,16 @@ func TestValidateSubscription(t *testing.T) {
 		case tc.field != "" && fe[tc.field] == "":
 			t.Errorf("%s: no error on %s (got %v)", tc.name, tc.field, fe)
 		}
+	}
+}
+
+func TestTarget(t *testing.T) {
+	s := &Subscription{URL: "https://h.example/hooks/{event}?t={event}"}
+	if got := s.Target("order.created"); got != "https://h.example/hooks/order.created?t=order.created" {
+		t.Errorf("Target = %q", got)
+	}
+	s.URL = "https://h.example/hooks"
+	if got := s.Target("order.created"); got != s.URL {
+		t.Errorf("Target without a placeholder = %q", got)
 	}
 }
