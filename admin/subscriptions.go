@@ -57,8 +57,12 @@ func createSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp)
 		UpdatedAt: now,
 	}
 	in.apply(sub)
+	if fe := keyPairSecret(in, sub); fe != nil {
+		writeError(w, http.StatusBadRequest, "invalid subscription", fe)
+		return
+	}
 	if sub.Secret == "" {
-		if sub.Secret, err = signer.GenerateSecret(); err != nil {
+		if sub.Secret, err = newSecret(sub.Signature); err != nil {
 			writeStoreError(w, err)
 			return
 		}
@@ -94,11 +98,25 @@ func updateSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp)
 		return
 	}
 	now := time.Now().UTC()
+	generated := false
 	sub, err := app.Store().UpdateSubscription(r.Context(), r.PathValue("id"), func(sub *webhook.Subscription) error {
 		if err := refuseConfig(sub); err != nil {
 			return err
 		}
+		wasKeyPair := signer.IsKeyPair(sub.Signature)
 		in.apply(sub)
+		if fe := keyPairSecret(in, sub); fe != nil {
+			return fe
+		}
+		// A switch between a shared secret and a key pair needs the other
+		// kind: generated, and shown once as on a create.
+		if in.Secret == nil && signer.IsKeyPair(sub.Signature) != wasKeyPair {
+			secret, err := newSecret(sub.Signature)
+			if err != nil {
+				return err
+			}
+			sub.Secret, sub.PreviousSecret, sub.PreviousSecretExpiresAt, generated = secret, "", nil, true
+		}
 		sub.UpdatedAt = now
 		if fe := validate(sub, app); fe != nil {
 			return fe
@@ -109,7 +127,7 @@ func updateSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp)
 		writeStoreError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, newView(sub, app.DefaultRateLimit(), false, now))
+	writeJSON(w, http.StatusOK, newView(sub, app.DefaultRateLimit(), generated, now))
 }
 
 func deleteSubscription(w http.ResponseWriter, r *http.Request, app webhooksApp) {
@@ -149,14 +167,13 @@ func rotateSecret(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 			return
 		}
 	}
-	secret, err := signer.GenerateSecret()
-	if err != nil {
-		writeStoreError(w, err)
-		return
-	}
 	now := time.Now().UTC()
 	sub, err := app.Store().UpdateSubscription(r.Context(), r.PathValue("id"), func(sub *webhook.Subscription) error {
 		if err := refuseConfig(sub); err != nil {
+			return err
+		}
+		secret, err := newSecret(sub.Signature)
+		if err != nil {
 			return err
 		}
 		sub.PreviousSecret, sub.PreviousSecretExpiresAt = "", nil
@@ -186,6 +203,24 @@ func validate(sub *webhook.Subscription, app webhooksApp) webhook.FieldErrors {
 		ValidScheme: signer.ValidScheme, ValidSecret: signer.ValidateSecret,
 		Expression: payload.CheckField,
 	})
+}
+
+// newSecret makes the secret of a scheme: a private key for a key pair
+// (ed25519), a shared secret for the others.
+func newSecret(scheme string) (string, error) {
+	if signer.IsKeyPair(scheme) {
+		return signer.GenerateKey()
+	}
+	return signer.GenerateSecret()
+}
+
+// keyPairSecret refuses a secret given for a key-pair scheme: its private
+// key is generated and never leaves the store.
+func keyPairSecret(in *input, sub *webhook.Subscription) webhook.FieldErrors {
+	if in.Secret != nil && *in.Secret != "" && signer.IsKeyPair(sub.Signature) {
+		return webhook.FieldErrors{"secret": "an ed25519 subscription gets a generated key pair: leave secret out; the receiver verifies with public_key"}
+	}
+	return nil
 }
 
 // configManagedError refuses changes to subscriptions declared in config.

@@ -18,6 +18,8 @@ type view struct {
 	IsActive                bool              `json:"is_active"`
 	Signature               string            `json:"signature"`
 	Secret                  string            `json:"secret,omitempty"`
+	PublicKey               string            `json:"public_key,omitempty"`
+	PreviousPublicKey       string            `json:"previous_public_key,omitempty"`
 	SecretHint              string            `json:"secret_hint,omitempty"`
 	PreviousSecretExpiresAt *time.Time        `json:"previous_secret_expires_at,omitempty"`
 	Filters                 webhook.Filters   `json:"filters"`
@@ -41,12 +43,21 @@ func newView(sub *webhook.Subscription, defaultRate string, showSecret bool, now
 		Headers: sub.Headers, Filter: sub.Filter, Transform: sub.Transform, Stats: sub.Stats, DisabledReason: sub.DisabledReason, ManagedBy: sub.ManagedBy,
 		CreatedAt: sub.CreatedAt, UpdatedAt: sub.UpdatedAt,
 	}
-	if showSecret {
+	inGrace := sub.PreviousSecretExpiresAt != nil && now.Before(*sub.PreviousSecretExpiresAt)
+	switch {
+	case signer.IsKeyPair(sub.Signature):
+		// The private key never leaves the store: the receiver needs only
+		// the public one, shown every time.
+		v.PublicKey, _ = signer.PublicKey(sub.Secret)
+		if inGrace {
+			v.PreviousPublicKey, _ = signer.PublicKey(sub.PreviousSecret)
+		}
+	case showSecret:
 		v.Secret = sub.Secret
-	} else {
+	default:
 		v.SecretHint = signer.Hint(sub.Secret)
 	}
-	if sub.PreviousSecretExpiresAt != nil && now.Before(*sub.PreviousSecretExpiresAt) {
+	if inGrace {
 		v.PreviousSecretExpiresAt = sub.PreviousSecretExpiresAt
 	}
 	if v.RateLimit == "" {

@@ -404,6 +404,34 @@ func TestManagementPageInBrowser(t *testing.T) {
 		a.Expect(a.Do(http.MethodDelete, "/webhooks/subscriptions/"+testbed.Str(filtered["id"]), nil), http.StatusNoContent)
 	}
 
+	// An ed25519 subscription: no secret to give, the public key shown.
+	p.click(`#new`)
+	p.waitFor("the form", `document.getElementById('editor').open`)
+	p.do(
+		chromedp.SendKeys(chromedp.CSS(`#f-url`), rcv.srv.URL+"/signed"),
+		chromedp.Click(chromedp.CSS(`input[name="event"][value="order.created"]`)),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('f-signature'); s.value = 'ed25519'; s.dispatchEvent(new Event('change')); })()`),
+	)
+	p.waitFor("the secret field off", `document.getElementById('f-secret').disabled`)
+	p.click(`#editor-submit`)
+	p.waitFor("the public key shown", `document.getElementById('secret').open && document.getElementById('secret-value').value.startsWith('whpk_')`)
+	if label := p.text(`#secret-label`); label != "Public key" {
+		t.Errorf("the dialog labels the key %q", label)
+	}
+	shown := p.value(`#secret-value`)
+	p.shot("ui-ed25519-public-key")
+	p.click(`#secret [data-close]`)
+	p.waitFor("the dialog closed", `!document.getElementById('secret').open`)
+	for _, s := range a.ListSubs("") {
+		if testbed.Str(s["url"]) != rcv.srv.URL+"/signed" {
+			continue
+		}
+		if s["signature"] != "ed25519" || s["public_key"] != shown || s["secret_hint"] != nil {
+			t.Errorf("the ed25519 subscription: %v (the page showed %s)", s, shown)
+		}
+		a.Expect(a.Do(http.MethodDelete, "/webhooks/subscriptions/"+testbed.Str(s["id"]), nil), http.StatusNoContent)
+	}
+
 	// Learn: the routes the handler saw and the rules proposed from them.
 	// Clicked from script: the live list of recent events above it may
 	// move it between the mouse's aim and its click.

@@ -31,7 +31,7 @@ const (
 )
 
 // schemes is in display order: Standard first because it is the default.
-var schemes = []string{Standard, SHA256, Hex}
+var schemes = []string{Standard, SHA256, Hex, Ed25519}
 
 // Schemes returns the scheme names, Standard (the default) first. The slice
 // is a fresh copy the caller may modify.

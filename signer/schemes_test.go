@@ -9,7 +9,7 @@ import (
 
 func TestSchemes(t *testing.T) {
 	got := signer.Schemes()
-	if want := []string{"standard", "sha256", "hex"}; !slices.Equal(got, want) {
+	if want := []string{"standard", "sha256", "hex", "ed25519"}; !slices.Equal(got, want) {
 		t.Fatalf("Schemes() = %q, want %q", got, want)
 	}
 	got[0] = "mutated"

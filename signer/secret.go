@@ -51,6 +51,9 @@ func ValidateSecret(scheme, secret string) error {
 	case Standard:
 		_, err := standardKey(secret)
 		return err
+	case Ed25519:
+		_, err := privateKey(secret)
+		return err
 	case SHA256, Hex:
 		if n := utf8.RuneCountInString(secret); n < minLegacyChars {
 			return fmt.Errorf("must be at least %d characters (got %d)", minLegacyChars, n)
@@ -130,5 +133,5 @@ func keyFor(scheme, secret string) ([]byte, error) {
 }
 
 func unknownScheme(scheme string) error {
-	return fmt.Errorf("%w %q (want %s, %s or %s)", ErrUnknownScheme, scheme, Standard, SHA256, Hex)
+	return fmt.Errorf("%w %q (want %s, %s, %s or %s)", ErrUnknownScheme, scheme, Standard, SHA256, Hex, Ed25519)
 }

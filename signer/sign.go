@@ -46,6 +46,18 @@ func Sign(scheme string, msg Message, secrets ...string) (http.Header, error) {
 	}
 	h := make(http.Header, 3)
 	switch scheme {
+	case Ed25519:
+		if err := checkMessage(msg); err != nil {
+			return nil, err
+		}
+		ts := strconv.FormatInt(msg.Timestamp.Unix(), 10)
+		sigs, err := signEd25519(msg.ID, ts, msg.Body, secrets)
+		if err != nil {
+			return nil, err
+		}
+		h.Set(headerID, msg.ID)
+		h.Set(headerTimestamp, ts)
+		h.Set(headerSignature, strings.Join(sigs, " "))
 	case Standard:
 		if err := checkMessage(msg); err != nil {
 			return nil, err

@@ -34,6 +34,9 @@ func Verify(scheme string, header http.Header, body []byte, secret string, now t
 	if !ValidScheme(scheme) {
 		return unknownScheme(scheme)
 	}
+	if scheme == Ed25519 {
+		return verifyEd25519(header, body, secret, now)
+	}
 	key, err := keyFor(scheme, secret)
 	if err != nil {
 		return err
@@ -45,44 +48,13 @@ func Verify(scheme string, header http.Header, body []byte, secret string, now t
 }
 
 func verifyStandard(header http.Header, body, key []byte, now time.Time) error {
-	id := firstValue(header, headerID)
-	if id == "" {
-		return fmt.Errorf("%w: %s", ErrMissingHeader, headerID)
-	}
-	ts := firstValue(header, headerTimestamp)
-	if ts == "" {
-		return fmt.Errorf("%w: %s", ErrMissingHeader, headerTimestamp)
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
+	id, sec, err := standardHeaders(header, now)
 	if err != nil {
-		return fmt.Errorf("%w: %s %q is not unix seconds: %w", ErrTimestamp, headerTimestamp, ts, err)
+		return err
 	}
-	// time.Time.Sub saturates, so absurd timestamps simply land outside the
-	// window instead of overflowing into it.
-	if d := now.Sub(time.Unix(sec, 0)); d > Tolerance {
-		return fmt.Errorf("%w: %s is %s old (tolerance %s)", ErrTimestamp, headerTimestamp, d.Round(time.Second), Tolerance)
-	} else if d < -Tolerance {
-		return fmt.Errorf("%w: %s is %s in the future (tolerance %s)", ErrTimestamp, headerTimestamp, (-d).Round(time.Second), Tolerance)
-	}
-
-	// Several header lines are treated as one space-separated list, as a
-	// proxy may have split them.
-	var candidates [][]byte
-	for _, v := range allValues(header, headerSignature) {
-		for _, f := range strings.Fields(v) {
-			// Other versions (e.g. "v1a," asymmetric) are skipped, as the
-			// specification asks.
-			enc, ok := strings.CutPrefix(f, "v1,")
-			if !ok {
-				continue
-			}
-			// An undecodable entry cannot match; it is not an error on its
-			// own because another entry may still be valid.
-			if sig, err := base64.StdEncoding.DecodeString(enc); err == nil {
-				candidates = append(candidates, sig)
-			}
-		}
-	}
+	// Other versions (e.g. "v1a," asymmetric) are skipped, as the
+	// specification asks.
+	candidates := signatures(header, "v1,")
 	if len(candidates) == 0 {
 		return fmt.Errorf("%w: %s has no valid v1 signature", ErrNoSignature, headerSignature)
 	}
@@ -96,6 +68,52 @@ func verifyStandard(header http.Header, body, key []byte, now time.Time) error {
 		}
 	}
 	return fmt.Errorf("%w: none of %d v1 signatures matches", ErrMismatch, len(candidates))
+}
+
+// standardHeaders returns the webhook-id and the webhook-timestamp (unix
+// seconds), checked against now within Tolerance.
+func standardHeaders(header http.Header, now time.Time) (string, int64, error) {
+	id := firstValue(header, headerID)
+	if id == "" {
+		return "", 0, fmt.Errorf("%w: %s", ErrMissingHeader, headerID)
+	}
+	ts := firstValue(header, headerTimestamp)
+	if ts == "" {
+		return "", 0, fmt.Errorf("%w: %s", ErrMissingHeader, headerTimestamp)
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %s %q is not unix seconds: %w", ErrTimestamp, headerTimestamp, ts, err)
+	}
+	// time.Time.Sub saturates, so absurd timestamps simply land outside the
+	// window instead of overflowing into it.
+	if d := now.Sub(time.Unix(sec, 0)); d > Tolerance {
+		return "", 0, fmt.Errorf("%w: %s is %s old (tolerance %s)", ErrTimestamp, headerTimestamp, d.Round(time.Second), Tolerance)
+	} else if d < -Tolerance {
+		return "", 0, fmt.Errorf("%w: %s is %s in the future (tolerance %s)", ErrTimestamp, headerTimestamp, (-d).Round(time.Second), Tolerance)
+	}
+	return id, sec, nil
+}
+
+// signatures returns the decoded signatures of one version ("v1,",
+// "v1a,") in webhook-signature. Several header lines are treated as one
+// space-separated list, as a proxy may have split them; an undecodable
+// entry cannot match, and is not an error on its own because another may
+// still be valid.
+func signatures(header http.Header, version string) [][]byte {
+	var out [][]byte
+	for _, v := range allValues(header, headerSignature) {
+		for _, f := range strings.Fields(v) {
+			enc, ok := strings.CutPrefix(f, version)
+			if !ok {
+				continue
+			}
+			if sig, err := base64.StdEncoding.DecodeString(enc); err == nil {
+				out = append(out, sig)
+			}
+		}
+	}
+	return out
 }
 
 func verifyLegacy(scheme string, header http.Header, body, key []byte) error {

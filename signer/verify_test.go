@@ -162,6 +162,9 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		Body:      []byte(`{"id":"evt_01JD0000000000000000000000","event":"order.created","timestamp":"2026-11-23T10:00:00.123Z","data":{}}`),
 	}
 	for _, scheme := range signer.Schemes() {
+		if signer.IsKeyPair(scheme) {
+			continue // TestEd25519
+		}
 		h, err := signer.Sign(scheme, msg, secret)
 		if err != nil {
 			t.Fatalf("%s: Sign() = %v", scheme, err)

@@ -160,7 +160,7 @@ func (s *Subscription) Validate(c Checks) FieldErrors {
 		}
 	}
 	if !validScheme(s.Signature) {
-		fe["signature"] = fmt.Sprintf("%q is not one of standard, sha256, hex", s.Signature)
+		fe["signature"] = fmt.Sprintf("%q is not one of standard, sha256, hex, ed25519", s.Signature)
 	} else if err := validSecret(s.Signature, s.Secret); err != nil {
 		fe["secret"] = err.Error()
 	}

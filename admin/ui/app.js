@@ -138,6 +138,7 @@ function card(sub) {
 		h('p', { class: 'meta' },
 			`Signature ${sub.signature}`,
 			sub.secret_hint && [' · secret ', h('code', {}, sub.secret_hint)],
+			sub.public_key && [' · public key ', h('code', { class: 'pubkey' }, sub.public_key)],
 			` · rate ${sub.rate_limit}`,
 			sub.filters && sub.filters.site_ids && sub.filters.site_ids.length ? ` · sites ${sub.filters.site_ids.join(', ')}` : '',
 			sub.previous_secret_expires_at ? [' · previous secret valid until ', time(sub.previous_secret_expires_at)] : '',
@@ -210,6 +211,14 @@ async function rotate() {
 		const r = await api.rotate(sub.id, grace);
 		$('rotate').close();
 		const until = r.previous_secret_expires_at;
+		if (r.public_key) {
+			showSecret(`New key pair for ${r.app_name}`,
+				'Give the receiver the new public key. Until the grace period ends, deliveries carry a signature of each key.',
+				r.public_key,
+				until ? `The previous public key (${r.previous_public_key}) stays valid until ${new Date(until).toLocaleString()}.` : 'No grace period: the previous key no longer signs anything.');
+			refresh();
+			return;
+		}
 		showSecret(`New secret for ${r.app_name}`,
 			'The previous secret was replaced. Copy the new one to the receiver now: it is shown only this once.',
 			r.secret,
@@ -229,6 +238,7 @@ async function rotate() {
 
 function showSecret(title, lead, secret, note) {
 	$('secret-title').textContent = title;
+	$('secret-label').textContent = secret.startsWith('whpk_') ? 'Public key' : 'Secret';
 	$('secret-lead').textContent = lead;
 	$('secret-value').value = secret;
 	$('secret-copied').textContent = '';
@@ -317,8 +327,12 @@ document.addEventListener('pointerdown', hideToast);
 document.addEventListener('keydown', hideToast);
 
 function saved(sub, created) {
-	if (created) {
-		showSecret(`Subscription created: ${sub.app_name}`,
+	if (sub.public_key && (created || sub.public_key !== (state.subscriptions.find(s => s.id === sub.id) || {}).public_key)) {
+		showSecret(`${created ? 'Subscription created' : 'New key pair'}: ${sub.app_name}`,
+			`It signs every delivery to ${sub.url} with its private key, which never leaves Caddy. Give the receiver this public key: it verifies signatures and can make none.`,
+			sub.public_key, '');
+	} else if (created || sub.secret) {
+		showSecret(`${created ? 'Subscription created' : 'New secret'}: ${sub.app_name}`,
 			`It signs every delivery to ${sub.url} with this secret. Give it to the receiver: it is shown only this once.`,
 			sub.secret, '');
 	} else {

@@ -106,6 +106,11 @@ function eventChoice(ev, checked) {
 
 function secretHint() {
 	const scheme = $('f-signature').value;
+	$('f-secret').disabled = scheme === 'ed25519';
+	if (scheme === 'ed25519') {
+		$('f-secret-hint').textContent = 'An ed25519 subscription gets a key pair: its private key never leaves Caddy, the receiver verifies with the public key (whpk_…) shown after saving.';
+		return;
+	}
 	const own = scheme === 'standard'
 		? 'Your own must be whsec_ followed by the base64 of 24 to 64 bytes.'
 		: 'Your own may be any text of 16 characters or more.';
