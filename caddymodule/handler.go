@@ -210,6 +210,9 @@ func (h *Handler) observe(w http.ResponseWriter, r *http.Request, next caddyhttp
 // stores their events in one transaction.
 func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input, st *exchangeState) {
 	out := &emission{now: time.Now()}
+	if tp := webhook.TraceParent(r.Header.Get("Traceparent")); tp != "" {
+		out.traceParent, out.traceState = tp, r.Header.Get("Tracestate")
+	}
 	for i, c := range cands {
 		if !c.Rule.MatchesStatus(in.Status) {
 			continue
@@ -250,9 +253,10 @@ func (h *Handler) emit(r *http.Request, cands []rules.Candidate, in *rules.Input
 
 // emission is what the rules of one exchange give, stored together.
 type emission struct {
-	now    time.Time
-	events []webhook.Event
-	snaps  []webhook.Snapshot
+	now                     time.Time
+	traceParent, traceState string
+	events                  []webhook.Event
+	snaps                   []webhook.Snapshot
 }
 
 // number gives the events their IDs, in the order they were inferred:
@@ -307,6 +311,11 @@ func (h *Handler) evalRule(r *http.Request, out *emission, st *exchangeState, i,
 		UserID: ev.UserID,
 		Site:   ev.Site,
 		Shadow: ev.Shadow || h.Mode == ModeShadow,
+		// Caddy's tracing handler, before this one, puts its span in the
+		// request's headers for the upstream: either way, the request's
+		// trace.
+		TraceParent: out.traceParent,
+		TraceState:  out.traceState,
 	})
 }
 

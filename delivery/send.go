@@ -161,6 +161,14 @@ func (s *sender) request(ctx context.Context, sub *webhook.Subscription, ev *web
 	req.Header.Set("X-Webhook-Event", ev.Name)
 	req.Header.Set("X-Webhook-Timestamp", ev.Time.UTC().Format(webhook.TimeFormat))
 	req.Header.Set("X-Webhook-Attempt", strconv.Itoa(n))
+	if tp := webhook.ChildTraceParent(ev.TraceParent); tp != "" {
+		// Each attempt is a span of the trace of the request that caused
+		// the event.
+		req.Header.Set("Traceparent", tp)
+		if ev.TraceState != "" {
+			req.Header.Set("Tracestate", ev.TraceState)
+		}
+	}
 	sig, err := signer.Sign(sub.Signature, signer.Message{ID: ev.ID, Timestamp: now, Body: body}, sub.Secrets(now)...)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)

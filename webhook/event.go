@@ -28,6 +28,11 @@ type Event struct {
 	// Shadow marks an event of a rule (or handler) in shadow mode: it is
 	// stored and listed, but never delivered nor replayed.
 	Shadow bool `json:"shadow,omitempty"`
+	// TraceParent and TraceState are the W3C Trace Context of the request
+	// that caused the event (its traceparent header, or the span Caddy's
+	// tracing handler made): each delivery attempt continues that trace.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // MarshalJSON encodes the event with its timestamp in TimeFormat.
