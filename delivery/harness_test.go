@@ -92,14 +92,21 @@ func call(t *testing.T, method, url string, body any, want int, out any) {
 
 // subscribe creates a subscription to the receiver's path and returns its
 // id and secret.
+// For an ed25519 subscription, secret is its public key.
 func (s *stack) subscribe(path string, fields map[string]any) (id, secret string) {
 	s.t.Helper()
 	body := map[string]any{"url": s.rcv.url + path, "events": []string{"order.*", "customer.*"}}
 	for k, v := range fields {
 		body[k] = v
 	}
-	var sub struct{ ID, Secret string }
+	var sub struct {
+		ID, Secret string
+		PublicKey  string `json:"public_key"` // what verifies an ed25519 subscription's deliveries
+	}
 	call(s.t, "POST", s.admin+"/webhooks/subscriptions", body, 201, &sub)
+	if sub.PublicKey != "" {
+		return sub.ID, sub.PublicKey
+	}
 	return sub.ID, sub.Secret
 }
 
