@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -40,21 +38,7 @@ func TestEd25519Subscription(t *testing.T) {
 		verified++
 	}))
 	t.Cleanup(recv.Close)
-	_, up := newBatchApp(t)
-	dir := t.TempDir()
-	rulePath := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rulePath, []byte(createdRules), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := testbed.FreePort(t)
-	c := testbed.StartCaddy(t, dir, testbed.Global("allow_private_targets")+fmt.Sprintf(`http://127.0.0.1:%d {
-	webhooks {
-		rules %s
-	}
-	reverse_proxy %s
-}
-`, port, rulePath, up.Listener.Addr()))
-	a := testbed.API{T: t, Base: "http://" + c.AdminAddr}
+	a, base := startCreated(t)
 	a.FieldError(a.Do(http.MethodPost, "/webhooks/subscriptions", map[string]any{"url": recv.URL, "events": []string{"order.created"},
 		"signature": "ed25519", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}), "secret")
 	sub := a.Create(map[string]any{"url": recv.URL, "events": []string{"order.created"}, "signature": "ed25519"})
@@ -69,7 +53,6 @@ func TestEd25519Subscription(t *testing.T) {
 	mu.Lock()
 	keys = []string{pub}
 	mu.Unlock()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	delivered := func(n int) {
 		testbed.Eventually(t, 10*time.Second, fmt.Sprintf("%d deliveries verified", n), func() bool {
 			mu.Lock()

@@ -24,6 +24,28 @@ const createdRules = `events:
     data: { orderId: item.id, status: item.status }
 `
 
+// startCreated starts a Caddy whose rules infer order.created from the
+// batch app's creates, with private targets allowed; it returns its
+// admin API and the site's base URL.
+func startCreated(t *testing.T) (testbed.API, string) {
+	t.Helper()
+	_, up := newBatchApp(t)
+	dir := t.TempDir()
+	rulePath := filepath.Join(dir, "rules.yaml")
+	if err := os.WriteFile(rulePath, []byte(createdRules), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := testbed.FreePort(t)
+	c := testbed.StartCaddy(t, dir, testbed.Global("allow_private_targets")+fmt.Sprintf(`http://127.0.0.1:%d {
+	webhooks {
+		rules %s
+	}
+	reverse_proxy %s
+}
+`, port, rulePath, up.Listener.Addr()))
+	return testbed.API{T: t, Base: "http://" + c.AdminAddr}, fmt.Sprintf("http://127.0.0.1:%d", port)
+}
+
 // TestFilterAndTransform: a subscription's filter keeps the events it is
 // false for from being delivered at all (no delivery in its history, not
 // in its stats), and its transformation builds the data it receives,
@@ -46,21 +68,7 @@ func TestFilterAndTransform(t *testing.T) {
 		got = append(got, r.URL.Path+" "+string(env.Data))
 	}))
 	t.Cleanup(recv.Close)
-	_, up := newBatchApp(t)
-	dir := t.TempDir()
-	rulePath := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rulePath, []byte(createdRules), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := testbed.FreePort(t)
-	c := testbed.StartCaddy(t, dir, testbed.Global("allow_private_targets")+fmt.Sprintf(`http://127.0.0.1:%d {
-	webhooks {
-		rules %s
-	}
-	reverse_proxy %s
-}
-`, port, rulePath, up.Listener.Addr()))
-	a := testbed.API{T: t, Base: "http://" + c.AdminAddr}
+	a, base := startCreated(t)
 
 	for field, bad := range map[string]string{"filter": "data.status ==", "transform": `data.status + "x"`} {
 		msg := a.FieldError(a.Do(http.MethodPost, "/webhooks/subscriptions", map[string]any{
@@ -74,7 +82,6 @@ func TestFilterAndTransform(t *testing.T) {
 	mu.Unlock()
 	id := testbed.Str(sub["id"])
 
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	send(t, "POST", base+"/items/orders", `[{"status":"new"},{"status":"paid"},{"status":"new"},{"status":"paid"}]`, 200)
 	testbed.Eventually(t, 10*time.Second, "two deliveries", func() bool {
 		mu.Lock()

@@ -1,11 +1,8 @@
 package caddymodule_test
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -28,25 +25,11 @@ func TestTraceContext(t *testing.T) {
 		mu.Unlock()
 	}))
 	t.Cleanup(recv.Close)
-	_, up := newBatchApp(t)
-	dir := t.TempDir()
-	rulePath := filepath.Join(dir, "rules.yaml")
-	if err := os.WriteFile(rulePath, []byte(createdRules), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := testbed.FreePort(t)
-	c := testbed.StartCaddy(t, dir, testbed.Global("allow_private_targets")+fmt.Sprintf(`http://127.0.0.1:%d {
-	webhooks {
-		rules %s
-	}
-	reverse_proxy %s
-}
-`, port, rulePath, up.Listener.Addr()))
-	a := testbed.API{T: t, Base: "http://" + c.AdminAddr}
+	a, base := startCreated(t)
 	a.Create(map[string]any{"url": recv.URL, "events": []string{"order.created"}})
 
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/items/orders", port), strings.NewReader(`{"status":"traced"}`))
+	req, _ := http.NewRequest(http.MethodPost, base+"/items/orders", strings.NewReader(`{"status":"traced"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", parent)
 	req.Header.Set("tracestate", "vendor=abc")
@@ -60,7 +43,7 @@ func TestTraceContext(t *testing.T) {
 		defer mu.Unlock()
 		return len(got) == 1
 	})
-	send(t, "POST", fmt.Sprintf("http://127.0.0.1:%d/items/orders", port), `{"status":"untraced"}`, 200)
+	send(t, "POST", base+"/items/orders", `{"status":"untraced"}`, 200)
 	testbed.Eventually(t, 10*time.Second, "the untraced delivery", func() bool {
 		mu.Lock()
 		defer mu.Unlock()

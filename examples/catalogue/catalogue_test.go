@@ -116,20 +116,7 @@ func TestCatalogueRandomTraffic(t *testing.T) {
 
 	// Every event was stored before its response came back (durability
 	// sync): wait until the store has delivered (or given up on) all of them.
-	var st stats
-	deadline := time.Now().Add(45 * time.Second)
-	for {
-		st = getStats(t, admin)
-		if st.Deliveries["pending"] == 0 && st.QueueDepth == 0 && st.Deliveries["succeeded"]+st.Deliveries["failed"] >= st.Events &&
-			int64(recv.count()) >= st.Deliveries["succeeded"] {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("timed out waiting for the deliveries: stats %+v, received %d", st, recv.count())
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	st := waitDrained(t, admin, recv)
 
 	got := recv.events()
 	for _, e := range recv.problems() {

@@ -138,19 +138,19 @@ func fetchText(t *testing.T, url string) string {
 }
 
 // waitDrained waits until every stored event was delivered (or given up
-// on) and received.
-func waitDrained(t *testing.T, admin string, recv *receiver) {
+// on) and received, and returns the stats then.
+func waitDrained(t *testing.T, admin string, recv *receiver) stats {
 	t.Helper()
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		st := getStats(t, admin)
 		if st.Deliveries["pending"] == 0 && st.QueueDepth == 0 && st.Deliveries["succeeded"]+st.Deliveries["failed"] >= st.Events &&
 			int64(recv.count()) >= st.Deliveries["succeeded"] {
-			return
+			return st
 		}
 		if time.Now().After(deadline) {
 			t.Errorf("timed out waiting for the deliveries: stats %+v, received %d", st, recv.count())
-			return
+			return st
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
