@@ -125,3 +125,10 @@ func verifyEd25519(header http.Header, body []byte, key string, now time.Time) e
 	}
 	return fmt.Errorf("%w: none of %d v1a signatures matches", ErrMismatch, len(candidates))
 }
+
+// ValidatePublicKey says why key is not an Ed25519 public key ("whpk_" +
+// base64 of 32 bytes), or returns nil: what a receiver verifies with.
+func ValidatePublicKey(key string) error {
+	_, err := publicKey(key)
+	return err
+}

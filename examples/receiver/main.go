@@ -5,7 +5,7 @@
 // Usage:
 //
 //	go -C examples run ./receiver -secret whsec_… [-addr 127.0.0.1:9100]
-//	    [-scheme auto|standard|sha256|hex] [-status 200] [-quiet]
+//	    [-scheme auto|standard|sha256|hex|ed25519] [-status 200] [-quiet]
 //
 // The secret may come from the WEBHOOK_SECRET environment variable instead
 // (-secret wins). On start it prints "receiver listening on <host:port>" to
@@ -63,7 +63,7 @@ func parseFlags(args []string, getenv func(string) string, errOut io.Writer) (co
 	fs.SetOutput(errOut)
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:9100", "address to listen on (host:port; port 0 picks a free one)")
 	fs.StringVar(&cfg.opts.Secret, "secret", "", "the subscription's secret (default $WEBHOOK_SECRET)")
-	fs.StringVar(&cfg.opts.Scheme, "scheme", receiver.Auto, "signature scheme: auto (detect from headers), standard, sha256 or hex")
+	fs.StringVar(&cfg.opts.Scheme, "scheme", receiver.Auto, "signature scheme: auto (detect from headers), standard, sha256, hex or ed25519 (-secret is then the public key, whpk_…)")
 	fs.IntVar(&cfg.opts.Status, "status", http.StatusOK, "HTTP status answered to verified deliveries (e.g. 500 to watch retries)")
 	fs.BoolVar(&cfg.quiet, "quiet", false, "do not print a line per delivery")
 	if err := fs.Parse(args); err != nil {

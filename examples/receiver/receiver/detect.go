@@ -14,7 +14,10 @@ import (
 // With none of these it returns "". Standard wins when both headers are
 // present.
 func DetectScheme(h http.Header) string {
-	if strings.TrimSpace(h.Get("Webhook-Signature")) != "" {
+	if sig := strings.TrimSpace(h.Get("Webhook-Signature")); sig != "" {
+		if strings.HasPrefix(sig, "v1a,") {
+			return signer.Ed25519
+		}
 		return signer.Standard
 	}
 	v := strings.TrimSpace(h.Get("X-Webhook-Signature"))

@@ -50,7 +50,7 @@ type Options struct {
 // built from invalid Options rejects every delivery with the reason.
 func (o Options) Validate() error {
 	if o.Scheme != "" && o.Scheme != Auto && !signer.ValidScheme(o.Scheme) {
-		return fmt.Errorf("unknown scheme %q (want %s, %s, %s or %s)", o.Scheme, Auto, signer.Standard, signer.SHA256, signer.Hex)
+		return fmt.Errorf("unknown scheme %q (want %s, %s, %s, %s or %s)", o.Scheme, Auto, signer.Standard, signer.SHA256, signer.Hex, signer.Ed25519)
 	}
 	if o.Status != 0 && (o.Status < 200 || o.Status > 599) {
 		return fmt.Errorf("status %d: want 200–599", o.Status)
@@ -62,12 +62,22 @@ func (o Options) Validate() error {
 		return errors.New("no secret")
 	}
 	if o.isAuto() {
+		if signer.ValidatePublicKey(o.Secret) == nil {
+			return nil
+		}
 		for _, s := range signer.Schemes() {
-			if signer.ValidateSecret(s, o.Secret) == nil {
+			if !signer.IsKeyPair(s) && signer.ValidateSecret(s, o.Secret) == nil {
 				return nil
 			}
 		}
 		return fmt.Errorf("secret fits no scheme: %w", signer.ValidateSecret(signer.SHA256, o.Secret))
+	}
+	if signer.IsKeyPair(o.Scheme) {
+		// An ed25519 receiver holds the subscription's public key only.
+		if err := signer.ValidatePublicKey(o.Secret); err != nil {
+			return fmt.Errorf("public key for %s: %w", o.Scheme, err)
+		}
+		return nil
 	}
 	if err := signer.ValidateSecret(o.Scheme, o.Secret); err != nil {
 		return fmt.Errorf("secret for %s: %w", o.Scheme, err)

@@ -2,6 +2,7 @@ package receiver_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -32,12 +33,32 @@ const (
 var now = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 // secretFor returns the test secret of scheme.
+// secretFor is what a receiver of scheme holds: the shared secret, or for
+// ed25519 the public key of edPrivate.
 func secretFor(scheme string) string {
-	if scheme == signer.Standard {
+	switch scheme {
+	case signer.Standard:
 		return stdSecret
+	case signer.Ed25519:
+		pub, err := signer.PublicKey(edPrivate)
+		if err != nil {
+			panic(err)
+		}
+		return pub
 	}
 	return legacySecret
 }
+
+// signingKey is what Caddy signs deliveries of scheme with.
+func signingKey(scheme string) string {
+	if scheme == signer.Ed25519 {
+		return edPrivate
+	}
+	return secretFor(scheme)
+}
+
+// edPrivate is an ed25519 private key: a fixed 32-byte seed.
+var edPrivate = "whsk_" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 
 // lines is an io.Writer safe for concurrent use that collects lines.
 type lines struct {
@@ -120,7 +141,7 @@ func TestVerifiedEveryScheme(t *testing.T) {
 		for _, mode := range []string{receiver.Auto, scheme} {
 			t.Run(scheme+"/"+mode, func(t *testing.T) {
 				r, srv, out := start(t, receiver.Options{Secret: secretFor(scheme), Scheme: mode})
-				status, _ := do(t, "POST", srv.URL+"/hooks/crm", signed(t, scheme, body, secretFor(scheme)), body)
+				status, _ := do(t, "POST", srv.URL+"/hooks/crm", signed(t, scheme, body, signingKey(scheme)), body)
 				if status != http.StatusOK {
 					t.Fatalf("status %d, want 200", status)
 				}
