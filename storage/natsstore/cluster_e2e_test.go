@@ -96,6 +96,16 @@ func (wc *webhookCluster) startNode(port int, dir string) *caddyNode {
 	c := testbed.StartCaddy(wc.t, dir, wc.config(port))
 	n := &caddyNode{caddy: c, port: port, base: fmt.Sprintf("http://127.0.0.1:%d", port), api: testbed.API{T: wc.t, Base: "http://" + c.AdminAddr}}
 	wc.nodes = append(wc.nodes, n)
+	// On a loaded machine a new cluster may take longer than one open's
+	// bound to make its buckets; the node opens its store again until it
+	// can: wait for that, as an operator would, before using it.
+	testbed.Eventually(wc.t, 90*time.Second, "the node's store open", func() bool {
+		r := n.api.Do(http.MethodGet, "/webhooks/stats", nil)
+		var st struct {
+			Store struct{ Status string } `json:"store"`
+		}
+		return r.Status == http.StatusOK && json.Unmarshal(r.Body, &st) == nil && st.Store.Status == "ok"
+	})
 	return n
 }
 
