@@ -1,6 +1,7 @@
 package signer_test
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -49,27 +50,42 @@ func FuzzVerify(f *testing.F) {
 		msg := signer.Message{ID: id, Timestamp: now, Body: body}
 		h, err := signer.Sign(scheme, msg, current, previous)
 		if err != nil {
-			if scheme == signer.Standard && errors.Is(err, signer.ErrInvalidMessage) {
+			if scheme != signer.SHA256 && scheme != signer.Hex && errors.Is(err, signer.ErrInvalidMessage) {
 				return // an id or time that cannot be sent in headers
 			}
 			t.Fatalf("%s: Sign(%q, %q) = %v", scheme, current, previous, err)
 		}
-		if err := signer.Verify(scheme, h, body, current, now); err != nil {
+		// What a receiver holds: the secret, or for ed25519 the public key.
+		currentKey, previousKey := verifyKey(t, scheme, current), verifyKey(t, scheme, previous)
+		if err := signer.Verify(scheme, h, body, currentKey, now); err != nil {
 			t.Fatalf("%s: Verify(Sign()) = %v; headers %q", scheme, err, h)
 		}
-		if scheme == signer.Standard {
-			if err := signer.Verify(scheme, h, body, previous, now.Add(signer.Tolerance)); err != nil {
+		if scheme == signer.Standard || scheme == signer.Ed25519 {
+			if err := signer.Verify(scheme, h, body, previousKey, now.Add(signer.Tolerance)); err != nil {
 				t.Fatalf("%s: Verify(previous secret) = %v", scheme, err)
 			}
-			if err := signer.Verify(scheme, h, body, current, now.Add(signer.Tolerance+time.Second)); !errors.Is(err, signer.ErrTimestamp) {
+			if err := signer.Verify(scheme, h, body, currentKey, now.Add(signer.Tolerance+time.Second)); !errors.Is(err, signer.ErrTimestamp) {
 				t.Fatalf("%s: stale Verify = %v, want ErrTimestamp", scheme, err)
 			}
 		}
 		tampered := append(append([]byte{}, body...), 'x')
-		if err := signer.Verify(scheme, h, tampered, current, now); !errors.Is(err, signer.ErrMismatch) {
+		if err := signer.Verify(scheme, h, tampered, currentKey, now); !errors.Is(err, signer.ErrMismatch) {
 			t.Fatalf("%s: Verify(tampered body) = %v, want ErrMismatch", scheme, err)
 		}
 	})
+}
+
+// verifyKey is what verifies deliveries signed with secret: the secret
+// itself, or an ed25519 private key's public key.
+func verifyKey(t *testing.T, scheme, secret string) string {
+	if scheme != signer.Ed25519 {
+		return secret
+	}
+	pub, err := signer.PublicKey(secret)
+	if err != nil {
+		t.Fatalf("PublicKey(%q) = %v", secret, err)
+	}
+	return pub
 }
 
 // unseenSecret is valid for every scheme and appears in no seed.
@@ -77,6 +93,10 @@ var unseenSecret = whsec(48)
 
 // fuzzSecret turns fuzz bytes into a secret valid for scheme.
 func fuzzSecret(scheme string, seed []byte) string {
+	if scheme == signer.Ed25519 {
+		k := sha256.Sum256(seed) // an ed25519 seed
+		return "whsk_" + base64.StdEncoding.EncodeToString(k[:])
+	}
 	if scheme == signer.Standard {
 		key := append([]byte{}, seed...)
 		for len(key) < 24 {
