@@ -303,7 +303,7 @@ func TestClusterOneService(t *testing.T) {
 			t.Fatalf("shipped through A: %d", got)
 		}
 	}
-	testbed.Eventually(t, 30*time.Second, "every event delivered", func() bool {
+	testbed.Eventually(t, 60*time.Second, "every event delivered", func() bool {
 		return wc.rcv.count("order.created") >= orders && wc.rcv.count("order.status_changed") >= 2*orders
 	})
 	want := map[string]bool{}

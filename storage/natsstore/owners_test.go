@@ -393,7 +393,7 @@ func TestOwnersCluster(t *testing.T) {
 	}
 
 	t.Run("defaults, on the store's bucket", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second) // a new cluster's first bucket, on a loaded machine
 		defer cancel()
 		b, err := settings{prefix: "owners_0", replicas: 3}.ensureBuckets(ctx, js)
 		if err != nil {
