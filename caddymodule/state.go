@@ -11,12 +11,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/caddy-webhooks/caddy-webhooks/rules"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -43,6 +43,7 @@ type exchangeState struct {
 	// the client has gone.
 	ctx    context.Context
 	keys   [][]string        // per candidate, per item, its early key ("" = none or late; one item without each)
+	items  [][]*rules.Item   // per candidate with early keys, the items they were made of
 	before map[string][]byte // key → snapshot before the request (nil = none)
 	unlock func()
 }
@@ -90,7 +91,7 @@ func (h *Handler) beginState(r *http.Request, next caddyhttp.Handler, cands []ru
 	if store == nil {
 		return nil, r // the events are skipped later with store_unavailable
 	}
-	st = &exchangeState{store: store, ctx: context.WithoutCancel(r.Context()), keys: make([][]string, len(cands)), before: map[string][]byte{}}
+	st = &exchangeState{store: store, ctx: context.WithoutCancel(r.Context()), keys: make([][]string, len(cands)), items: make([][]*rules.Item, len(cands)), before: map[string][]byte{}}
 	early := &rules.Input{Method: r.Method, Path: r.URL.Path, Header: r.Header, Query: r.URL.Query()}
 	// A key is taken only once the request body has arrived (read ahead
 	// within max_body): a client trickling its upload would otherwise
@@ -131,7 +132,7 @@ func (h *Handler) earlyKeys(r *http.Request, cands []rules.Candidate, early *rul
 			h.noState(r, c.Rule, err) // each_too_many: its events are skipped later
 			continue
 		}
-		st.keys[i] = make([]string, len(items))
+		st.keys[i], st.items[i] = make([]string, len(items)), items
 		for j := range items {
 			early.SetItem(items[j])
 			k, err := c.StateKey(early)
@@ -192,7 +193,6 @@ func (h *Handler) readBefore(r *http.Request, next caddyhttp.Handler, cands []ru
 		if st.keys[i] == nil {
 			continue
 		}
-		items, _ := c.EarlyItems(early) // the same items earlyKeys made the keys of
 		for j, k := range st.keys[i] {
 			if k == "" || queued[k] {
 				continue
@@ -210,7 +210,7 @@ func (h *Handler) readBefore(r *http.Request, next caddyhttp.Handler, cands []ru
 			if snap != nil {
 				continue
 			}
-			early.SetItem(items[j])
+			early.SetItem(st.items[i][j])
 			if method, path, ok, err := c.Prefetch(early); err != nil {
 				h.noState(r, c.Rule, err)
 			} else if ok {
@@ -238,20 +238,15 @@ const prefetchParallel = 8
 // state before the request (nil when it failed, logged).
 func (h *Handler) prefetchAll(r *http.Request, next caddyhttp.Handler, jobs []prefetchJob, st *exchangeState) {
 	got := make([][]byte, len(jobs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, prefetchParallel)
+	var g errgroup.Group
+	g.SetLimit(prefetchParallel)
 	for n, job := range jobs {
-		if len(jobs) == 1 {
+		g.Go(func() error {
 			got[n] = h.prefetchSelect(job.c, h.prefetch(r, next, job.method, job.path, job.key), r, job.key, job.path)
-			break
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			got[n] = h.prefetchSelect(job.c, h.prefetch(r, next, job.method, job.path, job.key), r, job.key, job.path)
+			return nil // a failed prefetch is logged, and previous null
 		})
 	}
-	wg.Wait()
+	_ = g.Wait()
 	for n, job := range jobs {
 		st.before[job.key] = got[n]
 	}
