@@ -189,3 +189,17 @@ func TestDecode(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateMode: mode is live, shadow or unset; anything else is
+// refused, naming the field and the values it takes.
+func TestValidateMode(t *testing.T) {
+	for _, mode := range []string{"", ModeLive, ModeShadow} {
+		if err := (&Handler{Mode: mode}).Validate(); err != nil {
+			t.Errorf("mode %q: %v", mode, err)
+		}
+	}
+	err := (&Handler{Mode: "dry"}).Validate()
+	if err == nil || !strings.Contains(err.Error(), `mode must be "live" or "shadow", got "dry"`) {
+		t.Errorf("mode dry: %v", err)
+	}
+}
