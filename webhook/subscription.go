@@ -42,6 +42,11 @@ type Subscription struct {
 	ManagedBy string    `json:"managed_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+
+	// Auth authenticates deliveries to the receiver; TLS is their client
+	// certificate and the CAs they trust (auth.go).
+	Auth *Auth      `json:"auth,omitempty"`
+	TLS  *ClientTLS `json:"tls,omitempty"`
 }
 
 // Filters narrow the events a subscription receives.
@@ -177,6 +182,7 @@ func (s *Subscription) Validate(c Checks) FieldErrors {
 			fe["filters.site_ids"] = "site ids must not be empty"
 		}
 	}
+	s.validateCredentials(fe)
 	if len(s.AppName) > 200 {
 		fe["app_name"] = "at most 200 characters"
 	}
