@@ -19,7 +19,9 @@ func TestValidateCredentials(t *testing.T) {
 	oauth := func() *Auth {
 		return &Auth{Type: AuthOAuth2, TokenURL: "https://idp.example/token", ClientID: "id", ClientSecret: "cs", Scopes: []string{"hooks:write"}}
 	}
-	mtls := func() *ClientTLS { return &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: client.KeyPEM, CA: ca.PEM} }
+	mtls := func() *ClientTLS {
+		return &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: client.KeyPEM, CA: ca.PEM}
+	}
 	cases := []struct {
 		name  string
 		auth  *Auth

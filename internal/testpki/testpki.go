@@ -86,15 +86,22 @@ func (ca *CA) Server(t testing.TB) Pair {
 func (ca *CA) MTLSServer(t testing.TB, clients *CA, h http.Handler) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{
+	srv.TLS = ca.MTLSConfig(t, clients)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// MTLSConfig is the TLS config of a server with a certificate of ca that
+// requires a client certificate issued by clients.
+func (ca *CA) MTLSConfig(t testing.TB, clients *CA) *tls.Config {
+	t.Helper()
+	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{ca.Server(t).TLS(t)},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    clients.Pool,
 	}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv
 }
 
 func (ca *CA) issue(t testing.TB, tmpl *x509.Certificate) Pair {
