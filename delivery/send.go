@@ -29,6 +29,7 @@ const responseKeep = 1 << 10
 type sender struct {
 	client  *retryablehttp.Client
 	timeout time.Duration
+	creds   *credentials // auth.go
 }
 
 func newSender(s Settings) *sender {
@@ -56,7 +57,7 @@ func newSender(s Settings) *sender {
 	c.Backoff = backoff(s.Retry)
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	c.Logger = nil
-	return &sender{client: c, timeout: s.Timeout}
+	return &sender{client: c, timeout: s.Timeout, creds: newCredentials(c, transport)}
 }
 
 // envelope is the JSON body of a delivery (docs/delivery.md, the request).
@@ -114,13 +115,13 @@ func (s *sender) send(ctx context.Context, sub *webhook.Subscription, ev *webhoo
 		req, err = s.request(ctx, sub, ev, n, body, now)
 		if err == nil {
 			var resp *http.Response
-			resp, err = s.client.Do(req)
+			resp, err = s.do(ctx, sub, req) // auth.go: credentials, mTLS
 			if resp != nil {
 				kept, _ := io.ReadAll(io.LimitReader(resp.Body, responseKeep))
 				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
 				resp.Body.Close()
 				res.attempt.StatusCode = resp.StatusCode
-				res.attempt.ResponseBody = string(bytes.ToValidUTF8(kept, []byte("\uFFFD")))
+				res.attempt.ResponseBody = s.creds.redact(sub, string(bytes.ToValidUTF8(kept, []byte("\uFFFD"))))
 				res.resp = resp
 			}
 			// Not ctx: it is done when the attempt timed out, and the
