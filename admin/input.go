@@ -27,6 +27,7 @@ type input struct {
 	Headers     *map[string]string
 	Filter      *string
 	Transform   *string
+	Auth, TLS   *credentialsInput // auth.go
 }
 
 // readOnly are fields of a subscription's JSON that requests cannot set.
@@ -58,6 +59,7 @@ func decodeInput(r *http.Request) (*input, webhook.FieldErrors, error) {
 				val = []byte("{}")
 			case "headers":
 				val = []byte("{}")
+			case "auth", "tls": // null removes them
 			default:
 				val = []byte(`""`)
 			}
@@ -87,6 +89,12 @@ func decodeInput(r *http.Request) (*input, webhook.FieldErrors, error) {
 			in.Filter, target, want = new(string), &in.Filter, `a CEL condition such as "data.total > 100", or ""`
 		case "transform":
 			in.Transform, target, want = new(string), &in.Transform, `a CEL map such as {"order": data.orderId}, or ""`
+		case "auth":
+			in.Auth = decodeCredentials(name, val, fe)
+			continue
+		case "tls":
+			in.TLS = decodeCredentials(name, val, fe)
+			continue
 		case "filters":
 			in.Filters = new(webhook.Filters)
 			if err := decodeFilters(val, in.Filters); err != nil {
@@ -180,6 +188,12 @@ func (in *input) apply(sub *webhook.Subscription) {
 	}
 	if in.Headers != nil {
 		sub.Headers = *in.Headers
+	}
+	if in.Auth != nil {
+		in.Auth.applyAuth(sub)
+	}
+	if in.TLS != nil {
+		in.TLS.applyTLS(sub)
 	}
 	if in.IsActive != nil {
 		if *in.IsActive && !sub.IsActive {

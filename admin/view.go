@@ -27,6 +27,8 @@ type view struct {
 	Headers                 map[string]string `json:"headers"`
 	Filter                  string            `json:"filter"`
 	Transform               string            `json:"transform"`
+	Auth                    *authView         `json:"auth"`
+	TLS                     *tlsView          `json:"tls"`
 	Stats                   webhook.Stats     `json:"stats"`
 	DisabledReason          *string           `json:"disabled_reason"`
 	ManagedBy               string            `json:"managed_by,omitempty"`
@@ -43,6 +45,7 @@ func newView(sub *webhook.Subscription, defaultRate string, showSecret bool, now
 		Headers: sub.Headers, Filter: sub.Filter, Transform: sub.Transform, Stats: sub.Stats, DisabledReason: sub.DisabledReason, ManagedBy: sub.ManagedBy,
 		CreatedAt: sub.CreatedAt, UpdatedAt: sub.UpdatedAt,
 	}
+	v.Auth, v.TLS = newAuthView(sub.Auth), newTLSView(sub.TLS) // auth.go: secrets as set or not
 	inGrace := sub.PreviousSecretExpiresAt != nil && now.Before(*sub.PreviousSecretExpiresAt)
 	switch {
 	case signer.IsKeyPair(sub.Signature):
