@@ -46,6 +46,8 @@ func init() {
 //			site_ids    <id>...
 //			rate_limit  <n>/<s|m|h>
 //			header      <name> <value>
+//			auth        basic|bearer|oauth2_client_credentials { … }
+//			tls         { client_certificate <file>; client_key <file>; ca <file> }
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
@@ -227,6 +229,10 @@ func parseSubscriptionBlock(d *caddyfile.Dispenser) (*SubscriptionConfig, error)
 				sc.Events = append(sc.Events, args...)
 			} else {
 				sc.SiteIDs = append(sc.SiteIDs, args...)
+			}
+		case "auth", "tls":
+			if err := parseCredentials(d, sc); err != nil {
+				return nil, err
 			}
 		case "header":
 			var name, value string

@@ -40,6 +40,13 @@ type SubscriptionConfig struct {
 	Filter string `json:"filter,omitempty"`
 	// Transform is a CEL expression building the delivered data.
 	Transform string `json:"transform,omitempty"`
+	// Auth authenticates deliveries (subscription_auth.go); its secrets
+	// are best given as placeholders such as {env.X}.
+	Auth *webhook.Auth `json:"auth,omitempty"`
+	// TLS names the PEM files of the client certificate and the CAs.
+	TLS *TLSFiles `json:"tls,omitempty"`
+
+	tlsPEM *webhook.ClientTLS // TLS's files, read by loadTLS
 }
 
 // subscriptionNameRE is the form of a config subscription's name, which
@@ -57,6 +64,7 @@ func (a *App) provisionSubscriptions(repl *caddy.Replacer) {
 		if sc.Signature == "" {
 			sc.Signature = signer.Standard
 		}
+		sc.provisionCredentials(repl)
 	}
 }
 
@@ -69,6 +77,7 @@ func (sc *SubscriptionConfig) subscription(name string) *webhook.Subscription {
 		Filters:   webhook.Filters{SiteIDs: sc.SiteIDs},
 		RateLimit: sc.RateLimit, Headers: sc.Headers, Filter: sc.Filter, Transform: sc.Transform,
 		ManagedBy: webhook.ManagedByConfig,
+		Auth:      sc.Auth, TLS: sc.tlsPEM,
 	}
 }
 
@@ -83,6 +92,10 @@ func (a *App) validateSubscriptions(known func(string) bool) error {
 		}
 		if sc.Secret == "" {
 			errs = append(errs, fmt.Errorf("webhooks: subscription %s: secret is required (e.g. secret {env.%s_WEBHOOK_SECRET}); the API never shows a config subscription's secret", name, name))
+			continue
+		}
+		if err := sc.loadTLS(); err != nil {
+			errs = append(errs, fmt.Errorf("webhooks: subscription %s: %w", name, err))
 			continue
 		}
 		k := known
@@ -143,6 +156,6 @@ func (a *App) syncSubscriptions(ctx context.Context, store storage.Store) error 
 
 // sameConfig reports whether the configured fields are unchanged.
 func sameConfig(a, b *webhook.Subscription) bool {
-	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers, a.Filter, a.Transform) ==
-		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers, b.Filter, b.Transform)
+	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers, a.Filter, a.Transform, a.Auth, a.TLS) ==
+		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers, b.Filter, b.Transform, b.Auth, b.TLS)
 }
