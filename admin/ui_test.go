@@ -33,6 +33,7 @@ func TestUIAssets(t *testing.T) {
 		"api.js":        "text/javascript; charset=utf-8",
 		"dom.js":        "text/javascript; charset=utf-8",
 		"editor.js":     "text/javascript; charset=utf-8",
+		"auth.js":       "text/javascript; charset=utf-8",
 		"deliveries.js": "text/javascript; charset=utf-8",
 		"store.js":      "text/javascript; charset=utf-8",
 		"recent.js":     "text/javascript; charset=utf-8",

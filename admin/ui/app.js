@@ -142,6 +142,8 @@ function card(sub) {
 			` · rate ${sub.rate_limit}`,
 			sub.filters && sub.filters.site_ids && sub.filters.site_ids.length ? ` · sites ${sub.filters.site_ids.join(', ')}` : '',
 			sub.previous_secret_expires_at ? [' · previous secret valid until ', time(sub.previous_secret_expires_at)] : '',
+			sub.auth ? ` · auth ${sub.auth.type}` : '',
+			sub.tls && sub.tls.client_certificate ? ' · client certificate' : '',
 			' · ', h('span', { class: 'mono' }, sub.id)),
 		h('div', { class: 'actions' },
 			!config && button('Edit', 'edit', () => editor.openEditor(sub, state.events)),

@@ -7,6 +7,7 @@
 
 import { api, ApiError } from './api.js';
 import { h, fill, openDialog, banner } from './dom.js';
+import * as credentials from './auth.js';
 
 const $ = id => document.getElementById(id);
 const dialog = $('editor');
@@ -28,6 +29,7 @@ const controls = {
 	headers: 'f-headers',
 	filter: 'f-filter',
 	transform: 'f-transform',
+	...credentials.controls,
 };
 
 let editing = null; // the subscription being edited; null when creating
@@ -42,6 +44,7 @@ export function setup(onSaved) {
 		submit();
 	});
 	$('f-signature').addEventListener('change', secretHint);
+	credentials.setup();
 	// A field's error goes once the field changes.
 	form.addEventListener('input', ev => clearError(ev.target));
 }
@@ -91,6 +94,7 @@ export function openEditor(sub, catalogue) {
 		$('f-transform').value = v.transform;
 		form.querySelector('details.advanced').open = v.site_ids.length > 0 || Object.keys(v.headers).length > 0 || v.filter !== '' || v.transform !== '';
 	}
+	credentials.fill(sub);
 	secretHint();
 	openDialog(dialog);
 }
@@ -151,6 +155,7 @@ function formValues() {
 		headerErrors,
 		filter: $('f-filter').value.trim(),
 		transform: $('f-transform').value.trim(),
+		credentials: credentials.values(),
 	};
 }
 
@@ -239,6 +244,11 @@ function body(v) {
 		if (!v.rate_limit) {
 			delete out.rate_limit;
 		}
+		for (const [k, val] of Object.entries(v.credentials)) {
+			if (val) {
+				out[k] = val;
+			}
+		}
 		return out;
 	}
 	const was = valuesOf(editing, new Set());
@@ -260,7 +270,7 @@ function body(v) {
 			delete out[k];
 		}
 	}
-	return out;
+	return { ...out, ...credentials.changes(v.credentials, editing) };
 }
 
 const sameSet = (a, b) => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
@@ -321,6 +331,9 @@ function showErrors(errors, message) {
 		}
 		if (['f-site_ids', 'f-rate_limit', 'f-headers', 'f-filter', 'f-transform'].includes(id)) {
 			form.querySelector('details.advanced').open = true;
+		}
+		if (field === 'auth' || field === 'tls' || field.startsWith('auth.') || field.startsWith('tls.')) {
+			$('f-credentials').open = true;
 		}
 	}
 	if (message || others.length) {
