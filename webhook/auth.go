@@ -246,7 +246,7 @@ func clientCertificate(t *ClientTLS, now time.Time, fe FieldErrors) (tls.Certifi
 		fe["tls.client_key"] = fmt.Sprintf("at most %d bytes", maxPEM)
 		return tls.Certificate{}, false
 	}
-	if block, _ := pem.Decode([]byte(t.ClientKey)); block == nil || !strings.HasSuffix(block.Type, "PRIVATE KEY") {
+	if block, _ := pem.Decode([]byte(t.ClientKey)); block == nil || !strings.HasSuffix(block.Type, "PRIVATE KEY") || strings.Contains(block.Type, "ENCRYPTED") {
 		fe["tls.client_key"] = "not a PEM private key (-----BEGIN PRIVATE KEY-----, unencrypted)"
 		return tls.Certificate{}, false
 	}

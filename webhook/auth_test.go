@@ -71,6 +71,7 @@ func TestValidateCredentials(t *testing.T) {
 		{name: "key in the certificate field", tls: &ClientTLS{ClientCertificate: client.KeyPEM, ClientKey: client.KeyPEM}, field: "tls.client_certificate"},
 		{name: "text after the certificate", tls: &ClientTLS{ClientCertificate: client.CertPEM + "junk", ClientKey: client.KeyPEM}, field: "tls.client_certificate"},
 		{name: "certificate expired", tls: &ClientTLS{ClientCertificate: expired.CertPEM, ClientKey: expired.KeyPEM}, field: "tls.client_certificate"},
+		{name: "key encrypted", tls: &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"}, field: "tls.client_key"},
 		{name: "key not PEM", tls: &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: "secret"}, field: "tls.client_key"},
 		{name: "key of another certificate", tls: &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: other.KeyPEM}, field: "tls.client_key"},
 		{name: "ca not PEM", tls: &ClientTLS{CA: "not a certificate"}, field: "tls.ca"},
