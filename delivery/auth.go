@@ -218,7 +218,7 @@ func (ts *tokens) sent(sub *webhook.Subscription) []string {
 // (which may echo what it was sent) and without the client secret.
 func tokenError(a *webhook.Auth, err error) error {
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
+	if errors.As(err, &re) && re.Response != nil {
 		msg := fmt.Sprintf("the token endpoint %s answered %s", a.TokenURL, re.Response.Status)
 		if re.ErrorCode != "" {
 			msg += fmt.Sprintf(" (%s", re.ErrorCode)
