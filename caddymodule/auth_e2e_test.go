@@ -21,14 +21,14 @@ import (
 )
 
 // idp is an OAuth2 token endpoint that issues access-<run>-1, -2, … to
-// one client, each valid for expiresIn seconds.
+// one client, token n valid for expiresIn(n) seconds.
 type idp struct {
 	srv    *httptest.Server
 	prefix string
 	issued atomic.Int64
 }
 
-func newIDP(t *testing.T, clientID, clientSecret string, expiresIn int) *idp {
+func newIDP(t *testing.T, clientID, clientSecret string, expiresIn func(n int64) int) *idp {
 	t.Helper()
 	run := make([]byte, 6)
 	_, _ = rand.Read(run)
@@ -41,7 +41,8 @@ func newIDP(t *testing.T, clientID, clientSecret string, expiresIn int) *idp {
 			fmt.Fprint(w, `{"error":"invalid_client"}`)
 			return
 		}
-		fmt.Fprintf(w, `{"access_token":"%s%d","token_type":"Bearer","expires_in":%d}`, p.prefix, p.issued.Add(1), expiresIn)
+		n := p.issued.Add(1)
+		fmt.Fprintf(w, `{"access_token":"%s%d","token_type":"Bearer","expires_in":%d}`, p.prefix, n, expiresIn(n))
 	}))
 	t.Cleanup(p.srv.Close)
 	return p
@@ -123,9 +124,15 @@ func TestAuthenticatedTargets(t *testing.T) {
 	serverCA, clientCA := testpki.NewCA(t, "receiver CA"), testpki.NewCA(t, "client CA")
 	client := clientCA.Client(t, "caddy-webhooks", time.Now().Add(time.Hour))
 	files := writeFiles(t, map[string]string{"client.pem": client.CertPEM, "client.key": client.KeyPEM, "ca.pem": serverCA.PEM})
-	// 11 s: expired 1 s after it is issued, for tokens are replaced 10 s
-	// before their expiry.
-	tokens := newIDP(t, "caddy", clientSecret, 11)
+	// The first token for 11 s: expired 1 s after it is issued, for tokens
+	// are replaced 10 s before their expiry. The others for an hour, so
+	// that the one refused below is still valid when it is.
+	tokens := newIDP(t, "caddy", clientSecret, func(n int64) int {
+		if n == 1 {
+			return 11
+		}
+		return 3600
+	})
 	rcv := newMTLSReceiver(t, serverCA, clientCA)
 
 	port := testbed.FreePort(t)
