@@ -2,9 +2,9 @@ package badgerstore
 
 import (
 	"crypto/sha256"
-	"errors"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
