@@ -27,6 +27,7 @@ type input struct {
 	Headers     *map[string]string
 	Filter      *string
 	Transform   *string
+	Ordered     *bool
 }
 
 // readOnly are fields of a subscription's JSON that requests cannot set.
@@ -58,6 +59,8 @@ func decodeInput(r *http.Request) (*input, webhook.FieldErrors, error) {
 				val = []byte("{}")
 			case "headers":
 				val = []byte("{}")
+			case "ordered":
+				val = []byte("false")
 			default:
 				val = []byte(`""`)
 			}
@@ -87,6 +90,8 @@ func decodeInput(r *http.Request) (*input, webhook.FieldErrors, error) {
 			in.Filter, target, want = new(string), &in.Filter, `a CEL condition such as "data.total > 100", or ""`
 		case "transform":
 			in.Transform, target, want = new(string), &in.Transform, `a CEL map such as {"order": data.orderId}, or ""`
+		case "ordered":
+			in.Ordered, target, want = new(bool), &in.Ordered, "true or false"
 		case "filters":
 			in.Filters = new(webhook.Filters)
 			if err := decodeFilters(val, in.Filters); err != nil {
@@ -174,6 +179,9 @@ func (in *input) apply(sub *webhook.Subscription) {
 	}
 	if in.Events != nil {
 		sub.Events = dedupe(*in.Events)
+	}
+	if in.Ordered != nil {
+		sub.Ordered = *in.Ordered
 	}
 	if in.Filters != nil {
 		sub.Filters = *in.Filters

@@ -46,6 +46,9 @@ func init() {
 //			site_ids    <id>...
 //			rate_limit  <n>/<s|m|h>
 //			header      <name> <value>
+//			filter      <cel condition>
+//			transform   <cel map>
+//			ordered
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
@@ -228,6 +231,11 @@ func parseSubscriptionBlock(d *caddyfile.Dispenser) (*SubscriptionConfig, error)
 			} else {
 				sc.SiteIDs = append(sc.SiteIDs, args...)
 			}
+		case "ordered":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			sc.Ordered = true
 		case "header":
 			var name, value string
 			if !d.AllArgs(&name, &value) {
@@ -304,6 +312,7 @@ func checkMatcherToken(d *caddyfile.Dispenser) error {
 //			user_id <source>
 //			each    <source>          # or: each <source> { response <source>; by <path> }
 //			shadow                    # this rule's events are stored, never delivered
+//			order_key <template>      # ordered subscriptions: e.g. order:{path.id} (default: the state key)
 //			state {
 //				key      <template>   # e.g. order:{path.id}
 //				snapshot <source>     # or: snapshot [<source>] { redact <path>... }
@@ -392,12 +401,15 @@ func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		key := d.Val()
 		switch key {
-		case "description", "when", "site", "user_id":
+		case "description", "when", "site", "user_id", "order_key":
 			var v string
 			if !d.AllArgs(&v) {
 				return s, d.Errf("%s takes one argument (quote it if it has spaces)", key)
 			}
 			switch key {
+			case "order_key":
+				// As in a state key: {path.x} is the rule's own {param}.
+				s.OrderKey = strings.ReplaceAll(v, "{http.request.uri.path.", "{path.")
 			case "description":
 				s.Description = v
 			case "when":

@@ -40,6 +40,9 @@ type SubscriptionConfig struct {
 	Filter string `json:"filter,omitempty"`
 	// Transform is a CEL expression building the delivered data.
 	Transform string `json:"transform,omitempty"`
+	// Ordered delivers the events of one resource one at a time, in the
+	// order they were inferred.
+	Ordered bool `json:"ordered,omitempty"`
 }
 
 // subscriptionNameRE is the form of a config subscription's name, which
@@ -68,7 +71,7 @@ func (sc *SubscriptionConfig) subscription(name string) *webhook.Subscription {
 		IsActive: true, Signature: sc.Signature, Secret: sc.Secret,
 		Filters:   webhook.Filters{SiteIDs: sc.SiteIDs},
 		RateLimit: sc.RateLimit, Headers: sc.Headers, Filter: sc.Filter, Transform: sc.Transform,
-		ManagedBy: webhook.ManagedByConfig,
+		Ordered: sc.Ordered, ManagedBy: webhook.ManagedByConfig,
 	}
 }
 
@@ -143,6 +146,6 @@ func (a *App) syncSubscriptions(ctx context.Context, store storage.Store) error 
 
 // sameConfig reports whether the configured fields are unchanged.
 func sameConfig(a, b *webhook.Subscription) bool {
-	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers, a.Filter, a.Transform) ==
-		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers, b.Filter, b.Transform)
+	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers, a.Filter, a.Transform, a.Ordered) ==
+		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers, b.Filter, b.Transform, b.Ordered)
 }
