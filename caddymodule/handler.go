@@ -325,14 +325,11 @@ func (h *Handler) evalRule(r *http.Request, out *emission, st *exchangeState, i,
 // rendered leaves the event unordered, with a warning: the event itself
 // is not lost.
 func (h *Handler) orderKey(r *http.Request, c rules.Candidate, in *rules.Input, stateKey string) string {
-	k, err := c.OrderKey(in)
+	k, err := c.EventOrderKey(in, stateKey)
 	if err != nil {
 		h.logger.Warn("event not ordered", zap.String("event", c.Rule.Name()), zap.String("path", r.URL.Path), zap.Error(err))
 	}
-	if k != "" || c.Rule.HasOrderKey() {
-		return k
-	}
-	return stateKey
+	return k
 }
 
 // notStored logs, at error level, each event that the store refused,

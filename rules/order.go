@@ -19,3 +19,14 @@ func (c Candidate) OrderKey(in *Input) (string, error) {
 	}
 	return k, nil
 }
+
+// EventOrderKey is the order key of the event c emits on in: its
+// order_key, else stateKey (the key its state was read under). An
+// order_key that cannot be rendered gives "" and the error: the event is
+// then unordered.
+func (c Candidate) EventOrderKey(in *Input, stateKey string) (string, error) {
+	if c.Rule.orderKey == nil {
+		return stateKey, nil
+	}
+	return c.OrderKey(in)
+}

@@ -26,7 +26,7 @@ type Spec struct {
 	// subscriptions receive in order ("order:{path.id}"); without it, the
 	// state key is.
 	OrderKey string `json:"order_key,omitempty"`
-	Pos              Pos        `json:"-"`
+	Pos      Pos    `json:"-"`
 }
 
 // MatchSpec says which requests a rule looks at.
