@@ -60,6 +60,11 @@ type App struct {
 	// AllowPrivateTargets allows deliveries to loopback, private and
 	// link-local addresses.
 	AllowPrivateTargets bool `json:"allow_private_targets,omitempty"`
+	// Proxy is the forward proxy deliveries go through: a URL
+	// (http, https, socks5, socks5h; user:pass@ allowed, best as a
+	// placeholder such as {env.PROXY_PASSWORD}), or "off" for none.
+	// Default: the environment's HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
+	Proxy string `json:"proxy,omitempty"`
 	// Retention is how long events and finished deliveries are kept.
 	Retention caddy.Duration `json:"retention,omitempty"`
 	// Workers is the number of concurrent delivery workers.
@@ -117,6 +122,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Timeout = defaultTimeout
 	}
 	a.RateLimit = repl.ReplaceKnown(a.RateLimit, "")
+	a.Proxy = repl.ReplaceKnown(a.Proxy, "")
 	if a.RateLimit == "" {
 		a.RateLimit = defaultRateLimit
 	}
@@ -164,6 +170,11 @@ func (a *App) Validate() error {
 	}
 	if a.Workers < 0 {
 		return fmt.Errorf("webhooks: workers must be positive, got %d", a.Workers)
+	}
+	if a.Proxy != "" && a.Proxy != delivery.ProxyOff {
+		if _, err := delivery.ParseProxy(a.Proxy); err != nil {
+			return fmt.Errorf("webhooks: proxy: %w", err)
+		}
 	}
 	return a.validateSubscriptions(nil)
 }
@@ -258,7 +269,7 @@ func (a *App) deliverySettings() delivery.Settings {
 	return delivery.Settings{
 		Retry: retry, Timeout: time.Duration(a.Timeout), RateLimit: a.RateLimit,
 		DisableAfter: a.DisableAfter, AllowPrivateTargets: a.AllowPrivateTargets,
-		Workers: a.Workers,
+		Workers: a.Workers, Proxy: a.Proxy,
 	}
 }
 

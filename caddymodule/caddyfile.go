@@ -33,6 +33,7 @@ func init() {
 //		disable_after <n>
 //		durability    sync|async
 //		allow_private_targets
+//		proxy         <url>|off
 //		retention     <duration>
 //		workers       <n>
 //		encryption_key      <key>
@@ -84,6 +85,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser, key string) error {
 		a.StorageRaw, err = unmarshalStorage(d)
 	case "rate_limit":
 		err = oneArg(d, &a.RateLimit)
+	case "proxy":
+		err = oneArg(d, &a.Proxy)
 	case "encryption_key":
 		err = oneArg(d, &a.EncryptionKey)
 	case "encryption_key_file":

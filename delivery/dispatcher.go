@@ -25,6 +25,9 @@ type Settings struct {
 	DisableAfter        int
 	AllowPrivateTargets bool
 	Workers             int
+	// Proxy is the forward proxy of deliveries: a URL, ProxyOff, or ""
+	// for the environment's (proxy.go).
+	Proxy string
 }
 
 // heldBack is how long a delivery of a paused subscription waits before it

@@ -29,12 +29,12 @@ const responseKeep = 1 << 10
 type sender struct {
 	client  *retryablehttp.Client
 	timeout time.Duration
+	egress  *Egress // the proxy and SSRF guard of every transport (proxy.go)
 }
 
 func newSender(s Settings) *sender {
+	egress := NewEgress(s)
 	transport := &http.Transport{
-		Proxy:       nil, // deliveries go straight to the target the guard checked
-		DialContext: dialer(s.AllowPrivateTargets).DialContext,
 		// Up to every worker may be sending to one subscriber: each
 		// keeps its connection open for the next delivery instead of
 		// dialling a new one.
@@ -44,6 +44,7 @@ func newSender(s Settings) *sender {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 	}
+	egress.Apply(transport)
 	c := retryablehttp.NewClient()
 	c.HTTPClient = &http.Client{
 		Transport: transport,
@@ -56,7 +57,7 @@ func newSender(s Settings) *sender {
 	c.Backoff = backoff(s.Retry)
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	c.Logger = nil
-	return &sender{client: c, timeout: s.Timeout}
+	return &sender{client: c, timeout: s.Timeout, egress: egress}
 }
 
 // envelope is the JSON body of a delivery (docs/delivery.md, the request).
