@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -28,6 +29,8 @@ type Settings struct {
 	// Proxy is the forward proxy of deliveries: a URL, ProxyOff, or ""
 	// for the environment's (proxy.go).
 	Proxy string
+	// Tracer, when set, makes each attempt a span (tracing.go).
+	Tracer trace.Tracer
 }
 
 // heldBack is how long a delivery of a paused subscription waits before it
