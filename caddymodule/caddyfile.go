@@ -33,6 +33,8 @@ func init() {
 //		disable_after <n>
 //		durability    sync|async
 //		allow_private_targets
+//		proxy         <url>|off
+//		tracing       [on|off]
 //		retention     <duration>
 //		workers       <n>
 //		encryption_key      <key>
@@ -87,6 +89,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser, key string) error {
 		a.StorageRaw, err = unmarshalStorage(d)
 	case "rate_limit":
 		err = oneArg(d, &a.RateLimit)
+	case "proxy":
+		err = oneArg(d, &a.Proxy)
 	case "encryption_key":
 		err = oneArg(d, &a.EncryptionKey)
 	case "encryption_key_file":
@@ -107,6 +111,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser, key string) error {
 		err = positiveArg(d, &a.Workers)
 	case "subscription":
 		err = a.unmarshalSubscription(d)
+	case "tracing":
+		a.Tracing, err = onOff(d)
 	case "allow_private_targets":
 		if d.NextArg() {
 			return d.ArgErr()
@@ -136,6 +142,25 @@ func (a *App) unmarshalSubscription(d *caddyfile.Dispenser) error {
 	}
 	a.Subscriptions[name] = sc
 	return nil
+}
+
+// onOff reads an option that is on without an argument, or has on or off.
+func onOff(d *caddyfile.Dispenser) (*bool, error) {
+	key := d.Val()
+	on := true
+	if d.NextArg() {
+		switch d.Val() {
+		case "on":
+		case "off":
+			on = false
+		default:
+			return nil, d.Errf("%s: %q is neither on nor off", key, d.Val())
+		}
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	return &on, nil
 }
 
 // oneArg reads the option's single argument into dst.
