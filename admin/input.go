@@ -27,6 +27,7 @@ type input struct {
 	Headers     *map[string]string
 	Filter      *string
 	Transform   *string
+	Ordered     *bool
 	Auth, TLS   *credentialsInput // auth.go
 }
 
@@ -59,6 +60,8 @@ func decodeInput(r *http.Request) (*input, webhook.FieldErrors, error) {
 				val = []byte("{}")
 			case "headers":
 				val = []byte("{}")
+			case "ordered":
+				val = []byte("false")
 			case "auth", "tls": // null removes them
 			default:
 				val = []byte(`""`)
@@ -89,6 +92,8 @@ func decodeInput(r *http.Request) (*input, webhook.FieldErrors, error) {
 			in.Filter, target, want = new(string), &in.Filter, `a CEL condition such as "data.total > 100", or ""`
 		case "transform":
 			in.Transform, target, want = new(string), &in.Transform, `a CEL map such as {"order": data.orderId}, or ""`
+		case "ordered":
+			in.Ordered, target, want = new(bool), &in.Ordered, "true or false"
 		case "auth":
 			in.Auth = decodeCredentials(name, val, fe)
 			continue
@@ -182,6 +187,9 @@ func (in *input) apply(sub *webhook.Subscription) {
 	}
 	if in.Events != nil {
 		sub.Events = dedupe(*in.Events)
+	}
+	if in.Ordered != nil {
+		sub.Ordered = *in.Ordered
 	}
 	if in.Filters != nil {
 		sub.Filters = *in.Filters

@@ -108,6 +108,7 @@ func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one
 		{"header proxy-anything", with(map[string]any{"headers": map[string]string{"proxy-foo": "x"}}), "headers"},
 		{"header upgrade", with(map[string]any{"headers": map[string]string{"Upgrade": "websocket"}}), "headers"},
 		{"header te", with(map[string]any{"headers": map[string]string{"TE": "trailers"}}), "headers"},
+		{"ordered not a bool", with(map[string]any{"ordered": "yes"}), "ordered"},
 		{"header trailer", with(map[string]any{"headers": map[string]string{"Trailer": "X-A"}}), "headers"},
 		{"header webhook-timestamp", with(map[string]any{"headers": map[string]string{"WEBHOOK-TIMESTAMP": "1"}}), "headers"},
 		{"header x-webhook-attempt", with(map[string]any{"headers": map[string]string{"x-webhook-attempt": "1"}}), "headers"},
@@ -207,6 +208,11 @@ func TestValidation(t *testing.T) { //nolint:tparallel // the subtests share one
 		{"32 headers", with(map[string]any{"headers": manyHeaders(32, 1)}), nil},
 		{"url port 65535", with(map[string]any{"url": "https://receiver.example.com:65535/hooks"}), nil},
 		{"filters", with(map[string]any{"filters": map[string]any{"site_ids": []string{"a", "b"}}}), nil},
+		{"ordered", with(map[string]any{"ordered": true}), func(t *testing.T, sub map[string]any) {
+			if sub["ordered"] != true {
+				t.Errorf("ordered %v", sub["ordered"])
+			}
+		}},
 		{"app_name", with(map[string]any{"app_name": "swigs-workflow"}), func(t *testing.T, sub map[string]any) {
 			if sub["app_name"] != "swigs-workflow" {
 				t.Errorf("app_name %v", sub["app_name"])

@@ -27,6 +27,7 @@ type view struct {
 	Headers                 map[string]string `json:"headers"`
 	Filter                  string            `json:"filter"`
 	Transform               string            `json:"transform"`
+	Ordered                 bool              `json:"ordered"`
 	Auth                    *authView         `json:"auth"`
 	TLS                     *tlsView          `json:"tls"`
 	Stats                   webhook.Stats     `json:"stats"`
@@ -42,7 +43,7 @@ func newView(sub *webhook.Subscription, defaultRate string, showSecret bool, now
 	v := view{
 		ID: sub.ID, AppName: sub.AppName, URL: sub.URL, Events: sub.Events, Description: sub.Description,
 		IsActive: sub.IsActive, Signature: sub.Signature, Filters: sub.Filters, RateLimit: sub.RateLimit,
-		Headers: sub.Headers, Filter: sub.Filter, Transform: sub.Transform, Stats: sub.Stats, DisabledReason: sub.DisabledReason, ManagedBy: sub.ManagedBy,
+		Headers: sub.Headers, Filter: sub.Filter, Transform: sub.Transform, Ordered: sub.Ordered, Stats: sub.Stats, DisabledReason: sub.DisabledReason, ManagedBy: sub.ManagedBy,
 		CreatedAt: sub.CreatedAt, UpdatedAt: sub.UpdatedAt,
 	}
 	v.Auth, v.TLS = newAuthView(sub.Auth), newTLSView(sub.TLS) // auth.go: secrets as set or not

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/delivery"
@@ -60,6 +61,15 @@ type App struct {
 	// AllowPrivateTargets allows deliveries to loopback, private and
 	// link-local addresses.
 	AllowPrivateTargets bool `json:"allow_private_targets,omitempty"`
+	// Proxy is the forward proxy deliveries go through: a URL
+	// (http, https, socks5, socks5h; user:pass@ allowed, best as a
+	// placeholder such as {env.PROXY_PASSWORD}), or "off" for none.
+	// Default: the environment's HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
+	Proxy string `json:"proxy,omitempty"`
+	// Tracing makes each delivery attempt an OpenTelemetry span, exported
+	// as Caddy's `tracing` handler exports its spans. Default: when the
+	// http app has a `tracing` handler.
+	Tracing *bool `json:"tracing,omitempty"`
 	// Retention is how long events and finished deliveries are kept.
 	Retention caddy.Duration `json:"retention,omitempty"`
 	// Workers is the number of concurrent delivery workers.
@@ -76,6 +86,8 @@ type App struct {
 	durability webhook.Durability
 	backend    storage.Backend
 	logger     *zap.Logger
+	ctx        caddy.Context
+	tracer     trace.Tracer // set by Start when the config traces (tracing.go)
 
 	mu         sync.RWMutex
 	shared     *shared       // set by Start
@@ -105,6 +117,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 // a running server has locked still succeeds.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.ctx = ctx
 	registerMetrics(ctx.GetMetricsRegistry())
 	repl := caddy.NewReplacer()
 	if err := a.provisionStorage(ctx); err != nil {
@@ -117,6 +130,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Timeout = defaultTimeout
 	}
 	a.RateLimit = repl.ReplaceKnown(a.RateLimit, "")
+	a.Proxy = repl.ReplaceKnown(a.Proxy, "")
 	if a.RateLimit == "" {
 		a.RateLimit = defaultRateLimit
 	}
@@ -165,6 +179,11 @@ func (a *App) Validate() error {
 	if a.Workers < 0 {
 		return fmt.Errorf("webhooks: workers must be positive, got %d", a.Workers)
 	}
+	if a.Proxy != "" && a.Proxy != delivery.ProxyOff {
+		if _, err := delivery.ParseProxy(a.Proxy); err != nil {
+			return fmt.Errorf("webhooks: proxy: %w", err)
+		}
+	}
 	return a.validateSubscriptions(nil)
 }
 
@@ -180,6 +199,9 @@ var stores = caddy.NewUsagePool()
 // once there is room (see shared.openLater).
 func (a *App) Start() error {
 	defer a.markStarted()
+	if err := a.startTracing(); err != nil {
+		return err
+	}
 	val, _, err := stores.LoadOrNew(a.backend.PoolKey(), func() (caddy.Destructor, error) {
 		return openShared(a.backend, a.logger)
 	})
@@ -258,7 +280,7 @@ func (a *App) deliverySettings() delivery.Settings {
 	return delivery.Settings{
 		Retry: retry, Timeout: time.Duration(a.Timeout), RateLimit: a.RateLimit,
 		DisableAfter: a.DisableAfter, AllowPrivateTargets: a.AllowPrivateTargets,
-		Workers: a.Workers,
+		Workers: a.Workers, Proxy: a.Proxy, Tracer: a.tracer,
 	}
 }
 
@@ -300,6 +322,7 @@ func (a *App) Stop() error {
 // config holds open.
 func (a *App) Cleanup() error {
 	a.markStarted() // nothing waits for a config that is gone
+	a.stopTracing()
 	a.mu.Lock()
 	had, sh := a.started, a.shared
 	a.started = false

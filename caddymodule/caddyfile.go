@@ -33,6 +33,8 @@ func init() {
 //		disable_after <n>
 //		durability    sync|async
 //		allow_private_targets
+//		proxy         <url>|off
+//		tracing       [on|off]
 //		retention     <duration>
 //		workers       <n>
 //		encryption_key      <key>
@@ -46,6 +48,9 @@ func init() {
 //			site_ids    <id>...
 //			rate_limit  <n>/<s|m|h>
 //			header      <name> <value>
+//			filter      <cel condition>
+//			transform   <cel map>
+//			ordered
 //			auth        basic|bearer|oauth2_client_credentials { … }
 //			tls         { client_certificate <file>; client_key <file>; ca <file> }
 //		}
@@ -86,6 +91,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser, key string) error {
 		a.StorageRaw, err = unmarshalStorage(d)
 	case "rate_limit":
 		err = oneArg(d, &a.RateLimit)
+	case "proxy":
+		err = oneArg(d, &a.Proxy)
 	case "encryption_key":
 		err = oneArg(d, &a.EncryptionKey)
 	case "encryption_key_file":
@@ -106,6 +113,8 @@ func (a *App) unmarshalOption(d *caddyfile.Dispenser, key string) error {
 		err = positiveArg(d, &a.Workers)
 	case "subscription":
 		err = a.unmarshalSubscription(d)
+	case "tracing":
+		a.Tracing, err = onOff(d)
 	case "allow_private_targets":
 		if d.NextArg() {
 			return d.ArgErr()
@@ -135,6 +144,25 @@ func (a *App) unmarshalSubscription(d *caddyfile.Dispenser) error {
 	}
 	a.Subscriptions[name] = sc
 	return nil
+}
+
+// onOff reads an option that is on without an argument, or has on or off.
+func onOff(d *caddyfile.Dispenser) (*bool, error) {
+	key := d.Val()
+	on := true
+	if d.NextArg() {
+		switch d.Val() {
+		case "on":
+		case "off":
+			on = false
+		default:
+			return nil, d.Errf("%s: %q is neither on nor off", key, d.Val())
+		}
+	}
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	return &on, nil
 }
 
 // oneArg reads the option's single argument into dst.
@@ -230,6 +258,11 @@ func parseSubscriptionBlock(d *caddyfile.Dispenser) (*SubscriptionConfig, error)
 			} else {
 				sc.SiteIDs = append(sc.SiteIDs, args...)
 			}
+		case "ordered":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			sc.Ordered = true
 		case "auth", "tls":
 			if err := parseCredentials(d, sc); err != nil {
 				return nil, err
@@ -310,6 +343,7 @@ func checkMatcherToken(d *caddyfile.Dispenser) error {
 //			user_id <source>
 //			each    <source>          # or: each <source> { response <source>; by <path> }
 //			shadow                    # this rule's events are stored, never delivered
+//			order_key <template>      # ordered subscriptions: e.g. order:{path.id} (default: the state key)
 //			state {
 //				key      <template>   # e.g. order:{path.id}
 //				snapshot <source>     # or: snapshot [<source>] { redact <path>... }
@@ -398,12 +432,15 @@ func parseEventBlock(d *caddyfile.Dispenser) (rules.Spec, error) {
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		key := d.Val()
 		switch key {
-		case "description", "when", "site", "user_id":
+		case "description", "when", "site", "user_id", "order_key":
 			var v string
 			if !d.AllArgs(&v) {
 				return s, d.Errf("%s takes one argument (quote it if it has spaces)", key)
 			}
 			switch key {
+			case "order_key":
+				// As in a state key: {path.x} is the rule's own {param}.
+				s.OrderKey = strings.ReplaceAll(v, "{http.request.uri.path.", "{path.")
 			case "description":
 				s.Description = v
 			case "when":

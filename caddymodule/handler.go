@@ -305,18 +305,31 @@ func (h *Handler) evalRule(r *http.Request, out *emission, st *exchangeState, i,
 		return // `when` is false
 	}
 	out.events = append(out.events, webhook.Event{
-		Name:   ev.Name,
-		Time:   out.now,
-		Data:   ev.Data,
-		UserID: ev.UserID,
-		Site:   ev.Site,
-		Shadow: ev.Shadow || h.Mode == ModeShadow,
+		OrderKey: h.orderKey(r, c, in, key),
+		Name:     ev.Name,
+		Time:     out.now,
+		Data:     ev.Data,
+		UserID:   ev.UserID,
+		Site:     ev.Site,
+		Shadow:   ev.Shadow || h.Mode == ModeShadow,
 		// Caddy's tracing handler, before this one, puts its span in the
 		// request's headers for the upstream: either way, the request's
 		// trace.
 		TraceParent: out.traceParent,
 		TraceState:  out.traceState,
 	})
+}
+
+// orderKey is the resource an event is about, for ordered subscriptions:
+// the rule's order_key, else its state key. An order_key that cannot be
+// rendered leaves the event unordered, with a warning: the event itself
+// is not lost.
+func (h *Handler) orderKey(r *http.Request, c rules.Candidate, in *rules.Input, stateKey string) string {
+	k, err := c.EventOrderKey(in, stateKey)
+	if err != nil {
+		h.logger.Warn("event not ordered", zap.String("event", c.Rule.Name()), zap.String("path", r.URL.Path), zap.Error(err))
+	}
+	return k
 }
 
 // notStored logs, at error level, each event that the store refused,

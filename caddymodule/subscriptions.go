@@ -40,6 +40,9 @@ type SubscriptionConfig struct {
 	Filter string `json:"filter,omitempty"`
 	// Transform is a CEL expression building the delivered data.
 	Transform string `json:"transform,omitempty"`
+	// Ordered delivers the events of one resource one at a time, in the
+	// order they were inferred.
+	Ordered bool `json:"ordered,omitempty"`
 	// Auth authenticates deliveries (subscription_auth.go); its secrets
 	// are best given as placeholders such as {env.X}.
 	Auth *webhook.Auth `json:"auth,omitempty"`
@@ -76,8 +79,8 @@ func (sc *SubscriptionConfig) subscription(name string) *webhook.Subscription {
 		IsActive: true, Signature: sc.Signature, Secret: sc.Secret,
 		Filters:   webhook.Filters{SiteIDs: sc.SiteIDs},
 		RateLimit: sc.RateLimit, Headers: sc.Headers, Filter: sc.Filter, Transform: sc.Transform,
-		ManagedBy: webhook.ManagedByConfig,
-		Auth:      sc.Auth, TLS: sc.tlsPEM,
+		Ordered: sc.Ordered, ManagedBy: webhook.ManagedByConfig,
+		Auth: sc.Auth, TLS: sc.tlsPEM,
 	}
 }
 
@@ -156,6 +159,6 @@ func (a *App) syncSubscriptions(ctx context.Context, store storage.Store) error 
 
 // sameConfig reports whether the configured fields are unchanged.
 func sameConfig(a, b *webhook.Subscription) bool {
-	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers, a.Filter, a.Transform, a.Auth, a.TLS) ==
-		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers, b.Filter, b.Transform, b.Auth, b.TLS)
+	return fmt.Sprint(a.URL, a.Events, a.Description, a.IsActive, a.Signature, a.Secret, a.Filters, a.RateLimit, a.Headers, a.Filter, a.Transform, a.Ordered, a.Auth, a.TLS) ==
+		fmt.Sprint(b.URL, b.Events, b.Description, b.IsActive, b.Signature, b.Secret, b.Filters, b.RateLimit, b.Headers, b.Filter, b.Transform, b.Ordered, b.Auth, b.TLS)
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testpki"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
@@ -277,5 +279,41 @@ func TestSendOAuth2Errors(t *testing.T) {
 	res = newSender(guarded).send(context.Background(), oauthSub("https://receiver.example/", te.srv.URL), authEvent(), 1)
 	if res.outcome != Fail || !strings.Contains(res.attempt.Error, "allow_private_targets") || te.issued.Load() != 0 {
 		t.Errorf("a token endpoint on loopback: %v %+v, %d issued", res.outcome, res.attempt, te.issued.Load())
+	}
+}
+
+// TestSendAuthThroughProxy: with an outbound proxy, the token request and
+// a subscription's own mTLS client go through it, as deliveries do, the
+// guard judging their targets (made-up public addresses, which the proxy
+// routes to the test's servers).
+func TestSendAuthThroughProxy(t *testing.T) {
+	t.Parallel()
+	serverCA, clientCA := testpki.NewCA(t, "receiver CA"), testpki.NewCA(t, "client CA")
+	const receiverIP, idpIP = "93.184.215.14", "93.184.215.15"
+	rcv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.TLS.PeerCertificates[0].Subject.CommonName, r.Header.Get("Authorization"))
+	}))
+	rcv.TLS = serverCA.MTLSConfig(t, clientCA)
+	rcv.TLS.Certificates = []tls.Certificate{serverCA.ServerFor(t, receiverIP).TLS(t)}
+	rcv.StartTLS()
+	t.Cleanup(rcv.Close)
+	te := newTokenEndpoint(t, 60)
+
+	proxy := testbed.StartForwardProxy(t)
+	proxy.Route[receiverIP+":443"] = rcv.Listener.Addr().String()
+	proxy.Route[idpIP+":80"] = te.srv.Listener.Addr().String()
+	s := rigSettings()
+	s.AllowPrivateTargets, s.Proxy = false, proxy.URL
+	snd := newSender(s)
+
+	client := clientCA.Client(t, "caddy", time.Now().Add(time.Hour))
+	sub := oauthSub("https://"+receiverIP+"/hooks", "http://"+idpIP+"/token")
+	sub.TLS = &webhook.ClientTLS{ClientCertificate: client.CertPEM, ClientKey: client.KeyPEM, CA: serverCA.PEM}
+	res := snd.send(context.Background(), sub, authEvent(), 1)
+	if res.outcome != Delivered || res.attempt.ResponseBody != "caddy Bearer [redacted]" {
+		t.Errorf("through the proxy: %v %+v", res.outcome, res.attempt)
+	}
+	if tun, fwd := proxy.Tunnels(), proxy.Forwards(); len(tun) != 1 || tun[0] != receiverIP+":443" || len(fwd) != 1 || fwd[0] != idpIP {
+		t.Errorf("the proxy tunnelled %q and forwarded %q", tun, fwd)
 	}
 }

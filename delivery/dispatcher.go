@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -25,6 +26,11 @@ type Settings struct {
 	DisableAfter        int
 	AllowPrivateTargets bool
 	Workers             int
+	// Proxy is the forward proxy of deliveries: a URL, ProxyOff, or ""
+	// for the environment's (proxy.go).
+	Proxy string
+	// Tracer, when set, makes each attempt a span (tracing.go).
+	Tracer trace.Tracer
 }
 
 // heldBack is how long a delivery of a paused subscription waits before it

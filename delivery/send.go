@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/caddy-webhooks/caddy-webhooks/payload"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
@@ -29,13 +30,14 @@ const responseKeep = 1 << 10
 type sender struct {
 	client  *retryablehttp.Client
 	timeout time.Duration
+	egress  *Egress      // the proxy and SSRF guard of every transport (proxy.go)
+	tracer  trace.Tracer // nil: attempts are no spans (tracing.go)
 	creds   *credentials // auth.go
 }
 
 func newSender(s Settings) *sender {
+	egress := NewEgress(s)
 	transport := &http.Transport{
-		Proxy:       nil, // deliveries go straight to the target the guard checked
-		DialContext: dialer(s.AllowPrivateTargets).DialContext,
 		// Up to every worker may be sending to one subscriber: each
 		// keeps its connection open for the next delivery instead of
 		// dialling a new one.
@@ -45,6 +47,7 @@ func newSender(s Settings) *sender {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 	}
+	egress.Apply(transport)
 	c := retryablehttp.NewClient()
 	c.HTTPClient = &http.Client{
 		Transport: transport,
@@ -57,7 +60,7 @@ func newSender(s Settings) *sender {
 	c.Backoff = backoff(s.Retry)
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	c.Logger = nil
-	return &sender{client: c, timeout: s.Timeout, creds: newCredentials(c, transport)}
+	return &sender{client: c, timeout: s.Timeout, egress: egress, tracer: s.Tracer, creds: newCredentials(c, transport)}
 }
 
 // envelope is the JSON body of a delivery (docs/delivery.md, the request).
@@ -108,6 +111,7 @@ type result struct {
 // send makes attempt number n of ev to sub.
 func (s *sender) send(ctx context.Context, sub *webhook.Subscription, ev *webhook.Event, n int) result {
 	now := time.Now()
+	ctx, span := s.startSpan(ctx, sub, ev, n, now)
 	res := result{attempt: webhook.Attempt{N: n, At: now.UTC()}}
 	body, err := deliveryBody(sub, ev)
 	if err == nil {
@@ -144,6 +148,7 @@ func (s *sender) send(ctx context.Context, sub *webhook.Subscription, ev *webhoo
 	} else if res.outcome != Delivered {
 		res.attempt.Error = fmt.Sprintf("receiver answered %d %s", res.attempt.StatusCode, http.StatusText(res.attempt.StatusCode))
 	}
+	endSpan(span, res)
 	return res
 }
 
@@ -162,14 +167,9 @@ func (s *sender) request(ctx context.Context, sub *webhook.Subscription, ev *web
 	req.Header.Set("X-Webhook-Event", ev.Name)
 	req.Header.Set("X-Webhook-Timestamp", ev.Time.UTC().Format(webhook.TimeFormat))
 	req.Header.Set("X-Webhook-Attempt", strconv.Itoa(n))
-	if tp := webhook.ChildTraceParent(ev.TraceParent); tp != "" {
-		// Each attempt is a span of the trace of the request that caused
-		// the event.
-		req.Header.Set("Traceparent", tp)
-		if ev.TraceState != "" {
-			req.Header.Set("Tracestate", ev.TraceState)
-		}
-	}
+	// Each attempt is a span of the trace of the request that caused the
+	// event.
+	traceHeaders(ctx, req.Header, ev)
 	sig, err := signer.Sign(sub.Signature, signer.Message{ID: ev.ID, Timestamp: now, Body: body}, sub.Secrets(now)...)
 	if err != nil {
 		return nil, fmt.Errorf("signing: %w", err)

@@ -24,14 +24,17 @@ type Options struct {
 
 // Event is an event the rules would infer, as the command prints it.
 type Event struct {
-	Event   string          `json:"event"`
-	Data    json.RawMessage `json:"data"`
-	UserID  json.RawMessage `json:"user_id,omitempty"`
-	Site    string          `json:"site,omitempty"`
-	Shadow  bool            `json:"shadow,omitempty"` // the rule is in shadow mode: stored, never delivered
-	Request string          `json:"request"`          // "METHOD /path?query"
-	Status  int             `json:"status"`
-	Index   int             `json:"index"` // the exchange's Index
+	Event  string          `json:"event"`
+	Data   json.RawMessage `json:"data"`
+	UserID json.RawMessage `json:"user_id,omitempty"`
+	Site   string          `json:"site,omitempty"`
+	Shadow bool            `json:"shadow,omitempty"` // the rule is in shadow mode: stored, never delivered
+	// OrderKey is what ordered subscriptions order the event by (the
+	// rule's order_key, else its state key).
+	OrderKey string `json:"order_key,omitempty"`
+	Request  string `json:"request"` // "METHOD /path?query"
+	Status   int    `json:"status"`
+	Index    int    `json:"index"` // the exchange's Index
 }
 
 // Result is what a replay gives: the events in the order the handler
@@ -176,8 +179,12 @@ func (r *replay) eval(x *Exchange, st *exchangeState, i, j int, c rules.Candidat
 		s.WhenFalse++
 	default:
 		s.Fired++
+		order, err := c.EventOrderKey(in, key)
+		if err != nil {
+			s.note(noteNotOrdered)
+		}
 		r.events = append(r.events, Event{Event: ev.Name, Data: ev.Data, UserID: ev.UserID, Site: ev.Site, Shadow: ev.Shadow,
-			Request: x.RequestLine(), Status: x.Status, Index: x.Index})
+			OrderKey: order, Request: x.RequestLine(), Status: x.Status, Index: x.Index})
 	}
 	return snaps
 }

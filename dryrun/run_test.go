@@ -120,6 +120,33 @@ func TestReplayState(t *testing.T) {
 	if e := res.Events[0]; e.Request != "POST /api/orders" || e.Status != 201 {
 		t.Errorf("event 0: %+v", e)
 	}
+	for _, e := range res.Events {
+		if e.OrderKey != "order:1" {
+			t.Errorf("%s's order key %q, want its state key order:1", e.Event, e.OrderKey)
+		}
+	}
+}
+
+// TestReplayOrderKey: a rule's order_key is its events' order key; one
+// with a missing part leaves the event unordered, noted in the summary.
+func TestReplayOrderKey(t *testing.T) {
+	set := compile(t, `
+events:
+  - name: order.note_added
+    match: { method: POST, path: "/api/notes", status: 201 }
+    order_key: "order:{response.body.order}"
+    data: { id: response.body.id }
+`)
+	res := replayAll(set,
+		ex("POST", "/api/notes", `{}`, 201, `{"id":"n1","order":"7"}`),
+		ex("POST", "/api/notes", `{}`, 201, `{"id":"n2"}`),
+	)
+	if len(res.Events) != 2 || res.Events[0].OrderKey != "order:7" || res.Events[1].OrderKey != "" {
+		t.Fatalf("events %+v, want order keys order:7 and none", res.Events)
+	}
+	if s := ruleSummary(t, res, "order.note_added"); len(s.Notes) != 1 {
+		t.Errorf("notes %v, want the unordered event noted", s.Notes)
+	}
 }
 
 func TestReplayPrefetch(t *testing.T) {

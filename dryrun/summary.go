@@ -51,6 +51,7 @@ type RuleSummary struct {
 const (
 	noteNoState             = "no state: " // + the reason: the rule ran with previous null
 	noteNotWritten          = "state not written: "
+	noteNotOrdered          = "not ordered: order_key has a missing or null part"
 	notePrefetch            = "prefetch: "
 	notePrefetchRecorded    = "prefetch: from the recording"
 	notePrefetchNotRecorded = "prefetch: not in the recording"

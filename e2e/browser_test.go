@@ -380,6 +380,7 @@ func TestManagementPageInBrowser(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`document.querySelector('details.advanced').open = true`),
 		chromedp.SendKeys(chromedp.CSS(`#f-filter`), `data.orderId ==`),
 		chromedp.SendKeys(chromedp.CSS(`#f-transform`), `{"order": data.orderId, "via": "caddy"}`),
+		chromedp.Click(chromedp.CSS(`#f-ordered`)),
 	)
 	p.click(`#f-transform-try`)
 	p.waitFor("the preview", `document.getElementById('f-transform-preview').textContent.includes('"order": "ord1"')`)
@@ -398,7 +399,7 @@ func TestManagementPageInBrowser(t *testing.T) {
 			filtered = s
 		}
 	}
-	if filtered == nil || filtered["filter"] != `data.orderId == "ord1"` || filtered["transform"] != `{"order": data.orderId, "via": "caddy"}` {
+	if filtered == nil || filtered["filter"] != `data.orderId == "ord1"` || filtered["transform"] != `{"order": data.orderId, "via": "caddy"}` || filtered["ordered"] != true {
 		t.Errorf("the subscription saved from the form: %v", filtered)
 	} else {
 		a.Expect(a.Do(http.MethodDelete, "/webhooks/subscriptions/"+testbed.Str(filtered["id"]), nil), http.StatusNoContent)

@@ -26,6 +26,7 @@ type Rule struct {
 	state       *stateRule // nil when the rule keeps no state
 	each        *eachRule  // nil when the rule is evaluated once per exchange
 	shadow      bool       // its events are stored, never delivered
+	orderKey    *template  // nil: the state key orders the events
 	needsReq    bool
 	needsResp   bool
 }
@@ -168,7 +169,7 @@ func checkName(spec *Spec, fail func(string, error)) {
 		// A rule without a name only keeps state (e.g. on reads): what
 		// would shape an event has no use there.
 		for field, set := range map[string]bool{"data": spec.Data != nil, "when": spec.When != "", "site": spec.Site != "",
-			"user_id": spec.UserID != "", "redact": len(spec.Redact) > 0, "shadow": spec.Shadow} {
+			"user_id": spec.UserID != "", "redact": len(spec.Redact) > 0, "shadow": spec.Shadow, "order_key": spec.OrderKey != ""} {
 			if set {
 				fail(field, fmt.Errorf("%s: a rule without a name emits nothing, so it takes no %s (give it a name, or remove %s)", field, field, field))
 			}
@@ -229,6 +230,14 @@ func (r *Rule) compileSources(spec *Spec, fail func(string, error)) {
 	if spec.State != nil {
 		r.state = compileState(spec.State, r.path, r.redact, r.each, fail)
 	}
+	if spec.OrderKey != "" {
+		t, err := compileTemplate(spec.OrderKey, r.path)
+		if err != nil {
+			fail("order_key", fmt.Errorf("order_key: %w", err))
+		} else {
+			r.orderKey = &t
+		}
+	}
 	if strings.TrimSpace(spec.When) != "" {
 		var err error
 		if r.when, err = compileWhen(spec.When, r.path); err != nil {
@@ -264,6 +273,9 @@ func (r *Rule) markNeeds() {
 	}
 	if r.state != nil {
 		mark(r.state.needsReq, r.state.needsResp)
+	}
+	if r.orderKey != nil {
+		r.orderKey.walk(func(s *source) { mark(s.needs()) })
 	}
 	if r.each != nil {
 		mark(r.each.items.needs())

@@ -293,6 +293,9 @@ func (r *Rule) checkItems(spec *Spec, fail func(field string, err error)) {
 			check("when", srcResponseItem)
 		}
 	}
+	if r.orderKey != nil {
+		r.orderKey.walk(func(s *source) { check("order_key", s.kind) })
+	}
 	if st := r.state; st != nil {
 		st.key.walk(func(s *source) { check("state.key", s.kind) })
 		st.prefetchPath.walk(func(s *source) { check("state.prefetch.request", s.kind) })

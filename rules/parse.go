@@ -252,6 +252,8 @@ func (p *parser) spec(item *yaml.Node) (Spec, error) {
 			err = p.each(v, &s)
 		case "shadow":
 			s.Shadow, err = p.bool(v, "shadow")
+		case "order_key":
+			s.OrderKey, err = p.str(v, "order_key")
 		case "match":
 			err = p.match(v, &s)
 		case "data":

@@ -22,7 +22,11 @@ type Spec struct {
 	State       *StateSpec `json:"state,omitempty"`
 	Each        *EachSpec  `json:"each,omitempty"`
 	Shadow      bool       `json:"shadow,omitempty"`
-	Pos         Pos        `json:"-"`
+	// OrderKey is a template naming the resource whose events ordered
+	// subscriptions receive in order ("order:{path.id}"); without it, the
+	// state key is.
+	OrderKey string `json:"order_key,omitempty"`
+	Pos      Pos    `json:"-"`
 }
 
 // MatchSpec says which requests a rule looks at.

@@ -28,8 +28,15 @@ type Delivery struct {
 	// NextAttemptAt is when a pending delivery is due (or its claim
 	// expires while an attempt is in flight); nil once finished.
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	// OrderKey is set on the deliveries of an ordered subscription (the
+	// event's order key): a delivery waits while an earlier one of the
+	// same key to the same subscription is pending.
+	OrderKey string `json:"order_key,omitempty"`
+	// Waiting marks a pending delivery held back by an earlier one of its
+	// order key; its NextAttemptAt is nil until that one has finished.
+	Waiting   bool      `json:"waiting,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Attempt is one HTTP try of a delivery.
@@ -61,4 +68,18 @@ type Claim struct {
 type Want struct {
 	SubID string
 	Max   int
+}
+
+// NewDelivery is a new delivery of ev to sub, pending and due at now. It
+// carries the event's order key when the subscription is ordered.
+func NewDelivery(sub *Subscription, ev *Event, now time.Time) *Delivery {
+	due := now
+	d := &Delivery{
+		ID: NewID("dlv_", now), EventID: ev.ID, Event: ev.Name, SubscriptionID: sub.ID,
+		Status: Pending, Attempts: []Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
+	}
+	if sub.Ordered {
+		d.OrderKey = ev.OrderKey
+	}
+	return d
 }

@@ -33,6 +33,10 @@ type Event struct {
 	// tracing handler made): each delivery attempt continues that trace.
 	TraceParent string `json:"traceparent,omitempty"`
 	TraceState  string `json:"tracestate,omitempty"`
+	// OrderKey names the resource the event is about (the rule's
+	// order_key, else its state key): an ordered subscription receives
+	// the events of one key in the order they were inferred.
+	OrderKey string `json:"order_key,omitempty"`
 }
 
 // MarshalJSON encodes the event with its timestamp in TimeFormat.

@@ -29,7 +29,10 @@ type Subscription struct {
 	// Transform is a CEL expression over the envelope that builds the
 	// data the subscription receives (a map literal).
 	Transform string `json:"transform,omitempty"`
-	Stats     Stats  `json:"stats"`
+	// Ordered delivers the events of one resource (their order key) one
+	// at a time, in the order they were inferred.
+	Ordered bool  `json:"ordered,omitempty"`
+	Stats   Stats `json:"stats"`
 	// DisabledReason says why delivery paused the subscription; nil when
 	// it is active or was paused by an admin.
 	DisabledReason *string `json:"disabled_reason"`

@@ -90,6 +90,7 @@ function delivery(d) {
 			h('span', { class: `badge ${d.status}`, 'aria-hidden': 'true' }, statusText[d.status] || d.status),
 			h('span', { class: 'muted' }, 'created ', time(d.created_at)),
 			!finished && d.next_attempt_at && h('span', { class: 'muted' }, 'next attempt ', time(d.next_attempt_at)),
+			!finished && d.waiting && h('span', { class: 'muted waiting' }, 'waiting for an earlier event of ', h('code', {}, d.order_key)),
 			finished && h('button', { type: 'button', class: 'small', dataset: { action: 'redeliver' }, onclick: ev => redeliver(d, ev.currentTarget) },
 				'Redeliver', srOnly(` ${d.event} ${d.id}`))),
 		h('p', { class: 'mono small muted' }, `${d.id} · event ${d.event_id}`),

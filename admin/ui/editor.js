@@ -29,6 +29,7 @@ const controls = {
 	headers: 'f-headers',
 	filter: 'f-filter',
 	transform: 'f-transform',
+	ordered: 'f-ordered',
 	...credentials.controls,
 };
 
@@ -92,7 +93,8 @@ export function openEditor(sub, catalogue) {
 		$('f-headers').value = Object.entries(v.headers).map(([k, val]) => `${k}: ${val}`).join('\n');
 		$('f-filter').value = v.filter;
 		$('f-transform').value = v.transform;
-		form.querySelector('details.advanced').open = v.site_ids.length > 0 || Object.keys(v.headers).length > 0 || v.filter !== '' || v.transform !== '';
+		$('f-ordered').checked = v.ordered;
+		form.querySelector('details.advanced').open = v.site_ids.length > 0 || Object.keys(v.headers).length > 0 || v.filter !== '' || v.transform !== '' || v.ordered;
 	}
 	credentials.fill(sub);
 	secretHint();
@@ -155,6 +157,7 @@ function formValues() {
 		headerErrors,
 		filter: $('f-filter').value.trim(),
 		transform: $('f-transform').value.trim(),
+		ordered: $('f-ordered').checked,
 		credentials: credentials.values(),
 	};
 }
@@ -177,6 +180,7 @@ function valuesOf(sub, known) {
 		headers: sub.headers || {},
 		filter: sub.filter || '',
 		transform: sub.transform || '',
+		ordered: !!sub.ordered,
 	};
 }
 
@@ -236,6 +240,7 @@ function body(v) {
 		headers: v.headers,
 		filter: v.filter,
 		transform: v.transform,
+		ordered: v.ordered,
 	};
 	if (v.secret) {
 		out.secret = v.secret;
@@ -264,6 +269,7 @@ function body(v) {
 		headers: JSON.stringify(Object.entries(v.headers).sort()) === JSON.stringify(Object.entries(was.headers).sort()),
 		filter: v.filter === was.filter,
 		transform: v.transform === was.transform,
+		ordered: v.ordered === was.ordered,
 	};
 	for (const [k, unchanged] of Object.entries(same)) {
 		if (unchanged) {
@@ -329,7 +335,7 @@ function showErrors(errors, message) {
 		} else {
 			$(id).setAttribute('aria-invalid', 'true');
 		}
-		if (['f-site_ids', 'f-rate_limit', 'f-headers', 'f-filter', 'f-transform'].includes(id)) {
+		if (['f-site_ids', 'f-rate_limit', 'f-headers', 'f-filter', 'f-transform', 'f-ordered'].includes(id)) {
 			form.querySelector('details.advanced').open = true;
 		}
 		if (field === 'auth' || field === 'tls' || field.startsWith('auth.') || field.startsWith('tls.')) {

@@ -74,10 +74,21 @@ func (ca *CA) Client(t testing.TB, cn string, notAfter time.Time) Pair {
 // Server issues a server certificate for 127.0.0.1, ::1 and localhost.
 func (ca *CA) Server(t testing.TB) Pair {
 	t.Helper()
-	tmpl := template("localhost", time.Now().Add(24*time.Hour))
+	return ca.ServerFor(t, "localhost", "127.0.0.1", "::1")
+}
+
+// ServerFor issues a server certificate for hosts: names or IP addresses.
+func (ca *CA) ServerFor(t testing.TB, hosts ...string) Pair {
+	t.Helper()
+	tmpl := template(hosts[0], time.Now().Add(24*time.Hour))
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	tmpl.DNSNames = []string{"localhost"}
-	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
 	return ca.issue(t, tmpl)
 }
 

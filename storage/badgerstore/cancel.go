@@ -31,8 +31,22 @@ type dueFinder func(txn *badger.Txn, from []byte, most int) ([]dueEntry, []byte,
 
 // cancelDue cancels the pending deliveries that find returns, one
 // transaction per batch, and returns how many it cancelled. A batch that
-// fails leaves those before it cancelled.
+// fails leaves those before it cancelled. Cancelling the first delivery of
+// an order line makes the next one due (order.go), so the passes go on
+// until one finds nothing: a line of n deliveries takes n passes.
 func (s *Store) cancelDue(ctx context.Context, find dueFinder) (int, error) {
+	total := 0
+	for {
+		n, err := s.cancelPass(ctx, find)
+		total += n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+}
+
+// cancelPass is one pass of cancelDue.
+func (s *Store) cancelPass(ctx context.Context, find dueFinder) (int, error) {
 	total, most := 0, cancelBatch
 	var from []byte
 	retention := s.config().Retention

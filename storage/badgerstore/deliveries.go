@@ -118,10 +118,18 @@ func getDelivery(txn *badger.Txn, id string) (*webhook.Delivery, error) {
 // was (nil for a new one). Finished deliveries expire after retention. New
 // due times go into notes (which may be nil: a claim's lease needs none);
 // the change to the due index's size into queued (see queueDepth).
+//
+// The queue depth counts the pending deliveries: those in the due index
+// and those waiting their turn in an order line (order.go).
 func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes *dueNotes, queued *int64) error {
-	if old != nil && old.NextAttemptAt != nil {
-		if err := txn.Delete(dueKeyOf(d, *old.NextAttemptAt)); err != nil {
-			return err
+	if err := keepLine(txn, old, d, retention, notes, queued); err != nil {
+		return fmt.Errorf("delivery %s: keeping its order: %w", d.ID, err)
+	}
+	if old != nil && old.Status == webhook.Pending {
+		if old.NextAttemptAt != nil {
+			if err := txn.Delete(dueKeyOf(d, *old.NextAttemptAt)); err != nil {
+				return err
+			}
 		}
 		*queued--
 	}
@@ -131,7 +139,10 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 	}
 	rec := badger.NewEntry(key(prefixDelivery, d.ID), val)
 	idx := badger.NewEntry(bySubKey(d.SubscriptionID, d.ID), nil)
-	if d.Status == webhook.Pending {
+	switch {
+	case d.Status == webhook.Pending && d.Waiting:
+		*queued++
+	case d.Status == webhook.Pending:
 		if d.NextAttemptAt == nil {
 			return fmt.Errorf("delivery %s: pending without a due time", d.ID)
 		}
@@ -140,7 +151,7 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 		}
 		*queued++
 		notes.add(d.SubscriptionID, *d.NextAttemptAt)
-	} else if retention > 0 {
+	case retention > 0:
 		rec, idx = rec.WithTTL(retention), idx.WithTTL(retention)
 	}
 	if err := txn.SetEntry(rec); err != nil {
@@ -159,18 +170,18 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 		if !sub.IsActive || !payload.Receives(sub, ev) {
 			continue
 		}
-		due := now
+		d, err := newDelivery(txn, sub, ev, now)
+		if err != nil {
+			return err
+		}
 		var lease time.Duration
-		leased := notes.taker != nil
+		leased := notes.taker != nil && !d.Waiting
 		if leased {
 			lease, leased = notes.taker.Room(sub, notes.held[sub.ID])
 		}
 		if leased {
-			due = now.Add(lease)
-		}
-		d := &webhook.Delivery{
-			ID: webhook.NewID("dlv_", now), EventID: ev.ID, Event: ev.Name, SubscriptionID: sub.ID,
-			Status: webhook.Pending, Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
+			due := now.Add(lease)
+			d.NextAttemptAt = &due
 		}
 		if !leased {
 			if err := putDelivery(txn, nil, d, 0, notes, &notes.queued); err != nil {
@@ -188,6 +199,16 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 		notes.hand(webhook.Claim{Delivery: d, Event: handedEv, Sub: sub})
 	}
 	return nil
+}
+
+// newDelivery makes a delivery of ev to sub, due now, or waiting at the
+// end of its order line (order.go) when it has one.
+func newDelivery(txn *badger.Txn, sub *webhook.Subscription, ev *webhook.Event, now time.Time) (*webhook.Delivery, error) {
+	d := webhook.NewDelivery(sub, ev, now)
+	if d.OrderKey == "" {
+		return d, nil
+	}
+	return d, joinLine(txn, d)
 }
 
 // Delivery returns one delivery, or an error wrapping ErrNotFound.
@@ -222,10 +243,10 @@ type scan struct {
 // cancelled on the way.
 func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration, budget int, scans []scan) ([]webhook.Claim, error) {
 	var claims []webhook.Claim
-	var queued int64
+	var notes *dueNotes // of the order lines that cancellations move on
 	retention := s.config().Retention
 	err := s.update(ctx, budget*deliverySize, func(txn *badger.Txn) error {
-		claims, queued = claims[:0], 0
+		claims, notes = claims[:0], &dueNotes{}
 		// Read once the transaction has started: a subscription deleted
 		// before is out of the snapshot already (removeSubscription).
 		known := s.knownSubscriptions()
@@ -235,7 +256,7 @@ func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration
 			if len(claims) >= budget {
 				continue
 			}
-			got, err := claimScan(txn, sc, known[sc.SubID], min(sc.Max, budget-len(claims)), now, lease, retention, &queued)
+			got, err := claimScan(txn, sc, known[sc.SubID], min(sc.Max, budget-len(claims)), now, lease, retention, notes)
 			if err != nil {
 				return err
 			}
@@ -244,7 +265,8 @@ func (s *Store) claimDue(ctx context.Context, now time.Time, lease time.Duration
 		return nil
 	})
 	if err == nil {
-		s.queued.Add(queued)
+		s.queued.Add(notes.queued)
+		s.noteDue(notes)
 	}
 	return claims, err
 }
@@ -261,7 +283,8 @@ const lookahead = 64
 // the store's snapshot has it (nil: read it from txn); the deliveries of a
 // subscription that is in neither are cancelled, never claimed. queued
 // counts the change to the due index.
-func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int, now time.Time, lease time.Duration, retention time.Duration, queued *int64) ([]webhook.Claim, error) {
+func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int, now time.Time, lease time.Duration, retention time.Duration, notes *dueNotes) ([]webhook.Claim, error) {
+	queued := &notes.queued
 	sc.Scanned = true
 	prefix := dueKey(sc.SubID, time.Time{}, "")[:len(prefixDue)+len(sc.SubID)+1]
 	// Read the keys first: the claims below write into the range. Every
@@ -327,7 +350,7 @@ func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int,
 		old := *d
 		if subErr != nil || evErr != nil {
 			d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-			if err := putDelivery(txn, &old, d, retention, nil, queued); err != nil {
+			if err := putDelivery(txn, &old, d, retention, notes, queued); err != nil {
 				return nil, err
 			}
 			continue
@@ -421,10 +444,9 @@ func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, ev
 		return s.db.Update(func(txn *badger.Txn) error {
 			now := time.Now().UTC()
 			for i := range events {
-				due := now
-				d := &webhook.Delivery{
-					ID: webhook.NewID("dlv_", now), EventID: events[i].ID, Event: events[i].Name, SubscriptionID: sub.ID,
-					Status: webhook.Pending, Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
+				d, err := newDelivery(txn, sub, &events[i], now)
+				if err != nil {
+					return err
 				}
 				if err := putDelivery(txn, nil, d, 0, notes, &notes.queued); err != nil {
 					return err

@@ -237,7 +237,7 @@ func (s *Store) Count(ctx context.Context) (webhook.Counts, error) {
 	err := s.use(ctx, func() error {
 		return s.db.View(func(txn *badger.Txn) error {
 			c.Events = countKeys(txn, prefixEvent)
-			c.QueueDepth = countKeys(txn, prefixDue)
+			c.QueueDepth = countPending(txn)
 			for _, pf := range []struct {
 				prefix []byte
 				fn     func([]byte) error

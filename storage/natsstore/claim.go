@@ -143,10 +143,19 @@ func (s *Store) claimable(ctx context.Context, p pending) (stored, error) {
 	if !p.recorded {
 		return stored{d: implied(&p)}, nil
 	}
-	if st, ok := s.recent.record(p.id); ok {
-		return st, nil
+	st, ok := s.recent.record(p.id)
+	if !ok {
+		var err error
+		if st, err = s.readDelivery(ctx, p.id); err != nil {
+			return st, err
+		}
 	}
-	return s.readDelivery(ctx, p.id)
+	if d := st.d; d.Status == webhook.Pending && d.Waiting {
+		// Written while it waited; the index has let it go since.
+		due := p.due
+		d.Waiting, d.NextAttemptAt = false, &due
+	}
+	return st, nil
 }
 
 // readEvent reads an event, nil when it expired.

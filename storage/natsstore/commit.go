@@ -123,15 +123,19 @@ func (s *Store) eventMsg(ev *webhook.Event, subs []*webhook.Subscription, now ti
 	if err != nil {
 		return batchMsg{}, fmt.Errorf("storage nats: encoding event %s: %w", ev.Name, err)
 	}
-	var fan []string
+	var fan, ordered []string
 	for _, sub := range subs {
 		if payload.Receives(sub, ev) {
 			fan = append(fan, webhook.NewID("dlv_", now)+" "+subKey(sub.ID))
+			if sub.Ordered {
+				ordered = append(ordered, subKey(sub.ID))
+			}
 		}
 	}
 	h := nats.Header{"Nats-Msg-Id": {ev.ID}, hdrAt: {unixNano(now)}, hdrName: {ev.Name}}
 	if len(fan) > 0 {
 		h.Set(hdrFanout, strings.Join(fan, ","))
+		orderHeaders(h, ev, ordered)
 	}
 	withTTL(h, retention)
 	return batchMsg{subject: s.subject(eventKey(ev.ID)), data: data, h: h}, nil

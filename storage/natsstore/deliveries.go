@@ -27,10 +27,15 @@ type stored struct {
 // first record.
 func implied(p *pending) *webhook.Delivery {
 	due := p.due
-	return &webhook.Delivery{
+	d := &webhook.Delivery{
 		ID: p.id, EventID: p.event, Event: p.name, SubscriptionID: p.sub, Status: webhook.Pending,
 		Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: p.due, UpdatedAt: p.due,
+		OrderKey: orderKeyOf(p.line),
 	}
+	if p.waiting {
+		d.Waiting, d.NextAttemptAt = true, nil
+	}
+	return d
 }
 
 // readDelivery reads a delivery: its record (found through the index, or
@@ -59,6 +64,7 @@ func (s *Store) readDelivery(ctx context.Context, id string) (stored, error) {
 	if err := json.Unmarshal(m.Data, d); err != nil {
 		return stored{}, fmt.Errorf("storage nats: decoding delivery %s: %w", id, err)
 	}
+	s.showWaiting(d)
 	return stored{d: d, rev: m.Sequence, was: was(d.Status, expiry(m.Time, m.Header), m.Sequence)}, nil
 }
 
@@ -73,17 +79,11 @@ func (s *Store) putDelivery(ctx context.Context, d *webhook.Delivery, read store
 		return 0, fmt.Errorf("storage nats: encoding delivery %s: %w", d.ID, err)
 	}
 	h := expectSeq(read.rev)
-	h.Set(hdrStatus, d.Status)
 	if read.was != "" {
 		h.Set(hdrWas, read.was)
 	}
-	if d.Status == webhook.Pending {
-		if d.NextAttemptAt == nil {
-			return 0, fmt.Errorf("storage nats: delivery %s: pending without a due time", d.ID)
-		}
-		h.Set(hdrDue, unixNano(*d.NextAttemptAt))
-	} else {
-		withTTL(h, s.config().Retention)
+	if err := s.deliveryHeaders(h, d); err != nil {
+		return 0, err
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
@@ -92,6 +92,30 @@ func (s *Store) putDelivery(ctx context.Context, d *webhook.Delivery, read store
 		return 0, err
 	}
 	return seq, natsError("storing delivery "+d.ID, err)
+}
+
+// deliveryHeaders sets the headers of d's record that the due index and
+// the tally read; a finished one expires after the retention. A waiting
+// delivery's record (a redelivery that joins its line) keeps a due time:
+// the index decides when it may be claimed.
+func (s *Store) deliveryHeaders(h nats.Header, d *webhook.Delivery) error {
+	h.Set(hdrStatus, d.Status)
+	if d.OrderKey != "" {
+		h.Set(hdrOrder, orderToken(d.OrderKey))
+	}
+	if d.Status != webhook.Pending {
+		withTTL(h, s.config().Retention)
+		return nil
+	}
+	due := d.NextAttemptAt
+	if due == nil && d.Waiting {
+		due = &d.UpdatedAt
+	}
+	if due == nil {
+		return fmt.Errorf("storage nats: delivery %s: pending without a due time", d.ID)
+	}
+	h.Set(hdrDue, unixNano(*due))
+	return nil
 }
 
 // Delivery returns one delivery, or an error wrapping ErrNotFound.
@@ -144,7 +168,9 @@ func (s *Store) updateDelivery(ctx context.Context, id string, fn func(*webhook.
 			return nil, err
 		}
 		s.recent.wrote(st.d, seq)
-		return st.d, s.index.applied.wait(ctx, seq)
+		err = s.index.applied.wait(ctx, seq)
+		s.showWaiting(st.d) // a redelivery may wait in its line
+		return st.d, err
 	}
 }
 
@@ -170,6 +196,7 @@ func (s *Store) Deliveries(ctx context.Context, subID, status string, limit int)
 			if err := json.Unmarshal(m.Data(), d); err != nil {
 				return fmt.Errorf("storage nats: decoding delivery record %s: %w", m.Subject(), err)
 			}
+			s.showWaiting(d)
 			top.add(d)
 			return nil
 		})
@@ -208,16 +235,15 @@ func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, ev
 		now := time.Now().UTC()
 		msgs := make([]batchMsg, len(events))
 		for i := range events {
-			due := now
-			d := &webhook.Delivery{
-				ID: webhook.NewID("dlv_", now), EventID: events[i].ID, Event: events[i].Name, SubscriptionID: sub.ID,
-				Status: webhook.Pending, Attempts: []webhook.Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
-			}
+			d := webhook.NewDelivery(sub, &events[i], now)
 			data, err := json.Marshal(d)
 			if err != nil {
 				return fmt.Errorf("storage nats: encoding delivery %s: %w", d.ID, err)
 			}
-			h := nats.Header{hdrStatus: {webhook.Pending}, hdrDue: {unixNano(due)}}
+			h := nats.Header{}
+			if err := s.deliveryHeaders(h, d); err != nil {
+				return err
+			}
 			msgs[i] = batchMsg{subject: s.subject(deliveryKey(sub.ID, d.ID)), data: data, h: h}
 		}
 		start := time.Now()

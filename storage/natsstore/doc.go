@@ -242,6 +242,24 @@
 // it). Memory: a bit per ledger sequence from the oldest finished record
 // alive, and a bucket per second in which records expire.
 //
+// # Ordered delivery
+//
+// An event whose fan-out holds ordered subscriptions carries its order key
+// in Wh-Order (unpadded base64url: any text fits a header) and those
+// subscriptions' keys in Wh-Ordered; a delivery record of an ordered
+// subscription carries Wh-Order too. The due index keeps, per
+// subscription, a line per order key, in the order its watch read the
+// records: the ledger's order, the same on every node, and the order of
+// inference, since the commits of one resource take turns under its lock.
+// Only the first of a line is in the heap that Claim reads; when it leaves
+// the index (succeeded, failed for good, cancelled, deleted) the next is
+// put in the heap, due as it was, and the dispatcher woken. A node whose
+// watch lags lets a line go later, never earlier: it frees a delivery only
+// once it has read the record that finished the one before. A redelivered
+// delivery (its record pending again) joins the end of its line. Waiting
+// deliveries have no state of their own in the cluster: Deliveries and
+// Delivery show them waiting from the index.
+//
 // # Locks
 //
 // LockKeys takes the keys in sorted order (no deadlock between two nodes

@@ -23,7 +23,12 @@ type pending struct {
 	// implied by its event (name, created at due), not claimed yet.
 	recorded bool
 	name     string // the event's name, for an implied delivery
-	at       int    // its place in its subscription's queue
+	at       int    // its place in its subscription's heap
+	// line is its order key (orderToken) when its subscription is ordered
+	// (order.go); waiting: an earlier one of the line is pending, so it
+	// is not in the heap.
+	line    string
+	waiting bool
 }
 
 // dueIndex is every pending delivery, by subscription, as this node's
@@ -51,9 +56,12 @@ func (x *dueIndex) put(p *pending) bool {
 	old := x.byID[p.id]
 	if old != nil && old.sub == p.sub {
 		earlier := p.due.Before(old.due)
-		at := old.at
+		at, line, waiting := old.at, old.line, old.waiting
 		*old = *p
-		old.at = at
+		old.at, old.line, old.waiting = at, line, waiting // it keeps its place in its line
+		if waiting {
+			return false
+		}
 		heap.Fix(x.bySub[p.sub], at)
 		return earlier
 	}
@@ -66,26 +74,38 @@ func (x *dueIndex) put(p *pending) bool {
 		x.bySub[p.sub] = q
 	}
 	x.byID[p.id] = p
+	if q.join(p) {
+		return false // it waits for an earlier one of its line
+	}
 	heap.Push(q, p)
 	return true
 }
 
-// remove forgets a delivery that is no longer pending.
-func (x *dueIndex) remove(id string) {
+// remove forgets a delivery that is no longer pending; it says whether
+// that let a waiting one go (a wake-up may be needed).
+func (x *dueIndex) remove(id string) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if p, ok := x.byID[id]; ok {
-		x.removeLocked(p)
+		return x.removeLocked(p)
 	}
+	return false
 }
 
-func (x *dueIndex) removeLocked(p *pending) {
+func (x *dueIndex) removeLocked(p *pending) bool {
 	delete(x.byID, p.id)
 	q := x.bySub[p.sub]
-	heap.Remove(q, p.at)
-	if q.Len() == 0 {
-		delete(x.bySub, p.sub)
+	if !p.waiting {
+		heap.Remove(q, p.at)
 	}
+	next := q.leave(p)
+	if next != nil {
+		heap.Push(q, next)
+	}
+	if q.Len() == 0 {
+		delete(x.bySub, p.sub) // a line's first is in the heap: no line is left
+	}
+	return next != nil
 }
 
 // lookup returns a pending delivery, or nil.
@@ -142,6 +162,9 @@ func (x *dueIndex) of(sub string) []pending {
 	for _, p := range q.items {
 		out = append(out, *p)
 	}
+	for _, p := range q.waiters() {
+		out = append(out, *p)
+	}
 	return out
 }
 
@@ -162,9 +185,13 @@ func (x *dueIndex) size() int64 {
 	return int64(len(x.byID))
 }
 
-// subQueue is a subscription's pending deliveries, a heap by due time
-// (then id).
-type subQueue struct{ items []*pending }
+// subQueue is a subscription's pending deliveries: a heap by due time
+// (then id) of those that may be claimed, and the lines of an ordered
+// subscription (order.go), whose first is in the heap.
+type subQueue struct {
+	items []*pending
+	lines map[string][]*pending
+}
 
 func earlier(a, b *pending) bool {
 	if c := a.due.Compare(b.due); c != 0 {
@@ -275,18 +302,17 @@ func (x *dueIndex) apply(key string, h nats.Header, seq uint64, ts time.Time, lo
 	case kind == "d":
 		sub, id, _ := strings.Cut(rest, ".")
 		if isMarker(h) {
-			x.remove(id)
-			return false
+			return x.remove(id)
 		}
 		if w := h.Get(hdrWas); w != "" {
 			x.tally.replaced(w)
 		}
 		if st := h.Get(hdrStatus); st != webhook.Pending {
-			x.remove(id)
+			released := x.remove(id)
 			if k, finished := kindOf(st); finished {
 				x.tally.add(k, expiry(ts, h), seq)
 			}
-			return false
+			return released
 		}
 		subID, err := subID(sub)
 		due, err2 := strconv.ParseInt(h.Get(hdrDue), 10, 64)
@@ -294,7 +320,7 @@ func (x *dueIndex) apply(key string, h nats.Header, seq uint64, ts time.Time, lo
 			logger.Error("skipping an unreadable delivery record", zap.String("key", key))
 			return false
 		}
-		return x.put(&pending{id: id, sub: subID, due: time.Unix(0, due).UTC(), recorded: true})
+		return x.put(&pending{id: id, sub: subID, due: time.Unix(0, due).UTC(), recorded: true, line: h.Get(hdrOrder)})
 	}
 	return false
 }
@@ -308,13 +334,18 @@ func (x *dueIndex) applyEvent(id string, h nats.Header, logger *zap.Logger) bool
 	}
 	due, name, woke := time.Unix(0, at).UTC(), h.Get(hdrName), false
 	x.latest.add(id, name)
+	ordered, line := orderedSubs(h), h.Get(hdrOrder)
 	for pair := range strings.SplitSeq(h.Get(hdrFanout), ",") {
 		dlv, sub, ok := strings.Cut(pair, " ")
 		subID, err := subID(sub)
 		if !ok || err != nil {
 			continue
 		}
-		woke = x.put(&pending{id: dlv, sub: subID, event: id, due: due, name: name}) || woke
+		p := &pending{id: dlv, sub: subID, event: id, due: due, name: name}
+		if ordered[sub] {
+			p.line = line
+		}
+		woke = x.put(p) || woke
 	}
 	return woke
 }

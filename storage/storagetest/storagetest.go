@@ -74,6 +74,8 @@ func Checks() []Check {
 		{"RetryAtDueTime", checkRetryAtDueTime},
 		{"UpdateDeliveryConcurrent", checkUpdateDeliveryConcurrent},
 		{"DeadLetterAndRedeliver", checkDeadLetterAndRedeliver},
+		{"OrderedDelivery", checkOrderedDelivery},
+		{"OrderedDeleteCancels", checkOrderedDeleteCancels},
 		{"ReplaySince", checkReplaySince},
 		{"RecentEvents", checkRecentEvents},
 		{"SubscriptionCRUD", checkSubscriptionCRUD},
