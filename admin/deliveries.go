@@ -81,7 +81,7 @@ func redeliver(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 		if d.Status == webhook.Pending {
 			return conflictError("delivery " + d.ID + " is already pending")
 		}
-		d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = webhook.Pending, len(d.Attempts), &now, now
+		d.Redeliver(now)
 		return nil
 	})
 	if err != nil {

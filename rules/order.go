@@ -7,8 +7,8 @@ import "errors"
 func (r *Rule) HasOrderKey() bool { return r.orderKey != nil }
 
 // OrderKey renders the rule's order_key from in ("" when it has none). A
-// value that is missing or null is an error: the caller then orders the
-// event by its state key, if any.
+// value that is missing or null is an error: the event is then unordered
+// (EventOrderKey).
 func (c Candidate) OrderKey(in *Input) (string, error) {
 	if c.Rule.orderKey == nil {
 		return "", nil

@@ -71,15 +71,32 @@ type Want struct {
 }
 
 // NewDelivery is a new delivery of ev to sub, pending and due at now. It
-// carries the event's order key when the subscription is ordered.
+// is unordered: a store's fan-out gives the deliveries of an ordered
+// subscription their event's order key (OrderedBy).
 func NewDelivery(sub *Subscription, ev *Event, now time.Time) *Delivery {
 	due := now
 	d := &Delivery{
 		ID: NewID("dlv_", now), EventID: ev.ID, Event: ev.Name, SubscriptionID: sub.ID,
 		Status: Pending, Attempts: []Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
 	}
-	if sub.Ordered {
-		d.OrderKey = ev.OrderKey
-	}
 	return d
+}
+
+// OrderedBy is the order key of ev's delivery to sub, made by the
+// fan-out of ev: the event's when sub is ordered, else "". Redeliveries
+// and replays repeat an event whose turn has passed: they are not
+// ordered.
+func OrderedBy(sub *Subscription, ev *Event) string {
+	if sub.Ordered {
+		return ev.OrderKey
+	}
+	return ""
+}
+
+// Redeliver makes a finished delivery pending again, due at now, with a
+// new run of the retry schedule. It leaves its order line: it goes as
+// soon as it is due.
+func (d *Delivery) Redeliver(now time.Time) {
+	d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = Pending, len(d.Attempts), &now, now
+	d.OrderKey, d.Waiting = "", false
 }

@@ -184,10 +184,18 @@ func (s *Store) runSyncer() {
 	}
 }
 
+// conflictTries bounds how often a batch is written again after a
+// conflict: a delivery that left an order line while the batch joined it
+// (order.go). Each try reads the lines afresh, so a second rarely fails.
+const conflictTries = 100
+
 // commitBatch writes a batch in one transaction, tells the commits that
 // do not wait for an fsync, and hands the others to the syncer.
 func (s *Store) commitBatch(batch []*pending) {
 	notes, err := s.writeBatch(batch)
+	for try := 1; errors.Is(err, badger.ErrConflict) && try < conflictTries; try++ {
+		notes, err = s.writeBatch(batch)
+	}
 	if errors.Is(err, badger.ErrTxnTooBig) && len(batch) > 1 {
 		for _, p := range batch {
 			s.commitBatch([]*pending{p})

@@ -170,7 +170,7 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 		if !sub.IsActive || !payload.Receives(sub, ev) {
 			continue
 		}
-		d, err := newDelivery(txn, sub, ev, now)
+		d, err := fanOutDelivery(txn, sub, ev, now)
 		if err != nil {
 			return err
 		}
@@ -201,11 +201,11 @@ func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, no
 	return nil
 }
 
-// newDelivery makes a delivery of ev to sub, due now, or waiting at the
-// end of its order line (order.go) when it has one.
-func newDelivery(txn *badger.Txn, sub *webhook.Subscription, ev *webhook.Event, now time.Time) (*webhook.Delivery, error) {
+// fanOutDelivery makes a delivery of ev to sub, due now, or waiting at
+// the end of its order line (order.go) when it has one.
+func fanOutDelivery(txn *badger.Txn, sub *webhook.Subscription, ev *webhook.Event, now time.Time) (*webhook.Delivery, error) {
 	d := webhook.NewDelivery(sub, ev, now)
-	if d.OrderKey == "" {
+	if d.OrderKey = webhook.OrderedBy(sub, ev); d.OrderKey == "" {
 		return d, nil
 	}
 	return d, joinLine(txn, d)
@@ -444,10 +444,7 @@ func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, ev
 		return s.db.Update(func(txn *badger.Txn) error {
 			now := time.Now().UTC()
 			for i := range events {
-				d, err := newDelivery(txn, sub, &events[i], now)
-				if err != nil {
-					return err
-				}
+				d := webhook.NewDelivery(sub, &events[i], now) // a replay is not ordered
 				if err := putDelivery(txn, nil, d, 0, notes, &notes.queued); err != nil {
 					return err
 				}

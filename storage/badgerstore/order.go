@@ -35,8 +35,11 @@ func orderLine(d *webhook.Delivery) []byte {
 	return append(line, '/')
 }
 
-// joinLine puts d, new or redelivered, at the end of its line: Waiting,
-// with no due time, when others are before it.
+// joinLine puts d, made by a commit's fan-out, at the end of its line:
+// Waiting, with no due time, when others are before it. Only the
+// committer joins lines, one commit at a time; a delivery leaving its
+// line meanwhile deletes an entry this read, so the commit fails with
+// badger.ErrConflict and is written again (commitBatch).
 func joinLine(txn *badger.Txn, d *webhook.Delivery) error {
 	line := orderLine(d)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: line, Reverse: true})
@@ -85,7 +88,7 @@ func releaseLine(txn *badger.Txn, d *webhook.Delivery, now time.Time, retention 
 	type entry struct{ key, id []byte }
 	var entries []entry // read first: the loop writes into the line
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: line, PrefetchValues: true})
-	for it.Rewind(); it.Valid() && len(entries) < 16; it.Next() {
+	for it.Rewind(); it.Valid(); it.Next() {
 		id, err := it.Item().ValueCopy(nil)
 		if err != nil {
 			it.Close()
@@ -115,8 +118,8 @@ func releaseLine(txn *badger.Txn, d *webhook.Delivery, now time.Time, retention 
 }
 
 // keepLine follows d's change in its line, if it has one: a finished
-// delivery leaves it and lets the next one go; a redelivered one joins it
-// again at the end.
+// delivery leaves it and lets the next one go. A redelivered one has left
+// its line for good (webhook.Delivery.Redeliver): it goes when due.
 func keepLine(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes *dueNotes, queued *int64) error {
 	if d.OrderKey == "" || old == nil {
 		return nil
@@ -124,7 +127,7 @@ func keepLine(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration
 	was, is := old.Status == webhook.Pending, d.Status == webhook.Pending
 	switch {
 	case !was && is:
-		return joinLine(txn, d)
+		d.OrderKey, d.Waiting = "", false
 	case was && !is:
 		d.Waiting = false
 		first, err := leaveLine(txn, d)

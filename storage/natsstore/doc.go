@@ -255,10 +255,13 @@
 // the index (succeeded, failed for good, cancelled, deleted) the next is
 // put in the heap, due as it was, and the dispatcher woken. A node whose
 // watch lags lets a line go later, never earlier: it frees a delivery only
-// once it has read the record that finished the one before. A redelivered
-// delivery (its record pending again) joins the end of its line. Waiting
-// deliveries have no state of their own in the cluster: Deliveries and
-// Delivery show them waiting from the index.
+// once it has read the record that finished the one before. Lines are
+// built from the event records, which are never rewritten, so a node that
+// rebuilds its index at start orders them as the others did. Redeliveries
+// and replays are not ordered (their records carry no Wh-Order; a record
+// without it takes its delivery out of its line). Waiting deliveries have
+// no state of their own in the cluster: Deliveries and Delivery show them
+// waiting from the index.
 //
 // # Locks
 //

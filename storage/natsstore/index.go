@@ -54,7 +54,10 @@ func (x *dueIndex) put(p *pending) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	old := x.byID[p.id]
-	if old != nil && old.sub == p.sub {
+	// A record keeps its delivery's place in its line; one whose line
+	// differs left it (a redelivery: webhook.Delivery.Redeliver), as a node
+	// that reads only the record, rebuilding its index, sees it.
+	if old != nil && old.sub == p.sub && (!p.recorded || p.line == old.line) {
 		earlier := p.due.Before(old.due)
 		at, line, waiting := old.at, old.line, old.waiting
 		*old = *p

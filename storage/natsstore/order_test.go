@@ -49,8 +49,8 @@ func TestDueIndexLines(t *testing.T) {
 	if got, want := ids("ordered"), []string{"o0", "o1", "o3"}; !slices.Equal(got, want) {
 		t.Fatalf("ordered subscription: %v due, want the first of each key and the unkeyed one %v", got, want)
 	}
-	record := func(id, status string, due time.Time) bool {
-		h := nats.Header{hdrStatus: {status}, hdrDue: {unixNano(due)}}
+	record := func(id, status string, due time.Time) bool { // of a delivery of order:1, as putDelivery writes it
+		h := nats.Header{hdrStatus: {status}, hdrDue: {unixNano(due)}, hdrOrder: {orderToken("order:1")}}
 		return x.apply("d."+ordered+"."+id, h, 100, now, logger)
 	}
 	record("o0", "pending", now.Add(time.Hour)) // a retry in an hour
@@ -119,5 +119,37 @@ func TestDueIndexLinesRandom(t *testing.T) {
 		x.apply("d."+sub+"."+p.id, nats.Header{hdrStatus: {"succeeded"}}, seq, now, logger)
 		next[l]++
 		done++
+	}
+}
+
+// TestDueIndexRebuiltAfterRedelivery: a node that reads the ledger from the
+// start sees a redelivered delivery's event (which put it in its line)
+// and then only its last record, without Wh-Order: it takes the delivery
+// out of its line, as the nodes that followed the redelivery did, so the
+// next of the line is the one that may be claimed, not both.
+func TestDueIndexRebuiltAfterRedelivery(t *testing.T) {
+	x := newDueIndex()
+	logger := zap.NewNop()
+	now := time.Unix(1000, 0)
+	sub := subKey("s")
+	for i, id := range []string{"x", "z"} {
+		h := nats.Header{hdrAt: {unixNano(now)}, hdrName: {"order.updated"}, hdrFanout: {id + " " + sub},
+			hdrOrder: {orderToken("order:1")}, hdrOrdered: {sub}}
+		x.apply(fmt.Sprintf("e.evt_%d", i), h, uint64(i+1), now, logger)
+	}
+	// z's retry, then x redelivered (its last record: pending, no Wh-Order).
+	x.apply("d."+sub+".z", nats.Header{hdrStatus: {"pending"}, hdrDue: {unixNano(now.Add(time.Hour))}, hdrOrder: {orderToken("order:1")}}, 10, now, logger)
+	x.apply("d."+sub+".x", nats.Header{hdrStatus: {"pending"}, hdrDue: {unixNano(now)}}, 11, now, logger)
+	due, _ := x.due("s", now.Add(2*time.Hour), 10)
+	var ids []string
+	for _, p := range due {
+		ids = append(ids, p.id)
+	}
+	slices.Sort(ids)
+	if want := []string{"x", "z"}; !slices.Equal(ids, want) {
+		t.Errorf("due %v, want %v: z the first of its line, x outside it", ids, want)
+	}
+	if p := x.lookup("x"); p == nil || p.line != "" || p.waiting {
+		t.Errorf("x: %+v, want out of its line", p)
 	}
 }

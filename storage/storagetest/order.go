@@ -14,7 +14,8 @@ import (
 // share an order key are claimable one at a time, in commit order; a retry
 // holds its key back and no other; a delivery that fails for good or
 // succeeds lets the next one go; an unordered subscription, and events
-// without a key, are not held; waiting deliveries count as pending.
+// without a key, are not held; waiting deliveries count as pending; a
+// redelivery is not held by its line.
 func checkOrderedDelivery(t testing.TB, s storage.Store) {
 	ordered, plain := newSub("*"), newSub("*")
 	ordered.Ordered = true
@@ -88,17 +89,17 @@ func checkOrderedDelivery(t testing.TB, s storage.Store) {
 		t.Fatalf("after the second of order:1 succeeded, claimed %v, want %v", got, evs[3].ID)
 	}
 
-	// A redelivery joins its key's line at the end.
+	// A redelivery leaves its line: it goes when due, even while its key
+	// has a pending delivery.
 	now := time.Now().UTC()
-	redone := update(t, s, claimed[evs[0].ID], func(d *webhook.Delivery) {
-		d.Status, d.RunStart, d.NextAttemptAt, d.UpdatedAt = webhook.Pending, len(d.Attempts), &now, now
-	})
-	if !redone.Waiting {
-		t.Errorf("a redelivery while its key has a pending delivery: waiting %v, want true", redone.Waiting)
+	redone := update(t, s, claimed[evs[0].ID], func(d *webhook.Delivery) { d.Redeliver(now) })
+	if redone.Waiting || redone.OrderKey != "" {
+		t.Errorf("a redelivery: waiting %v, order key %q; want neither", redone.Waiting, redone.OrderKey)
 	}
-	finish(t, s, third[0].Delivery.ID, webhook.Succeeded, nil, t1)
-	if got := claimAll(t, s, t1.Add(5*lease), ordered); len(got) != 1 || got[0].Delivery.ID != redone.ID {
-		t.Errorf("after the line emptied, claimed %v, want the redelivery of %s", byEvent(got), evs[0].ID)
+	// third's claim holds until t1+5*lease
+	got := byEvent(claimAll(t, s, t1.Add(4*lease+time.Second), ordered))
+	if !slices.Equal(got, want(evs[0].ID)) {
+		t.Errorf("with order:1's last delivery claimed, claimed %v, want the redelivery of %s", got, evs[0].ID)
 	}
 }
 
