@@ -20,7 +20,6 @@ func keyedEvent(key string) webhook.Event {
 	return webhook.Event{ID: webhook.NewID("evt_", now), Name: "order.updated", Time: now, OrderKey: key, Data: json.RawMessage(`{}`)}
 }
 
-
 // TestOrderLineInOneCommit: the events of one key in one commit (a batch's
 // items, two rules on one request) stand in their line in commit order;
 // only the first is handed over to the dispatcher, the others wait and
