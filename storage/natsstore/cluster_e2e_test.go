@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
 // The end-to-end tests of several Caddy nodes on one NATS cluster: real
@@ -72,7 +73,7 @@ func startWebhookCluster(t *testing.T, n int, webhooks string) *webhookCluster {
 	storage := fmt.Sprintf("nats {\n\t\t\turl %s\n\t\t\tprefix %s\n\t\t\treplicas 3\n\t\t}", wc.nats.URL(), prefixOf(t))
 	webhooks = strings.ReplaceAll(webhooks, "{RECEIVER}", wc.rcv.srv.URL)
 	wc.config = func(port int) string {
-		return testbed.GlobalStorage(storage, "allow_private_targets\n\t\tretry 200ms 500ms 1s 2s\n\t\ttimeout 2s\n\t\trate_limit 10000/s\n\t\t"+webhooks) +
+		return testbed.GlobalStorage(storage, "allow_private_targets\n\t\tretry 200ms 500ms 1s 2s 4s 8s\n\t\ttimeout 2s\n\t\trate_limit 10000/s\n\t\t"+webhooks) +
 			testbed.Site(port, rules, wc.app.srv.Listener.Addr())
 	}
 	for range n {
@@ -132,6 +133,41 @@ func (wc *webhookCluster) owner() *caddyNode {
 	}
 	wc.t.Fatal("no node has delivered")
 	return nil
+}
+
+// waitDelivered waits up to a minute for cond; if it does not come, the
+// test fails with what each node says of the store and the deliveries
+// (its stats, the warnings and errors it logged, the subscriptions'
+// failed and pending deliveries), so that a failure on a loaded machine
+// says where the events stopped.
+func (wc *webhookCluster) waitDelivered(what string, cond func() bool) {
+	wc.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			wc.explain()
+			wc.t.Fatalf("timed out after 1m0s: %s (%d deliveries received)", what, len(wc.rcv.all()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// explain logs each node's view of the deliveries.
+func (wc *webhookCluster) explain() {
+	for i, n := range wc.nodes {
+		wc.t.Logf("node %d stats: %s", i, n.api.Do(http.MethodGet, "/webhooks/stats", nil).Body)
+		for _, sub := range n.api.ListSubs("") {
+			for _, status := range []string{webhook.Failed, webhook.Pending} {
+				r := n.api.Do(http.MethodGet, "/webhooks/subscriptions/"+testbed.Str(sub["id"])+"/deliveries?limit=5&status="+status, nil)
+				wc.t.Logf("node %d, %s deliveries of %s: %s", i, status, testbed.Str(sub["id"]), r.Body)
+			}
+		}
+		for _, l := range n.caddy.LogLines() {
+			if l["level"] == "warn" || l["level"] == "error" {
+				wc.t.Logf("node %d logged: %v", i, l)
+			}
+		}
+	}
 }
 
 // createOrder creates an order through node and returns its id, or "" if
@@ -303,7 +339,7 @@ func TestClusterOneService(t *testing.T) {
 			t.Fatalf("shipped through A: %d", got)
 		}
 	}
-	testbed.Eventually(t, 60*time.Second, "every event delivered", func() bool {
+	wc.waitDelivered("every event delivered", func() bool {
 		return wc.rcv.count("order.created") >= orders && wc.rcv.count("order.status_changed") >= 2*orders
 	})
 	want := map[string]bool{}
@@ -539,7 +575,7 @@ func TestClusterConfigSubscriptions(t *testing.T) {
 			t.Fatal("an order was not created")
 		}
 	}
-	testbed.Eventually(t, 30*time.Second, "4 deliveries", func() bool { return len(wc.rcv.all()) >= 4 })
+	wc.waitDelivered("4 deliveries", func() bool { return len(wc.rcv.all()) >= 4 })
 	for evID, n := range wc.rcv.byID() {
 		if n != 1 {
 			t.Errorf("event %s delivered %d times, want once", evID, n)
