@@ -34,6 +34,15 @@ func newCredentials(shared *retryablehttp.Client, base *http.Transport) *credent
 	}
 }
 
+// forget drops the TLS clients and OAuth2 tokens of the subscriptions
+// not in active (deleted or paused; a resumed one makes them again), so
+// that a long-running server does not keep those of every subscription
+// it ever served until the next reload.
+func (c *credentials) forget(active map[string]bool) {
+	c.clients.forget(active)
+	c.tokens.forget(active)
+}
+
 // do sends req for sub, over sub's client, with sub's credentials. When
 // the receiver answers 401 to an OAuth2 token, the token is dropped and
 // req is sent once more, in the same attempt, with a new one: a receiver
@@ -194,6 +203,17 @@ func (ts *tokens) drop(sub *webhook.Subscription, used *oauth2.Token) {
 	defer e.mu.Unlock()
 	if e.tok == used {
 		e.tok, e.prev = nil, used.AccessToken
+	}
+}
+
+// forget drops the tokens of subscriptions not in active.
+func (ts *tokens) forget(active map[string]bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for id := range ts.bySub {
+		if !active[id] {
+			delete(ts.bySub, id)
+		}
 	}
 }
 

@@ -317,3 +317,50 @@ func TestSendAuthThroughProxy(t *testing.T) {
 		t.Errorf("the proxy tunnelled %q and forwarded %q", tun, fwd)
 	}
 }
+
+// TestForgetCredentials: the TLS clients and tokens of subscriptions that
+// are no longer active are dropped (a token is fetched again when the
+// subscription comes back); those of active ones are kept.
+func TestForgetCredentials(t *testing.T) {
+	t.Parallel()
+	te := newTokenEndpoint(t, 3600)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	t.Cleanup(rcv.Close)
+	snd := newSender(rigSettings())
+	sub := oauthSub(rcv.URL, te.srv.URL)
+	send := func() {
+		t.Helper()
+		if res := snd.send(context.Background(), sub, authEvent(), 1); res.outcome != Delivered {
+			t.Fatalf("outcome %v: %+v", res.outcome, res.attempt)
+		}
+	}
+	send()
+	snd.creds.forget(map[string]bool{sub.ID: true})
+	send()
+	if n := te.issued.Load(); n != 1 {
+		t.Errorf("%d tokens issued while the subscription stayed active, want 1", n)
+	}
+	snd.creds.forget(map[string]bool{"sub_other": true})
+	if len(snd.creds.tokens.bySub) != 0 {
+		t.Errorf("the token of an inactive subscription is kept")
+	}
+	send()
+	if n := te.issued.Load(); n != 2 {
+		t.Errorf("%d tokens issued once it came back, want 2", n)
+	}
+
+	ca := testpki.NewCA(t, "CA")
+	withTLS := authSub(rcv.URL)
+	withTLS.TLS = &webhook.ClientTLS{CA: ca.PEM}
+	if _, err := snd.creds.clients.client(withTLS); err != nil {
+		t.Fatal(err)
+	}
+	snd.creds.forget(map[string]bool{withTLS.ID: true})
+	if len(snd.creds.clients.byID) != 1 {
+		t.Errorf("the TLS client of an active subscription is dropped")
+	}
+	snd.creds.forget(map[string]bool{})
+	if len(snd.creds.clients.byID) != 0 {
+		t.Errorf("the TLS client of an inactive subscription is kept")
+	}
+}

@@ -61,6 +61,19 @@ func (c *tlsClients) client(sub *webhook.Subscription) (*retryablehttp.Client, e
 	return kept.client, nil
 }
 
+// forget drops, with their idle connections, the clients of
+// subscriptions not in active.
+func (c *tlsClients) forget(active map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, kept := range c.byID {
+		if !active[id] {
+			kept.client.HTTPClient.CloseIdleConnections()
+			delete(c.byID, id)
+		}
+	}
+}
+
 // like returns a client that behaves as the shared one, over t.
 func (c *tlsClients) like(t http.RoundTripper) *retryablehttp.Client {
 	hc := *c.shared.HTTPClient

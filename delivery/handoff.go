@@ -140,6 +140,7 @@ func (d *Dispatcher) forgetInactive(active []*webhook.Subscription) {
 	for _, sub := range active {
 		ids[sub.ID] = true
 	}
+	d.cfg.Load().sender.creds.forget(ids)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for id := range d.clear {
