@@ -402,6 +402,8 @@ func TestManagementPageInBrowser(t *testing.T) {
 	if filtered == nil || filtered["filter"] != `data.orderId == "ord1"` || filtered["transform"] != `{"order": data.orderId, "via": "caddy"}` || filtered["ordered"] != true {
 		t.Errorf("the subscription saved from the form: %v", filtered)
 	} else {
+		meta := `article.sub[data-id="` + testbed.Str(filtered["id"]) + `"] p.meta`
+		p.waitFor("its card says it is ordered", `(document.querySelector('`+meta+`') || {textContent: ''}).textContent.includes('ordered')`)
 		a.Expect(a.Do(http.MethodDelete, "/webhooks/subscriptions/"+testbed.Str(filtered["id"]), nil), http.StatusNoContent)
 	}
 

@@ -144,6 +144,7 @@ function card(sub) {
 			sub.previous_secret_expires_at ? [' · previous secret valid until ', time(sub.previous_secret_expires_at)] : '',
 			sub.auth ? ` · auth ${sub.auth.type}` : '',
 			sub.tls && sub.tls.client_certificate ? ' · client certificate' : '',
+			sub.ordered ? ' · ordered' : '',
 			' · ', h('span', { class: 'mono' }, sub.id)),
 		h('div', { class: 'actions' },
 			!config && button('Edit', 'edit', () => editor.openEditor(sub, state.events)),
