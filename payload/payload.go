@@ -155,15 +155,44 @@ func vars(ev *webhook.Event) (map[string]any, error) {
 // event lacks, past the cost limit) is an error: the caller keeps the
 // event from the subscription.
 func Matches(filter string, ev *webhook.Event) (bool, error) {
+	return NewEnvelope(ev).matches(filter)
+}
+
+// Envelope is an event as filters see it, decoded once for all the
+// subscriptions of a fan-out (at the first filter that needs it).
+type Envelope struct {
+	ev   *webhook.Event
+	vars map[string]any
+	err  error
+}
+
+// NewEnvelope returns ev's envelope; nothing is decoded yet.
+func NewEnvelope(ev *webhook.Event) *Envelope { return &Envelope{ev: ev} }
+
+// Receives is the package's Receives for the envelope's event.
+func (e *Envelope) Receives(sub *webhook.Subscription) bool {
+	if !sub.Receives(e.ev) {
+		return false
+	}
+	if sub.Filter == "" {
+		return true
+	}
+	ok, err := e.matches(sub.Filter)
+	return err == nil && ok
+}
+
+func (e *Envelope) matches(filter string) (bool, error) {
 	prg, err := compiled(Filter, filter)
 	if err != nil {
 		return false, err
 	}
-	in, err := vars(ev)
-	if err != nil {
-		return false, err
+	if e.vars == nil && e.err == nil {
+		e.vars, e.err = vars(e.ev)
 	}
-	out, _, err := prg.Eval(in)
+	if e.err != nil {
+		return false, e.err
+	}
+	out, _, err := prg.Eval(e.vars)
 	if err != nil {
 		return false, fmt.Errorf("filter: %w", err)
 	}
@@ -178,14 +207,7 @@ func Matches(filter string, ev *webhook.Event) (bool, error) {
 // shadow), then its filter, if any; a filter that fails keeps the event
 // out.
 func Receives(sub *webhook.Subscription, ev *webhook.Event) bool {
-	if !sub.Receives(ev) {
-		return false
-	}
-	if sub.Filter == "" {
-		return true
-	}
-	ok, err := Matches(sub.Filter, ev)
-	return err == nil && ok
+	return NewEnvelope(ev).Receives(sub)
 }
 
 // Apply runs a transformation on ev and returns the data it builds, as

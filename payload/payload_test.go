@@ -2,6 +2,7 @@ package payload
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -112,4 +113,67 @@ func TestApply(t *testing.T) {
 	if _, err := Apply(`data.total > 0 ? data.total : data`, order(1, "")); err == nil {
 		t.Error("a transformation that builds a number when it runs: no error")
 	}
+}
+
+// TestEnvelopeFanOut: an envelope gives every subscription of a fan-out
+// what Receives gives it, decoding the event once (at the first filter)
+// and not at all when no subscription has a filter; an event whose data
+// does not decode is kept from every filtered subscription.
+func TestEnvelopeFanOut(t *testing.T) {
+	subs := []*webhook.Subscription{
+		{Events: []string{"order.*"}},
+		{Events: []string{"order.*"}, Filter: `data.total > 100`},
+		{Events: []string{"order.*"}, Filter: `data.total < 100`},
+		{Events: []string{"customer.*"}, Filter: `true`},
+		{Events: []string{"order.*"}, Filter: `data.siteId == "s1"`},
+	}
+	ev := order(150, "s1")
+	env := NewEnvelope(ev)
+	if env.vars != nil {
+		t.Fatal("decoded before any filter")
+	}
+	for i, sub := range subs {
+		if got, want := env.Receives(sub), Receives(sub, ev); got != want {
+			t.Errorf("subscription %d: envelope %v, Receives %v", i, got, want)
+		}
+	}
+	decoded := env.vars
+	env.Receives(subs[1])
+	if decoded == nil || reflect.ValueOf(env.vars).Pointer() != reflect.ValueOf(decoded).Pointer() {
+		t.Errorf("the envelope's variables were decoded again, or never: %v", env.vars)
+	}
+	plain := NewEnvelope(ev)
+	plain.Receives(subs[0])
+	if plain.vars != nil {
+		t.Error("decoded for a subscription without a filter")
+	}
+	bad := NewEnvelope(&webhook.Event{Name: "order.created", Data: json.RawMessage(`{`)})
+	if bad.Receives(subs[1]) || !bad.Receives(subs[0]) {
+		t.Error("an event whose data does not decode: kept from the filtered subscription only")
+	}
+}
+
+// BenchmarkFanOut: an event to 10 subscriptions with filters, through one
+// envelope (the stores' fan-out) and through Receives one by one.
+func BenchmarkFanOut(b *testing.B) {
+	ev := order(150, "s1")
+	subs := make([]*webhook.Subscription, 10)
+	for i := range subs {
+		subs[i] = &webhook.Subscription{Events: []string{"order.*"}, Filter: `data.total > 100 && data.siteId == "s1"`}
+	}
+	b.Run("envelope", func(b *testing.B) {
+		for b.Loop() {
+			env := NewEnvelope(ev)
+			for _, sub := range subs {
+				env.Receives(sub)
+			}
+		}
+	})
+	b.Run("each", func(b *testing.B) {
+		for b.Loop() {
+			for _, sub := range subs {
+				Receives(sub, ev)
+			}
+		}
+	})
 }

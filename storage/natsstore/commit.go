@@ -124,8 +124,9 @@ func (s *Store) eventMsg(ev *webhook.Event, subs []*webhook.Subscription, now ti
 		return batchMsg{}, fmt.Errorf("storage nats: encoding event %s: %w", ev.Name, err)
 	}
 	var fan, ordered []string
+	env := payload.NewEnvelope(ev) // decoded once for every filter
 	for _, sub := range subs {
-		if payload.Receives(sub, ev) {
+		if env.Receives(sub) {
 			fan = append(fan, webhook.NewID("dlv_", now)+" "+subKey(sub.ID))
 			if sub.Ordered {
 				ordered = append(ordered, subKey(sub.ID))
