@@ -165,7 +165,7 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 // noted as handed, not as due: nothing is there to claim). notes is not
 // nil: it counts the deliveries queued either way.
 func fanOut(txn *badger.Txn, subs []*webhook.Subscription, ev *webhook.Event, now time.Time, notes *dueNotes) error {
-	var handedEv *webhook.Event // one copy for every claim of ev: the caller's may change
+	var handedEv *webhook.Event    // one copy for every claim of ev: the caller's may change
 	env := payload.NewEnvelope(ev) // decoded once for every filter
 	for _, sub := range subs {
 		if !sub.IsActive || !env.Receives(sub) {
