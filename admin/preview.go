@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/caddy-webhooks/caddy-webhooks/payload"
@@ -26,9 +27,13 @@ type previewView struct {
 // matching type, so that the page shows what a receiver would get before
 // the subscription is saved. 404 when no such event is stored yet.
 func previewTransform(w http.ResponseWriter, r *http.Request, app webhooksApp) {
-	var in previewInput
-	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
-		writeError(w, http.StatusBadRequest, "request body must be {\"transform\": \"…\", \"events\": [\"…\"]}: "+err.Error(), nil)
+	in, fe, err := decodePreview(r)
+	switch {
+	case err != nil:
+		writeError(w, http.StatusBadRequest, err.Error(), nil)
+		return
+	case fe != nil:
+		writeError(w, http.StatusBadRequest, "bad preview request", fe)
 		return
 	}
 	if err := payload.Check(payload.Transform, in.Transform); err != nil {
@@ -62,4 +67,38 @@ func previewTransform(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 		return
 	}
 	writeJSON(w, http.StatusOK, previewView{Event: *newest, Data: data})
+}
+
+// decodePreview reads the request body as decodeInput does a
+// subscription's: an object, each field checked, unknown fields refused.
+func decodePreview(r *http.Request) (previewInput, webhook.FieldErrors, error) {
+	var in previewInput
+	raw, err := readObject(r)
+	if err != nil {
+		return in, nil, err
+	}
+	fe := webhook.FieldErrors{}
+	for name, val := range raw {
+		switch name {
+		case "transform":
+			if json.Unmarshal(val, &in.Transform) != nil {
+				fe[name] = "must be a string: a CEL map such as {\"order\": data.orderId}"
+			}
+		case "events":
+			if json.Unmarshal(val, &in.Events) != nil {
+				fe[name] = "must be an array of event names or patterns"
+			}
+			for _, e := range in.Events {
+				if e != "*" && !webhook.ValidEventName(e) && !webhook.ValidEventPattern(e) {
+					fe[name] = fmt.Sprintf("%q is neither an event name nor a pattern like order.*", e)
+				}
+			}
+		default:
+			fe[name] = "unknown field"
+		}
+	}
+	if len(fe) > 0 {
+		return in, fe, nil
+	}
+	return in, nil, nil
 }
