@@ -56,7 +56,7 @@ func TestRecentEvents(t *testing.T) {
 	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": 7}), "transform")
 	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": 1}`, "events": "order.*"}), "events")
 	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": 1}`, "events": []string{"order..x"}}), "events")
-	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": 1}`, "tranform": "x"}), "tranform")
+	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": 1}`, "script": "x"}), "script")
 
 	for query, field := range map[string]string{"limit=0": "limit", "limit=501": "limit", "limit=x": "limit", "event=order..x": "event"} {
 		if msg := a.FieldError(a.Do(http.MethodGet, "/webhooks/events/recent?"+query, nil), field); msg == "" {
