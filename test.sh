@@ -140,7 +140,7 @@ done
 # for up to 60 s by default, and runs nothing else meanwhile: a large input
 # of FuzzCheck (internal/jsonbody) stalled its 15 s at ~40k executions, and
 # once a run ended in the middle of it ("context deadline exceeded"). With
-# 2 s it makes 570k executions in 20 s and always ends on time.
+# 2 s it made 570k executions in 20 s (one run), without a stall.
 for pt in "${targets[@]}"; do
 	read -r mod pkg target <<<"$pt"
 	phase "fuzz $pkg $target ($FUZZTIME)" \
