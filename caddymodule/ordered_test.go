@@ -143,7 +143,7 @@ func testOrderedDelivery(t *testing.T, backend string) {
 	// The troubled order's first event is retried every 250 ms for 15 s.
 	retry := strings.TrimSpace(strings.Repeat("250ms ", 60))
 	port := testbed.FreePort(t)
-	c := testbed.StartCaddy(t, dir, testbed.GlobalStorage(storage, fmt.Sprintf(`allow_private_targets
+	testbed.StartCaddy(t, dir, testbed.GlobalStorage(storage, fmt.Sprintf(`allow_private_targets
 		retry %s
 		rate_limit 10000/s
 		disable_after 1000
@@ -153,7 +153,6 @@ func testOrderedDelivery(t *testing.T, backend string) {
 			secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 			ordered
 		}`, retry, recv.URL))+testbed.Site(port, rulePath, up.Listener.Addr()))
-	_ = c
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 
 	var wg sync.WaitGroup

@@ -118,25 +118,18 @@ func releaseLine(txn *badger.Txn, d *webhook.Delivery, now time.Time, retention 
 }
 
 // keepLine follows d's change in its line, if it has one: a finished
-// delivery leaves it and lets the next one go. A redelivered one has left
-// its line for good (webhook.Delivery.Redeliver): it goes when due.
+// delivery leaves it and lets the next one go. (A redelivery has no line:
+// webhook.Delivery.Redeliver clears its order key.)
 func keepLine(txn *badger.Txn, old, d *webhook.Delivery, retention time.Duration, notes *dueNotes, queued *int64) error {
-	if d.OrderKey == "" || old == nil {
+	if d.OrderKey == "" || old == nil || old.Status != webhook.Pending || d.Status == webhook.Pending {
 		return nil
 	}
-	was, is := old.Status == webhook.Pending, d.Status == webhook.Pending
-	switch {
-	case !was && is:
-		d.OrderKey, d.Waiting = "", false
-	case was && !is:
-		d.Waiting = false
-		first, err := leaveLine(txn, d)
-		if err != nil || !first {
-			return err
-		}
-		return releaseLine(txn, d, d.UpdatedAt, retention, notes, queued)
+	d.Waiting = false
+	first, err := leaveLine(txn, d)
+	if err != nil || !first {
+		return err
 	}
-	return nil
+	return releaseLine(txn, d, d.UpdatedAt, retention, notes, queued)
 }
 
 // countWaiting counts the waiting deliveries: every entry of the order
