@@ -480,7 +480,9 @@ func TestClusterCrash(t *testing.T) {
 		})
 	}
 	waitCreated := func(n int) {
-		testbed.Eventually(t, 30*time.Second, fmt.Sprintf("%d orders created", n), func() bool {
+		// 90 s: a bound, not a pace (on a loaded 2-core machine with
+		// -race the creates have taken over 30 s).
+		testbed.Eventually(t, 90*time.Second, fmt.Sprintf("%d orders created", n), func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(created) >= n

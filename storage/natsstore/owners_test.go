@@ -7,6 +7,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -269,8 +270,19 @@ func newOwnersRig(t *testing.T, js jetstream.JetStream, bucket string, subs []st
 	cfg := testOwnersConfig()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, TTL: cfg.ttl, Replicas: 3,
-		Storage: jetstream.FileStorage, LimitMarkerTTL: markerTTL})
+	// A cluster just started on a loaded machine may count a server
+	// offline for a moment ("no suitable peers for placement"): try
+	// again until the bound.
+	var kv jetstream.KeyValue
+	var err error
+	for {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, TTL: cfg.ttl, Replicas: 3,
+			Storage: jetstream.FileStorage, LimitMarkerTTL: markerTTL})
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "no suitable peers") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
