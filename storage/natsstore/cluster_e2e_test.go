@@ -2,6 +2,7 @@ package natsstore_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,7 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
+	"github.com/caddy-webhooks/caddy-webhooks/storage/natsstore"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -425,7 +430,10 @@ func TestClusterConcurrentChain(t *testing.T) {
 // delivered in the first minute, in all.
 func TestClusterRateLimit(t *testing.T) {
 	wc := startWebhookCluster(t, 2, "")
-	wc.subscribe(wc.nodes[0], map[string]any{"rate_limit": "10/m"})
+	sub := wc.subscribe(wc.nodes[0], map[string]any{"rate_limit": "10/m"})
+	// A handover restarts the rate window (a documented limit): wait until
+	// the node the hashing names among both holds the lease, so none comes.
+	wc.waitOwned(sub)
 	start := time.Now()
 	for i := range 30 {
 		if createOrder(wc.nodes[i%2]) == "" {
@@ -442,6 +450,48 @@ func TestClusterRateLimit(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// waitOwned waits until the lease of sub is held by the node the hashing
+// names among the live nodes, and both nodes' heartbeats are in: the
+// ownership of a cluster that no node joins or leaves, so it stays.
+func (wc *webhookCluster) waitOwned(sub string) {
+	wc.t.Helper()
+	nc, err := nats.Connect(wc.nats.URL())
+	if err != nil {
+		wc.t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		wc.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, prefixOf(wc.t)+"_nodes")
+	if err != nil {
+		wc.t.Fatal(err)
+	}
+	testbed.Eventually(wc.t, 30*time.Second, "the subscription's lease with its owner", func() bool {
+		var live []string
+		keys, err := kv.Keys(ctx)
+		if err != nil {
+			return false
+		}
+		for _, k := range keys {
+			if tok, ok := strings.CutPrefix(k, natsstore.HeartbeatKeyPrefix); ok {
+				if e, err := kv.Get(ctx, k); err == nil && natsstore.KeyToken(string(e.Value())) == tok {
+					live = append(live, string(e.Value()))
+				}
+			}
+		}
+		lease, err := kv.Get(ctx, natsstore.LeaseKeyPrefix+natsstore.KeyToken(sub))
+		if len(live) != len(wc.nodes) || err != nil {
+			return false
+		}
+		var v struct{ Node string }
+		return json.Unmarshal(lease.Value(), &v) == nil && v.Node == natsstore.OwnerOf(live, sub)
+	})
 }
 
 // TestClusterCrash: under a load spread over both nodes, the Caddy node
