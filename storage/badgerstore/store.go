@@ -43,8 +43,9 @@ type Options struct {
 
 // Store is an open Badger database. It is safe for concurrent use.
 type Store struct {
-	db  *badger.DB
-	dir string
+	db      *badger.DB
+	dir     string
+	trimmer *builderTrimmer // frees Badger's table builders' buffers (builders.go)
 
 	// commitQ feeds the committer (commit.go), and syncQ its syncer; once
 	// Close has closed commitQ, both drain, and committerDone is closed.
@@ -174,6 +175,7 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
 	}
+	s.trimmer = startBuilderTrimmer(db)
 	s.queued.Store(countDue(db))
 	go s.runCommitter()
 	go s.runSyncer()
@@ -316,6 +318,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.commitQ) // no Commit is in progress: the committer drains what is queued (asynchronous commits)
 	<-s.committerDone
+	s.trimmer.Stop()
 	// Closing flushes the memtables into new tables: on a disk with no room
 	// left that write would crash the process. Left open, the store is
 	// as after a kill -9, which loses nothing: its write-ahead log is
