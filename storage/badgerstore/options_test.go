@@ -16,9 +16,9 @@ import (
 // TestBadgerMemoryBudget: what Badger's settings make it hold in memory
 // whatever the backlog stays within a sidecar's budget: its memtables'
 // arenas (about 1.3× their size each), its caches, and its table
-// builders, whose buffers (up to eight, each as large as the largest table
-// it built) are kept for the next build. The Go heap grows to twice what
-// is live, so each MiB here is about two of RSS.
+// builders' buffers (as large as the tables they build; builders.go frees
+// them soon after). The Go heap grows to twice what is live, so each MiB
+// here is about two of RSS.
 // bench/backlog.sh measures the whole process.
 func TestBadgerMemoryBudget(t *testing.T) {
 	const memtablesBudget, cachesBudget = 24 << 20, 16 << 20

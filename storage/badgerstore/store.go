@@ -190,11 +190,11 @@ func Open(opts Options) (*Store, error) {
 const (
 	// memTableSize bounds each memtable (Badger allocates a skiplist arena
 	// of about 1.3× this for each) and so each level-0 table, whose
-	// builder holds it whole while it is flushed, in buffers Badger keeps
-	// for the next one. 8 MiB is the smallest that keeps Badger's default
-	// value threshold (values up to 1 MiB are stored in the tree, not in
-	// value log files, which this store never garbage-collects): a
-	// transaction may carry 15% of it.
+	// builder holds it whole while it is flushed (~15 MiB of buffers,
+	// freed soon after: builders.go). 8 MiB is the smallest that keeps
+	// Badger's default value threshold (values up to 1 MiB are stored in
+	// the tree, not in value log files, which this store never
+	// garbage-collects): a transaction may carry 15% of it.
 	memTableSize = 8 << 20
 	// numMemtables: the one being written and one being flushed before
 	// writes wait. Each arena is live heap while it exists, and the Go
@@ -204,11 +204,10 @@ const (
 	// baseTableSize is the size of every table below level 0: the
 	// multiplier is 1, where Badger's default doubles it at each deeper
 	// level (16 MiB tables at a million deliveries). Compactions build
-	// their tables in buffers of twice this, a dozen at a time, and Badger
-	// keeps up to eight such buffers for the next build, each as large as
-	// the largest table it built (a level-0 flush: ~15 MiB). 512 KiB
-	// tables measured no better, and each table's index costs a 3 MiB
-	// builder.
+	// their tables in buffers of twice this, a dozen at a time (Badger's
+	// pool would keep eight of them, each as large as the largest table it
+	// built: builders.go empties it). 512 KiB tables measured no better,
+	// and each table's index costs a 3 MiB builder.
 	baseTableSize = 1 << 20
 	// blockCacheSize holds decompressed (and decrypted) blocks; indexes
 	// are read in place unless the store is encrypted.
