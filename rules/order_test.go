@@ -32,22 +32,22 @@ func TestOrderKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path+" "+tt.body, func(t *testing.T) {
 			c := set.Candidates(tt.method, tt.path)[0]
-			if c.Rule.HasOrderKey() != tt.hasKey {
-				t.Fatalf("HasOrderKey = %v", c.Rule.HasOrderKey())
+			if hasKey := c.Rule.orderKey != nil; hasKey != tt.hasKey {
+				t.Fatalf("the rule has an order_key: %v", hasKey)
 			}
 			if tt.hasKey && !c.Rule.NeedsResponseBody() {
 				t.Error("an order_key over the response body must make the rule read it")
 			}
 			in := &Input{Method: tt.method, Path: tt.path, Status: 200, RespBody: []byte(tt.body)}
-			got, err := c.OrderKey(in)
+			got, err := c.EventOrderKey(in, "")
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("OrderKey error %v, want %q", err, tt.wantErr)
+					t.Fatalf("EventOrderKey error %v, want %q", err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Errorf("OrderKey = %q, %v; want %q", got, err, tt.want)
+				t.Errorf("EventOrderKey = %q, %v; want %q", got, err, tt.want)
 			}
 		})
 	}

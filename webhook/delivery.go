@@ -74,12 +74,10 @@ type Want struct {
 // is unordered: a store's fan-out gives the deliveries of an ordered
 // subscription their event's order key (OrderedBy).
 func NewDelivery(sub *Subscription, ev *Event, now time.Time) *Delivery {
-	due := now
-	d := &Delivery{
+	return &Delivery{
 		ID: NewID("dlv_", now), EventID: ev.ID, Event: ev.Name, SubscriptionID: sub.ID,
-		Status: Pending, Attempts: []Attempt{}, NextAttemptAt: &due, CreatedAt: now, UpdatedAt: now,
+		Status: Pending, Attempts: []Attempt{}, NextAttemptAt: &now, CreatedAt: now, UpdatedAt: now,
 	}
-	return d
 }
 
 // OrderedBy is the order key of ev's delivery to sub, made by the
