@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -96,18 +95,16 @@ func (c *credentials) authorize(ctx context.Context, sub *webhook.Subscription, 
 }
 
 // redact replaces in s, a receiver's answer kept in an attempt, the
-// credentials sub sends, in case the receiver echoes its request.
-func (c *credentials) redact(sub *webhook.Subscription, s string) string {
+// credentials sub has and the one the request that got the answer sent
+// (authorization, its Authorization header: an OAuth2 token another
+// worker may have replaced meanwhile), in case the receiver echoes them.
+func (c *credentials) redact(sub *webhook.Subscription, authorization, s string) string {
 	if sub.Auth == nil {
 		return s
 	}
 	a := sub.Auth
-	secrets := []string{a.Password, a.Token, a.ClientSecret}
-	if a.Type == webhook.AuthBasic {
-		secrets = append(secrets, base64.StdEncoding.EncodeToString([]byte(a.Username+":"+a.Password)))
-	}
-	secrets = append(secrets, c.tokens.sent(sub)...)
-	return redactAll(s, secrets)
+	_, sent, _ := strings.Cut(authorization, " ") // after "Basic " or "Bearer "
+	return redactAll(s, []string{a.Password, a.Token, a.ClientSecret, sent})
 }
 
 // redactAll replaces each secret of 4 bytes or more in s; shorter ones
@@ -146,7 +143,6 @@ type tokenEntry struct {
 	mu      sync.Mutex
 	tok     *oauth2.Token
 	expires time.Time // tok's expiry on the clock of tokens; zero: none
-	prev    string    // the access token last dropped, for redact
 }
 
 func newTokens(shared *http.Client) *tokens {
@@ -202,7 +198,7 @@ func (ts *tokens) drop(sub *webhook.Subscription, used *oauth2.Token) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.tok == used {
-		e.tok, e.prev = nil, used.AccessToken
+		e.tok = nil
 	}
 }
 
@@ -215,23 +211,6 @@ func (ts *tokens) forget(active map[string]bool) {
 			delete(ts.bySub, id)
 		}
 	}
-}
-
-// sent returns the access tokens sub sent lately.
-func (ts *tokens) sent(sub *webhook.Subscription) []string {
-	ts.mu.Lock()
-	e := ts.bySub[sub.ID]
-	ts.mu.Unlock()
-	if e == nil {
-		return nil
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := []string{e.prev}
-	if e.tok != nil {
-		out = append(out, e.tok.AccessToken)
-	}
-	return out
 }
 
 // tokenError says why no token came, without the token endpoint's body

@@ -254,6 +254,26 @@ func TestSendOAuth2(t *testing.T) {
 	}
 }
 
+// TestRedactSentToken: an answer that echoes the OAuth2 token is kept
+// without it even when the token cache no longer holds that token by the
+// time the answer comes (another worker replaced it, or the subscription's
+// auth changed).
+func TestRedactSentToken(t *testing.T) {
+	t.Parallel()
+	te := newTokenEndpoint(t, 60)
+	var snd *sender
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		snd.creds.tokens.forget(map[string]bool{}) // the cache moves on meanwhile
+		fmt.Fprintf(w, "you sent %s", r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(rcv.Close)
+	snd = newSender(rigSettings())
+	res := snd.send(context.Background(), oauthSub(rcv.URL, te.srv.URL), authEvent(), 1)
+	if res.outcome != Delivered || res.attempt.ResponseBody != "you sent Bearer [redacted]" {
+		t.Errorf("%v: response body %q", res.outcome, res.attempt.ResponseBody)
+	}
+}
+
 // TestSendOAuth2Errors: no token, no delivery: the attempt is retried on
 // the schedule, and its error says why without the client secret or the
 // token endpoint's body; a token endpoint on a private address is refused

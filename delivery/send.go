@@ -125,7 +125,7 @@ func (s *sender) send(ctx context.Context, sub *webhook.Subscription, ev *webhoo
 				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
 				resp.Body.Close()
 				res.attempt.StatusCode = resp.StatusCode
-				res.attempt.ResponseBody = s.creds.redact(sub, string(bytes.ToValidUTF8(kept, []byte("\uFFFD"))))
+				res.attempt.ResponseBody = s.creds.redact(sub, req.Request.Header.Get("Authorization"), string(bytes.ToValidUTF8(kept, []byte("\uFFFD"))))
 				res.resp = resp
 			}
 			// Not ctx: it is done when the attempt timed out, and the
