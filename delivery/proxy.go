@@ -106,7 +106,12 @@ func (e *Egress) proxy(req *http.Request) (*url.URL, error) {
 		return nil, fmt.Errorf("choosing the proxy: %w", err)
 	}
 	if p == nil {
-		return nil, nil // straight: the guarded dialer checks the address it dials
+		// Straight: the guarded dialer checks the address it dials, unless
+		// it is a proxy's, which it trusts; that target is checked here.
+		if _, isProxy := e.proxies.Load(proxyAddr(req.URL)); isProxy && !e.allowPrivate {
+			return nil, e.checkTarget(req.Context(), req.URL.Hostname())
+		}
+		return nil, nil
 	}
 	if !e.allowPrivate {
 		if err := e.checkTarget(req.Context(), req.URL.Hostname()); err != nil {

@@ -146,6 +146,31 @@ func TestEgressChecksTarget(t *testing.T) {
 	}
 }
 
+// TestEgressDirectToProxyAddress: a target reached straight (as the
+// environment's NO_PROXY, or HTTPS_PROXY alone for http targets, leaves
+// some) whose address is a proxy's is judged by the guard like any other,
+// though dials to the proxy itself are trusted.
+func TestEgressDirectToProxyAddress(t *testing.T) {
+	e := NewEgress(Settings{})
+	e.proxyFor = func(u *url.URL) (*url.URL, error) { // HTTPS_PROXY=127.0.0.1:3128 alone
+		if u.Scheme == "https" {
+			return &url.URL{Scheme: "http", Host: "127.0.0.1:3128"}, nil
+		}
+		return nil, nil
+	}
+	e.lookup = func(context.Context, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+	}
+	req, _ := http.NewRequest(http.MethodPost, "https://public.example/hook", nil)
+	if p, err := e.proxy(req); err != nil || p == nil {
+		t.Fatalf("https through the proxy: %v, %v", p, err)
+	}
+	req, _ = http.NewRequest(http.MethodPost, "http://127.0.0.1:3128/admin", nil)
+	if p, err := e.proxy(req); !errors.Is(err, errBlocked) {
+		t.Errorf("http straight to the proxy's address: %v, %v; want a refusal", p, err)
+	}
+}
+
 // TestSendThroughProxy: a sender whose proxy is on loopback, with private
 // targets refused, delivers through it to a public target (made up, the
 // proxy routes it to the receiver), authenticating with the proxy URL's
