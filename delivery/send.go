@@ -30,7 +30,6 @@ const responseKeep = 1 << 10
 type sender struct {
 	client  *retryablehttp.Client
 	timeout time.Duration
-	egress  *Egress      // the proxy and SSRF guard of every transport (proxy.go)
 	tracer  trace.Tracer // nil: attempts are no spans (tracing.go)
 	creds   *credentials // auth.go
 }
@@ -60,7 +59,7 @@ func newSender(s Settings) *sender {
 	c.Backoff = backoff(s.Retry)
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	c.Logger = nil
-	return &sender{client: c, timeout: s.Timeout, egress: egress, tracer: s.Tracer, creds: newCredentials(c, transport)}
+	return &sender{client: c, timeout: s.Timeout, tracer: s.Tracer, creds: newCredentials(c, transport)}
 }
 
 // envelope is the JSON body of a delivery (docs/delivery.md, the request).

@@ -151,13 +151,6 @@ func vars(ev *webhook.Event) (map[string]any, error) {
 	return map[string]any{"event": ev.Name, "data": data, "site": ev.Site, "user_id": user}, nil
 }
 
-// Matches runs a filter on ev. An expression that fails (a field the
-// event lacks, past the cost limit) is an error: the caller keeps the
-// event from the subscription.
-func Matches(filter string, ev *webhook.Event) (bool, error) {
-	return NewEnvelope(ev).matches(filter)
-}
-
 // Envelope is an event as filters see it, decoded once for all the
 // subscriptions of a fan-out (at the first filter that needs it).
 type Envelope struct {
@@ -181,6 +174,9 @@ func (e *Envelope) Receives(sub *webhook.Subscription) bool {
 	return err == nil && ok
 }
 
+// matches runs a filter on the envelope's event. An expression that fails
+// (a field the event lacks, past the cost limit) is an error: the caller
+// keeps the event from the subscription.
 func (e *Envelope) matches(filter string) (bool, error) {
 	prg, err := compiled(Filter, filter)
 	if err != nil {

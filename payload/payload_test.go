@@ -60,7 +60,7 @@ func TestMatches(t *testing.T) {
 		{`data.items.exists(i, i == "b") && user_id == "u7" && event == "order.created"`, order(1, ""), true, false},
 	}
 	for _, tt := range tests {
-		got, err := Matches(tt.filter, tt.ev)
+		got, err := NewEnvelope(tt.ev).matches(tt.filter)
 		if got != tt.want || (err != nil) != tt.wantErr {
 			t.Errorf("%s on %s: %v, %v; want %v, error %v", tt.filter, tt.ev.Data, got, err, tt.want, tt.wantErr)
 		}
@@ -86,7 +86,7 @@ func TestCostLimit(t *testing.T) {
 	items := make([]int, 300)
 	data, _ := json.Marshal(map[string]any{"items": items})
 	ev := &webhook.Event{Name: "x.y", Data: data}
-	_, err := Matches(`data.items.all(a, data.items.all(b, a == b || a != b))`, ev)
+	_, err := NewEnvelope(ev).matches(`data.items.all(a, data.items.all(b, a == b || a != b))`)
 	if err == nil || !strings.Contains(err.Error(), "cost") {
 		t.Errorf("90,000 comparisons: %v, want the cost limit", err)
 	}
