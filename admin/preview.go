@@ -87,6 +87,7 @@ func decodePreview(r *http.Request) (previewInput, webhook.FieldErrors, error) {
 		case "events":
 			if json.Unmarshal(val, &in.Events) != nil {
 				fe[name] = "must be an array of event names or patterns"
+				continue
 			}
 			for _, e := range in.Events {
 				if e != "*" && !webhook.ValidEventName(e) && !webhook.ValidEventPattern(e) {

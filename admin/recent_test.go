@@ -56,6 +56,9 @@ func TestRecentEvents(t *testing.T) {
 	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": 7}), "transform")
 	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": 1}`, "events": "order.*"}), "events")
 	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": 1}`, "events": []string{"order..x"}}), "events")
+	if msg := a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": 1}`, "events": []any{"order.created", 1}}), "events"); !strings.Contains(msg, "must be an array") {
+		t.Errorf("events with a number: %q, want the array error", msg)
+	}
 	a.FieldError(a.Do(http.MethodPost, "/webhooks/transform/preview", map[string]any{"transform": `{"x": 1}`, "script": "x"}), "script")
 
 	for query, field := range map[string]string{"limit=0": "limit", "limit=501": "limit", "limit=x": "limit", "event=order..x": "event"} {
