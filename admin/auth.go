@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -49,7 +50,7 @@ func decodeCredentials(name string, val json.RawMessage, fe webhook.FieldErrors)
 	for key, v := range raw {
 		field := name + "." + key
 		switch {
-		case contains(strs, key):
+		case slices.Contains(strs, key):
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
 				fe[field] = "must be a string"
@@ -67,15 +68,6 @@ func decodeCredentials(name string, val json.RawMessage, fe webhook.FieldErrors)
 		in.given[key] = true
 	}
 	return in
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // applyAuth sets sub's auth from in, merged into the stored one of the

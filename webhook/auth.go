@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"net/textproto"
 	"net/url"
 	"strings"
@@ -84,9 +85,7 @@ func (s *Subscription) validateCredentials(fe FieldErrors) {
 	}
 	var tlsErrs FieldErrors
 	if _, err := s.TLS.Config(time.Now()); errors.As(err, &tlsErrs) {
-		for k, v := range tlsErrs {
-			fe[k] = v
-		}
+		maps.Copy(fe, tlsErrs)
 	}
 }
 
@@ -168,7 +167,7 @@ func tokenURL(raw string) string {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return "not a valid URL: " + err.Error()
+		return "not a valid URL" // url.Error would quote it, credentials and all
 	case u.Scheme != "https" && u.Scheme != "http":
 		return "must be an absolute https:// (or http://) URL"
 	case u.Hostname() == "":
@@ -246,7 +245,7 @@ func clientCertificate(t *ClientTLS, now time.Time, fe FieldErrors) (tls.Certifi
 		fe["tls.client_key"] = fmt.Sprintf("at most %d bytes", maxPEM)
 		return tls.Certificate{}, false
 	}
-	if block, _ := pem.Decode([]byte(t.ClientKey)); block == nil || !strings.HasSuffix(block.Type, "PRIVATE KEY") || strings.Contains(block.Type, "ENCRYPTED") {
+	if !plainKeyPEM(t.ClientKey) {
 		fe["tls.client_key"] = "not a PEM private key (-----BEGIN PRIVATE KEY-----, unencrypted)"
 		return tls.Certificate{}, false
 	}
@@ -256,6 +255,23 @@ func clientCertificate(t *ClientTLS, now time.Time, fe FieldErrors) (tls.Certifi
 		return tls.Certificate{}, false
 	}
 	return cert, true
+}
+
+// plainKeyPEM reports whether s holds an unencrypted PEM private key:
+// its first block whose type ends in PRIVATE KEY, the one
+// tls.X509KeyPair takes (others, such as EC PARAMETERS, may come before),
+// neither PKCS#8-encrypted nor with a legacy Proc-Type: 4,ENCRYPTED.
+func plainKeyPEM(s string) bool {
+	rest := []byte(s)
+	for {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			return false
+		}
+		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			return !strings.Contains(block.Type, "ENCRYPTED") && !strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED")
+		}
+	}
 }
 
 // firstCertificate parses the PEM certificates of s and returns the first.

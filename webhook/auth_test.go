@@ -38,6 +38,7 @@ func TestValidateCredentials(t *testing.T) {
 		{name: "ca only", tls: &ClientTLS{CA: ca.PEM}},
 		{name: "certificate without ca", tls: &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: client.KeyPEM}},
 		{name: "certificate with its chain", tls: &ClientTLS{ClientCertificate: client.CertPEM + ca.PEM, ClientKey: client.KeyPEM}},
+		{name: "key after EC PARAMETERS", tls: &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n" + client.KeyPEM}},
 		{name: "empty tls", tls: &ClientTLS{}},
 		{name: "mtls and oauth2", auth: oauth(), tls: mtls()},
 
@@ -72,6 +73,7 @@ func TestValidateCredentials(t *testing.T) {
 		{name: "text after the certificate", tls: &ClientTLS{ClientCertificate: client.CertPEM + "junk", ClientKey: client.KeyPEM}, field: "tls.client_certificate"},
 		{name: "certificate expired", tls: &ClientTLS{ClientCertificate: expired.CertPEM, ClientKey: expired.KeyPEM}, field: "tls.client_certificate"},
 		{name: "key encrypted", tls: &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"}, field: "tls.client_key"},
+		{name: "key encrypted the old way", tls: &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00000000000000000000000000000000\n\nMIIB\n-----END RSA PRIVATE KEY-----\n"}, field: "tls.client_key"},
 		{name: "key not PEM", tls: &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: "secret"}, field: "tls.client_key"},
 		{name: "key of another certificate", tls: &ClientTLS{ClientCertificate: client.CertPEM, ClientKey: other.KeyPEM}, field: "tls.client_key"},
 		{name: "ca not PEM", tls: &ClientTLS{CA: "not a certificate"}, field: "tls.ca"},
