@@ -50,7 +50,13 @@ func (s *sender) startSpan(ctx context.Context, sub *webhook.Subscription, ev *w
 func spanAttributes(target string, ev *webhook.Event, sub *webhook.Subscription, n int) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{semconv.HTTPRequestMethodPost}
 	if u, err := url.Parse(target); err == nil {
-		u.User = nil // a subscription URL has none; a span must never carry them
+		// A subscription URL has no credentials; its query may carry a
+		// token, whose value a span must not export (the keys stay).
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"REDACTED"}
+		}
+		u.RawQuery = q.Encode()
 		attrs = append(attrs, semconv.URLFull(u.String()), semconv.ServerAddress(u.Hostname()))
 		if p, err := strconv.Atoi(u.Port()); err == nil {
 			attrs = append(attrs, semconv.ServerPort(p))

@@ -87,3 +87,20 @@ func TestAttemptSpan(t *testing.T) {
 		}
 	}
 }
+
+// TestSpanURLRedactsQuery: url.full keeps the target's query keys, not
+// their values, which may be tokens.
+func TestSpanURLRedactsQuery(t *testing.T) {
+	sub := &webhook.Subscription{ID: "sub_1"}
+	ev := &webhook.Event{ID: "evt_1", Name: "order.created"}
+	for target, want := range map[string]string{
+		"https://hooks.example/in?token=s3cret&team=a": "https://hooks.example/in?team=REDACTED&token=REDACTED",
+		"https://hooks.example:8443/in":                "https://hooks.example:8443/in",
+	} {
+		for _, kv := range spanAttributes(target, ev, sub, 1) {
+			if kv.Key == "url.full" && kv.Value.AsString() != want {
+				t.Errorf("url.full of %s = %q, want %q", target, kv.Value.AsString(), want)
+			}
+		}
+	}
+}
