@@ -145,13 +145,10 @@ type tokenEntry struct {
 	expires time.Time // tok's expiry on the clock of tokens; zero: none
 }
 
+// newTokens fetches tokens with shared, the deliveries' client (its
+// guarded, proxied transport and its timeout; redirects not followed).
 func newTokens(shared *http.Client) *tokens {
-	c := &http.Client{
-		Transport:     shared.Transport,
-		Timeout:       shared.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return &tokens{client: c, now: time.Now, bySub: map[string]*tokenEntry{}}
+	return &tokens{client: shared, now: time.Now, bySub: map[string]*tokenEntry{}}
 }
 
 // entry returns sub's entry, a new one when its auth changed.
