@@ -281,6 +281,9 @@ func (s *Store) syncCommitted() error {
 	if err := s.db.Sync(); err != nil {
 		return err
 	}
+	if err := s.logs.syncSealed(); err != nil {
+		return err
+	}
 	s.syncedTo = upTo
 	return nil
 }

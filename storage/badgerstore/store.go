@@ -55,7 +55,8 @@ type Store struct {
 
 	commits  atomic.Uint64 // commits made that want to be durable
 	syncMu   sync.Mutex
-	syncedTo uint64 // commits covered by the last fsync
+	syncedTo uint64      // commits covered by the last fsync
+	logs     *sealedLogs // syncs the logs DB.Sync leaves out (logsync.go)
 
 	// mu makes Close wait for the operations in progress and later ones
 	// fail with ErrClosed: requests of an old config may still be
@@ -172,6 +173,10 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1), space: space, logger: opts.Logger,
 		commitQ: make(chan *pending, commitQueue), syncQ: make(chan written, syncQueue), committerDone: make(chan struct{})}
 	if err := s.refreshSubscriptions(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
+	}
+	if s.logs, err = openSealedLogs(opts.Dir, fsyncFile); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
 	}
