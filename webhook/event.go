@@ -40,13 +40,7 @@ type Event struct {
 }
 
 // MarshalJSON encodes the event with its timestamp in TimeFormat.
-func (e Event) MarshalJSON() ([]byte, error) {
-	type plain Event // no methods: avoids recursion
-	return json.Marshal(struct {
-		plain
-		Timestamp string `json:"timestamp"`
-	}{plain(e), e.Time.UTC().Format(TimeFormat)})
-}
+func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil) }
 
 // UnmarshalJSON decodes what MarshalJSON wrote.
 func (e *Event) UnmarshalJSON(b []byte) error {

@@ -2,7 +2,6 @@ package badgerstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -75,7 +74,7 @@ func (s *Store) Commit(ctx context.Context, events []webhook.Event, snaps []webh
 	p := &pending{events: events, snaps: snaps, set: s.config()}
 	p.vals = make([][]byte, len(events))
 	for i := range events {
-		val, err := json.Marshal(&events[i])
+		val, err := events[i].AppendJSON(nil)
 		if err != nil {
 			return fmt.Errorf("encoding event %s: %w", events[i].Name, err)
 		}

@@ -119,7 +119,7 @@ func (s *Store) eventMsg(ev *webhook.Event, subs []*webhook.Subscription, now ti
 	if !tokenRE.MatchString(ev.ID) {
 		return batchMsg{}, fmt.Errorf("storage nats: event id %q: only letters, digits, _ and - can be stored", ev.ID)
 	}
-	data, err := json.Marshal(ev)
+	data, err := ev.AppendJSON(nil)
 	if err != nil {
 		return batchMsg{}, fmt.Errorf("storage nats: encoding event %s: %w", ev.Name, err)
 	}

@@ -74,7 +74,7 @@ func (s *Store) readDelivery(ctx context.Context, id string) (stored, error) {
 // errConflict; a write the cluster did not take is sent again
 // (writeTaken).
 func (s *Store) putDelivery(ctx context.Context, d *webhook.Delivery, read stored) (uint64, error) {
-	data, err := json.Marshal(d)
+	data, err := d.AppendJSON(nil)
 	if err != nil {
 		return 0, fmt.Errorf("storage nats: encoding delivery %s: %w", d.ID, err)
 	}
@@ -236,7 +236,7 @@ func (s *Store) AddDeliveries(ctx context.Context, sub *webhook.Subscription, ev
 		msgs := make([]batchMsg, len(events))
 		for i := range events {
 			d := webhook.NewDelivery(sub, &events[i], now)
-			data, err := json.Marshal(d)
+			data, err := d.AppendJSON(nil)
 			if err != nil {
 				return fmt.Errorf("storage nats: encoding delivery %s: %w", d.ID, err)
 			}
