@@ -258,7 +258,7 @@ func (in *Input) itemDoc(resp bool) *doc {
 	if !d.parsed {
 		d.parsed = true
 		d.raw = nullJSON
-		if len(raw) > 0 && json.Valid(raw) {
+		if len(raw) > 0 && gjson.ValidBytes(raw) {
 			d.raw = raw
 		}
 	}

@@ -72,7 +72,7 @@ func extract(doc []byte, path string) []byte {
 		return doc
 	}
 	r := gjson.GetBytes(doc, path)
-	if r.Raw == "" || !json.Valid([]byte(r.Raw)) {
+	if r.Raw == "" || !gjson.Valid(r.Raw) {
 		return nullJSON
 	}
 	return []byte(r.Raw)
