@@ -74,7 +74,7 @@ func (s *Store) Commit(ctx context.Context, events []webhook.Event, snaps []webh
 	p := &pending{events: events, snaps: snaps, set: s.config()}
 	p.vals = make([][]byte, len(events))
 	for i := range events {
-		val, err := events[i].AppendJSON(nil)
+		val, err := events[i].AppendJSON(make([]byte, 0, len(events[i].Data)+eventJSONSize))
 		if err != nil {
 			return fmt.Errorf("encoding event %s: %w", events[i].Name, err)
 		}

@@ -133,7 +133,7 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 		}
 		*queued--
 	}
-	val, err := d.AppendJSON(nil)
+	val, err := d.AppendJSON(make([]byte, 0, deliveryJSONSize))
 	if err != nil {
 		return fmt.Errorf("encoding delivery %s: %w", d.ID, err)
 	}

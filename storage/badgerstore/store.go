@@ -149,6 +149,13 @@ const (
 	subscriptionSize = 8 << 10
 )
 
+// Room to encode a record in one allocation: an event's fields but its
+// data, a new delivery (attempts make it grow).
+const (
+	eventJSONSize    = 256
+	deliveryJSONSize = 384
+)
+
 // Open opens (or creates) the store in opts.Dir. Badger locks the directory:
 // a process must open a directory once and share the Store.
 func Open(opts Options) (*Store, error) {
