@@ -298,11 +298,15 @@ func (a *App) Dispatcher() *delivery.Dispatcher {
 //
 // If this app belongs to a new config that failed to start (another of its
 // apps failed), the config still serving is older than this one: its
-// config subscriptions are put back, undoing what Start synced.
+// settings of the store and of the dispatcher, and its config
+// subscriptions, are put back, undoing what Start changed.
 func (a *App) Stop() error {
 	active := Active()
 	if active == nil || active == a || !active.startedAt.Before(a.startedAt) {
 		return nil
+	}
+	if dispatcher := active.Dispatcher(); dispatcher != nil {
+		dispatcher.Configure(active.deliverySettings(), active.logger.Named("delivery"))
 	}
 	if store := active.Store(); store != nil {
 		store.Configure(active.storeSettings())
