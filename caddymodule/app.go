@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -87,7 +88,11 @@ type App struct {
 	backend    storage.Backend
 	logger     *zap.Logger
 	ctx        caddy.Context
-	tracer     trace.Tracer // set by Start when the config traces (tracing.go)
+	// tracer is set by Start when the config traces (tracing.go) and
+	// never changed after: a store opened later gives it to the
+	// dispatcher from another goroutine, maybe after Cleanup.
+	tracer         trace.Tracer
+	tracerReleased atomic.Bool
 
 	mu         sync.RWMutex
 	shared     *shared       // set by Start

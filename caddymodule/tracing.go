@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -57,6 +58,10 @@ func acquireTracer(ctx context.Context) (trace.Tracer, error) {
 	return tracerProvider.tp.Tracer(delivery.TracerName), nil
 }
 
+// tracerShutdownWait bounds the flush of the spans when the last config
+// that traces is cleaned up.
+const tracerShutdownWait = 5 * time.Second
+
 // releaseTracer gives up a config's use of the provider; the last user
 // flushes the spans still buffered and shuts it down.
 func releaseTracer(logger *zap.Logger) {
@@ -65,7 +70,11 @@ func releaseTracer(logger *zap.Logger) {
 	if tracerProvider.users--; tracerProvider.users > 0 {
 		return
 	}
-	if err := tracerProvider.tp.Shutdown(context.Background()); err != nil { // Shutdown flushes first
+	// Shutdown flushes the spans first: bounded, so that a collector out
+	// of reach cannot hold up a reload or Caddy's exit.
+	ctx, cancel := context.WithTimeout(context.Background(), tracerShutdownWait)
+	defer cancel()
+	if err := tracerProvider.tp.Shutdown(ctx); err != nil {
 		logger.Error("shutting down the delivery tracer", zap.Error(err))
 	}
 	tracerProvider.tp = nil
@@ -130,10 +139,9 @@ func (a *App) startTracing() error {
 	return nil
 }
 
-// stopTracing gives the tracer back.
+// stopTracing gives the tracer back, once.
 func (a *App) stopTracing() {
-	if a.tracer != nil {
-		a.tracer = nil
+	if a.tracer != nil && a.tracerReleased.CompareAndSwap(false, true) {
 		releaseTracer(a.logger)
 	}
 }
