@@ -24,6 +24,7 @@ const failedLoads = 16
 // takes a config's delivery settings when its webhooks app starts; the
 // config still serving must get its own back when the failed one stops.
 func TestFailedReloadKeepsDeliverySettings(t *testing.T) {
+	t.Parallel()
 	var got atomic.Int64
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { got.Add(1) }))
 	t.Cleanup(recv.Close)
