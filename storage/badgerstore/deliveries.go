@@ -335,21 +335,26 @@ func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int,
 	if sub == nil {
 		sub, subErr = getSubscription(txn, sc.SubID)
 	}
+	ids := make([]string, len(found))
+	for i, f := range found {
+		ids[i] = f.id
+	}
+	records, events, err := getClaimed(txn, ids)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range found {
-		d, err := getDelivery(txn, f.id)
-		if errors.Is(err, webhook.ErrNotFound) { // expired under its index key
+		d := records[f.id]
+		if d == nil { // expired under its index key
 			if err := txn.Delete(f.key); err != nil {
 				return nil, err
 			}
 			*queued--
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		ev, evErr := getEvent(txn, d.EventID)
+		ev := events[d.EventID]
 		old := *d
-		if subErr != nil || evErr != nil {
+		if subErr != nil || ev == nil {
 			d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
 			if err := putDelivery(txn, &old, d, retention, notes, queued); err != nil {
 				return nil, err
@@ -361,22 +366,40 @@ func claimScan(txn *badger.Txn, sc *scan, known *webhook.Subscription, most int,
 		if err := putDelivery(txn, &old, d, retention, nil, queued); err != nil {
 			return nil, err
 		}
-		claims = append(claims, webhook.Claim{Delivery: d, Event: ev, Sub: sub})
+		evCopy := *ev // a delivery's event may be another's (a redelivery)
+		claims = append(claims, webhook.Claim{Delivery: d, Event: &evCopy, Sub: sub})
 		sc.Claimed++
 	}
 	return claims, nil
 }
 
-func getEvent(txn *badger.Txn, id string) (*webhook.Event, error) {
-	item, err := txn.Get(key(prefixEvent, id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("event %s: %w", id, webhook.ErrNotFound)
-	}
+// getClaimed reads the records of the deliveries ids and of their events
+// (readSorted); those missing, and events that do not decode, are left
+// out of the maps.
+func getClaimed(txn *badger.Txn, ids []string) (map[string]*webhook.Delivery, map[string]*webhook.Event, error) {
+	records := make(map[string]*webhook.Delivery, len(ids))
+	evIDs := make([]string, 0, len(ids))
+	err := readSorted(txn, prefixDelivery, ids, func(id string, item *badger.Item) error {
+		d := new(webhook.Delivery)
+		if err := item.Value(func(v []byte) error { return json.Unmarshal(v, d) }); err != nil {
+			return fmt.Errorf("decoding delivery %s: %w", id, err)
+		}
+		records[id] = d
+		evIDs = append(evIDs, d.EventID)
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	ev := new(webhook.Event)
-	return ev, item.Value(func(v []byte) error { return json.Unmarshal(v, ev) })
+	events := make(map[string]*webhook.Event, len(evIDs))
+	err = readSorted(txn, prefixEvent, evIDs, func(id string, item *badger.Item) error {
+		ev := new(webhook.Event)
+		if item.Value(func(v []byte) error { return json.Unmarshal(v, ev) }) == nil {
+			events[id] = ev
+		}
+		return nil
+	})
+	return records, events, err
 }
 
 // UpdateDelivery applies fn to the stored delivery in a transaction; the

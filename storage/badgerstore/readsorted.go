@@ -1,0 +1,54 @@
+package badgerstore
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// A claim reads the records of many deliveries, and their events, whose
+// ids are mostly consecutive (a subscription's due deliveries are in the
+// order they were made). A Get per record decompresses the record's block
+// anew: Badger's block cache takes a block in the background, after the
+// next Get has missed it too. Read in key order through one iterator, the
+// records of one block cost one decompression (a 100k drain decompressed
+// ~0.9 GB of blocks, ~2 per delivery, with a Get per record).
+
+// seekAfter is how many keys the iterator steps over to reach the next
+// id before it seeks instead.
+const seekAfter = 16
+
+// readSorted calls fn with the item of each id's record in family prefix
+// (prefixDelivery, prefixEvent) that exists and is neither deleted nor
+// expired, in key order, each id once. fn must not keep the item. The
+// reads count in txn's conflict detection as Gets do.
+func readSorted(txn *badger.Txn, prefix []byte, ids []string, fn func(id string, item *badger.Item) error) error {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	for i, id := range ids {
+		k := key(prefix, id)
+		if i == 0 || !stepTo(it, k) {
+			it.Seek(k)
+		}
+		if it.Valid() && bytes.Equal(it.Item().Key(), k) {
+			if err := fn(id, it.Item()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// stepTo moves it forward to the first key at or after k, by at most
+// seekAfter steps, and says whether it got there.
+func stepTo(it *badger.Iterator, k []byte) bool {
+	for range seekAfter {
+		if !it.Valid() || bytes.Compare(it.Item().Key(), k) >= 0 {
+			return true
+		}
+		it.Next()
+	}
+	return !it.Valid() || bytes.Compare(it.Item().Key(), k) >= 0
+}
