@@ -9,11 +9,11 @@ import (
 
 // A claim reads the records of many deliveries, and their events, whose
 // ids are mostly consecutive (a subscription's due deliveries are in the
-// order they were made). A Get per record decompresses the record's block
-// anew: Badger's block cache takes a block in the background, after the
-// next Get has missed it too. Read in key order through one iterator, the
-// records of one block cost one decompression (a 100k drain decompressed
-// ~0.9 GB of blocks, ~2 per delivery, with a Get per record).
+// order they were made). A Get per record may decompress the record's
+// block anew: Badger's block cache (ristretto) takes a block in the
+// background, so the Get that follows often misses it. Read in key order
+// through one iterator, the records of one block cost one decompression
+// (over a 100k drain, the blocks decompressed fell from 912 to 615 MB).
 
 // seekAfter is how many keys the iterator steps over to reach the next
 // id before it seeks instead.
