@@ -90,7 +90,7 @@ func decodePreview(r *http.Request) (previewInput, webhook.FieldErrors, error) {
 				continue
 			}
 			for _, e := range in.Events {
-				if e != "*" && !webhook.ValidEventName(e) && !webhook.ValidEventPattern(e) {
+				if !webhook.ValidEventSelector(e) {
 					fe[name] = fmt.Sprintf("%q is neither an event name nor a pattern like order.*", e)
 				}
 			}

@@ -28,7 +28,7 @@ func listRecentEvents(w http.ResponseWriter, r *http.Request, app webhooksApp) {
 		limit = n
 	}
 	pattern := q.Get("event")
-	if pattern != "" && pattern != "*" && !webhook.ValidEventName(pattern) && !webhook.ValidEventPattern(pattern) {
+	if pattern != "" && !webhook.ValidEventSelector(pattern) {
 		writeError(w, http.StatusBadRequest, "bad query", webhook.FieldErrors{"event": "must be an event name or a pattern such as order.* or *"})
 		return
 	}

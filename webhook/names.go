@@ -23,6 +23,12 @@ func ValidEventName(name string) bool { return eventNameRE.MatchString(name) }
 // events (order.*).
 func ValidEventPattern(p string) bool { return eventPatternRE.MatchString(p) }
 
+// ValidEventSelector reports whether s selects events as a subscription's
+// entry does: a name, a pattern or "*".
+func ValidEventSelector(s string) bool {
+	return s == "*" || ValidEventName(s) || ValidEventPattern(s)
+}
+
 // EventMatches reports whether a subscription's entry (a name, a
 // "prefix.*" pattern or "*") covers event.
 func EventMatches(entry, event string) bool {

@@ -52,6 +52,11 @@ func TestEventNames(t *testing.T) {
 			t.Errorf("ValidEventPattern(%q) = %v", p, !want)
 		}
 	}
+	for s, want := range map[string]bool{"*": true, "order.*": true, "order.created": true, "": false, "order*": false, "**": false, "order.": false} {
+		if ValidEventSelector(s) != want {
+			t.Errorf("ValidEventSelector(%q) = %v", s, !want)
+		}
+	}
 	for _, tc := range []struct {
 		entry, event string
 		want         bool
