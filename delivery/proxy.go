@@ -48,11 +48,11 @@ func ParseProxy(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// Egress is how deliveries leave: through the proxy of the settings (or of
+// egress is how deliveries leave: through the proxy of the settings (or of
 // the environment) or straight, with the SSRF guard on the final target
 // either way. Any transport that sends deliveries (the shared one, or one
 // of a subscription's own) gets it through Apply.
-type Egress struct {
+type egress struct {
 	allowPrivate bool
 	// proxyFor returns a target's proxy, nil to go straight.
 	proxyFor func(*url.URL) (*url.URL, error)
@@ -65,12 +65,12 @@ type Egress struct {
 	guarded, trusted *net.Dialer
 }
 
-// NewEgress returns the egress of s: s.Proxy when set (for every target;
+// newEgress returns the egress of s: s.Proxy when set (for every target;
 // NO_PROXY does not apply to it), straight when it is ProxyOff, and
 // otherwise the environment's HTTPS_PROXY, HTTP_PROXY and NO_PROXY (read
 // now, so a reload picks up a change).
-func NewEgress(s Settings) *Egress {
-	e := &Egress{
+func newEgress(s Settings) *egress {
+	e := &egress{
 		allowPrivate: s.AllowPrivateTargets,
 		lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
@@ -90,8 +90,8 @@ func NewEgress(s Settings) *Egress {
 	return e
 }
 
-// Apply makes t send through e.
-func (e *Egress) Apply(t *http.Transport) {
+// apply makes t send through e.
+func (e *egress) apply(t *http.Transport) {
 	t.Proxy = e.proxy
 	t.DialContext = e.dial
 }
@@ -100,7 +100,7 @@ func (e *Egress) Apply(t *http.Transport) {
 // the target has passed the guard. The guard cannot run at the dial, which
 // goes to the proxy, so it resolves the target here (on every attempt, as
 // a pooled connection to the proxy may carry it).
-func (e *Egress) proxy(req *http.Request) (*url.URL, error) {
+func (e *egress) proxy(req *http.Request) (*url.URL, error) {
 	p, err := e.proxyFor(req.URL)
 	if err != nil {
 		return nil, fmt.Errorf("choosing the proxy: %w", err)
@@ -124,7 +124,7 @@ func (e *Egress) proxy(req *http.Request) (*url.URL, error) {
 
 // checkTarget refuses a target host when any of its addresses is special,
 // as guardControl does for the address it dials.
-func (e *Egress) checkTarget(ctx context.Context, host string) error {
+func (e *egress) checkTarget(ctx context.Context, host string) error {
 	if a, err := netip.ParseAddr(host); err == nil {
 		if why := refusal(a); why != "" {
 			return fmt.Errorf("%w: %s is %s; set allow_private_targets to deliver there", errBlocked, a, why)
@@ -146,7 +146,7 @@ func (e *Egress) checkTarget(ctx context.Context, host string) error {
 
 // dial is the transport's DialContext: a proxy is dialled as it is, any
 // other address through the guard.
-func (e *Egress) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+func (e *egress) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if _, ok := e.proxies.Load(addr); ok {
 		return e.trusted.DialContext(ctx, network, addr)
 	}

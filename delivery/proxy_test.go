@@ -75,7 +75,7 @@ func TestEgressChoosesProxy(t *testing.T) {
 		{ProxyOff, "https://hooks.example/x", ""},
 	}
 	for _, c := range cases {
-		e := NewEgress(Settings{Proxy: c.setting, AllowPrivateTargets: true})
+		e := newEgress(Settings{Proxy: c.setting, AllowPrivateTargets: true})
 		req, _ := http.NewRequest(http.MethodPost, c.target, nil)
 		got, err := e.proxy(req)
 		if err != nil || (got == nil) != (c.want == "") || (got != nil && got.String() != c.want) {
@@ -115,7 +115,7 @@ func TestEgressChecksTarget(t *testing.T) {
 		{"https://[fe80::1%25eth0]/hook", "fe80::1%eth0 is a link-local address"},
 		{"https://93.184.215.14/hook", ""},
 	}
-	e := NewEgress(Settings{Proxy: "http://127.0.0.1:3128"})
+	e := newEgress(Settings{Proxy: "http://127.0.0.1:3128"})
 	e.lookup = lookup
 	for _, c := range cases {
 		req, _ := http.NewRequest(http.MethodPost, c.target, nil)
@@ -134,7 +134,7 @@ func TestEgressChecksTarget(t *testing.T) {
 
 	lookups.Store(0)
 	for _, s := range []Settings{{Proxy: "http://127.0.0.1:3128", AllowPrivateTargets: true}, {Proxy: ProxyOff}} {
-		e := NewEgress(s)
+		e := newEgress(s)
 		e.lookup = lookup
 		req, _ := http.NewRequest(http.MethodPost, "https://mixed.example/hook", nil)
 		if _, err := e.proxy(req); err != nil {
@@ -151,7 +151,7 @@ func TestEgressChecksTarget(t *testing.T) {
 // some) whose address is a proxy's is judged by the guard like any other,
 // though dials to the proxy itself are trusted.
 func TestEgressDirectToProxyAddress(t *testing.T) {
-	e := NewEgress(Settings{})
+	e := newEgress(Settings{})
 	e.proxyFor = func(u *url.URL) (*url.URL, error) { // HTTPS_PROXY=127.0.0.1:3128 alone
 		if u.Scheme == "https" {
 			return &url.URL{Scheme: "http", Host: "127.0.0.1:3128"}, nil

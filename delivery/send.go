@@ -35,7 +35,7 @@ type sender struct {
 }
 
 func newSender(s Settings) *sender {
-	egress := NewEgress(s)
+	way := newEgress(s)
 	transport := &http.Transport{
 		// Up to every worker may be sending to one subscriber: each
 		// keeps its connection open for the next delivery instead of
@@ -46,7 +46,7 @@ func newSender(s Settings) *sender {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	egress.Apply(transport)
+	way.apply(transport)
 	c := retryablehttp.NewClient()
 	c.HTTPClient = &http.Client{
 		Transport: transport,
