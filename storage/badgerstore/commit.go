@@ -277,10 +277,7 @@ func (s *Store) syncCommitted() error {
 		return nil // an fsync that started after our commit covered it
 	}
 	upTo := s.commits.Load()
-	if err := s.db.Sync(); err != nil {
-		return err
-	}
-	if err := s.logs.syncSealed(); err != nil {
+	if err := s.logs.sync(s.db); err != nil {
 		return err
 	}
 	s.syncedTo = upTo
