@@ -277,7 +277,10 @@ func (s *Store) syncCommitted() error {
 		return nil // an fsync that started after our commit covered it
 	}
 	upTo := s.commits.Load()
-	if err := s.logs.sync(s.db); err != nil {
+	if err := s.db.Sync(); err != nil {
+		return err
+	}
+	if err := s.logs.syncSealed(); err != nil {
 		return err
 	}
 	s.syncedTo = upTo

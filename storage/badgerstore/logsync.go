@@ -2,15 +2,12 @@ package badgerstore
 
 import (
 	"errors"
-	"expvar"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/dgraph-io/badger/v4"
 )
 
 // Badger's DB.Sync makes durable what was written to the current
@@ -23,20 +20,14 @@ import (
 // page cache until the flush ended: a power loss or a crash of the OS (not
 // of the process) in that window would lose it.
 //
-// sealedLogs closes the gap: at each sync it syncs once each log file
-// that stopped being current since the last one. Badger numbers each
+// sealedLogs closes the gap: after each DB.Sync it syncs once each log
+// file that stopped being current since the last one. Badger numbers each
 // kind of log file in order (a new one is the last plus one), so one stat
 // per kind tells whether a switch happened.
 type sealedLogs struct {
 	dir   string
-	kinds []*logKind // .mem first
+	kinds []*logKind
 	fsync func(path string) error
-	// syncCurrent syncs the current memtable's log, when no entry went
-	// to a value log file since the last full sync (see sync).
-	syncCurrent func(path string) error
-	// vlogSeen is Badger's count of entries written to value log files
-	// when the last DB.Sync began; -1 before the first.
-	vlogSeen int64
 }
 
 // logKind is one kind of log file, and the number of the file that was
@@ -53,7 +44,7 @@ type logKind struct {
 // only), and then follows the current ones. fsync makes a file durable
 // (fsyncFile).
 func openSealedLogs(dir string, fsync func(path string) error) (*sealedLogs, error) {
-	l := &sealedLogs{dir: dir, fsync: fsync, syncCurrent: fsync, vlogSeen: -1, kinds: []*logKind{{ext: ".mem", digits: 5}, {ext: ".vlog", digits: 6}}}
+	l := &sealedLogs{dir: dir, fsync: fsync, kinds: []*logKind{{ext: ".mem", digits: 5}, {ext: ".vlog", digits: 6}}}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("listing the logs: %w", err)
@@ -65,7 +56,7 @@ func openSealedLogs(dir string, fsync func(path string) error) (*sealedLogs, err
 		}
 		k.current = ids[len(ids)-1]
 		for _, id := range ids[:len(ids)-1] {
-			if err := l.syncOne(k, id); err != nil {
+			if err := l.sync(k, id); err != nil {
 				return nil, err
 			}
 		}
@@ -93,50 +84,13 @@ func (k *logKind) path(dir string, id uint64) string {
 	return filepath.Join(dir, fmt.Sprintf("%0*d%s", k.digits, id, k.ext))
 }
 
-// vlogEntries is Badger's count of the entries it wrote to value log
-// files: a metric it publishes through expvar, for the whole process
-// (every Badger database in it), when its MetricsEnabled option is on,
-// as the store leaves it. nil if this Badger publishes no such metric.
-var vlogEntries, _ = expvar.Get("badger_write_num_vlog").(*expvar.Int)
-
-// sync makes durable every write made before it. Badger's DB.Sync syncs
-// the current memtable's log and the current value log file; but values
-// go to value log files only when they are large (1 MiB and more), so
-// most of the time the value log has nothing to sync, and its msync is
-// still a flush of the disk's cache (a fifth of a sync's time under
-// load). While Badger's count of value log writes has not moved since
-// the last DB.Sync began, the memtable's log alone is synced.
-func (l *sealedLogs) sync(db *badger.DB) error {
-	if vlogEntries == nil || vlogEntries.Value() != l.vlogSeen {
-		seen := int64(-1)
-		if vlogEntries != nil {
-			seen = vlogEntries.Value() // before the sync: writes after it count as new
-		}
-		if err := db.Sync(); err != nil {
-			return err
-		}
-		l.vlogSeen = seen
-		return l.syncSealed()
-	}
-	// The current log once the sealed ones are known: a switch between
-	// the two leaves our writes in a log synced either way.
-	if err := l.syncSealed(); err != nil {
-		return err
-	}
-	mem := l.kinds[0]
-	if err := l.syncCurrent(mem.path(l.dir, mem.current)); err != nil {
-		return fmt.Errorf("syncing the memtable's log: %w", err)
-	}
-	return nil
-}
-
 // syncSealed syncs the log files that stopped being current since the
 // last call (after DB.Sync, which synced the current ones). A file found
 // current and then sealed between the two is synced twice: harmless.
 func (l *sealedLogs) syncSealed() error {
 	for _, k := range l.kinds {
 		for exists(k.path(l.dir, k.current+1)) {
-			if err := l.syncOne(k, k.current); err != nil {
+			if err := l.sync(k, k.current); err != nil {
 				return err
 			}
 			k.current++
@@ -145,9 +99,9 @@ func (l *sealedLogs) syncSealed() error {
 	return nil
 }
 
-// syncOne syncs one sealed file; one already gone was flushed to a table
+// sync syncs one sealed file; one already gone was flushed to a table
 // (synced when written) and deleted.
-func (l *sealedLogs) syncOne(k *logKind, id uint64) error {
+func (l *sealedLogs) sync(k *logKind, id uint64) error {
 	err := l.fsync(k.path(l.dir, id))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("syncing a sealed log: %w", err)

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -146,38 +145,4 @@ func TestSyncCoversReplacedMemtable(t *testing.T) {
 		}
 	}
 	t.Fatalf("%d MiB committed in 8 MiB memtables, and no replaced memtable's log was synced", written>>20)
-}
-
-// A sync after writes that all stayed in the memtable's log syncs that log
-// alone; one after a value went to a value log file (values of 1 MiB and
-// more) is Badger's DB.Sync, which syncs the value log too.
-func TestSyncSkipsAnUnwrittenValueLog(t *testing.T) {
-	s := openTest(t)
-	rec := &syncRecorder{}
-	s.syncMu.Lock()
-	s.logs.syncCurrent = rec.fsync
-	s.syncMu.Unlock()
-	commit := func(data []byte) {
-		t.Helper()
-		now := time.Now()
-		ev := webhook.Event{ID: webhook.NewID("evt_", now), Name: "order.created", Time: now, Data: data}
-		if err := s.Commit(context.Background(), []webhook.Event{ev}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	small := json.RawMessage(`{"orderId":"a1"}`)
-	// The first sync is a full one; then small commits sync the log alone
-	// (another test of the package writing a large value meanwhile makes
-	// one full again: the count is the process's).
-	testbed.Eventually(t, 10*time.Second, "a small commit synced through the memtable's log alone", func() bool {
-		commit(small)
-		got := rec.take()
-		return len(got) == 1 && strings.HasSuffix(got[0], ".mem") && exists(filepath.Join(s.dir, got[0]))
-	})
-
-	large, _ := json.Marshal(map[string]string{"blob": strings.Repeat("x", 2<<20)})
-	commit(large)
-	if got := rec.take(); len(got) != 0 {
-		t.Fatalf("a commit whose event went to the value log was synced through %v alone", got)
-	}
 }
