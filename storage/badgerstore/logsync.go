@@ -89,14 +89,54 @@ func (k *logKind) path(dir string, id uint64) string {
 // current and then sealed between the two is synced twice: harmless.
 func (l *sealedLogs) syncSealed() error {
 	for _, k := range l.kinds {
-		for exists(k.path(l.dir, k.current+1)) {
-			if err := l.sync(k, k.current); err != nil {
-				return err
-			}
-			k.current++
+		if err := l.follow(k); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// follow syncs the files of kind k from the current one up to the newest.
+func (l *sealedLogs) follow(k *logKind) error {
+	for {
+		newer, err := l.newer(k)
+		if err != nil || newer == 0 {
+			return err
+		}
+		for id := k.current; id < newer; id++ {
+			if err := l.sync(k, id); err != nil {
+				return err
+			}
+		}
+		k.current = newer
+	}
+}
+
+// newer returns the number of a file of kind k newer than the current
+// one, 0 if there is none. Files are deleted once flushed to a table, so
+// the numbers have gaps: many switches between two syncs (asynchronous
+// commits do not sync) leave the current file and the next ones gone, and
+// a flushed file may go before an older one still being read. So the next
+// two numbers are looked for, and the directory read when the current
+// file is gone too.
+func (l *sealedLogs) newer(k *logKind) (uint64, error) {
+	for id := k.current + 1; id <= k.current+2; id++ {
+		if exists(k.path(l.dir, id)) {
+			return id, nil
+		}
+	}
+	if exists(k.path(l.dir, k.current)) {
+		return 0, nil
+	}
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return 0, fmt.Errorf("listing the logs: %w", err)
+	}
+	ids := k.ids(entries)
+	if len(ids) == 0 || ids[len(ids)-1] <= k.current {
+		return 0, nil
+	}
+	return ids[len(ids)-1], nil
 }
 
 // sync syncs one sealed file; one already gone was flushed to a table

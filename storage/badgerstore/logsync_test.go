@@ -23,6 +23,9 @@ type syncRecorder struct {
 }
 
 func (r *syncRecorder) fsync(path string) error {
+	if !exists(path) {
+		return os.ErrNotExist // as opening it would
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.paths = append(r.paths, filepath.Base(path))
@@ -70,8 +73,14 @@ func TestSealedLogs(t *testing.T) {
 		{name: "no switch", want: nil},
 		{name: "a memtable switch", create: []string{"00005.mem"}, want: []string{"00004.mem"}},
 		{name: "two switches of each", create: []string{"00006.mem", "00007.mem", "000003.vlog", "000004.vlog"}, want: []string{"00005.mem", "00006.mem", "000002.vlog", "000003.vlog"}},
-		{name: "a sealed log already flushed and deleted", create: []string{"00008.mem"}, remove: []string{"00007.mem"}, want: []string{"00007.mem"}},
+		{name: "a sealed log already flushed and deleted", create: []string{"00008.mem"}, remove: []string{"00007.mem"}, want: nil},
 		{name: "nothing new", want: nil},
+		// Many switches between two syncs: the current file and the next
+		// ones flushed and deleted already (their tables are synced).
+		{name: "switches past gaps", create: []string{"00012.mem", "00013.mem"}, remove: []string{"00008.mem"}, want: []string{"00012.mem"}},
+		{name: "nothing new after gaps", want: nil},
+		// A flushed file deleted before an older one still being read.
+		{name: "the next one gone first", create: []string{"00015.mem"}, want: []string{"00013.mem"}},
 	}
 	for _, st := range steps {
 		touch(t, dir, st.create...)
