@@ -36,6 +36,9 @@ type logKind struct {
 	ext     string // ".mem" or ".vlog"
 	digits  int    // Badger's names: %05d.mem, %06d.vlog
 	current uint64
+	// probes are the paths of the files current+1, current+2 and current,
+	// looked for at every sync: made once per switch, not per sync.
+	probes [3]string
 }
 
 // openSealedLogs syncs every log file in dir but the current one of each
@@ -52,9 +55,10 @@ func openSealedLogs(dir string, fsync func(path string) error) (*sealedLogs, err
 	for _, k := range l.kinds {
 		ids := k.ids(entries)
 		if len(ids) == 0 {
+			k.setCurrent(dir, 0) // Badger opens one of each: not met but by a test
 			continue
 		}
-		k.current = ids[len(ids)-1]
+		k.setCurrent(dir, ids[len(ids)-1])
 		for _, id := range ids[:len(ids)-1] {
 			if err := l.sync(k, id); err != nil {
 				return nil, err
@@ -78,6 +82,11 @@ func (k *logKind) ids(entries []os.DirEntry) []uint64 {
 		}
 	}
 	return ids
+}
+
+func (k *logKind) setCurrent(dir string, id uint64) {
+	k.current = id
+	k.probes = [3]string{k.path(dir, id+1), k.path(dir, id+2), k.path(dir, id)}
 }
 
 func (k *logKind) path(dir string, id uint64) string {
@@ -108,7 +117,7 @@ func (l *sealedLogs) follow(k *logKind) error {
 				return err
 			}
 		}
-		k.current = newer
+		k.setCurrent(l.dir, newer)
 	}
 }
 
@@ -120,12 +129,12 @@ func (l *sealedLogs) follow(k *logKind) error {
 // two numbers are looked for, and the directory read when the current
 // file is gone too.
 func (l *sealedLogs) newer(k *logKind) (uint64, error) {
-	for id := k.current + 1; id <= k.current+2; id++ {
-		if exists(k.path(l.dir, id)) {
-			return id, nil
+	for i, p := range k.probes[:2] {
+		if exists(p) {
+			return k.current + 1 + uint64(i), nil
 		}
 	}
-	if exists(k.path(l.dir, k.current)) {
+	if exists(k.probes[2]) {
 		return 0, nil
 	}
 	entries, err := os.ReadDir(l.dir)
