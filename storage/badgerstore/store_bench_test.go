@@ -220,6 +220,42 @@ func BenchmarkClaimComplete(b *testing.B) {
 	}
 }
 
+// BenchmarkRecordParallel is the record of a delivery's attempt as the
+// dispatcher's workers write them: many at once (32 goroutines, as busy
+// workers finishing together), each for a delivery claimed beforehand,
+// outside the timing.
+func BenchmarkRecordParallel(b *testing.B) {
+	s := openBench(b, webhook.Sync)
+	fillQueue(b, s, b.N)
+	ctx := context.Background()
+	ids := make(chan string, b.N)
+	for len(ids) < b.N {
+		claims, _, err := s.Claim(ctx, time.Now(), time.Hour, 512, []webhook.Want{{SubID: "sub_bench", Max: 512}})
+		if err != nil || len(claims) == 0 {
+			b.Fatalf("claimed %d with %d left to claim: %v", len(claims), b.N-len(ids), err)
+		}
+		for _, c := range claims {
+			ids <- c.Delivery.ID
+		}
+	}
+	close(ids)
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.ResetTimer()
+	cpu := benchcpu.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.UpdateDelivery(ctx, <-ids, succeed); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	benchcpu.Report(b, cpu)
+	wantDeliveries(b, s, webhook.Succeeded, b.N)
+}
+
 // succeed records a successful attempt, as the dispatcher does.
 func succeed(d *webhook.Delivery) error {
 	now := time.Now().UTC()
