@@ -39,6 +39,7 @@ type shared struct {
 // until then is degraded.
 func openShared(backend storage.Backend, logger *zap.Logger) (*shared, error) {
 	sh := &shared{backend: backend, logger: logger, stop: make(chan struct{})}
+	warnMemoryHeadroom(logger) // once per store, not at every reload
 	err := sh.open()
 	if errors.Is(err, webhook.ErrUnavailable) {
 		logger.Error("webhooks store not opened: it is unavailable for now (see the error); events are skipped until it opens, which is tried every 2s",
