@@ -576,7 +576,7 @@ if [[ $BACKEND == nats ]]; then
 	log "  NATS servers' RSS (sum of $NATS_NODES) holding: $HOLD_NATS_RSS MiB; drained: $(nats_rss) MiB (not in Caddy's figures above)"
 fi
 if [[ -n "$MEMORY_LIMIT" ]]; then
-	log "  memory cap: $MEMORY_LIMIT (Go soft limit: ${GOMEMLIMIT:-90% of it, set by Caddy's main}); times the cgroup hit its limit: $(cat "$CGROUP/memory.failcnt" 2>/dev/null || tr '\n' ' ' <"$CGROUP/memory.events" 2>/dev/null)"
+	log "  memory cap: $MEMORY_LIMIT (Go soft limit: ${GOMEMLIMIT:-90% of it, set by the main of Caddy}); times the cgroup hit its limit: $(cat "$CGROUP/memory.failcnt" 2>/dev/null || tr '\n' ' ' <"$CGROUP/memory.events" 2>/dev/null)"
 fi
 log "  load avg now: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "  per-second samples (phase, t s, rss, peak, anon, file KiB, events, received, queue_depth): $WORK/timeline.txt (kept with KEEP_TMP=1)"
