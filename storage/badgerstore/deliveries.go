@@ -157,6 +157,12 @@ func putDelivery(txn *badger.Txn, old, d *webhook.Delivery, retention time.Durat
 	if err := txn.SetEntry(rec); err != nil {
 		return err
 	}
+	if old != nil && old.Status == webhook.Pending && d.Status == webhook.Pending {
+		// A claim or a new due time: the index entry is there, without
+		// an expiry, and stays so; writing it again only adds to what
+		// Badger flushes and compacts.
+		return nil
+	}
 	return txn.SetEntry(idx)
 }
 
