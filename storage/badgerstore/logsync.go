@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Badger's DB.Sync makes durable what was written to the current
@@ -22,12 +24,21 @@ import (
 //
 // sealedLogs closes the gap: after each DB.Sync it syncs once each log
 // file that stopped being current since the last one. Badger numbers each
-// kind of log file in order (a new one is the last plus one), so one stat
-// per kind tells whether a switch happened.
+// kind of log file in order (a new one is the last plus one), and a log
+// is deleted once flushed to a table (synced when written), so the files
+// that stopped being current are those between the last current one and
+// the newest. Numbers have gaps: a log is deleted only when nothing reads
+// its memtable any more, so a long read can keep an old one while newer
+// ones come and go. The directory is listed when it changed since the last
+// listing (a file created or deleted changes its modification time): one
+// stat per sync otherwise.
 type sealedLogs struct {
 	dir   string
 	kinds []*logKind
 	fsync func(path string) error
+	// listed is the directory's modification time when it was last
+	// listed; zero when it must be listed again whatever it says.
+	listed time.Time
 }
 
 // logKind is one kind of log file, and the number of the file that was
@@ -36,10 +47,14 @@ type logKind struct {
 	ext     string // ".mem" or ".vlog"
 	digits  int    // Badger's names: %05d.mem, %06d.vlog
 	current uint64
-	// probes are the paths of the files current+1, current+2 and current,
-	// looked for at every sync: made once per switch, not per sync.
-	probes [3]string
 }
+
+// mtimeMargin is how much older than a listing the directory's
+// modification time must be for the next listings to rely on it:
+// filesystems stamp times from a clock that moves in ticks of a few
+// milliseconds, so a change made in the same tick as a listing, just
+// after it, could leave the time as it was.
+const mtimeMargin = 100 * time.Millisecond
 
 // openSealedLogs syncs every log file in dir but the current one of each
 // kind (logs left by an earlier run: Badger replays them at Open, and a
@@ -48,17 +63,16 @@ type logKind struct {
 // (fsyncFile).
 func openSealedLogs(dir string, fsync func(path string) error) (*sealedLogs, error) {
 	l := &sealedLogs{dir: dir, fsync: fsync, kinds: []*logKind{{ext: ".mem", digits: 5}, {ext: ".vlog", digits: 6}}}
-	entries, err := os.ReadDir(dir)
+	names, err := l.list()
 	if err != nil {
-		return nil, fmt.Errorf("listing the logs: %w", err)
+		return nil, err
 	}
 	for _, k := range l.kinds {
-		ids := k.ids(entries)
+		ids := k.ids(names)
 		if len(ids) == 0 {
-			k.setCurrent(dir, 0) // Badger opens one of each: not met but by a test
-			continue
+			continue // Badger opens one of each: not met but by a test
 		}
-		k.setCurrent(dir, ids[len(ids)-1])
+		k.current = ids[len(ids)-1]
 		for _, id := range ids[:len(ids)-1] {
 			if err := l.sync(k, id); err != nil {
 				return nil, err
@@ -68,25 +82,55 @@ func openSealedLogs(dir string, fsync func(path string) error) (*sealedLogs, err
 	return l, nil
 }
 
-// ids lists the numbers of the files of kind k among entries, in order
-// (os.ReadDir sorts by name, and Badger pads the numbers).
-func (k *logKind) ids(entries []os.DirEntry) []uint64 {
+// list reads the names in the directory, and notes its modification time
+// if the next listings may rely on it.
+func (l *sealedLogs) list() ([]string, error) {
+	at := time.Now()
+	fi, err := os.Stat(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing the logs: %w", err)
+	}
+	d, err := os.Open(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing the logs: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("listing the logs: %w", err)
+	}
+	l.listed = time.Time{}
+	if fi.ModTime().Before(at.Add(-mtimeMargin)) {
+		l.listed = fi.ModTime()
+	}
+	return names, nil
+}
+
+// changed reports whether the directory may have changed since the last
+// listing.
+func (l *sealedLogs) changed() bool {
+	if l.listed.IsZero() {
+		return true
+	}
+	fi, err := os.Stat(l.dir)
+	return err != nil || !fi.ModTime().Equal(l.listed)
+}
+
+// ids lists the numbers of the files of kind k among names, in increasing
+// order.
+func (k *logKind) ids(names []string) []uint64 {
 	var ids []uint64
-	for _, e := range entries {
-		num, ok := strings.CutSuffix(e.Name(), k.ext)
-		if !ok || e.IsDir() {
+	for _, n := range names {
+		num, ok := strings.CutSuffix(n, k.ext)
+		if !ok {
 			continue
 		}
 		if id, err := strconv.ParseUint(num, 10, 32); err == nil {
 			ids = append(ids, id)
 		}
 	}
+	slices.Sort(ids) // not by name: Badger's numbers outgrow their padding
 	return ids
-}
-
-func (k *logKind) setCurrent(dir string, id uint64) {
-	k.current = id
-	k.probes = [3]string{k.path(dir, id+1), k.path(dir, id+2), k.path(dir, id)}
 }
 
 func (k *logKind) path(dir string, id uint64) string {
@@ -95,57 +139,43 @@ func (k *logKind) path(dir string, id uint64) string {
 
 // syncSealed syncs the log files that stopped being current since the
 // last call (after DB.Sync, which synced the current ones). A file found
-// current and then sealed between the two is synced twice: harmless.
+// current and then sealed between the two is synced twice: harmless. On
+// an error, the files not synced are tried again by the next call.
 func (l *sealedLogs) syncSealed() error {
+	if !l.changed() {
+		return nil // no file created: no log stopped being current
+	}
+	names, err := l.list()
+	if err != nil {
+		return err
+	}
 	for _, k := range l.kinds {
-		if err := l.follow(k); err != nil {
+		if err := l.follow(k, k.ids(names)); err != nil {
+			l.listed = time.Time{} // list again next time
 			return err
 		}
 	}
 	return nil
 }
 
-// follow syncs the files of kind k from the current one up to the newest.
-func (l *sealedLogs) follow(k *logKind) error {
-	for {
-		newer, err := l.newer(k)
-		if err != nil || newer == 0 {
+// follow syncs the files of kind k, among ids (those in the directory),
+// from the current one up to the newest, which becomes current.
+func (l *sealedLogs) follow(k *logKind, ids []uint64) error {
+	if len(ids) == 0 || ids[len(ids)-1] <= k.current {
+		return nil
+	}
+	newest := ids[len(ids)-1]
+	for _, id := range ids {
+		if id < k.current || id >= newest {
+			continue
+		}
+		if err := l.sync(k, id); err != nil {
 			return err
 		}
-		for id := k.current; id < newer; id++ {
-			if err := l.sync(k, id); err != nil {
-				return err
-			}
-		}
-		k.setCurrent(l.dir, newer)
+		k.current = id // the ones before are synced
 	}
-}
-
-// newer returns the number of a file of kind k newer than the current
-// one, 0 if there is none. Files are deleted once flushed to a table, so
-// the numbers have gaps: many switches between two syncs (asynchronous
-// commits do not sync) leave the current file and the next ones gone, and
-// a flushed file may go before an older one still being read. So the next
-// two numbers are looked for, and the directory read when the current
-// file is gone too.
-func (l *sealedLogs) newer(k *logKind) (uint64, error) {
-	for i, p := range k.probes[:2] {
-		if exists(p) {
-			return k.current + 1 + uint64(i), nil
-		}
-	}
-	if exists(k.probes[2]) {
-		return 0, nil
-	}
-	entries, err := os.ReadDir(l.dir)
-	if err != nil {
-		return 0, fmt.Errorf("listing the logs: %w", err)
-	}
-	ids := k.ids(entries)
-	if len(ids) == 0 || ids[len(ids)-1] <= k.current {
-		return 0, nil
-	}
-	return ids[len(ids)-1], nil
+	k.current = newest
+	return nil
 }
 
 // sync syncs one sealed file; one already gone was flushed to a table
@@ -156,11 +186,6 @@ func (l *sealedLogs) sync(k *logKind, id uint64) error {
 		return fmt.Errorf("syncing a sealed log: %w", err)
 	}
 	return nil
-}
-
-func exists(path string) bool {
-	_, err := os.Lstat(path)
-	return err == nil
 }
 
 // fsyncFile syncs a file through a descriptor of its own: the kernel

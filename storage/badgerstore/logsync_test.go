@@ -23,7 +23,7 @@ type syncRecorder struct {
 }
 
 func (r *syncRecorder) fsync(path string) error {
-	if !exists(path) {
+	if _, err := os.Lstat(path); err != nil {
 		return os.ErrNotExist // as opening it would
 	}
 	r.mu.Lock()
@@ -81,6 +81,12 @@ func TestSealedLogs(t *testing.T) {
 		{name: "nothing new after gaps", want: nil},
 		// A flushed file deleted before an older one still being read.
 		{name: "the next one gone first", create: []string{"00015.mem"}, want: []string{"00013.mem"}},
+		// A long read keeps the current file's memtable, and so its log,
+		// while the next ones are flushed and deleted and one more is
+		// sealed: both kept files stopped being current.
+		{name: "the current one kept past a gap", create: []string{"00019.mem", "00020.mem"}, want: []string{"00015.mem", "00019.mem"}},
+		// Badger pads .mem numbers to five digits, then they grow.
+		{name: "numbers past their padding", create: []string{"100000.mem"}, remove: []string{"00015.mem", "00019.mem"}, want: []string{"00020.mem"}},
 	}
 	for _, st := range steps {
 		touch(t, dir, st.create...)
@@ -154,4 +160,41 @@ func TestSyncCoversReplacedMemtable(t *testing.T) {
 		}
 	}
 	t.Fatalf("%d MiB committed in 8 MiB memtables, and no replaced memtable's log was synced", written>>20)
+}
+
+// TestSealedLogsListOnlyOnChange checks that a sync lists the directory
+// only when it changed since the last listing, and that a change is seen.
+func TestSealedLogsListOnlyOnChange(t *testing.T) {
+	dir := t.TempDir()
+	touch(t, dir, "00001.mem", "000001.vlog")
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(dir, old, old); err != nil {
+		t.Fatal(err)
+	}
+	rec := &syncRecorder{}
+	logs, err := openSealedLogs(dir, rec.fsync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !logs.listed.Equal(old) {
+		t.Fatalf("after a listing of a directory unchanged for an hour, listed = %v, want its time %v", logs.listed, old)
+	}
+	if logs.changed() {
+		t.Error("an unchanged directory is reported changed: every sync would list it")
+	}
+	touch(t, dir, "00002.mem")
+	if !logs.changed() {
+		t.Fatal("a file created is not seen")
+	}
+	if err := logs.syncSealed(); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"00001.mem"}) {
+		t.Errorf("synced %v, want 00001.mem", got)
+	}
+	// Listed just after a change: the time is not relied on (a change in
+	// the same tick of the filesystem's clock would not move it).
+	if !logs.listed.IsZero() || !logs.changed() {
+		t.Errorf("a directory changed %v ago is relied on (listed = %v)", mtimeMargin, logs.listed)
+	}
 }
