@@ -22,7 +22,8 @@ const seekAfter = 16
 // readSorted calls fn with the item of each id's record in family prefix
 // (prefixDelivery, prefixEvent) that exists and is neither deleted nor
 // expired, in key order, each id once. fn must not keep the item. The
-// reads count in txn's conflict detection as Gets do.
+// reads count in txn's conflict detection as Gets would: each id looked
+// for, and no other record (see stepTo).
 func readSorted(txn *badger.Txn, prefix []byte, ids []string, fn func(id string, item *badger.Item) error) error {
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
@@ -30,9 +31,9 @@ func readSorted(txn *badger.Txn, prefix []byte, ids []string, fn func(id string,
 	for i, id := range ids {
 		k := key(prefix, id)
 		if i == 0 || !stepTo(it, k) {
-			it.Seek(k)
+			it.Seek(k) // counted as a read of k, found or not
 		}
-		if it.Valid() && bytes.Equal(it.Item().Key(), k) {
+		if at(it, k) {
 			if err := fn(id, it.Item()); err != nil {
 				return err
 			}
@@ -41,14 +42,26 @@ func readSorted(txn *badger.Txn, prefix []byte, ids []string, fn func(id string,
 	return nil
 }
 
-// stepTo moves it forward to the first key at or after k, by at most
-// seekAfter steps, and says whether it got there.
+// stepTo moves it forward, by at most seekAfter steps, to k, and says
+// whether it got there (false when k is not there: it may then be past
+// k). It looks at the keys stepped over without Item, which would count
+// them as read: they are other deliveries' records, which workers update
+// meanwhile, and each would make the claim conflict and start again.
 func stepTo(it *badger.Iterator, k []byte) bool {
 	for range seekAfter {
-		if !it.Valid() || bytes.Compare(it.Item().Key(), k) >= 0 {
+		if !it.Valid() {
+			return false
+		}
+		if at(it, k) {
 			return true
 		}
 		it.Next()
 	}
-	return !it.Valid() || bytes.Compare(it.Item().Key(), k) >= 0
+	return at(it, k)
+}
+
+// at reports whether it is at key k. Only a key that starts with k is
+// read (Item), so as to compare it whole.
+func at(it *badger.Iterator, k []byte) bool {
+	return it.ValidForPrefix(k) && bytes.Equal(it.Item().Key(), k)
 }

@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -22,6 +23,10 @@ func TestReadSorted(t *testing.T) {
 				return err
 			}
 		}
+		// A longer id that starts as a missing one does.
+		if err := txn.Set(key(prefixDelivery, id(24)+"x"), []byte("longer")); err != nil {
+			return err
+		}
 		// Records of another family on either side must not be read.
 		if err := txn.Set(key(prefixEvent, id(5)), []byte("event")); err != nil {
 			return err
@@ -36,19 +41,24 @@ func TestReadSorted(t *testing.T) {
 	}
 
 	cases := map[string][]int{
-		"consecutive":             {0, 1, 2, 3, 4, 5, 6},
-		"unsorted with repeats":   {9, 2, 9, 4, 2},
-		"deleted and never there": {10, 3, 17, 11},
-		"far apart":               {1, 50, 51, 120, 199},
-		"past the last":           {198, 199, 200, 500},
-		"before the first":        {-1, 0},
-		"one":                     {42},
-		"none":                    nil,
+		"consecutive":                    {0, 1, 2, 3, 4, 5, 6},
+		"unsorted with repeats":          {9, 2, 9, 4, 2},
+		"deleted and never there":        {10, 3, 17, 11},
+		"far apart":                      {1, 50, 51, 120, 199},
+		"past the last":                  {198, 199, 200, 500},
+		"before the first":               {-1, 0},
+		"one":                            {42},
+		"a missing one among close ones": {2, 3, 4, 5},
+		"an id another one starts with":  {23, 24, 25},
+		"none":                           nil,
 	}
 	for name, nums := range cases {
 		var ids []string
 		for _, n := range nums {
 			ids = append(ids, id(n))
+		}
+		if name == "an id another one starts with" {
+			ids = append(ids, id(24)+"x")
 		}
 		var got, want []string
 		err := s.db.View(func(txn *badger.Txn) error {
@@ -70,5 +80,53 @@ func TestReadSorted(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: read %v, want %v (a Get per id)", name, got, want)
 		}
+	}
+}
+
+// readSorted's reads count in conflict detection as a Get per id would:
+// a record it returned, or an id it looked for and did not find, written
+// meanwhile by another transaction makes the reader's commit conflict; a
+// record it only stepped over does not (under load, other subscriptions'
+// deliveries, whose results are recorded meanwhile).
+func TestReadSortedConflicts(t *testing.T) {
+	s := openTest(t)
+	id := func(i int) string { return fmt.Sprintf("dlv_%04d", i) }
+	set := func(txn *badger.Txn, i int) error { return txn.Set(key(prefixDelivery, id(i)), []byte("v")) }
+	if err := s.db.Update(func(txn *badger.Txn) error {
+		for _, i := range []int{1, 2, 3, 5} {
+			if err := set(txn, i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		meantime int // the record another transaction writes
+		conflict bool
+	}{
+		{"a record stepped over", 2, false},
+		{"a record read", 3, true},
+		{"an id looked for, not there", 4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			txn := s.db.NewTransaction(true)
+			defer txn.Discard()
+			if err := readSorted(txn, prefixDelivery, []string{id(1), id(3), id(4)}, func(string, *badger.Item) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.db.Update(func(other *badger.Txn) error { return set(other, tc.meantime) }); err != nil {
+				t.Fatal(err)
+			}
+			if err := set(txn, 1); err != nil {
+				t.Fatal(err)
+			}
+			err := txn.Commit()
+			if got := errors.Is(err, badger.ErrConflict); got != tc.conflict {
+				t.Errorf("commit after %s was written meanwhile: %v, want a conflict: %v", tc.name, err, tc.conflict)
+			}
+		})
 	}
 }
