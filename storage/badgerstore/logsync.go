@@ -30,8 +30,8 @@ import (
 // the newest. Numbers have gaps: a log is deleted only when nothing reads
 // its memtable any more, so a long read can keep an old one while newer
 // ones come and go. The directory is listed when it changed since the last
-// listing (a file created or deleted changes its modification time): one
-// stat per sync otherwise.
+// listing (a file created or deleted changes its modification time) or
+// the file after a current one exists: three stats per sync otherwise.
 type sealedLogs struct {
 	dir   string
 	kinds []*logKind
@@ -107,10 +107,17 @@ func (l *sealedLogs) list() ([]string, error) {
 }
 
 // changed reports whether the directory may have changed since the last
-// listing.
+// listing. The file after each current one is looked for too, so that a
+// switch is seen on a filesystem that does not keep directories'
+// modification times.
 func (l *sealedLogs) changed() bool {
 	if l.listed.IsZero() {
 		return true
+	}
+	for _, k := range l.kinds {
+		if _, err := os.Lstat(k.path(l.dir, k.current+1)); err == nil {
+			return true
+		}
 	}
 	fi, err := os.Stat(l.dir)
 	return err != nil || !fi.ModTime().Equal(l.listed)

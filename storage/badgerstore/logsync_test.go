@@ -186,6 +186,13 @@ func TestSealedLogsListOnlyOnChange(t *testing.T) {
 	if !logs.changed() {
 		t.Fatal("a file created is not seen")
 	}
+	// Where the directory's time does not move, the next log is seen.
+	if err := os.Chtimes(dir, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if !logs.changed() {
+		t.Fatal("the next log is not seen when the directory's time stays")
+	}
 	if err := logs.syncSealed(); err != nil {
 		t.Fatal(err)
 	}
