@@ -121,6 +121,10 @@ func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, p pendi
 		}
 	}
 	if ev == nil {
+		// A webhook that will not go out: said, so that an event missing
+		// for another reason than its expiry shows.
+		s.logger.Warn("delivery cancelled: its event is gone (expired, or not found in the cluster)",
+			zap.String("delivery", d.ID), zap.String("event", d.EventID), zap.String("subscription", sub.ID))
 		d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
 		seq, err := s.putDelivery(ctx, d, st)
 		return nil, seq, err
