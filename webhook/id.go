@@ -3,6 +3,7 @@ package webhook
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,25 @@ func IDAt(prefix string, t time.Time) string {
 		binary.BigEndian.PutUint64(b[:8], uint64(ms)<<16)
 	}
 	return prefix + encodeULID(b)
+}
+
+// IDTime returns the time, to the millisecond, at which NewID made id
+// (whatever its prefix, up to the last '_'), and false for an id NewID
+// cannot have made.
+func IDTime(id string) (time.Time, bool) {
+	u := id[strings.LastIndexByte(id, '_')+1:]
+	if len(u) != 26 || u[0] > '7' { // the top digit holds 3 bits
+		return time.Time{}, false
+	}
+	var ms uint64
+	for i := range 10 { // 10 digits: the 48 bits of milliseconds
+		d := strings.IndexByte(crockford, u[i])
+		if d < 0 {
+			return time.Time{}, false
+		}
+		ms = ms<<5 | uint64(d)
+	}
+	return time.UnixMilli(int64(ms)), true //nolint:gosec // G115: 48 bits
 }
 
 // encodeULID writes 128 bits as 26 Crockford base32 digits, most significant

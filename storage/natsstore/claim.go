@@ -121,12 +121,7 @@ func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, p pendi
 		}
 	}
 	if ev == nil {
-		// A webhook that will not go out: said, so that an event missing
-		// for another reason than its expiry shows.
-		s.logger.Warn("delivery cancelled: its event is gone (expired, or not found in the cluster)",
-			zap.String("delivery", d.ID), zap.String("event", d.EventID), zap.String("subscription", sub.ID))
-		d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-		seq, err := s.putDelivery(ctx, d, st)
+		seq, err := s.eventMissing(ctx, sub, d, st, now)
 		return nil, seq, err
 	}
 	until := now.Add(lease)
@@ -160,6 +155,31 @@ func (s *Store) claimable(ctx context.Context, p pending) (stored, error) {
 		d.Waiting, d.NextAttemptAt = false, &due
 	}
 	return st, nil
+}
+
+// missingEventRetry is when a delivery whose event could not be read,
+// though it cannot have expired yet, is looked at again.
+const missingEventRetry = 30 * time.Second
+
+// eventMissing deals with a due delivery whose event is not there. Once
+// the event's retention has run out, it expired: the delivery is
+// cancelled. Before, the event should be there (a read that met a stream
+// between leaders, say, or a cluster that lost it): the delivery stays
+// pending and is looked at again later, rather than lost. Either is
+// logged: a webhook that does not go out.
+func (s *Store) eventMissing(ctx context.Context, sub *webhook.Subscription, d *webhook.Delivery, st stored, now time.Time) (uint64, error) {
+	fields := []zap.Field{zap.String("delivery", d.ID), zap.String("event", d.EventID), zap.String("subscription", sub.ID)}
+	retention := s.config().Retention
+	if at, ok := webhook.IDTime(d.EventID); ok && (retention <= 0 || now.Before(at.Add(retention))) {
+		s.logger.Warn("the event of a due delivery was not found before it could expire; the delivery waits and is tried again",
+			append(fields, zap.Duration("retry_in", missingEventRetry))...)
+		retry := now.Add(missingEventRetry)
+		d.NextAttemptAt, d.UpdatedAt = &retry, now
+		return s.putDelivery(ctx, d, st)
+	}
+	s.logger.Warn("delivery cancelled: its event expired", fields...)
+	d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
+	return s.putDelivery(ctx, d, st)
 }
 
 // readEvent reads an event, nil when it expired.

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/caddy-webhooks/caddy-webhooks/internal/testbed"
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
 )
 
@@ -30,6 +33,7 @@ func TestNodes(t *testing.T) {
 		{"LockAcrossNodes", testLockAcrossNodes},
 		{"HealthTellsTheCluster", testHealthTellsTheCluster},
 		{"ManySubscriptions", testManySubscriptions},
+		{"EventMissingBeforeExpiry", testEventMissingBeforeExpiry},
 	} {
 		prefix := fmt.Sprintf("nodes%d", n.Add(1))
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, func() *Store { return openStore(t, c.URL(), prefix) }) })
@@ -314,4 +318,61 @@ func testManySubscriptions(t *testing.T, open func() *Store) {
 	if len(bySub[a]) < n/4 || len(bySub[b]) < n/4 {
 		t.Errorf("the nodes own %d and %d of %d subscriptions: want them shared", len(bySub[a]), len(bySub[b]), n)
 	}
+}
+
+// testEventMissingBeforeExpiry: a claim that cannot find a delivery's
+// event before the event could have expired keeps the delivery pending,
+// due again later, instead of cancelling it (a webhook lost); once the
+// event's retention has run out, the claim cancels it.
+func testEventMissingBeforeExpiry(t *testing.T, open func() *Store) {
+	ctx := context.Background()
+	s := open()
+	s.Configure(storage.Settings{Retention: time.Hour, Durability: webhook.Sync})
+	sub := testSub("*")
+	if err := s.PutSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	ev := testEvent("order.created")
+	if err := s.Commit(ctx, []webhook.Event{ev}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The event out of reach: gone from the ledger and from this node's
+	// recent commits.
+	if err := s.ledger.Purge(ctx, jetstream.WithPurgeSubject(s.subject(eventKey(ev.ID)))); err != nil {
+		t.Fatal(err)
+	}
+	s.recent.mu.Lock()
+	delete(s.recent.events, ev.ID)
+	s.recent.mu.Unlock()
+
+	claim := func(now time.Time) []webhook.Claim {
+		t.Helper()
+		claims, _, err := s.Claim(ctx, now, time.Minute, 10, []webhook.Want{{SubID: sub.ID, Max: 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return claims
+	}
+	only := func(status string) *webhook.Delivery {
+		t.Helper()
+		ds, err := s.Deliveries(ctx, sub.ID, "", 10)
+		if err != nil || len(ds) != 1 || ds[0].Status != status {
+			t.Fatalf("deliveries %v (%v), want one %s", ds, err, status)
+		}
+		return ds[0]
+	}
+	now := time.Now()
+	if got := claim(now); len(got) != 0 {
+		t.Fatalf("claimed %d deliveries of a missing event", len(got))
+	}
+	if d := only(webhook.Pending); d.NextAttemptAt == nil || !d.NextAttemptAt.After(now) {
+		t.Errorf("the delivery of an event missing within its retention is due at %v, want later than now", d.NextAttemptAt)
+	}
+	if got := claim(now.Add(2 * time.Hour)); len(got) != 0 {
+		t.Fatalf("claimed %d deliveries of an expired event", len(got))
+	}
+	within(t, "the delivery of an expired event cancelled", func() bool {
+		ds, err := s.Deliveries(ctx, sub.ID, webhook.Cancelled, 10)
+		return err == nil && len(ds) == 1
+	})
 }
