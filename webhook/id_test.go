@@ -31,3 +31,17 @@ func TestIDTime(t *testing.T) {
 		})
 	}
 }
+
+// FuzzIDTime: any string is parsed without a panic, and an id made at a
+// time gives that time back.
+func FuzzIDTime(f *testing.F) {
+	f.Add("evt_01ARZ3NDEKTSV4RRFFQ69G5FAV", int64(1_700_000_000_000))
+	f.Add("", int64(0))
+	f.Fuzz(func(t *testing.T, id string, ms int64) {
+		IDTime(id)
+		at := time.UnixMilli(ms & (1<<48 - 1))
+		if got, ok := IDTime(NewID("dlv_", at)); !ok || !got.Equal(at) {
+			t.Errorf("IDTime(NewID(%v)) = %v, %v", at, got, ok)
+		}
+	})
+}

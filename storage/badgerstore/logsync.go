@@ -86,15 +86,15 @@ func openSealedLogs(dir string, fsync func(path string) error) (*sealedLogs, err
 // if the next listings may rely on it.
 func (l *sealedLogs) list() ([]string, error) {
 	at := time.Now()
-	fi, err := os.Stat(l.dir)
-	if err != nil {
-		return nil, fmt.Errorf("listing the logs: %w", err)
-	}
 	d, err := os.Open(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("listing the logs: %w", err)
 	}
 	defer d.Close()
+	fi, err := d.Stat() // before reading: a change meanwhile moves the time
+	if err != nil {
+		return nil, fmt.Errorf("listing the logs: %w", err)
+	}
 	names, err := d.Readdirnames(-1)
 	if err != nil {
 		return nil, fmt.Errorf("listing the logs: %w", err)
