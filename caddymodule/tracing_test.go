@@ -144,6 +144,9 @@ func tracedPost(t *testing.T, url, traceID, spanID string) {
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"status":"new"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Traceparent", "00-"+traceID+"-"+spanID+"-01")
+	// A connection of its own: a kept-alive one may be closed by the
+	// reload between two posts, and a POST is not tried again (EOF).
+	req.Close = true
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
