@@ -22,6 +22,7 @@ const (
 	reconnectWait  = time.Second
 	pingInterval   = 10 * time.Second
 	requestTimeout = 10 * time.Second
+	setupTimeout   = 5 * time.Second // per try of a bucket's setup (retried)
 )
 
 // TTLs of the buckets whose keys expire (design: "Locks", "Ownership").
@@ -112,27 +113,50 @@ func (c settings) bucketConfigs() []jetstream.KeyValueConfig {
 // meanwhile: "atomic publish is disabled"). So those two buckets, once
 // they exist, are updated as streams, keeping their settings.
 func (c settings) ensureBuckets(ctx context.Context, js jetstream.JetStream) (*buckets, error) {
-	for _, cfg := range c.bucketConfigs() {
-		var err error
-		switch cfg.Bucket {
-		case c.prefix, c.prefix + "_subs":
-			err = ensureLeaderRead(ctx, js, cfg, cfg.Bucket == c.prefix)
-		default:
-			_, err = js.CreateOrUpdateKeyValue(ctx, cfg)
-		}
-		if err != nil {
-			return nil, unavailable("bucket "+cfg.Bucket, err)
-		}
-	}
 	var kvs []jetstream.KeyValue
 	for _, cfg := range c.bucketConfigs() {
-		kv, err := js.KeyValue(ctx, cfg.Bucket) // after ensureLeaderRead: no direct gets
+		var kv jetstream.KeyValue
+		err := retrySetup(ctx, func(ctx context.Context) error {
+			var err error
+			switch cfg.Bucket {
+			case c.prefix, c.prefix + "_subs":
+				err = ensureLeaderRead(ctx, js, cfg, cfg.Bucket == c.prefix)
+			default:
+				_, err = js.CreateOrUpdateKeyValue(ctx, cfg)
+			}
+			if err == nil {
+				kv, err = js.KeyValue(ctx, cfg.Bucket) // after ensureLeaderRead: no direct gets
+			}
+			return err
+		})
 		if err != nil {
 			return nil, unavailable("bucket "+cfg.Bucket, err)
 		}
 		kvs = append(kvs, kv)
 	}
 	return &buckets{ledger: kvs[0], subs: kvs[1], locks: kvs[2], nodes: kvs[3]}, nil
+}
+
+// retrySetup runs try, each time with setupTimeout, until it succeeds,
+// fails otherwise than by getting no answer, or ctx ends. A request of a
+// cluster still forming (routes being made) can go unanswered; each step
+// is idempotent, so asking again is safe where waiting longer is not
+// (a lost request is never answered).
+func retrySetup(ctx context.Context, try func(context.Context) error) error {
+	for {
+		tctx, cancel := context.WithTimeout(ctx, setupTimeout)
+		err := try(tctx)
+		cancel()
+		unanswered := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders)
+		if err == nil || !unanswered || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(reconnectWait):
+		}
+	}
 }
 
 // ensureLeaderRead creates a bucket whose stream has no direct gets (and,

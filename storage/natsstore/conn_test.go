@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -37,7 +38,9 @@ func TestConnectAndBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // created, then found
+	// Created (the first request to create a bucket
+	// unanswered, as one lost while the routes are made), then found.
+	for _, js := range []jetstream.JetStream{&unansweredOnce{JetStream: js}, js} {
 		if _, err := app.ensureBuckets(ctx, js); err != nil {
 			t.Fatal(err)
 		}
@@ -89,6 +92,68 @@ func TestConnectAndBuckets(t *testing.T) {
 	if _, err := down.connect(zap.NewNop()); !errors.Is(err, webhook.ErrUnavailable) || !strings.Contains(err.Error(), "connecting to NATS") {
 		t.Errorf("connecting to no server: %v, want a webhook.ErrUnavailable", err)
 	}
+}
+
+// unansweredOnce is a JetStream whose first CreateKeyValue gets no answer:
+// it returns when its context ends, the bucket not created.
+type unansweredOnce struct {
+	jetstream.JetStream
+	asked atomic.Bool
+}
+
+func (u *unansweredOnce) CreateKeyValue(ctx context.Context, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	if !u.asked.Swap(true) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return u.JetStream.CreateKeyValue(ctx, cfg)
+}
+
+// TestRetrySetup: a try that gets no answer is made again, one that fails
+// otherwise is not, and none is made once the context ends.
+func TestRetrySetup(t *testing.T) {
+	t.Parallel()
+	refused := errors.New("refused")
+	for _, tc := range []struct {
+		name  string
+		errs  []error // what the tries return, in turn
+		tries int
+		want  error
+	}{
+		{"answered", []error{nil}, 1, nil},
+		{"timed out, then answered", []error{context.DeadlineExceeded, nil}, 2, nil},
+		{"no responders, then answered", []error{nats.ErrNoResponders, nil}, 2, nil},
+		{"refused", []error{refused}, 1, refused},
+		{"timed out, then refused", []error{context.DeadlineExceeded, refused}, 2, refused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tries := 0
+			err := retrySetup(context.Background(), func(ctx context.Context) error {
+				if d, ok := ctx.Deadline(); !ok || time.Until(d) > setupTimeout {
+					t.Errorf("try's deadline %v, %v; want within %v", d, ok, setupTimeout)
+				}
+				tries++
+				return tc.errs[tries-1]
+			})
+			if tries != tc.tries || !errors.Is(err, tc.want) {
+				t.Errorf("%d tries, %v; want %d, %v", tries, err, tc.tries, tc.want)
+			}
+		})
+	}
+	t.Run("context ended", func(t *testing.T) {
+		t.Parallel()
+		ctx, cancel := context.WithCancel(context.Background())
+		tries := 0
+		err := retrySetup(ctx, func(context.Context) error {
+			tries++
+			cancel()
+			return context.DeadlineExceeded
+		})
+		if tries != 1 || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%d tries, %v; want 1, the try's error", tries, err)
+		}
+	})
 }
 
 // TestLogSyncAllAlways: servers that fsync every write are logged at info.
