@@ -101,7 +101,7 @@ type claimTry struct {
 }
 
 // claimOne claims a delivery if it is still pending and due; one whose
-// event expired is cancelled instead. An implied delivery is created at
+// event is missing waits or is cancelled instead (eventMissing). An implied delivery is created at
 // revision 0 without a read (it fails as a conflict if a record exists);
 // a recorded one is taken from what this node last wrote of it, else read.
 // Its event comes from this node's recent commits, else is read.
@@ -121,11 +121,13 @@ func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, p pendi
 		}
 	}
 	if ev == nil {
-		seq, err := s.eventMissing(ctx, sub, d, st, now)
-		return nil, seq, err
+		s.eventMissing(sub, d, now)
+	} else {
+		until := now.Add(lease)
+		d.NextAttemptAt = &until
 	}
-	until := now.Add(lease)
-	d.NextAttemptAt = &until
+	// What this node writes it keeps, so that its next write of the
+	// delivery expects this revision (a stale one would conflict for ever).
 	seq, err := s.putDelivery(ctx, d, st)
 	if errors.Is(err, errConflict) {
 		s.recent.forget(d.ID)
@@ -134,6 +136,9 @@ func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, p pendi
 		return nil, 0, err
 	}
 	s.recent.wrote(d, seq)
+	if ev == nil {
+		return nil, seq, nil
+	}
 	return &webhook.Claim{Delivery: d, Event: ev, Sub: sub}, seq, nil
 }
 
@@ -157,29 +162,37 @@ func (s *Store) claimable(ctx context.Context, p pending) (stored, error) {
 	return st, nil
 }
 
-// missingEventRetry is when a delivery whose event could not be read,
-// though it cannot have expired yet, is looked at again.
-const missingEventRetry = 30 * time.Second
+// A delivery whose event could not be read is looked at again every
+// missingEventRetry for as long as the event may only be out of reach for
+// a moment: a read of a message just written, met by a stream between
+// leaders, say. Past missingEventWait from the event's time (or its
+// retention, if shorter) it is gone: expired, or lost by the cluster.
+const (
+	missingEventRetry = 30 * time.Second
+	missingEventWait  = 5 * time.Minute
+)
 
-// eventMissing deals with a due delivery whose event is not there. Once
-// the event's retention has run out, it expired: the delivery is
-// cancelled. Before, the event should be there (a read that met a stream
-// between leaders, say, or a cluster that lost it): the delivery stays
-// pending and is looked at again later, rather than lost. Either is
-// logged: a webhook that does not go out.
-func (s *Store) eventMissing(ctx context.Context, sub *webhook.Subscription, d *webhook.Delivery, st stored, now time.Time) (uint64, error) {
-	fields := []zap.Field{zap.String("delivery", d.ID), zap.String("event", d.EventID), zap.String("subscription", sub.ID)}
-	retention := s.config().Retention
-	if at, ok := webhook.IDTime(d.EventID); ok && (retention <= 0 || now.Before(at.Add(retention))) {
-		s.logger.Warn("the event of a due delivery was not found before it could expire; the delivery waits and is tried again",
-			append(fields, zap.Duration("retry_in", missingEventRetry))...)
-		retry := now.Add(missingEventRetry)
-		d.NextAttemptAt, d.UpdatedAt = &retry, now
-		return s.putDelivery(ctx, d, st)
+// eventMissing sets what becomes of a due delivery whose event is not
+// there: pending, looked at again later, while the event may be out of
+// reach for a moment; cancelled once it is gone. Either is logged: a
+// webhook that does not go out (yet).
+func (s *Store) eventMissing(sub *webhook.Subscription, d *webhook.Delivery, now time.Time) {
+	fields := append(make([]zap.Field, 0, 4), zap.String("delivery", d.ID), zap.String("event", d.EventID), zap.String("subscription", sub.ID))
+	at, known := webhook.IDTime(d.EventID)
+	gone := at.Add(missingEventWait)
+	if retention := s.config().Retention; retention > 0 && retention < missingEventWait {
+		gone = at.Add(retention)
 	}
-	s.logger.Warn("delivery cancelled: its event expired", fields...)
-	d.Status, d.NextAttemptAt, d.UpdatedAt = webhook.Cancelled, nil, now
-	return s.putDelivery(ctx, d, st)
+	d.UpdatedAt = now
+	if !known || !now.Before(gone) {
+		s.logger.Warn("delivery cancelled: its event was not found (expired, or lost)", fields...)
+		d.Status, d.NextAttemptAt = webhook.Cancelled, nil
+		return
+	}
+	s.logger.Warn("the event of a due delivery was not found, a moment after it was stored; the delivery waits and is tried again",
+		append(fields, zap.Duration("retry_in", missingEventRetry))...)
+	retry := now.Add(missingEventRetry)
+	d.NextAttemptAt = &retry
 }
 
 // readEvent reads an event, nil when it expired.

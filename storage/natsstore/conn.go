@@ -147,7 +147,10 @@ func retrySetup(ctx context.Context, try func(context.Context) error) error {
 		tctx, cancel := context.WithTimeout(ctx, setupTimeout)
 		err := try(tctx)
 		cancel()
-		unanswered := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders)
+		// nats.go reports no responders to its account check as
+		// "JetStream not enabled".
+		unanswered := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) ||
+			errors.Is(err, jetstream.ErrJetStreamNotEnabled)
 		if err == nil || !unanswered || ctx.Err() != nil {
 			return err
 		}

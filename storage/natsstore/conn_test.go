@@ -123,6 +123,7 @@ func TestRetrySetup(t *testing.T) {
 		{"answered", []error{nil}, 1, nil},
 		{"timed out, then answered", []error{context.DeadlineExceeded, nil}, 2, nil},
 		{"no responders, then answered", []error{nats.ErrNoResponders, nil}, 2, nil},
+		{"no responders to the account check, then answered", []error{jetstream.ErrJetStreamNotEnabled, nil}, 2, nil},
 		{"refused", []error{refused}, 1, refused},
 		{"timed out, then refused", []error{context.DeadlineExceeded, refused}, 2, refused},
 	} {
@@ -198,7 +199,8 @@ func TestOpenKeepsTheLedgerSettings(t *testing.T) {
 		t.Fatalf("a commit while another node started: %v", err)
 	}
 
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	one := a.cfg
 	one.replicas = 1
 	if _, err := one.ensureBuckets(ctx, a.js); err != nil {

@@ -110,7 +110,11 @@ func start(cfg settings, logger *zap.Logger, nc *nats.Conn, onHealth func(webhoo
 	if err != nil {
 		return nil, err
 	}
-	ledger, err := js.Stream(ctx, "KV_"+cfg.prefix)
+	var ledger jetstream.Stream
+	err = retrySetup(ctx, func(ctx context.Context) (err error) {
+		ledger, err = js.Stream(ctx, "KV_"+cfg.prefix)
+		return err
+	})
 	if err != nil {
 		return nil, unavailable("stream KV_"+cfg.prefix, err)
 	}
