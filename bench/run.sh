@@ -221,6 +221,7 @@ scenario_targets() {
 declare -A RPS=()      # "scenario:target" -> space-separated req/s per round
 declare -A EV_START=() SK_START=() # target -> its counters when the scenario starts
 declare -A MOD_REQS=() # "scenario:target" -> requests completed by wrk against that module (warm-up included)
+declare -A CPU_SRV=() CPU_UP=() CPU_ALL=() IDLE=() # "scenario:target" -> per round: CPU µs per request of the server, the upstream, the machine; idle %
 
 wrk_cmd() { # scenario target duration -> WRK_CMD array
 	local scenario=$1 target=$2 dur=$3 port=${T_PORT[$2]}
@@ -229,16 +230,29 @@ wrk_cmd() { # scenario target duration -> WRK_CMD array
 	WRK_CMD+=("http://127.0.0.1:$port${S_PATH[$scenario]}")
 }
 
+# cpu_ticks PID: the process's user and system CPU time, in clock ticks.
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# machine_ticks: the machine's busy and idle (with I/O wait) ticks, all cores.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6; exit }' /proc/stat; }
+CLK_TCK="$(getconf CLK_TCK)"
+
+# cpu_per_request BEFORE AFTER REQS: µs of CPU per request, from ticks.
+cpu_per_request() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.0f", (b - a) / hz * 1e6 / n; else print 0 }'; }
+
 # run_wrk SCENARIO TARGET DURATION OUTFILE: runs wrk, checks its output,
-# sets LAST_RPS and LAST_REQS.
+# sets LAST_RPS and LAST_REQS, and LAST_CPU (the CPU µs per request of
+# the server, of the upstream and of the whole machine, and the machine's
+# idle %: where a lower req/s comes from, more work or more waiting).
 run_wrk() {
-	local scenario=$1 target=$2 dur=$3 out=$4 pid rc=0 non2xx sockerr
+	local scenario=$1 target=$2 dur=$3 out=$4 pid rc=0 non2xx sockerr srv0 up0 m0 srv1 up1 m1
 	wrk_cmd "$scenario" "$target" "$dur"
+	srv0="$(cpu_ticks "${T_PID[$target]}")" up0="$(cpu_ticks "$UP_PID")" m0="$(machine_ticks)"
 	"${WRK_CMD[@]}" >"$out" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	wait "$pid" || rc=$?
 	forget_pid "$pid"
+	srv1="$(cpu_ticks "${T_PID[$target]}")" up1="$(cpu_ticks "$UP_PID")" m1="$(machine_ticks)"
 
 	LAST_RPS="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
 	LAST_REQS="$(awk '/ requests in / { print $1; exit }' "$out")"
@@ -247,6 +261,9 @@ run_wrk() {
 	non2xx=${non2xx:-0}
 	sockerr=${sockerr:-0}
 	LAST_REQS=${LAST_REQS:-0}
+	LAST_CPU=("$(cpu_per_request "$srv0" "$srv1" "$LAST_REQS")" "$(cpu_per_request "$up0" "$up1" "$LAST_REQS")"
+		"$(cpu_per_request "${m0% *}" "${m1% *}" "$LAST_REQS")"
+		"$(awk -v b0="${m0% *}" -v i0="${m0#* }" -v b1="${m1% *}" -v i1="${m1#* }" 'BEGIN { t = b1 - b0 + i1 - i0; printf "%.1f", (t > 0 ? 100 * (i1 - i0) / t : 0) }')")
 
 	if [[ $rc -ne 0 || -z "$LAST_RPS" || "$non2xx" != 0 || "$sockerr" != 0 ]]; then
 		FAILED=1
@@ -345,6 +362,8 @@ for scenario in "${SCENARIOS[@]}"; do
 			run_wrk "$scenario" "$target" "$DURATION" "$WORK/wrk/$scenario-$target-$r.txt"
 			[[ $target == plain ]] || MOD_REQS[$scenario:$target]=$((MOD_REQS[$scenario:$target] + LAST_REQS))
 			RPS[$scenario:$target]="${RPS[$scenario:$target]:-} $LAST_RPS"
+			CPU_SRV[$scenario:$target]+=" ${LAST_CPU[0]}" CPU_UP[$scenario:$target]+=" ${LAST_CPU[1]}"
+			CPU_ALL[$scenario:$target]+=" ${LAST_CPU[2]}" IDLE[$scenario:$target]+=" ${LAST_CPU[3]}"
 			log "$(printf 'round %d/%d    %-13s %10.2f req/s' "$r" "$ROUNDS" "$target" "$LAST_RPS")"
 		done
 	done
@@ -387,6 +406,17 @@ for scenario in "${SCENARIOS[@]}"; do
 	mapfile -t ST < <(scenario_targets "$scenario")
 	for target in "${ST[@]}"; do
 		log "$(printf '  %-9s %-14s %s' "$scenario" "$target:" "${RPS[$scenario:$target]# }")"
+	done
+done
+log ""
+log "CPU per request (µs, medians of the rounds; from /proc: the server's process, the upstream's, the whole machine's) and the machine's idle share:"
+log "$(printf '  %-9s %-14s %8s %9s %8s %6s' scenario target server upstream machine idle)"
+for scenario in "${SCENARIOS[@]}"; do
+	mapfile -t ST < <(scenario_targets "$scenario")
+	for target in "${ST[@]}"; do
+		k="$scenario:$target"
+		# shellcheck disable=SC2086
+		log "$(printf '  %-9s %-14s %8s %9s %8s %5s%%' "$scenario" "$target" "$(median ${CPU_SRV[$k]})" "$(median ${CPU_UP[$k]})" "$(median ${CPU_ALL[$k]})" "$(median ${IDLE[$k]})")"
 	done
 done
 [[ $PROFILE == 0 ]] || log "CPU profiles: $WORK/profiles/ (kept: go tool pprof -top $CADDY <file>)"
