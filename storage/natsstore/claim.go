@@ -162,11 +162,13 @@ func (s *Store) claimable(ctx context.Context, p pending) (stored, error) {
 	return st, nil
 }
 
-// A delivery whose event could not be read is looked at again every
-// missingEventRetry for as long as the event may only be out of reach for
-// a moment: a read of a message just written, met by a stream between
-// leaders, say. Past missingEventWait from the event's time (or its
-// retention, if shorter) it is gone: expired, or lost by the cluster.
+// A delivery whose event could not be read is looked at again for as long
+// as the event may only be out of reach for a moment: a stream leader
+// asked for a message just written can answer "not found" though this
+// node's watch has seen it (rare; found on the next try). The wait before
+// the next look is the event's age, from 1 s up to missingEventRetry.
+// Past missingEventWait from the event's time (or its retention, if
+// shorter) it is gone: expired, or lost by the cluster.
 const (
 	missingEventRetry = 30 * time.Second
 	missingEventWait  = 5 * time.Minute
@@ -189,9 +191,10 @@ func (s *Store) eventMissing(sub *webhook.Subscription, d *webhook.Delivery, now
 		d.Status, d.NextAttemptAt = webhook.Cancelled, nil
 		return
 	}
+	wait := min(max(now.Sub(at), time.Second), missingEventRetry)
 	s.logger.Warn("the event of a due delivery was not found, a moment after it was stored; the delivery waits and is tried again",
-		append(fields, zap.Duration("retry_in", missingEventRetry))...)
-	retry := now.Add(missingEventRetry)
+		append(fields, zap.Duration("retry_in", wait))...)
+	retry := now.Add(wait)
 	d.NextAttemptAt = &retry
 }
 

@@ -157,10 +157,24 @@ func (wc *webhookCluster) waitDelivered(what string, cond func() bool) {
 	}
 }
 
-// explain logs each node's view of the deliveries.
+// explain logs each node's view of the deliveries, and the events it
+// stored that the receiver did not get.
 func (wc *webhookCluster) explain() {
+	got := map[string]bool{}
+	for _, ev := range wc.rcv.all() {
+		got[ev.ID] = true
+	}
 	for i, n := range wc.nodes {
 		wc.t.Logf("node %d stats: %s", i, n.api.Do(http.MethodGet, "/webhooks/stats", nil).Body)
+		var recent []map[string]any
+		if err := json.Unmarshal(n.api.Do(http.MethodGet, "/webhooks/events/recent?limit=500", nil).Body, &recent); err != nil {
+			wc.t.Logf("node %d recent events: %v", i, err)
+		}
+		for _, ev := range recent {
+			if !got[testbed.Str(ev["id"])] {
+				wc.t.Logf("node %d stored, not received: %v", i, ev)
+			}
+		}
 		for _, sub := range n.api.ListSubs("") {
 			for _, status := range []string{webhook.Failed, webhook.Pending} {
 				r := n.api.Do(http.MethodGet, "/webhooks/subscriptions/"+testbed.Str(sub["id"])+"/deliveries?limit=5&status="+status, nil)

@@ -322,10 +322,11 @@ func testManySubscriptions(t *testing.T, open func() *Store) {
 
 // testEventMissing: a claim that cannot find a delivery's event (gone
 // from the ledger and from this node's recent commits) a moment after the
-// event was stored keeps the delivery pending and due again later, each
-// time it is claimed, also when this node has written the delivery before
-// (its next write expects the revision it wrote last); once the event is
-// older than missingEventWait, the claim cancels the delivery.
+// event was stored keeps the delivery pending and due again after as long
+// as the event's age, each time it is claimed, also when this node has
+// written the delivery before (its next write expects the revision it
+// wrote last); once the event is older than missingEventWait, the claim
+// cancels the delivery.
 func testEventMissing(t *testing.T, open func() *Store) {
 	ctx := context.Background()
 	s := open()
@@ -379,10 +380,15 @@ func testEventMissing(t *testing.T, open func() *Store) {
 		if got := claim(now); len(got) != 0 {
 			t.Fatalf("claimed %d deliveries of a missing event", len(got))
 		}
+		// Due again after as long as the event's age (1 s to 30 s).
+		wait := min(max(now.Sub(ev.Time), time.Second), missingEventRetry)
 		within(t, "the delivery due again later", func() bool {
 			d := only(webhook.Pending)
 			return d.NextAttemptAt != nil && d.NextAttemptAt.After(now)
 		})
+		if due := *only(webhook.Pending).NextAttemptAt; due.Sub(now) < wait-time.Millisecond || due.Sub(now) > wait+time.Millisecond {
+			t.Errorf("due again %v after the claim, want %v (the event's age)", due.Sub(now), wait)
+		}
 		now = *only(webhook.Pending).NextAttemptAt
 	}
 	if got := claim(ev.Time.Add(missingEventWait)); len(got) != 0 {
