@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,7 +123,15 @@ func (wc *webhookCluster) subscribe(node *caddyNode, extra map[string]any) strin
 	for k, v := range extra {
 		body[k] = v
 	}
-	return testbed.Str(node.api.Create(body)["id"])
+	id := testbed.Str(node.api.Create(body)["id"])
+	// Every node fans an event out to the subscriptions it follows (its
+	// list, within the watch's latency), not to those in the bucket.
+	for i, n := range wc.nodes {
+		testbed.Eventually(wc.t, 5*time.Second, fmt.Sprintf("node %d follows subscription %s", i, id), func() bool {
+			return slices.ContainsFunc(n.api.ListSubs(""), func(sub map[string]any) bool { return testbed.Str(sub["id"]) == id })
+		})
+	}
+	return id
 }
 
 // owner returns the node that sends the deliveries: the one whose log
@@ -337,9 +346,9 @@ func TestClusterOneService(t *testing.T) {
 	wc := startWebhookCluster(t, 2, "")
 	a, b := wc.nodes[0], wc.nodes[1]
 	id := wc.subscribe(a, nil)
-	testbed.Eventually(t, time.Second, "node B serves the subscription made on A", func() bool {
-		return b.api.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil).Status == http.StatusOK
-	})
+	if got := b.api.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil).Status; got != http.StatusOK {
+		t.Fatalf("node B answers %d for the subscription made on A", got)
+	}
 
 	const orders = 10
 	var ids []string
