@@ -56,6 +56,7 @@ func (a API) Do(method, path string, body any) Response {
 	if err != nil {
 		a.T.Fatal(err)
 	}
+	req.Close = adminConnClose
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

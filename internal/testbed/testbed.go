@@ -308,6 +308,12 @@ func (c *Caddy) Stop() {
 	}
 }
 
+// adminConnClose: each request to Caddy's admin endpoint on a connection
+// of its own. Every config load replaces the admin server, which closes
+// its idle connections; a request sent on one as it closes is reset, and
+// net/http does not send a POST again.
+const adminConnClose = true
+
 // Load posts a new Caddyfile config to the admin endpoint (a reload), with
 // the same placeholders as StartCaddy. It returns the status and body.
 func (c *Caddy) Load(caddyfile string) (int, string) {
@@ -315,6 +321,7 @@ func (c *Caddy) Load(caddyfile string) (int, string) {
 	cfg := strings.NewReplacer(AdminPlaceholder, c.AdminAddr, LogPlaceholder, c.LogFile, DirPlaceholder, c.Dir).Replace(caddyfile)
 	req, _ := http.NewRequest(http.MethodPost, "http://"+c.AdminAddr+"/load", strings.NewReader(cfg))
 	req.Header.Set("Content-Type", "text/caddyfile")
+	req.Close = adminConnClose
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
