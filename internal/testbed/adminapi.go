@@ -20,7 +20,10 @@ type API struct {
 	Base string // the endpoint's URL, "http://" + Caddy.AdminAddr
 }
 
-var apiClient = &http.Client{Timeout: 30 * time.Second}
+// apiClient sends each request to Caddy's admin endpoint on a connection of
+// its own: every config load replaces the admin server, which closes its
+// idle connections, and a request sent on one as it closes is reset.
+var apiClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 // Response is an answer of the admin API.
 type Response struct {
@@ -56,7 +59,6 @@ func (a API) Do(method, path string, body any) Response {
 	if err != nil {
 		a.T.Fatal(err)
 	}
-	req.Close = adminConnClose
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -247,7 +248,7 @@ func launch(t testing.TB, dir, caddyfile string, env []string) *Caddy {
 
 // answers says whether the admin endpoint answers.
 func (c *Caddy) answers() bool {
-	resp, err := http.Get("http://" + c.AdminAddr + "/config/")
+	resp, err := apiClient.Get("http://" + c.AdminAddr + "/config/")
 	if err != nil {
 		return false
 	}
@@ -308,21 +309,24 @@ func (c *Caddy) Stop() {
 	}
 }
 
-// adminConnClose: each request to Caddy's admin endpoint on a connection
-// of its own. Every config load replaces the admin server, which closes
-// its idle connections; a request sent on one as it closes is reset, and
-// net/http does not send a POST again.
-const adminConnClose = true
-
 // Load posts a new Caddyfile config to the admin endpoint (a reload), with
 // the same placeholders as StartCaddy. It returns the status and body.
 func (c *Caddy) Load(caddyfile string) (int, string) {
 	c.t.Helper()
 	cfg := strings.NewReplacer(AdminPlaceholder, c.AdminAddr, LogPlaceholder, c.LogFile, DirPlaceholder, c.Dir).Replace(caddyfile)
-	req, _ := http.NewRequest(http.MethodPost, "http://"+c.AdminAddr+"/load", strings.NewReader(cfg))
-	req.Header.Set("Content-Type", "text/caddyfile")
-	req.Close = adminConnClose
-	resp, err := http.DefaultClient.Do(req)
+	post := func() (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+c.AdminAddr+"/load", strings.NewReader(cfg))
+		req.Header.Set("Content-Type", "text/caddyfile")
+		return apiClient.Do(req)
+	}
+	resp, err := post()
+	// A connection queued on the admin server that the last load replaced
+	// is reset (API.Do); loading the same config again changes nothing
+	// more, so a reset load is sent again.
+	for try := 0; errors.Is(err, syscall.ECONNRESET) && try < 5; try++ {
+		time.Sleep(20 * time.Millisecond)
+		resp, err = post()
+	}
 	if err != nil {
 		c.t.Fatal(err)
 	}

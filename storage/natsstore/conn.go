@@ -141,16 +141,18 @@ func (c settings) ensureBuckets(ctx context.Context, js jetstream.JetStream) (*b
 // fails otherwise than by getting no answer, or ctx ends. A request of a
 // cluster still forming (routes being made) can go unanswered; each step
 // is idempotent, so asking again is safe where waiting longer is not
-// (a lost request is never answered).
+// (a lost request is never answered). No responders at all is asked
+// again only noResponderTries times in all: it is also what a server
+// without JetStream answers, which waiting does not change.
 func retrySetup(ctx context.Context, try func(context.Context) error) error {
-	for {
+	for tries := 1; ; tries++ {
 		tctx, cancel := context.WithTimeout(ctx, setupTimeout)
 		err := try(tctx)
 		cancel()
 		// nats.go reports no responders to its account check as
 		// "JetStream not enabled".
-		unanswered := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) ||
-			errors.Is(err, jetstream.ErrJetStreamNotEnabled)
+		noResponders := errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
+		unanswered := errors.Is(err, context.DeadlineExceeded) || noResponders && tries < noResponderTries
 		if err == nil || !unanswered || ctx.Err() != nil {
 			return err
 		}
@@ -161,6 +163,10 @@ func retrySetup(ctx context.Context, try func(context.Context) error) error {
 		}
 	}
 }
+
+// noResponderTries bounds the tries of a setup step that no server
+// answers (retrySetup).
+const noResponderTries = 3
 
 // ensureLeaderRead creates a bucket whose stream has no direct gets (and,
 // if atomic, takes atomic batches), or brings an existing one to cfg in

@@ -126,6 +126,8 @@ func TestRetrySetup(t *testing.T) {
 		{"no responders to the account check, then answered", []error{jetstream.ErrJetStreamNotEnabled, nil}, 2, nil},
 		{"refused", []error{refused}, 1, refused},
 		{"timed out, then refused", []error{context.DeadlineExceeded, refused}, 2, refused},
+		{"no responders each time (no JetStream)", []error{nats.ErrNoResponders, jetstream.ErrJetStreamNotEnabled, nats.ErrNoResponders, nil}, noResponderTries, nats.ErrNoResponders},
+		{"timed out each time, then answered", []error{context.DeadlineExceeded, context.DeadlineExceeded, context.DeadlineExceeded, nil}, 4, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
