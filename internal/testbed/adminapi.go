@@ -25,6 +25,24 @@ type API struct {
 // idle connections, and a request sent on one as it closes is reset.
 var apiClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
+// sendAdmin sends req, and sends it again (up to 5 times) while it fails
+// and again says so. Caddy replaces its admin server on every load: it
+// binds a new socket with SO_REUSEPORT and closes the old one, resetting
+// connections that were queued on it.
+func sendAdmin(req *http.Request, again func(error) bool) (*http.Response, error) {
+	resp, err := apiClient.Do(req)
+	for try := 0; err != nil && again(err) && try < 5; try++ {
+		time.Sleep(20 * time.Millisecond)
+		if req.GetBody != nil {
+			if req.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		resp, err = apiClient.Do(req)
+	}
+	return resp, err
+}
+
 // Response is an answer of the admin API.
 type Response struct {
 	Method, Path string
@@ -62,15 +80,8 @@ func (a API) Do(method, path string, body any) Response {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := apiClient.Do(req)
-	// Caddy replaces its admin server on every load: it binds a new socket
-	// with SO_REUSEPORT and closes the old one, resetting connections that
-	// were queued on it. A GET that met such a reset is sent again.
-	for try := 0; err != nil && method == http.MethodGet && try < 5; try++ {
-		time.Sleep(20 * time.Millisecond)
-		req, _ = http.NewRequest(method, a.Base+path, nil)
-		resp, err = apiClient.Do(req)
-	}
+	// A GET that met a reset (sendAdmin) is sent again.
+	resp, err := sendAdmin(req, func(err error) bool { return method == http.MethodGet })
 	if err != nil {
 		a.T.Fatalf("%s %s: %v", method, path, err)
 	}

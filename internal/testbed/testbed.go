@@ -314,19 +314,11 @@ func (c *Caddy) Stop() {
 func (c *Caddy) Load(caddyfile string) (int, string) {
 	c.t.Helper()
 	cfg := strings.NewReplacer(AdminPlaceholder, c.AdminAddr, LogPlaceholder, c.LogFile, DirPlaceholder, c.Dir).Replace(caddyfile)
-	post := func() (*http.Response, error) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+c.AdminAddr+"/load", strings.NewReader(cfg))
-		req.Header.Set("Content-Type", "text/caddyfile")
-		return apiClient.Do(req)
-	}
-	resp, err := post()
-	// A connection queued on the admin server that the last load replaced
-	// is reset (API.Do); loading the same config again changes nothing
-	// more, so a reset load is sent again.
-	for try := 0; errors.Is(err, syscall.ECONNRESET) && try < 5; try++ {
-		time.Sleep(20 * time.Millisecond)
-		resp, err = post()
-	}
+	req, _ := http.NewRequest(http.MethodPost, "http://"+c.AdminAddr+"/load", strings.NewReader(cfg))
+	req.Header.Set("Content-Type", "text/caddyfile")
+	// Loading the same config again changes nothing more, so a load that
+	// met a reset (sendAdmin) is sent again.
+	resp, err := sendAdmin(req, func(err error) bool { return errors.Is(err, syscall.ECONNRESET) })
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -101,10 +101,11 @@ type claimTry struct {
 }
 
 // claimOne claims a delivery if it is still pending and due; one whose
-// event is missing waits or is cancelled instead (eventMissing). An implied delivery is created at
-// revision 0 without a read (it fails as a conflict if a record exists);
-// a recorded one is taken from what this node last wrote of it, else read.
-// Its event comes from this node's recent commits, else is read.
+// event is missing waits or is cancelled instead (eventMissing). An
+// implied delivery is created at revision 0 without a read (it fails as a
+// conflict if a record exists); a recorded one is taken from what this
+// node last wrote of it, else read. Its event comes from this node's
+// recent commits, else is read.
 func (s *Store) claimOne(ctx context.Context, sub *webhook.Subscription, p pending, now time.Time, lease time.Duration) (*webhook.Claim, uint64, error) {
 	st, err := s.claimable(ctx, p)
 	if err != nil {

@@ -138,7 +138,7 @@ func (c settings) ensureBuckets(ctx context.Context, js jetstream.JetStream) (*b
 }
 
 // retrySetup runs try, each time with setupTimeout, until it succeeds,
-// fails otherwise than by getting no answer, or ctx ends. A request of a
+// fails otherwise than "not now" (transient), or ctx ends. A request of a
 // cluster still forming (routes being made) can go unanswered; each step
 // is idempotent, so asking again is safe where waiting longer is not
 // (a lost request is never answered). No responders at all is asked
@@ -152,8 +152,8 @@ func retrySetup(ctx context.Context, try func(context.Context) error) error {
 		// nats.go reports no responders to its account check as
 		// "JetStream not enabled".
 		noResponders := errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled)
-		unanswered := errors.Is(err, context.DeadlineExceeded) || noResponders && tries < noResponderTries
-		if err == nil || !unanswered || ctx.Err() != nil {
+		again := transient(err) && (!noResponders || tries < noResponderTries)
+		if err == nil || !again || ctx.Err() != nil {
 			return err
 		}
 		select {

@@ -126,6 +126,7 @@ func TestRetrySetup(t *testing.T) {
 		{"no responders to the account check, then answered", []error{jetstream.ErrJetStreamNotEnabled, nil}, 2, nil},
 		{"refused", []error{refused}, 1, refused},
 		{"timed out, then refused", []error{context.DeadlineExceeded, refused}, 2, refused},
+		{"cluster not available, then answered", []error{&jetstream.APIError{Code: 503}, nil}, 2, nil},
 		{"no responders each time (no JetStream)", []error{nats.ErrNoResponders, jetstream.ErrJetStreamNotEnabled, nats.ErrNoResponders, nil}, noResponderTries, nats.ErrNoResponders},
 		{"timed out each time, then answered", []error{context.DeadlineExceeded, context.DeadlineExceeded, context.DeadlineExceeded, nil}, 4, nil},
 	} {
