@@ -169,7 +169,10 @@ func TestProxyDelivery(t *testing.T) {
 	if msg := testbed.Str(at["error"]); !strings.Contains(msg, "localhost resolves to 127.0.0.1, a loopback address; set allow_private_targets") && !strings.Contains(msg, "localhost resolves to ::1, a loopback address") {
 		t.Errorf("the refused attempt's error is %q, want it to name the loopback address", msg)
 	}
+	// The receiver answers before the worker records the attempt: wait
+	// for the record, not for the receipt.
 	for _, id := range []string{secure, plain} {
+		testbed.Eventually(t, 15*time.Second, "the attempt of "+id+" recorded", func() bool { return len(attempts(a, id)) > 0 })
 		if at := attempts(a, id); len(at) != 1 || at[0]["status_code"] != 200.0 {
 			t.Errorf("subscription %s: attempts %v, want one answered 200", id, at)
 		}
