@@ -135,18 +135,41 @@ func (wc *webhookCluster) subscribe(node *caddyNode, extra map[string]any) strin
 }
 
 // owner returns the node that sends the deliveries: the one whose log
-// has them.
+// has them (a line written just after the attempt's record, so waited
+// for).
 func (wc *webhookCluster) owner() *caddyNode {
 	wc.t.Helper()
-	for _, n := range wc.nodes {
-		for _, l := range n.caddy.LogLines() {
-			if l["msg"] == "webhook_delivered" {
-				return n
+	var found *caddyNode
+	wc.waitDelivered("a node logs a delivery", func() bool {
+		for _, n := range wc.nodes {
+			for _, l := range n.caddy.LogLines() {
+				if l["msg"] == "webhook_delivered" {
+					found = n
+					return true
+				}
 			}
 		}
-	}
-	wc.t.Fatal("no node has delivered")
-	return nil
+		return false
+	})
+	return found
+}
+
+// waitSettled waits until no node has a pending delivery, so that a
+// duplicate send would have arrived: a claimed delivery stays pending
+// until its attempt is recorded.
+func (wc *webhookCluster) waitSettled() {
+	wc.t.Helper()
+	wc.waitDelivered("no pending delivery on any node", func() bool {
+		for _, n := range wc.nodes {
+			var st struct {
+				QueueDepth int64 `json:"queue_depth"`
+			}
+			if err := json.Unmarshal(n.api.Do(http.MethodGet, "/webhooks/stats", nil).Body, &st); err != nil || st.QueueDepth != 0 {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // waitDelivered waits up to a minute for cond; if it does not come, the
@@ -387,6 +410,7 @@ func TestClusterOneService(t *testing.T) {
 	if len(want) > 0 {
 		t.Errorf("changes not delivered: %v", want)
 	}
+	wc.waitSettled()
 	for evID, n := range wc.rcv.byID() {
 		if n != 1 {
 			t.Errorf("event %s delivered %d times, want once by the cluster", evID, n)
@@ -651,6 +675,7 @@ func TestClusterConfigSubscriptions(t *testing.T) {
 		}
 	}
 	wc.waitDelivered("4 deliveries", func() bool { return len(wc.rcv.all()) >= 4 })
+	wc.waitSettled()
 	for evID, n := range wc.rcv.byID() {
 		if n != 1 {
 			t.Errorf("event %s delivered %d times, want once", evID, n)

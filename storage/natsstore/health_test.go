@@ -70,6 +70,8 @@ func TestHealthFollowsTheCluster(t *testing.T) {
 	if err := s.Commit(context.Background(), []webhook.Event{testEvent("order.created")}, nil); err != nil {
 		t.Errorf("Commit once the server is back: %v", err)
 	}
+	// onHealth is told after the health is set: wait for the telling.
+	within(t, "onHealth told of the recovery", func() bool { mu.Lock(); defer mu.Unlock(); return len(told) >= 4 })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(told) != 4 || !told[0].Degraded() || told[1].Degraded() || !told[2].Degraded() || told[3].Degraded() {
