@@ -144,7 +144,7 @@ func noSecret(t *testing.T, where string, sub map[string]any, body []byte, secre
 // that an empty log cannot pass).
 func secretsNotLogged(t *testing.T, c *testbed.Caddy, secrets ...string) {
 	t.Helper()
-	testbed.Eventually(t, 5*time.Second, "the log records admin API requests", func() bool {
+	testbed.Eventually(t, 15*time.Second, "the log records admin API requests", func() bool {
 		for _, l := range c.LogLines() {
 			if testbed.Str(l["logger"]) == "admin.api" && strings.HasPrefix(testbed.Str(l["uri"]), "/webhooks/") {
 				return true

@@ -24,7 +24,7 @@ func TestRecentEvents(t *testing.T) {
 		resp.Body.Close()
 	}
 	var all []map[string]any
-	testbed.Eventually(t, 5*time.Second, "three events listed", func() bool {
+	testbed.Eventually(t, 15*time.Second, "three events listed", func() bool {
 		all = a.Expect(a.Do(http.MethodGet, "/webhooks/events/recent", nil), http.StatusOK).List(t)
 		return len(all) == 3
 	})

@@ -261,7 +261,7 @@ func TestEventsAndStats(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST /api/orders through Caddy: %d", resp.StatusCode)
 	}
-	testbed.Eventually(t, 5*time.Second, "stats count the inferred event", func() bool {
+	testbed.Eventually(t, 15*time.Second, "stats count the inferred event", func() bool {
 		return stats()["events"] == 1.0
 	})
 	a.Create(map[string]any{"url": receiver, "events": []string{"order.created"}})
@@ -372,21 +372,21 @@ func TestNoWebhooksApp(t *testing.T) {
 			t.Fatalf("reload: %d %s", status, body)
 		}
 	}
-	testbed.Eventually(t, 5*time.Second, "the API answers after loading a webhooks config", func() bool {
+	testbed.Eventually(t, 15*time.Second, "the API answers after loading a webhooks config", func() bool {
 		return a.Do(http.MethodGet, "/webhooks/subscriptions", nil).Status == http.StatusOK
 	})
 	id := testbed.Str(a.Create(map[string]any{"url": receiver, "events": []string{"order.created"}})["id"])
 
 	// And back out: 503 again.
 	e.reload(plainConfig(port))
-	testbed.Eventually(t, 5*time.Second, "503 after loading a config without webhooks", func() bool {
+	testbed.Eventually(t, 15*time.Second, "503 after loading a config without webhooks", func() bool {
 		return a.Do(http.MethodGet, "/webhooks/subscriptions", nil).Status == http.StatusServiceUnavailable
 	})
 	check503()
 
 	// The subscription was kept in the store meanwhile.
 	e.reload(e.config(""))
-	testbed.Eventually(t, 5*time.Second, "the API answers again", func() bool {
+	testbed.Eventually(t, 15*time.Second, "the API answers again", func() bool {
 		return a.Do(http.MethodGet, "/webhooks/subscriptions/"+id, nil).Status == http.StatusOK
 	})
 }

@@ -108,7 +108,7 @@ func TestAdminOriginChecks(t *testing.T) {
 	e.reload(withOrigins)
 	for _, host := range []string{"", "localhost:" + port} { // "": 127.0.0.1:port; localhost: through an SSH tunnel
 		status, body := 0, ""
-		testbed.Eventually(t, 5*time.Second, "the reloaded admin endpoint answers", func() bool {
+		testbed.Eventually(t, 15*time.Second, "the reloaded admin endpoint answers", func() bool {
 			status, body = browserRequest(t, http.MethodGet, page, host, "navigate", "", "")
 			return status != http.StatusForbidden || !strings.Contains(body, "origin ''")
 		})

@@ -157,7 +157,7 @@ func TestDiskFull(t *testing.T) {
 		got, err := postBytes(module + "/api/orders")
 		want, err2 := postBytes(plain + "/api/orders")
 		if err = errors.Join(err, err2); err != nil {
-			testbed.Eventually(t, 5*time.Second, "caddy gone after "+err.Error(), func() bool { return c.Exited() != nil })
+			testbed.Eventually(t, 15*time.Second, "caddy gone after "+err.Error(), func() bool { return c.Exited() != nil })
 			t.Fatalf("caddy died: %v\n%s", c.Exited(), tail(c.Output()))
 		}
 		// The app numbers its orders: all else is the same.

@@ -88,7 +88,7 @@ func TestFilterAndTransform(t *testing.T) {
 		defer mu.Unlock()
 		return len(got) == 2
 	})
-	testbed.Eventually(t, 5*time.Second, "the stats count two", func() bool {
+	testbed.Eventually(t, 15*time.Second, "the stats count two", func() bool {
 		st, _ := a.Get(id)["stats"].(map[string]any)
 		return st["total_sent"] == 2.0
 	})

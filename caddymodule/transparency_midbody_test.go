@@ -166,7 +166,7 @@ func TestTransparencyUpstreamFailsMidBody(t *testing.T) { //nolint:tparallel // 
 						// With durability async and a rule that does not
 						// read the body, the response streams and the
 						// handler logs after the connection is cut.
-						testbed.Eventually(t, 5*time.Second, "event_skipped "+tc.skipReason+" for "+path, func() bool {
+						testbed.Eventually(t, 15*time.Second, "event_skipped "+tc.skipReason+" for "+path, func() bool {
 							for _, l := range logLines(c, "event_skipped")[before:] {
 								if l["reason"] == tc.skipReason && l["path"] == path && l["event"] == "mid."+rule {
 									return true

@@ -68,7 +68,7 @@ func TestDeliveredAndVerified(t *testing.T) {
 		}
 	}
 	// The stats of a subscription count the delivery.
-	testbed.Eventually(t, 5*time.Second, "stats.total_sent = 1", func() bool {
+	testbed.Eventually(t, 15*time.Second, "stats.total_sent = 1", func() bool {
 		st := s.subscription(subs[signer.Standard][0])["stats"].(map[string]any)
 		return st["total_sent"] == 1.0 && st["last_sent_at"] != nil
 	})
@@ -89,7 +89,7 @@ func TestTimeoutRetried(t *testing.T) {
 	})
 	// The line is written after the attempt's record, which the retry
 	// may follow at once.
-	testbed.Eventually(t, 5*time.Second, "a webhook_timeout log line", func() bool {
+	testbed.Eventually(t, 15*time.Second, "a webhook_timeout log line", func() bool {
 		return strings.Contains(s.caddy.Logs(), `"msg":"webhook_timeout"`)
 	})
 }
@@ -112,7 +112,7 @@ func TestFailedAndRedelivered(t *testing.T) {
 		return len(failed) == 1 && len(failed[0].Attempts) == 1 && failed[0].Attempts[0].StatusCode == 400 &&
 			strings.Contains(failed[0].Attempts[0].Response, `"answer":400`)
 	})
-	testbed.Eventually(t, 5*time.Second, "stats.total_failed = 1", func() bool {
+	testbed.Eventually(t, 15*time.Second, "stats.total_failed = 1", func() bool {
 		return s.subscription(id)["stats"].(map[string]any)["total_failed"] == 1.0
 	})
 	if sub := s.subscription(id); sub["is_active"] != true {
@@ -123,7 +123,7 @@ func TestFailedAndRedelivered(t *testing.T) {
 	if got[1].attempt != 2 || got[1].eventID != failed[0].EventID {
 		t.Errorf("redelivered as attempt %d of event %s, want attempt 2 of %s", got[1].attempt, got[1].eventID, failed[0].EventID)
 	}
-	testbed.Eventually(t, 5*time.Second, "succeeded after redelivery", func() bool {
+	testbed.Eventually(t, 15*time.Second, "succeeded after redelivery", func() bool {
 		d := s.deliveries(id, "succeeded")
 		return len(d) == 1 && len(d[0].Attempts) == 2 && d[0].Attempts[1].StatusCode == 200
 	})

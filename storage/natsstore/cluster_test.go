@@ -52,12 +52,17 @@ func testEvent(name string) webhook.Event {
 	return webhook.Event{ID: id, Name: name, Time: at, Data: json.RawMessage(`{"id":"` + id + `"}`)}
 }
 
+// withinTimeout is generous (what within waits for takes milliseconds)
+// so that a loaded CI machine does not fail a test.
+const withinTimeout = 15 * time.Second
+
+// within waits for cond, polling.
 func within(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(withinTimeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5s", what)
+			t.Fatalf("%s: not within %s", what, withinTimeout)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
