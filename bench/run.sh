@@ -379,6 +379,21 @@ done
 # Results.
 
 ratio() { awk -v p="$1" -v m="$2" 'BEGIN { if (p > 0) printf "%.3f", m / p; else print "n/a" }'; }
+# round_ratios PLAIN MODULE: each round's module/plain ratio from the two
+# space-separated per-round lists, then their range.
+round_ratios() {
+	awk -v p="$1" -v m="$2" 'BEGIN {
+		n = split(p, a, " "); split(m, b, " ")
+		for (i = 1; i <= n; i++) {
+			r = a[i] > 0 ? b[i] / a[i] : 0
+			out = out sprintf("%.3f ", r)
+			if (i == 1 || r < lo) lo = r
+			if (i == 1 || r > hi) hi = r
+		}
+		sub(/ $/, "", out)
+		printf "%s (range %.3f-%.3f)", out, lo, hi
+	}'
+}
 # verdict RATIO MIN: "met" or "MISSED".
 verdict() { awk -v r="$1" -v min="$2" 'BEGIN { if (r != "n/a" && r + 0 >= min + 0) print "met"; else print "MISSED" }'; }
 
@@ -406,6 +421,16 @@ for scenario in "${SCENARIOS[@]}"; do
 	mapfile -t ST < <(scenario_targets "$scenario")
 	for target in "${ST[@]}"; do
 		log "$(printf '  %-9s %-14s %s' "$scenario" "$target:" "${RPS[$scenario:$target]# }")"
+	done
+done
+# The ratio of each round to the plain round before it: their spread says
+# how far one run's verdict can be trusted on a shared machine.
+log ""
+log "ratio per round (the module's round over the plain round before it):"
+for scenario in "${SCENARIOS[@]}"; do
+	mapfile -t ST < <(scenario_targets "$scenario")
+	for target in "${ST[@]:1}"; do
+		log "$(printf '  %-9s %-14s %s' "$scenario" "$target:" "$(round_ratios "${RPS[$scenario:plain]}" "${RPS[$scenario:$target]}")")"
 	done
 done
 log ""
