@@ -12,6 +12,7 @@
 #        WRK_TIMEOUT=5s CADDY_BIN=<prebuilt caddy with the module> KEEP_TMP=1
 #        TMPDIR=<where the temp dir, and so Badger's files, go>
 #        SCENARIOS="nomatch sync async" PROFILE=0|1 PROFILE_SECONDS=8
+#        RESTART=1|0 (restart a scenario's Caddys before it; default 1)
 # See bench/README.md.
 set -euo pipefail
 
@@ -30,6 +31,7 @@ BACKENDS="${BACKENDS:-badger}"
 SCENARIOS_ENV="${SCENARIOS:-nomatch sync async}"
 PROFILE="${PROFILE:-0}"
 PROFILE_SECONDS="${PROFILE_SECONDS:-8}"
+RESTART="${RESTART:-1}"
 
 INVOCATION="$0${*:+ $*}"
 START_DIR="$PWD"
@@ -43,6 +45,7 @@ source "$BENCH_DIR/lib.sh"
 (( THREADS <= CONNECTIONS )) || THREADS="$CONNECTIONS" # wrk needs connections >= threads
 [[ "$PROFILE" == 0 || "$PROFILE" == 1 ]] || die "PROFILE must be 0 or 1 (got '$PROFILE')"
 [[ "$PROFILE_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "PROFILE_SECONDS must be a positive integer (got '$PROFILE_SECONDS')"
+[[ "$RESTART" == 0 || "$RESTART" == 1 ]] || die "RESTART must be 0 or 1 (got '$RESTART')"
 read -r -a SCENARIOS <<<"$SCENARIOS_ENV"
 for sc in "${SCENARIOS[@]}"; do
 	case "$sc" in nomatch | sync | async) ;; *) die "SCENARIOS: unknown scenario '$sc' (nomatch, sync, async)" ;; esac
@@ -341,10 +344,31 @@ for scenario in "${SCENARIOS[@]}"; do
 	done
 done
 
+# restart_targets TARGET...: stops those Caddys and starts them again on
+# the same ports and stores, so that plain and the module's servers come to
+# a scenario with the same history: plain serves every scenario, and a
+# Caddy that has served minutes of load costs less per request than a
+# fresh one (bench/README.md, "The order of the scenarios").
+restart_targets() {
+	local target pid
+	for target in "$@"; do
+		pid=${T_PID[$target]}
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		forget_pid "$pid"
+		start_caddy "$target"
+		[[ $target == plain ]] ||
+			wait_module_stores "$target" "${T_PORT[$target]}" "${T_ADMIN[$target]}" "${T_PID[$target]}" "$WORK/$target/caddy.log" "$ORDER_BODY"
+	done
+}
+
+first_scenario=1
 for scenario in "${SCENARIOS[@]}"; do
 	log ""
 	log "== scenario: ${S_LABEL[$scenario]}"
 	mapfile -t ST < <(scenario_targets "$scenario")
+	if [[ $RESTART == 1 && $first_scenario == 0 ]]; then restart_targets "${ST[@]}"; fi
+	first_scenario=0
 	for target in "${ST[@]:1}"; do
 		MOD_REQS[$scenario:$target]=0
 		EV_START[$target]="$(events_total "$target")"
