@@ -347,8 +347,8 @@ done
 # restart_targets TARGET...: stops those Caddys and starts them again on
 # the same ports and stores, so that plain and the module's servers come to
 # a scenario with the same history: plain serves every scenario, and a
-# Caddy that has served minutes of load costs less per request than a
-# fresh one (bench/README.md, "The order of the scenarios").
+# Caddy's cost per request may depend on the load it served before
+# (bench/README.md, "Does the order of the scenarios move the async ratio?").
 restart_targets() {
 	local target pid
 	for target in "$@"; do
