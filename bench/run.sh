@@ -362,13 +362,11 @@ restart_targets() {
 	done
 }
 
-first_scenario=1
 for scenario in "${SCENARIOS[@]}"; do
 	log ""
 	log "== scenario: ${S_LABEL[$scenario]}"
 	mapfile -t ST < <(scenario_targets "$scenario")
-	if [[ $RESTART == 1 && $first_scenario == 0 ]]; then restart_targets "${ST[@]}"; fi
-	first_scenario=0
+	if [[ $RESTART == 1 && $scenario != "${SCENARIOS[0]}" ]]; then restart_targets "${ST[@]}"; fi
 	for target in "${ST[@]:1}"; do
 		MOD_REQS[$scenario:$target]=0
 		EV_START[$target]="$(events_total "$target")"
