@@ -58,26 +58,15 @@ func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 		if err := r.data.appendJSON(&buf, in, c.Params); err != nil {
 			return nil, err
 		}
-		data := r.redact.apply(buf.Bytes())
-		var out bytes.Buffer
-		out.Grow(len(data))
-		if err := json.Compact(&out, data); err != nil {
-			// Unreachable: every piece was checked. Say so rather than
-			// emit bytes a receiver cannot read.
-			return nil, &SkipError{Reason: ReasonDataNotJSON, Err: err}
-		}
-		ev.Data = validUTF8(out.Bytes())
+		data := r.redact.apply(buf.Bytes()) // buf's or a copy: ours either way
+		ev.Data = validUTF8(compactValid(data[:0], data))
 	}
 	if r.userID != nil {
 		v, err := r.userID.value(in, c.Params)
 		if err != nil {
 			return nil, err
 		}
-		var out bytes.Buffer
-		if json.Compact(&out, v) != nil {
-			return nil, &SkipError{Reason: ReasonUserIDNotJSON}
-		}
-		ev.UserID = validUTF8(out.Bytes())
+		ev.UserID = validUTF8(compactValid(nil, v)) // v may be the body's own bytes
 	}
 	if r.site != nil {
 		v, err := r.site.value(in, c.Params)

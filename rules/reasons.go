@@ -27,8 +27,8 @@ const (
 // Reasons about the rule's own evaluation.
 const (
 	ReasonWhenError     SkipReason = "when_error"
-	ReasonDataNotJSON   SkipReason = "data_not_json"
-	ReasonUserIDNotJSON SkipReason = "user_id_not_json"
+	ReasonDataNotJSON   SkipReason = "data_not_json"    // no longer given (valid by construction); kept as a metric label
+	ReasonUserIDNotJSON SkipReason = "user_id_not_json" // the same
 	ReasonEachTooMany   SkipReason = "each_too_many"
 	ReasonError         SkipReason = "error" // anything else; the error is logged
 )
