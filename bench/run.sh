@@ -13,6 +13,7 @@
 #        TMPDIR=<where the temp dir, and so Badger's files, go>
 #        SCENARIOS="nomatch sync async" PROFILE=0|1 PROFILE_SECONDS=8
 #        RESTART=1|0 (restart a scenario's Caddys before it; default 1)
+#        IDLE_CONNS=<n> (every proxy keeps n idle upstream connections; default Caddy's 32)
 # See bench/README.md.
 set -euo pipefail
 
@@ -32,6 +33,7 @@ SCENARIOS_ENV="${SCENARIOS:-nomatch sync async}"
 PROFILE="${PROFILE:-0}"
 PROFILE_SECONDS="${PROFILE_SECONDS:-8}"
 RESTART="${RESTART:-1}"
+IDLE_CONNS="${IDLE_CONNS:-}"
 
 INVOCATION="$0${*:+ $*}"
 START_DIR="$PWD"
@@ -46,6 +48,7 @@ source "$BENCH_DIR/lib.sh"
 [[ "$PROFILE" == 0 || "$PROFILE" == 1 ]] || die "PROFILE must be 0 or 1 (got '$PROFILE')"
 [[ "$PROFILE_SECONDS" =~ ^[1-9][0-9]*$ ]] || die "PROFILE_SECONDS must be a positive integer (got '$PROFILE_SECONDS')"
 [[ "$RESTART" == 0 || "$RESTART" == 1 ]] || die "RESTART must be 0 or 1 (got '$RESTART')"
+[[ -z "$IDLE_CONNS" || "$IDLE_CONNS" =~ ^[1-9][0-9]*$ ]] || die "IDLE_CONNS must be a positive integer (got '$IDLE_CONNS')"
 read -r -a SCENARIOS <<<"$SCENARIOS_ENV"
 for sc in "${SCENARIOS[@]}"; do
 	case "$sc" in nomatch | sync | async) ;; *) die "SCENARIOS: unknown scenario '$sc' (nomatch, sync, async)" ;; esac
@@ -153,7 +156,12 @@ write_caddyfile() {
 			printf '\t\trules %s\n' "$BENCH_DIR/rules.yaml"
 			printf '\t}\n'
 		fi
-		printf '\treverse_proxy 127.0.0.1:%s\n' "$UP_PORT"
+		if [[ -n $IDLE_CONNS ]]; then
+			printf '\treverse_proxy 127.0.0.1:%s {\n' "$UP_PORT"
+			printf '\t\ttransport http {\n\t\t\tkeepalive_idle_conns_per_host %s\n\t\t}\n\t}\n' "$IDLE_CONNS"
+		else
+			printf '\treverse_proxy 127.0.0.1:%s\n' "$UP_PORT"
+		fi
 		printf '}\n'
 	} >"$dir/Caddyfile"
 }
@@ -196,7 +204,7 @@ log ""
 log "== environment"
 log "command:     $INVOCATION   (cwd $START_DIR)"
 log "backends:    ${BACKEND_LIST[*]}$(has_backend nats && echo "  (nats: $NATS_NODES local servers, replicas $NATS_NODES, sync_interval: always, on the same cores)")"
-log "settings:    ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS WARMUP=$WARMUP WRK_TIMEOUT=$WRK_TIMEOUT SCENARIOS=\"${SCENARIOS[*]}\" PROFILE=$PROFILE"
+log "settings:    ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS WARMUP=$WARMUP WRK_TIMEOUT=$WRK_TIMEOUT SCENARIOS=\"${SCENARIOS[*]}\" PROFILE=$PROFILE RESTART=$RESTART IDLE_CONNS=${IDLE_CONNS:-32}"
 log "nproc:       $(nproc)"
 log "cpu:         $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)"
 log "kernel:      $(uname -srm)"
@@ -225,6 +233,7 @@ declare -A RPS=()      # "scenario:target" -> space-separated req/s per round
 declare -A EV_START=() SK_START=() # target -> its counters when the scenario starts
 declare -A MOD_REQS=() # "scenario:target" -> requests completed by wrk against that module (warm-up included)
 declare -A CPU_SRV=() CPU_UP=() CPU_ALL=() IDLE=() # "scenario:target" -> per round: CPU µs per request of the server, the upstream, the machine; idle %
+declare -A DIALS=() # "scenario:target" -> per round: TCP connections opened per 1000 requests, wrk's own left out
 
 wrk_cmd() { # scenario target duration -> WRK_CMD array
 	local scenario=$1 target=$2 dur=$3 port=${T_PORT[$2]}
@@ -238,6 +247,9 @@ cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 # machine_ticks: the machine's busy and idle (with I/O wait) ticks, all cores.
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6; exit }' /proc/stat; }
 CLK_TCK="$(getconf CLK_TCK)"
+# tcp_opens: the machine's TCP connections opened so far (ActiveOpens): in a
+# round, wrk's own and the proxy's to the upstream.
+tcp_opens() { awk '/^Tcp:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "ActiveOpens") n = i } else { print $n; exit } }' /proc/net/snmp; }
 
 # cpu_per_request BEFORE AFTER REQS: µs of CPU per request, from ticks.
 cpu_per_request() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.0f", (b - a) / hz * 1e6 / n; else print 0 }'; }
@@ -247,15 +259,15 @@ cpu_per_request() { awk -v a="$1" -v b="$2" -v n="$3" -v hz="$CLK_TCK" 'BEGIN { 
 # the server, of the upstream and of the whole machine, and the machine's
 # idle %: where a lower req/s comes from, more work or more waiting).
 run_wrk() {
-	local scenario=$1 target=$2 dur=$3 out=$4 pid rc=0 non2xx sockerr srv0 up0 m0 srv1 up1 m1
+	local scenario=$1 target=$2 dur=$3 out=$4 pid rc=0 non2xx sockerr srv0 up0 m0 o0 srv1 up1 m1 o1
 	wrk_cmd "$scenario" "$target" "$dur"
-	srv0="$(cpu_ticks "${T_PID[$target]}")" up0="$(cpu_ticks "$UP_PID")" m0="$(machine_ticks)"
+	srv0="$(cpu_ticks "${T_PID[$target]}")" up0="$(cpu_ticks "$UP_PID")" m0="$(machine_ticks)" o0="$(tcp_opens)"
 	"${WRK_CMD[@]}" >"$out" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
 	wait "$pid" || rc=$?
 	forget_pid "$pid"
-	srv1="$(cpu_ticks "${T_PID[$target]}")" up1="$(cpu_ticks "$UP_PID")" m1="$(machine_ticks)"
+	srv1="$(cpu_ticks "${T_PID[$target]}")" up1="$(cpu_ticks "$UP_PID")" m1="$(machine_ticks)" o1="$(tcp_opens)"
 
 	LAST_RPS="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
 	LAST_REQS="$(awk '/ requests in / { print $1; exit }' "$out")"
@@ -266,7 +278,8 @@ run_wrk() {
 	LAST_REQS=${LAST_REQS:-0}
 	LAST_CPU=("$(cpu_per_request "$srv0" "$srv1" "$LAST_REQS")" "$(cpu_per_request "$up0" "$up1" "$LAST_REQS")"
 		"$(cpu_per_request "${m0% *}" "${m1% *}" "$LAST_REQS")"
-		"$(awk -v b0="${m0% *}" -v i0="${m0#* }" -v b1="${m1% *}" -v i1="${m1#* }" 'BEGIN { t = b1 - b0 + i1 - i0; printf "%.1f", (t > 0 ? 100 * (i1 - i0) / t : 0) }')")
+		"$(awk -v b0="${m0% *}" -v i0="${m0#* }" -v b1="${m1% *}" -v i1="${m1#* }" 'BEGIN { t = b1 - b0 + i1 - i0; printf "%.1f", (t > 0 ? 100 * (i1 - i0) / t : 0) }')"
+		"$(awk -v a="$o0" -v b="$o1" -v c="$CONNECTIONS" -v n="$LAST_REQS" 'BEGIN { if (n > 0) printf "%.1f", (b - a - c) * 1000 / n; else print 0 }')")
 
 	if [[ $rc -ne 0 || -z "$LAST_RPS" || "$non2xx" != 0 || "$sockerr" != 0 ]]; then
 		FAILED=1
@@ -386,6 +399,7 @@ for scenario in "${SCENARIOS[@]}"; do
 			RPS[$scenario:$target]="${RPS[$scenario:$target]:-} $LAST_RPS"
 			CPU_SRV[$scenario:$target]+=" ${LAST_CPU[0]}" CPU_UP[$scenario:$target]+=" ${LAST_CPU[1]}"
 			CPU_ALL[$scenario:$target]+=" ${LAST_CPU[2]}" IDLE[$scenario:$target]+=" ${LAST_CPU[3]}"
+			DIALS[$scenario:$target]+=" ${LAST_CPU[4]}"
 			log "$(printf 'round %d/%d    %-13s %10.2f req/s' "$r" "$ROUNDS" "$target" "$LAST_RPS")"
 		done
 	done
@@ -456,14 +470,14 @@ for scenario in "${SCENARIOS[@]}"; do
 	done
 done
 log ""
-log "CPU per request (µs, medians of the rounds; from /proc: the server's process, the upstream's, the whole machine's) and the machine's idle share:"
-log "$(printf '  %-9s %-14s %8s %9s %8s %6s' scenario target server upstream machine idle)"
+log "CPU per request (µs, medians of the rounds; from /proc: the server's process, the upstream's, the whole machine's), the machine's idle share, and the TCP connections the proxy opened to the upstream per 1000 requests (dials):"
+log "$(printf '  %-9s %-14s %8s %9s %8s %6s %6s' scenario target server upstream machine idle dials)"
 for scenario in "${SCENARIOS[@]}"; do
 	mapfile -t ST < <(scenario_targets "$scenario")
 	for target in "${ST[@]}"; do
 		k="$scenario:$target"
 		# shellcheck disable=SC2086
-		log "$(printf '  %-9s %-14s %8s %9s %8s %5s%%' "$scenario" "$target" "$(median ${CPU_SRV[$k]})" "$(median ${CPU_UP[$k]})" "$(median ${CPU_ALL[$k]})" "$(median ${IDLE[$k]})")"
+		log "$(printf '  %-9s %-14s %8s %9s %8s %5s%% %6s' "$scenario" "$target" "$(median ${CPU_SRV[$k]})" "$(median ${CPU_UP[$k]})" "$(median ${CPU_ALL[$k]})" "$(median ${IDLE[$k]})" "$(median ${DIALS[$k]})")"
 	done
 done
 [[ $PROFILE == 0 ]] || log "CPU profiles: $WORK/profiles/ (kept: go tool pprof -top $CADDY <file>)"
