@@ -44,7 +44,7 @@ func TestHandOffSkipsClaim(t *testing.T) {
 	claims := q.n.Load()
 
 	r.commit("order.created", 3)
-	r.rcv.wait(t, "/handed", 3, 5*time.Second)
+	r.waitSent(sub.ID, "/handed", 3)
 	r.settle()
 	if n := q.n.Load() - claims; n != 0 {
 		t.Errorf("%d claims made for handed deliveries, want none", n)
@@ -107,7 +107,7 @@ func TestHandOffAfterBacklog(t *testing.T) {
 
 	r.rcv.on("/backlog", reply{status: 200, hang: true}, reply{status: 200})
 	r.commit("order.created", 1) // handed over: in flight, hanging
-	r.rcv.wait(t, "/backlog", 1, 5*time.Second)
+	r.waitSent(sub.ID, "/backlog", 1)
 	r.commit("order.created", 2) // no room: due now
 	r.rcv.releaseAll()
 	r.settle()
@@ -132,7 +132,7 @@ func TestHandOffAfterBacklog(t *testing.T) {
 	}
 	r.sent("/backlog", 4)
 	r.commit("order.created", 1)
-	r.rcv.wait(t, "/backlog", 5, 5*time.Second)
+	r.waitSent(sub.ID, "/backlog", 5)
 }
 
 // alwaysRoom is the dispatcher as concurrent commits see it: each was
@@ -166,7 +166,7 @@ func TestHandOffStopPutsExcessBack(t *testing.T) {
 	r.store.SetTaker(alwaysRoom{d, lease})
 
 	r.commit("order.created", 1) // in flight, hanging
-	r.rcv.wait(t, "/excess", 1, 5*time.Second)
+	r.waitSent(sub.ID, "/excess", 1)
 	r.commit("order.created", 1) // no room left: set aside
 	r.rcv.releaseAll()
 	d.Stop()
@@ -197,7 +197,7 @@ func TestHandOffOneCommitWithinRoom(t *testing.T) {
 	r.round()
 	r.rcv.on("/many", reply{status: 200, hang: true})
 	r.commit("order.created", 3)
-	r.rcv.wait(t, "/many", 1, 5*time.Second)
+	r.waitSent(sub.ID, "/many", 1)
 	lease := s.Timeout + leaseMargin
 	var handed, due int
 	for _, dl := range r.deliveries(sub.ID, "") {

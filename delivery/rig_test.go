@@ -193,10 +193,31 @@ func (r *rig) sent(path string, n int) []request {
 // which run on their own goroutines; the schedule itself never waits.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waited 5s for %s", what)
+			t.Fatalf("waited %s for %s", waitLimit, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitLimit bounds a wait for what takes milliseconds: a met condition
+// returns at once, and a loaded CI machine (the race detector, every
+// package's tests at once on two cores) can stall for seconds.
+const waitLimit = 15 * time.Second
+
+// waitSent waits until the receiver has n deliveries on path; if they do
+// not come, it fails with the subscription's deliveries as stored, which
+// say whether they were handed over, made due or attempted and failed.
+func (r *rig) waitSent(subID, path string, n int) {
+	r.t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for len(r.rcv.at(path)) < n {
+		if time.Now().After(deadline) {
+			stored, _ := json.Marshal(r.deliveries(subID, ""))
+			r.t.Fatalf("waited %s for %d deliveries on %s, got %d; the subscription's deliveries: %s",
+				waitLimit, n, path, len(r.rcv.at(path)), stored)
 		}
 		time.Sleep(time.Millisecond)
 	}
