@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/caddy-webhooks/caddy-webhooks/internal/jsontext"
 )
 
 // Bounds of reading one body, beyond Options: they keep one hostile body
@@ -235,20 +237,11 @@ func readForm(b []byte, o *Options) bodyObs {
 // the recursive reads after it stay shallow. Brackets in strings do not
 // count.
 func nestingOK(b []byte, maxDepth int) bool {
-	depth, inString, escaped := 0, false, false
+	depth := 0
+	var strs jsontext.Strings
 	for _, c := range b {
 		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
+		case strs.In(c):
 		case c == '{' || c == '[':
 			if depth++; depth > maxDepth {
 				return false

@@ -1,5 +1,7 @@
 package rules
 
+import "github.com/caddy-webhooks/caddy-webhooks/internal/jsontext"
+
 // compactValid removes the whitespace between the tokens of src, which
 // must be valid JSON, appending the result to dst (which may be src[:0]:
 // the result is never longer). It does json.Compact's work without
@@ -8,23 +10,13 @@ package rules
 // the template's own punctuation, and the fuzz test holds every event's
 // data to json.Valid. That check was a third of a rule's evaluation.
 func compactValid(dst, src []byte) []byte {
-	inString, escaped := false, false
+	var strs jsontext.Strings
 	start := 0
 	for i, c := range src {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
+		if strs.In(c) {
 			continue
 		}
 		switch c {
-		case '"':
-			inString = true
 		case ' ', '\t', '\r', '\n':
 			dst = append(dst, src[start:i]...)
 			start = i + 1
