@@ -193,13 +193,21 @@ func (r *rig) sent(path string, n int) []request {
 // which run on their own goroutines; the schedule itself never waits.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
+	if !within(waitLimit, cond) {
+		t.Fatalf("waited %s for %s", waitLimit, what)
+	}
+}
+
+// within polls cond until it holds (true) or d has passed (false).
+func within(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", waitLimit, what)
+			return false
 		}
 		time.Sleep(time.Millisecond)
 	}
+	return true
 }
 
 // waitLimit bounds a wait for what takes milliseconds: a met condition
@@ -212,14 +220,10 @@ const waitLimit = 15 * time.Second
 // say whether they were handed over, made due or attempted and failed.
 func (r *rig) waitSent(subID, path string, n int) {
 	r.t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for len(r.rcv.at(path)) < n {
-		if time.Now().After(deadline) {
-			stored, _ := json.Marshal(r.deliveries(subID, ""))
-			r.t.Fatalf("waited %s for %d deliveries on %s, got %d; the subscription's deliveries: %s",
-				waitLimit, n, path, len(r.rcv.at(path)), stored)
-		}
-		time.Sleep(time.Millisecond)
+	if !within(waitLimit, func() bool { return len(r.rcv.at(path)) >= n }) {
+		stored, _ := json.Marshal(r.deliveries(subID, ""))
+		r.t.Fatalf("waited %s for %d deliveries on %s, got %d; the subscription's deliveries: %s",
+			waitLimit, n, path, len(r.rcv.at(path)), stored)
 	}
 }
 

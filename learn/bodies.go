@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/tidwall/gjson"
-
-	"github.com/caddy-webhooks/caddy-webhooks/internal/jsontext"
 )
 
 // Bounds of reading one body, beyond Options: they keep one hostile body
@@ -237,11 +235,20 @@ func readForm(b []byte, o *Options) bodyObs {
 // the recursive reads after it stay shallow. Brackets in strings do not
 // count.
 func nestingOK(b []byte, maxDepth int) bool {
-	depth := 0
-	var strs jsontext.Strings
+	depth, inString, escaped := 0, false, false
 	for _, c := range b {
 		switch {
-		case strs.In(c):
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
 		case c == '{' || c == '[':
 			if depth++; depth > maxDepth {
 				return false

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"github.com/tidwall/pretty"
 )
 
 // Event is what a rule emits.
@@ -58,15 +60,19 @@ func (c Candidate) EvalContext(ctx context.Context, in *Input) (*Event, error) {
 		if err := r.data.appendJSON(&buf, in, c.Params); err != nil {
 			return nil, err
 		}
+		// Compacted without json.Compact's second check of the syntax:
+		// every piece was checked as it was extracted, and the template
+		// adds only its own punctuation (FuzzEval holds the result to
+		// json.Valid). That check was a third of a rule's evaluation.
 		data := r.redact.apply(buf.Bytes()) // buf's or a copy: ours either way
-		ev.Data = validUTF8(compactValid(data[:0], data))
+		ev.Data = validUTF8(pretty.UglyInPlace(data))
 	}
 	if r.userID != nil {
 		v, err := r.userID.value(in, c.Params)
 		if err != nil {
 			return nil, err
 		}
-		ev.UserID = validUTF8(compactValid(nil, v)) // v may be the body's own bytes
+		ev.UserID = validUTF8(pretty.Ugly(v)) // a copy: v may be the body's own bytes
 	}
 	if r.site != nil {
 		v, err := r.site.value(in, c.Params)
