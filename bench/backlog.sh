@@ -25,7 +25,8 @@
 #        FILL_TIMEOUT=30m DRAIN_TIMEOUT=10m SHOW_EVERY=5s PROFILE=0|1
 #        GOGC, GOMEMLIMIT (passed on to Caddy as usual)
 #        MEMORY_LIMIT=150MiB: Caddy runs in a memory cgroup with that limit,
-#        as in a container (root only; Caddy sets its Go soft limit to 90%)
+#        as in a container (root only; Caddy sets its Go soft limit to 90%,
+#        the module lowers it to half)
 #        CADDY_BIN=<prebuilt caddy with the module> KEEP_TMP=1
 #        TMPDIR=<where the temp dir, and so Badger's files, go>
 # See bench/README.md.
@@ -340,6 +341,19 @@ http://127.0.0.1:$HTTP_PORT {
 }
 EOF
 
+# soft_limit_source says who set Caddy's Go soft limit in the cgroup: the
+# user (GOMEMLIMIT, AUTOMEMLIMIT), or Caddy's main (90% of the limit),
+# which the module lowers to half when that leaves too little room.
+soft_limit_source() {
+	if [[ -n "${GOMEMLIMIT:-}" || -n "${AUTOMEMLIMIT:-}" ]]; then
+		echo "GOMEMLIMIT=${GOMEMLIMIT:-(unset)} AUTOMEMLIMIT=${AUTOMEMLIMIT:-(unset)}"
+	elif grep -q 'lowered the Go soft memory limit' "$WORK/caddy.log"; then
+		echo "half of it, set by the module over the 90% of Caddy's main"
+	else
+		echo "90% of it, set by the main of Caddy"
+	fi
+}
+
 RUN_IN=()
 if [[ -n "$MEMORY_LIMIT" ]]; then
 	memory_cgroup "$WORK_PREFIX-$$" $((${MEMORY_LIMIT%MiB} * 1048576))
@@ -576,7 +590,7 @@ if [[ $BACKEND == nats ]]; then
 	log "  NATS servers' RSS (sum of $NATS_NODES) holding: $HOLD_NATS_RSS MiB; drained: $(nats_rss) MiB (not in Caddy's figures above)"
 fi
 if [[ -n "$MEMORY_LIMIT" ]]; then
-	log "  memory cap: $MEMORY_LIMIT (Go soft limit: ${GOMEMLIMIT:-90% of it, set by the main of Caddy}); times the cgroup hit its limit: $(cat "$CGROUP/memory.failcnt" 2>/dev/null || tr '\n' ' ' <"$CGROUP/memory.events" 2>/dev/null)"
+	log "  memory cap: $MEMORY_LIMIT (Go soft limit: $(soft_limit_source)); times the cgroup hit its limit: $(cat "$CGROUP/memory.failcnt" 2>/dev/null || tr '\n' ' ' <"$CGROUP/memory.events" 2>/dev/null)"
 fi
 log "  load avg now: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "  per-second samples (phase, t s, rss, peak, anon, file KiB, events, received, queue_depth): $WORK/timeline.txt (kept with KEEP_TMP=1)"

@@ -39,7 +39,7 @@ type shared struct {
 // until then is degraded.
 func openShared(backend storage.Backend, logger *zap.Logger) (*shared, error) {
 	sh := &shared{backend: backend, logger: logger, stop: make(chan struct{})}
-	warnMemoryHeadroom(logger) // once per store, not at every reload
+	processMemory.acquire(logger) // once per store, not at every reload
 	err := sh.open()
 	if errors.Is(err, webhook.ErrUnavailable) {
 		logger.Error("webhooks store not opened: it is unavailable for now (see the error); events are skipped until it opens, which is tried every 2s",
@@ -49,6 +49,7 @@ func openShared(backend storage.Backend, logger *zap.Logger) (*shared, error) {
 		return sh, nil
 	}
 	if err != nil {
+		processMemory.release()
 		return nil, err
 	}
 	return sh, nil
@@ -182,6 +183,7 @@ func (sh *shared) healthChanged(h webhook.Health) {
 // openLater: a store it is opening or handing over is stopped after that,
 // not while (and not left open for the next config to find locked).
 func (sh *shared) Destruct() error {
+	defer processMemory.release()
 	sh.mu.Lock()
 	close(sh.stop)
 	sh.mu.Unlock()
