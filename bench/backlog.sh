@@ -341,17 +341,21 @@ http://127.0.0.1:$HTTP_PORT {
 }
 EOF
 
-# soft_limit_source says who set Caddy's Go soft limit in the cgroup: the
-# user (GOMEMLIMIT, AUTOMEMLIMIT), or Caddy's main (90% of the limit),
-# which the module lowers to half when that leaves too little room.
+# soft_limit_source: Caddy's Go soft limit (go_gc_gomemlimit_bytes, read
+# once the store is open) and who set it: the user (GOMEMLIMIT,
+# AUTOMEMLIMIT), or Caddy's main (90% of the cgroup's limit), which the
+# module lowers to half when that leaves too little room.
 soft_limit_source() {
+	local mib="?" half=$((${MEMORY_LIMIT%MiB} / 2)) who
+	[[ "$SOFT_LIMIT" =~ ^[0-9]+$ ]] && mib=$((SOFT_LIMIT / 1048576))
 	if [[ -n "${GOMEMLIMIT:-}" || -n "${AUTOMEMLIMIT:-}" ]]; then
-		echo "GOMEMLIMIT=${GOMEMLIMIT:-(unset)} AUTOMEMLIMIT=${AUTOMEMLIMIT:-(unset)}"
-	elif grep -q 'lowered the Go soft memory limit' "$WORK/caddy.log"; then
-		echo "half of it, set by the module over the 90% of Caddy's main"
+		who="GOMEMLIMIT=${GOMEMLIMIT:-(unset)} AUTOMEMLIMIT=${AUTOMEMLIMIT:-(unset)}"
+	elif [[ $mib == "$half" ]]; then
+		who="half of the limit, set by the module over the 90% of Caddy's main"
 	else
-		echo "90% of it, set by the main of Caddy"
+		who="Caddy's main sets 90% of the limit"
 	fi
+	echo "$mib MiB: $who"
 }
 
 RUN_IN=()
@@ -391,6 +395,7 @@ SUB_RESP="$(http_request "$ADMIN_PORT" POST /webhooks/subscriptions "$SUB_BODY" 
 SUB_ID="$(sed -n 's/.*"id": *"\(sub_[^"]*\)".*/\1/p' <<<"$SUB_RESP" | head -n 1)"
 [[ -n "$SUB_ID" ]] || die "no subscription id in: $(head -c 600 <<<"$SUB_RESP")"
 metrics
+SOFT_LIMIT="$(metric_sum "$ADMIN_PORT" go_gc_gomemlimit_bytes)"
 EV_BEFORE=$M_EVENTS # every event after this one has a delivery
 [[ "$EV_BEFORE" != - ]] || die "caddy_webhooks_events_total not found on the admin /metrics"
 log "subscription: $SUB_ID -> http://127.0.0.1:$RCV_PORT/hook (order.created, rate_limit $HOLD_RATE)"
