@@ -254,12 +254,17 @@ func (x *dueIndex) setReady() {
 // watchLedger follows the ledger's events and deliveries, headers only,
 // into a due index (an ordered consumer: ephemeral, in memory, no Raft
 // group of its own). It waits until the index caught up with the ledger,
-// or ctx ends (the index becomes ready later then).
+// or ctx ends (the index becomes ready later then). The consumer is asked
+// for again while the cluster does not answer (followSubs says why).
 func watchLedger(ctx context.Context, js jetstream.JetStream, prefix string, wake func(), logger *zap.Logger) (*dueIndex, func(), error) {
 	x := newDueIndex()
 	pre := "$KV." + prefix + "."
-	cons, err := js.OrderedConsumer(ctx, "KV_"+prefix, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{pre + "e.>", pre + "d.>"}, HeadersOnly: true,
+	var cons jetstream.Consumer
+	err := retrySetup(ctx, func(ctx context.Context) (err error) {
+		cons, err = js.OrderedConsumer(ctx, "KV_"+prefix, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{pre + "e.>", pre + "d.>"}, HeadersOnly: true,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, nil, err

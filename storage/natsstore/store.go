@@ -135,7 +135,7 @@ func start(cfg settings, logger *zap.Logger, nc *nats.Conn, onHealth func(webhoo
 // startFollowing starts the watches of the subscriptions and the ledger,
 // and the health probe.
 func (s *Store) startFollowing(ctx context.Context) error {
-	subs, stopSubs, err := watchSubs(ctx, s.b.subs, s.wake, s.logger)
+	subs, stopSubs, err := followSubs(ctx, s.b.subs, s.wake, s.logger)
 	if err != nil {
 		return unavailable("watching the subscriptions", err)
 	}

@@ -36,6 +36,19 @@ type subsCache struct {
 	list    atomic.Pointer[[]*webhook.Subscription] // every one, oldest first
 }
 
+// followSubs is watchSubs, asked again (retrySetup) while it gets no
+// answer: the consumer of a watch asked of a stream just created, its
+// cluster still electing the stream's leader, can go unanswered.
+func followSubs(ctx context.Context, kv jetstream.KeyValue, changed func(), logger *zap.Logger) (*subsCache, func(), error) {
+	var c *subsCache
+	var stop func()
+	err := retrySetup(ctx, func(ctx context.Context) (err error) {
+		c, stop, err = watchSubs(ctx, kv, changed, logger)
+		return err
+	})
+	return c, stop, err
+}
+
 // watchSubs reads the bucket into a cache, waits until it holds what the
 // bucket held, and keeps it following every change (calling changed
 // after each) until stop is called.
