@@ -1,5 +1,8 @@
 package natsstore
 
+// The watches a store opens with, asked again while a cluster that just
+// created their streams does not answer.
+
 import (
 	"context"
 	"sync"
@@ -53,5 +56,52 @@ func TestFollowSubsAsksAgain(t *testing.T) {
 	defer stop()
 	if b.watches != 2 || len(c.all()) != 0 {
 		t.Errorf("%d watches, %d subscriptions; want 2 (the first unanswered), none", b.watches, len(c.all()))
+	}
+}
+
+// silentJetStream leaves the first requests for an ordered consumer
+// unanswered, then gives one with nothing pending.
+type silentJetStream struct {
+	jetstream.JetStream // only OrderedConsumer is called
+	unanswered, asked   int
+}
+
+func (js *silentJetStream) OrderedConsumer(context.Context, string, jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	js.asked++
+	if js.asked <= js.unanswered {
+		return nil, context.DeadlineExceeded
+	}
+	return idleConsumer{}, nil
+}
+
+type idleConsumer struct{ jetstream.Consumer }
+
+func (idleConsumer) Consume(jetstream.MessageHandler, ...jetstream.PullConsumeOpt) (jetstream.ConsumeContext, error) {
+	c := make(chan struct{})
+	close(c)
+	return stoppedConsume(c), nil
+}
+
+func (idleConsumer) CachedInfo() *jetstream.ConsumerInfo { return &jetstream.ConsumerInfo{} }
+
+type stoppedConsume chan struct{}
+
+func (stoppedConsume) Stop()                     {}
+func (stoppedConsume) Drain()                    {}
+func (c stoppedConsume) Closed() <-chan struct{} { return c }
+
+// TestWatchLedgerAsksAgain: the ledger's consumer, unanswered at first
+// (as a stream just created can leave it), is asked for again, and the
+// index opens ready.
+func TestWatchLedgerAsksAgain(t *testing.T) {
+	t.Parallel()
+	js := &silentJetStream{unanswered: 1}
+	x, stop, err := watchLedger(context.Background(), js, "p", func() {}, zap.NewNop())
+	if err != nil {
+		t.Fatalf("watchLedger: %v after %d requests; want it to open", err, js.asked)
+	}
+	defer stop()
+	if js.asked != 2 || !x.isReady() {
+		t.Errorf("%d requests, index ready %v; want 2 (the first unanswered), ready", js.asked, x.isReady())
 	}
 }
