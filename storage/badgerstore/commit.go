@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -14,8 +15,8 @@ import (
 
 // Group commit: the commits of concurrent requests are written by one
 // goroutine, the committer, in one transaction, and made durable by
-// another, the syncer, with one fsync for every batch written meanwhile.
-// Under load this is what bounds a synced request's wait: a commit made
+// another, the syncer, with one fsync for every batch written meanwhile
+// (of the commit log: commitlog.go). Under load this is what bounds a synced request's wait: a commit made
 // by itself waits for Badger's write goroutine (a new transaction waits
 // until every earlier one is applied) and then for the fsyncs queued
 // before its own, one after the other; in a batch it waits for one of
@@ -167,7 +168,7 @@ func (s *Store) runSyncer() {
 				break gather
 			}
 		}
-		err := s.syncCommitted()
+		err := s.syncWritten(ws)
 		if err != nil {
 			err = fmt.Errorf("syncing events: %w", err)
 		}
@@ -263,6 +264,38 @@ func (p *pending) write(txn *badger.Txn, subs []*webhook.Subscription, now time.
 			return fmt.Errorf("fanning out event %s: %w", ev.Name, err)
 		}
 	}
+	return nil
+}
+
+// syncWritten makes the written batches durable: their records appended to
+// the commit log, or, without a log or when it is full, Badger synced.
+func (s *Store) syncWritten(ws []written) error {
+	l := s.clog
+	if l == nil || l.failed {
+		return s.syncCommitted()
+	}
+	recs, now, seq := l.buf[:0], time.Now(), l.next
+	for _, w := range ws {
+		recs = appendRecord(recs, seq, func(b []byte) []byte { return appendBatch(b, now, w.batch) })
+		seq++
+	}
+	l.buf = nil // a group of batches may be large: keep what a usual one needs
+	if cap(recs) <= maxBatchBytes {
+		l.buf = recs[:0]
+	}
+	err := l.write(recs, seq)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, errLogFull) {
+		// The log's state is unknown: Badger's sync, as without one.
+		l.failed = true
+		s.logger.Error("the commit log failed: synced commits are made durable by syncing the whole store from now on", zap.Error(err))
+	}
+	if err := s.syncCommitted(); err != nil {
+		return err
+	}
+	l.rewind() // Badger holds every record in it now
 	return nil
 }
 

@@ -22,4 +22,7 @@
 // Records that only matter for a while (events, finished deliveries,
 // snapshots) carry a Badger TTL equal to the configured retention, so old
 // data disappears without a sweeper.
+//
+// Beside Badger's files, commits.log holds the synced commits until
+// Badger's own files are synced (commitlog.go, replay.go).
 package badgerstore

@@ -39,6 +39,10 @@ type Options struct {
 	// EncryptionKey, if set (16, 24 or 32 bytes: AES-128, -192 or -256),
 	// encrypts the store at rest; see encryption.go.
 	EncryptionKey []byte
+
+	// commitLogSize bounds the commit log (commitlog.go); 0 means
+	// commitLogSize. Tests make it small.
+	commitLogSize int64
 }
 
 // Store is an open Badger database. It is safe for concurrent use.
@@ -57,6 +61,9 @@ type Store struct {
 	syncMu   sync.Mutex
 	syncedTo uint64      // commits covered by the last fsync
 	logs     *sealedLogs // syncs the logs DB.Sync leaves out (logsync.go)
+	// clog makes synced commits durable (commitlog.go); nil in an
+	// encrypted store.
+	clog *commitLog
 
 	// mu makes Close wait for the operations in progress and later ones
 	// fail with ErrClosed: requests of an old config may still be
@@ -187,6 +194,12 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
 	}
+	if opts.EncryptionKey == nil {
+		if err := s.recoverCommits(opts); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
+		}
+	}
 	s.trimmer = startBuilderTrimmer(db)
 	s.queued.Store(countDue(db))
 	go s.runCommitter()
@@ -230,9 +243,10 @@ const (
 // badgerOptions are Badger's settings for a webhook queue.
 func badgerOptions(opts Options) badger.Options {
 	bo := badger.DefaultOptions(opts.Dir).
-		// Commits are not fsynced one by one: what must be durable (a sync
-		// event append, an admin change) calls syncCommitted, which covers
-		// every commit made so far with one fsync. Delivery bookkeeping
+		// Commits are not fsynced one by one: synced events go to the
+		// commit log (commitlog.go), and what else must be durable (an
+		// admin change, a full commit log) calls syncCommitted, which
+		// covers every commit made so far with one fsync. Delivery bookkeeping
 		// is not synced: lost on a crash, it means a delivery sent again.
 		WithSyncWrites(false).
 		WithLogger(badgerLogger{opts.Logger.Named("badger").Sugar()}).
@@ -330,6 +344,9 @@ func (s *Store) Close() error {
 	close(s.commitQ) // no Commit is in progress: the committer drains what is queued (asynchronous commits)
 	<-s.committerDone
 	s.trimmer.Stop()
+	if s.clog != nil {
+		_ = s.clog.Close() // written only with its syncs, which all ended
+	}
 	// Closing flushes the memtables into new tables: on a disk with no room
 	// left that write would crash the process. Left open, the store is
 	// as after a kill -9, which loses nothing: its write-ahead log is

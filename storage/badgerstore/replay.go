@@ -1,0 +1,221 @@
+package badgerstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
+
+	"github.com/caddy-webhooks/caddy-webhooks/storage"
+	"github.com/caddy-webhooks/caddy-webhooks/webhook"
+)
+
+// A record of the commit log holds the synced commits of one batch: when
+// they were made, and each commit's retention, events (as stored) and
+// snapshots. The deliveries are not in it: a replay fans the events out
+// again to the subscriptions of the time, as a commit made then would.
+
+// appendBatch appends the payload of a batch's record to b.
+func appendBatch(b []byte, at time.Time, batch []*pending) []byte {
+	b = binary.AppendVarint(b, at.UnixNano())
+	b = binary.AppendUvarint(b, uint64(len(batch)))
+	for _, p := range batch {
+		b = binary.AppendVarint(b, int64(p.set.Retention))
+		b = binary.AppendUvarint(b, uint64(len(p.vals)))
+		for _, v := range p.vals {
+			b = appendBytes(b, v)
+		}
+		b = binary.AppendUvarint(b, uint64(len(p.snaps)))
+		for _, sn := range p.snaps {
+			b = appendBytes(b, []byte(sn.Key))
+			// A nil value (forget the key) is 0, any other its length + 1.
+			if sn.Value == nil {
+				b = binary.AppendUvarint(b, 0)
+				continue
+			}
+			b = binary.AppendUvarint(b, uint64(len(sn.Value))+1)
+			b = append(b, sn.Value...)
+		}
+	}
+	return b
+}
+
+func appendBytes(b, v []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
+}
+
+var errBadRecord = errors.New("malformed commit log record")
+
+// recordReader reads a payload; the first error sticks.
+type recordReader struct {
+	b   []byte
+	err error
+}
+
+func (r *recordReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errBadRecord
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errBadRecord
+		r.b = nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recordReader) bytes(n uint64) []byte {
+	if n > uint64(len(r.b)) {
+		r.err = errBadRecord
+		r.b = nil
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a number of items that each take a byte at least.
+func (r *recordReader) count() int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.err = errBadRecord
+		r.b = nil
+		return 0
+	}
+	return int(n) //nolint:gosec // G115: at most len(r.b)
+}
+
+// readBatch decodes a record's payload into when the commits it holds
+// were made, and the commits.
+func readBatch(payload []byte) (time.Time, []*pending, error) {
+	r := &recordReader{b: payload}
+	at := time.Unix(0, r.varint())
+	batch := make([]*pending, r.count())
+	for i := range batch {
+		p := &pending{set: storage.Settings{Retention: time.Duration(r.varint()), Durability: webhook.Sync}}
+		p.vals = make([][]byte, r.count())
+		p.events = make([]webhook.Event, len(p.vals))
+		for j := range p.vals {
+			p.vals[j] = r.bytes(r.uvarint())
+			if r.err == nil {
+				if err := p.events[j].UnmarshalJSON(p.vals[j]); err != nil {
+					return at, nil, fmt.Errorf("%w: event: %w", errBadRecord, err)
+				}
+			}
+		}
+		p.snaps = make([]webhook.Snapshot, r.count())
+		for j := range p.snaps {
+			p.snaps[j].Key = string(r.bytes(r.uvarint()))
+			if n := r.uvarint(); n > 0 {
+				p.snaps[j].Value = r.bytes(n - 1)
+			}
+		}
+		batch[i] = p
+	}
+	if r.err == nil && len(r.b) > 0 {
+		r.err = errBadRecord
+	}
+	return at, batch, r.err
+}
+
+// recoverCommits opens the commit log and writes again into Badger the
+// commits in it that Badger lost.
+func (s *Store) recoverCommits(opts Options) error {
+	size := opts.commitLogSize
+	if size == 0 {
+		size = commitLogSize
+	}
+	l, recs, err := openCommitLog(opts.Dir, size)
+	if err != nil {
+		return err
+	}
+	if err := s.replayCommits(recs, time.Now()); err != nil {
+		l.Close()
+		return err
+	}
+	s.clog = l
+	return nil
+}
+
+// replayCommits writes into Badger, in order, the logged commits it does
+// not hold and whose retention has not passed, and then syncs it.
+func (s *Store) replayCommits(recs []logRecord, now time.Time) error {
+	replayed := 0
+	for _, rec := range recs {
+		at, batch, err := readBatch(rec.payload)
+		if err != nil {
+			// Its checksum held, so this is a bug, not a torn write: the
+			// store opens, and the record is logged whole.
+			s.logger.Error("a commit log record cannot be read: not replayed", zap.Uint64("record", rec.seq),
+				zap.Binary("payload", rec.payload), zap.Error(err))
+			continue
+		}
+		lost, err := s.lostCommits(at, batch, now)
+		if err != nil {
+			return err
+		}
+		if len(lost) == 0 {
+			continue
+		}
+		notes, err := s.writeBatch(lost)
+		if err != nil {
+			return fmt.Errorf("replaying commit log record %d: %w", rec.seq, err)
+		}
+		s.noteDue(notes)
+		replayed += len(lost)
+	}
+	if replayed == 0 {
+		return nil
+	}
+	if err := s.syncCommitted(); err != nil {
+		return fmt.Errorf("syncing the commits replayed: %w", err)
+	}
+	s.logger.Warn("wrote again synced commits that the store had lost (a crash of the system?), from its commit log",
+		zap.Int("commits", replayed))
+	return nil
+}
+
+// lostCommits returns those of batch's commits, made at at, that Badger
+// does not hold and that are still within their retention, which is
+// shortened by the time gone since.
+func (s *Store) lostCommits(at time.Time, batch []*pending, now time.Time) ([]*pending, error) {
+	var lost []*pending
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, p := range batch {
+			if len(p.events) == 0 {
+				continue // not logged: nothing of it waited for a sync
+			}
+			if ret := p.set.Retention; ret > 0 {
+				if p.set.Retention = at.Add(ret).Sub(now); p.set.Retention <= 0 {
+					continue // expired: gone from Badger whether or not it was there
+				}
+			}
+			_, err := txn.Get(key(prefixEvent, p.events[0].ID))
+			switch {
+			case errors.Is(err, badger.ErrKeyNotFound):
+				lost = append(lost, p)
+			case err != nil:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking up logged commits: %w", err)
+	}
+	return lost, nil
+}
