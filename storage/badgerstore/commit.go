@@ -122,6 +122,10 @@ func commitSize(events []webhook.Event, snaps []webhook.Snapshot, subs int) int 
 type written struct {
 	batch []*pending // those that wait for the fsync
 	notes *dueNotes
+	// record is the batch's commit log record (replay.go), encoded when
+	// the batch was written; nil without a log, or when it needs Badger
+	// synced (logPayload).
+	record []byte
 }
 
 // runCommitter writes the queued commits in batches until the queue is
@@ -192,6 +196,7 @@ const conflictTries = 100
 // commitBatch writes a batch in one transaction, tells the commits that
 // do not wait for an fsync, and hands the others to the syncer.
 func (s *Store) commitBatch(batch []*pending) {
+	at := time.Now() // before Badger sets the records' expiry (replay.go)
 	notes, err := s.writeBatch(batch)
 	for try := 1; errors.Is(err, badger.ErrConflict) && try < conflictTries; try++ {
 		notes, err = s.writeBatch(batch)
@@ -220,7 +225,7 @@ func (s *Store) commitBatch(batch []*pending) {
 		s.noteDue(notes)
 		return
 	}
-	s.syncQ <- written{batch: syncs, notes: notes}
+	s.syncQ <- written{batch: syncs, notes: notes, record: s.logPayload(at, syncs)}
 }
 
 // writeBatch writes the batch's events, their deliveries and snapshots in
@@ -274,28 +279,50 @@ func (s *Store) syncWritten(ws []written) error {
 	if l == nil || l.failed {
 		return s.syncCommitted()
 	}
-	recs, now, seq := l.buf[:0], time.Now(), l.next
+	recs, seq := l.buf[:0], l.next
 	for _, w := range ws {
-		recs = appendRecord(recs, seq, func(b []byte) []byte { return appendBatch(b, now, w.batch) })
+		if w.record == nil {
+			recs = nil
+			break
+		}
+		recs = appendRecord(recs, seq, func(b []byte) []byte { return append(b, w.record...) })
 		seq++
+	}
+	if recs == nil {
+		return s.syncBadger()
 	}
 	l.buf = nil // a group of batches may be large: keep what a usual one needs
 	if cap(recs) <= maxBatchBytes {
 		l.buf = recs[:0]
 	}
 	err := l.write(recs, seq)
-	if err == nil {
+	switch {
+	case err == nil:
+		// Badger's full memtable logs are synced as before, a batch after
+		// they fill: not for these commits, which the log holds, but so
+		// that a crash of the system loses no older write of Badger's
+		// while keeping a newer one (replay.go).
+		if err := s.logs.syncSealed(); err != nil {
+			s.logger.Warn("syncing Badger's full logs (tried again at the next commit)", zap.Error(err))
+		}
 		return nil
-	}
-	if !errors.Is(err, errLogFull) {
+	case !errors.Is(err, errLogFull):
 		// The log's state is unknown: Badger's sync, as without one.
 		l.failed = true
 		s.logger.Error("the commit log failed: synced commits are made durable by syncing the whole store from now on", zap.Error(err))
 	}
+	return s.syncBadger()
+}
+
+// syncBadger syncs Badger's files, which then hold every record of the
+// commit log: the log starts again.
+func (s *Store) syncBadger() error {
 	if err := s.syncCommitted(); err != nil {
 		return err
 	}
-	l.rewind() // Badger holds every record in it now
+	if s.clog != nil {
+		s.clog.rewind()
+	}
 	return nil
 }
 

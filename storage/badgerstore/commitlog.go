@@ -8,6 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
 )
 
 // The commit log makes synced commits durable more cheaply than DB.Sync.
@@ -29,9 +32,16 @@ import (
 // a commit whose first event Badger does not hold, and whose retention has
 // not passed, was lost. Badger does not keep a prefix of its transactions
 // (a full memtable's log is not synced when the next one starts, and a
-// later one's pages may reach the disk first), so each commit is looked up.
+// later one's pages may reach the disk first), so each commit is looked
+// up; the store still syncs a full memtable's log a batch after it fills,
+// as it did before the log, so that a crash loses no older write of
+// Badger's while keeping a newer one but in that window (a commit written
+// again there would land after later changes: an older snapshot back, a
+// delivery out of its order). A value long enough for Badger's value log
+// is not logged: the key Badger holds would not prove that the value
+// survived, so its batch syncs Badger instead.
 //
-// The file grows in chunks of zeros up to its size, then starts again at
+// The file grows in chunks of zeros (a MiB) up to its size, then starts again at
 // its beginning: the store first syncs Badger (DB.Sync and the sealed
 // logs), which makes every record in the log redundant. A record is read
 // only if its checksum holds and its number follows the one before, so
@@ -60,6 +70,7 @@ type commitLog struct {
 	next    uint64 // the next record's number
 	buf     []byte
 	failed  bool // after a write failed: not written any more
+	logger  *zap.Logger
 	// datasync makes the records written durable (fdatasync where there
 	// is one).
 	datasync func(*os.File) error
@@ -72,22 +83,42 @@ type logRecord struct {
 }
 
 // openCommitLog opens (or creates) the log in dir and reads its records.
-func openCommitLog(dir string, maxSize int64) (*commitLog, []logRecord, error) {
+func openCommitLog(dir string, maxSize int64, logger *zap.Logger) (*commitLog, []logRecord, error) {
 	f, err := os.OpenFile(filepath.Join(dir, commitLogName), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening the commit log: %w", err)
 	}
 	data, err := io.ReadAll(f)
+	if err == nil && len(data) == 0 {
+		err = syncDir(dir) // the new file's name
+	}
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("reading the commit log: %w", err)
 	}
-	l := &commitLog{f: f, size: int64(len(data)), maxSize: maxSize, datasync: datasync, next: 1}
+	l := &commitLog{f: f, size: int64(len(data)), maxSize: maxSize, datasync: datasync, logger: logger}
 	recs := scanRecords(data)
+	// Numbers go on from the clock's nanoseconds (or the last record's, if
+	// ahead): the records of an earlier run, left after this run's, then
+	// always have lower numbers, even when none of them was read.
+	l.next = uint64(max(time.Now().UnixNano(), 1)) //nolint:gosec // G115: positive
 	if len(recs) > 0 {
-		l.next = recs[len(recs)-1].seq + 1 // the records after the next ones end there
+		l.next = max(l.next, recs[len(recs)-1].seq+1)
 	}
 	return l, recs, nil
+}
+
+// syncDir makes the names in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // scanRecords reads the records from the start of data: those whose
@@ -141,6 +172,8 @@ func (l *commitLog) write(recs []byte, next uint64) error {
 		// A full disk, most likely: the log stays the size it has, and
 		// this time Badger is synced instead.
 		l.maxSize = l.size
+		l.logger.Warn("the commit log cannot grow: it stays at its size, and Badger is synced each time it is full",
+			zap.Int64("bytes", l.size), zap.Error(err))
 		return fmt.Errorf("%w: %w", errLogFull, err)
 	}
 	if _, err := l.f.WriteAt(recs, l.off); err != nil {

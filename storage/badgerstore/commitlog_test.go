@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"github.com/caddy-webhooks/caddy-webhooks/storage"
 	"github.com/caddy-webhooks/caddy-webhooks/webhook"
@@ -350,5 +354,86 @@ func TestReplaySkipsUnreadableRecord(t *testing.T) {
 	}
 	if got := collect(t, s, time.Time{}); len(got) != 1 || got[0].ID != ev.ID {
 		t.Fatalf("events after the replay: %v", got)
+	}
+}
+
+func logged(t *testing.T, at time.Time, n int, retention time.Duration) []*pending {
+	t.Helper()
+	var batch []*pending
+	for i := 0; i < n; i++ {
+		ev := webhook.Event{ID: webhook.NewID("evt_", at), Name: "order.created", Time: at, Data: json.RawMessage(`{"n":1}`)}
+		val, err := ev.AppendJSON(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, &pending{events: []webhook.Event{ev}, vals: [][]byte{val}, set: storage.Settings{Retention: retention, Durability: webhook.Sync}})
+	}
+	return batch
+}
+
+// A batch that fitted in one transaction when it was made may not any
+// more, fanned out to more subscriptions: it is written a commit at a
+// time, and the store opens.
+func TestReplaySplitsBatchTooBig(t *testing.T) {
+	s := openAt(t, Options{Dir: t.TempDir()})
+	for i := 0; i <= 40; i++ {
+		if err := s.PutSubscription(context.Background(), &webhook.Subscription{ID: fmt.Sprintf("sub_%d", i), URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	batch := logged(t, now, 256, time.Hour)
+	if _, err := s.writeBatch(batch); !errors.Is(err, badger.ErrTxnTooBig) {
+		t.Fatalf("the batch in one transaction: %v, want ErrTxnTooBig (the test needs more subscriptions)", err)
+	}
+	if err := s.replayCommits([]logRecord{{seq: 1, payload: appendBatch(nil, now, batch)}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(collect(t, s, time.Time{})); n != 256 || s.QueueDepth() != 256*41 {
+		t.Fatalf("%d events, %d deliveries after the replay, want 256 and %d", n, s.QueueDepth(), 256*41)
+	}
+}
+
+// Badger expires a record at a whole second, from when it was written
+// (after the log's time): a commit whose retention ends later in the
+// second that has begun may be gone from Badger already, and is not
+// written again.
+func TestReplayExpiresInBadgersSeconds(t *testing.T) {
+	s := openAt(t, Options{Dir: t.TempDir()})
+	at := time.Unix(time.Now().Unix()-3600, 500e6)
+	now := at.Add(time.Hour - 300*time.Millisecond) // before at+1h, in its second
+	if now.Unix() != at.Add(time.Hour).Unix() {
+		t.Fatal("the test's times are not in one second")
+	}
+	if err := s.replayCommits([]logRecord{{seq: 1, payload: appendBatch(nil, at, logged(t, at, 1, time.Hour))}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(collect(t, s, time.Time{})); n != 0 {
+		t.Fatalf("%d events written again, want none", n)
+	}
+}
+
+// A value Badger may keep in its value log is not logged: its batch syncs
+// Badger, as without a log.
+func TestLargeValuesSyncBadger(t *testing.T) {
+	dir := t.TempDir()
+	s := openAt(t, Options{Dir: dir})
+	now := time.Now()
+	big := webhook.Event{ID: webhook.NewID("evt_", now), Name: "doc.saved", Time: now,
+		Data: json.RawMessage(`"` + strings.Repeat("x", s.valueThreshold/2) + `"`)}
+	if err := s.Commit(context.Background(), []webhook.Event{big}, nil); err != nil {
+		t.Fatal(err)
+	}
+	small := commitSynced(t, s, 1)
+	data, err := os.ReadFile(filepath.Join(dir, commitLogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := scanRecords(data)
+	if len(recs) != 1 {
+		t.Fatalf("%d records in the log, want 1 (the small commit's)", len(recs))
+	}
+	if _, batch, err := readBatch(recs[0].payload); err != nil || batch[0].events[0].ID != small[0] {
+		t.Fatalf("the record is not the small commit (%v)", err)
 	}
 }

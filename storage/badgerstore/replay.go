@@ -18,6 +18,30 @@ import (
 // snapshots. The deliveries are not in it: a replay fans the events out
 // again to the subscriptions of the time, as a commit made then would.
 
+// logPayload encodes the record of a batch written at at, for the
+// syncer; nil when the store has no commit log, or when a value in the
+// batch is large enough that Badger may keep it in its value log: the
+// key Badger holds would then not prove that the value survived a crash
+// (replay.go looks commits up by key), so that batch syncs Badger.
+func (s *Store) logPayload(at time.Time, batch []*pending) []byte {
+	if s.clog == nil {
+		return nil
+	}
+	for _, p := range batch {
+		for _, v := range p.vals {
+			if len(v) >= s.valueThreshold/2 {
+				return nil
+			}
+		}
+		for _, sn := range p.snaps {
+			if len(sn.Value) >= s.valueThreshold/2 {
+				return nil
+			}
+		}
+	}
+	return appendBatch(nil, at, batch)
+}
+
 // appendBatch appends the payload of a batch's record to b.
 func appendBatch(b []byte, at time.Time, batch []*pending) []byte {
 	b = binary.AppendVarint(b, at.UnixNano())
@@ -139,7 +163,7 @@ func (s *Store) recoverCommits(opts Options) error {
 	if size == 0 {
 		size = commitLogSize
 	}
-	l, recs, err := openCommitLog(opts.Dir, size)
+	l, recs, err := openCommitLog(opts.Dir, size, s.logger)
 	if err != nil {
 		return err
 	}
@@ -171,12 +195,11 @@ func (s *Store) replayCommits(recs []logRecord, now time.Time) error {
 		if len(lost) == 0 {
 			continue
 		}
-		notes, err := s.writeBatch(lost)
+		n, err := s.writeLost(lost)
 		if err != nil {
 			return fmt.Errorf("replaying commit log record %d: %w", rec.seq, err)
 		}
-		s.noteDue(notes)
-		replayed += len(lost)
+		replayed += n
 	}
 	if replayed == 0 {
 		return nil
@@ -187,6 +210,37 @@ func (s *Store) replayCommits(recs []logRecord, now time.Time) error {
 	s.logger.Warn("wrote again synced commits that the store had lost (a crash of the system?), from its commit log",
 		zap.Int("commits", replayed))
 	return nil
+}
+
+// writeLost writes lost commits in one transaction, or one at a time if
+// Badger refuses them together (more subscriptions fan them out now than
+// when they were made); a commit refused alone is logged whole and
+// skipped, so that the store still opens. It returns how many it wrote.
+func (s *Store) writeLost(lost []*pending) (int, error) {
+	notes, err := s.writeBatch(lost)
+	switch {
+	case err == nil:
+		s.noteDue(notes)
+		return len(lost), nil
+	case !errors.Is(err, badger.ErrTxnTooBig):
+		return 0, err
+	case len(lost) > 1:
+		written := 0
+		for _, p := range lost {
+			n, err := s.writeLost([]*pending{p})
+			if err != nil {
+				return written, err
+			}
+			written += n
+		}
+		return written, nil
+	}
+	events := make([]string, len(lost[0].vals))
+	for i, v := range lost[0].vals {
+		events[i] = string(v)
+	}
+	s.logger.Error("a commit from the commit log is too big to write again: skipped", zap.Strings("events", events), zap.Error(err))
+	return 0, nil
 }
 
 // lostCommits returns those of batch's commits, made at at, that Badger
@@ -200,9 +254,13 @@ func (s *Store) lostCommits(at time.Time, batch []*pending, now time.Time) ([]*p
 				continue // not logged: nothing of it waited for a sync
 			}
 			if ret := p.set.Retention; ret > 0 {
-				if p.set.Retention = at.Add(ret).Sub(now); p.set.Retention <= 0 {
+				// Badger expires a record at the whole second after the
+				// time it was written plus the retention; at is earlier.
+				end := at.Add(ret)
+				if now.Unix() >= end.Unix() {
 					continue // expired: gone from Badger whether or not it was there
 				}
+				p.set.Retention = end.Sub(now)
 			}
 			_, err := txn.Get(key(prefixEvent, p.events[0].ID))
 			switch {

@@ -64,6 +64,9 @@ type Store struct {
 	// clog makes synced commits durable (commitlog.go); nil in an
 	// encrypted store.
 	clog *commitLog
+	// valueThreshold is Badger's: values this long or longer may go to
+	// its value log.
+	valueThreshold int
 
 	// mu makes Close wait for the operations in progress and later ones
 	// fail with ErrClosed: requests of an old config may still be
@@ -185,7 +188,8 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, explainKeyMismatch(opts.Dir, opts.EncryptionKey, err))
 	}
 	s := &Store{db: db, dir: opts.Dir, wakeC: make(chan struct{}, 1), space: space, logger: opts.Logger,
-		commitQ: make(chan *pending, commitQueue), syncQ: make(chan written, syncQueue), committerDone: make(chan struct{})}
+		commitQ: make(chan *pending, commitQueue), syncQ: make(chan written, syncQueue), committerDone: make(chan struct{}),
+		valueThreshold: int(bo.ValueThreshold)}
 	if err := s.refreshSubscriptions(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening webhooks store %s: %w", opts.Dir, err)
