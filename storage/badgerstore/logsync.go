@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -33,6 +34,9 @@ import (
 // listing (a file created or deleted changes its modification time) or
 // the file after a current one exists: three stats per sync otherwise.
 type sealedLogs struct {
+	// mu serializes syncSealed: the syncer calls it after each append to
+	// the commit log, syncCommitted (admin changes) after DB.Sync.
+	mu    sync.Mutex
 	dir   string
 	kinds []*logKind
 	fsync func(path string) error
@@ -149,6 +153,8 @@ func (k *logKind) path(dir string, id uint64) string {
 // current and then sealed between the two is synced twice: harmless. On
 // an error, the files not synced are tried again by the next call.
 func (l *sealedLogs) syncSealed() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if !l.changed() {
 		return nil // no file created: no log stopped being current
 	}

@@ -167,7 +167,7 @@ func (s *Store) recoverCommits(opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := s.replayCommits(recs, time.Now()); err != nil {
+	if err := s.replayCommits(recs, time.Now); err != nil {
 		l.Close()
 		return err
 	}
@@ -177,7 +177,7 @@ func (s *Store) recoverCommits(opts Options) error {
 
 // replayCommits writes into Badger, in order, the logged commits it does
 // not hold and whose retention has not passed, and then syncs it.
-func (s *Store) replayCommits(recs []logRecord, now time.Time) error {
+func (s *Store) replayCommits(recs []logRecord, clock func() time.Time) error {
 	replayed := 0
 	for _, rec := range recs {
 		at, batch, err := readBatch(rec.payload)
@@ -188,7 +188,7 @@ func (s *Store) replayCommits(recs []logRecord, now time.Time) error {
 				zap.Binary("payload", rec.payload), zap.Error(err))
 			continue
 		}
-		lost, err := s.lostCommits(at, batch, now)
+		lost, err := s.lostCommits(at, batch, clock)
 		if err != nil {
 			return err
 		}
@@ -243,30 +243,25 @@ func (s *Store) writeLost(lost []*pending) (int, error) {
 	return 0, nil
 }
 
-// lostCommits returns those of batch's commits, made at at, that Badger
+// lostCommits returns those of batch's commits (made at time at) that Badger
 // does not hold and that are still within their retention, which is
-// shortened by the time gone since.
-func (s *Store) lostCommits(at time.Time, batch []*pending, now time.Time) ([]*pending, error) {
+// shortened by the time gone since. clock is read after each lookup:
+// Badger judged the record's expiry at an earlier time.
+func (s *Store) lostCommits(at time.Time, batch []*pending, clock func() time.Time) ([]*pending, error) {
 	var lost []*pending
 	err := s.db.View(func(txn *badger.Txn) error {
 		for _, p := range batch {
 			if len(p.events) == 0 {
 				continue // not logged: nothing of it waited for a sync
 			}
-			if ret := p.set.Retention; ret > 0 {
-				// Badger expires a record at the whole second after the
-				// time it was written plus the retention; at is earlier.
-				end := at.Add(ret)
-				if now.Unix() >= end.Unix() {
-					continue // expired: gone from Badger whether or not it was there
-				}
-				p.set.Retention = end.Sub(now)
-			}
 			_, err := txn.Get(key(prefixEvent, p.events[0].ID))
-			switch {
-			case errors.Is(err, badger.ErrKeyNotFound):
-				lost = append(lost, p)
-			case err != nil:
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				if p.within(at, clock()) {
+					lost = append(lost, p)
+				}
+				continue
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -276,4 +271,21 @@ func (s *Store) lostCommits(at time.Time, batch []*pending, now time.Time) ([]*p
 		return nil, fmt.Errorf("looking up logged commits: %w", err)
 	}
 	return lost, nil
+}
+
+// within reports whether a commit made at time at is within its retention at
+// now, and shortens the retention by the time gone since. Badger expires
+// a record at the whole second after the time it was written (later than
+// at) plus the retention.
+func (p *pending) within(at, now time.Time) bool {
+	ret := p.set.Retention
+	if ret <= 0 {
+		return true // kept forever
+	}
+	end := at.Add(ret)
+	if now.Unix() >= end.Unix() {
+		return false // expired: gone from Badger whether or not it was there
+	}
+	p.set.Retention = end.Sub(now)
+	return true
 }
