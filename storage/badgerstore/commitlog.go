@@ -109,17 +109,7 @@ func openCommitLog(dir string, maxSize int64, logger *zap.Logger) (*commitLog, [
 }
 
 // syncDir makes the names in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return syncClose(os.Open(dir)) }
 
 // scanRecords reads the records from the start of data: those whose
 // checksum holds, each numbered one more than the one before, up to the

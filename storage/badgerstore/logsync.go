@@ -204,8 +204,11 @@ func (l *sealedLogs) sync(k *logKind, id uint64) error {
 // fsyncFile syncs a file through a descriptor of its own: the kernel
 // writes back the file's dirty pages whichever mapping or descriptor
 // dirtied them.
-func fsyncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+func fsyncFile(path string) error { return syncClose(os.OpenFile(path, os.O_RDWR, 0)) }
+
+// syncClose syncs and closes a file just opened (or returns the error of
+// opening it).
+func syncClose(f *os.File, err error) error {
 	if err != nil {
 		return err
 	}

@@ -79,32 +79,31 @@ type recordReader struct {
 	err error
 }
 
+func (r *recordReader) fail() { r.err, r.b = errBadRecord, nil }
+
 func (r *recordReader) uvarint() uint64 {
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
-		r.err = errBadRecord
-		r.b = nil
+		r.fail()
 		return 0
 	}
 	r.b = r.b[n:]
 	return v
 }
 
+// varint reads what binary.AppendVarint wrote: zigzag, as a uvarint.
 func (r *recordReader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errBadRecord
-		r.b = nil
-		return 0
+	u := r.uvarint()
+	v := int64(u >> 1) //nolint:gosec // G115: 63 bits
+	if u&1 != 0 {
+		v = ^v
 	}
-	r.b = r.b[n:]
 	return v
 }
 
 func (r *recordReader) bytes(n uint64) []byte {
 	if n > uint64(len(r.b)) {
-		r.err = errBadRecord
-		r.b = nil
+		r.fail()
 		return nil
 	}
 	v := r.b[:n:n]
@@ -116,8 +115,7 @@ func (r *recordReader) bytes(n uint64) []byte {
 func (r *recordReader) count() int {
 	n := r.uvarint()
 	if n > uint64(len(r.b)) {
-		r.err = errBadRecord
-		r.b = nil
+		r.fail()
 		return 0
 	}
 	return int(n) //nolint:gosec // G115: at most len(r.b)
