@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -16,12 +17,12 @@ import (
 // Group commit: the commits of concurrent requests are written by one
 // goroutine, the committer, in one transaction, and made durable by
 // another, the syncer, with one fsync for every batch written meanwhile
-// (of the commit log: commitlog.go). Under load this is what bounds a synced request's wait: a commit made
-// by itself waits for Badger's write goroutine (a new transaction waits
-// until every earlier one is applied) and then for the fsyncs queued
-// before its own, one after the other; in a batch it waits for one of
-// each, shared with every request that came meanwhile, and the next batch
-// is written while this one is synced.
+// (of the commit log: commitlog.go). Under load this is what bounds a
+// synced request's wait: a commit made by itself waits for Badger's write
+// goroutine (a new transaction waits until every earlier one is applied)
+// and then for the fsyncs queued before its own, one after the other; in
+// a batch it waits for one of each, shared with every request that came
+// meanwhile, and the next batch is written while this one is synced.
 const (
 	// commitQueue is how many commits may wait for the committer; beyond
 	// it, Commit waits for room (asynchronous ones included).
@@ -279,17 +280,13 @@ func (s *Store) syncWritten(ws []written) error {
 	if l == nil || l.failed {
 		return s.syncCommitted()
 	}
+	if slices.ContainsFunc(ws, func(w written) bool { return w.record == nil }) {
+		return s.syncBadger()
+	}
 	recs, seq := l.buf[:0], l.next
 	for _, w := range ws {
-		if w.record == nil {
-			recs = nil
-			break
-		}
 		recs = appendRecord(recs, seq, func(b []byte) []byte { return append(b, w.record...) })
 		seq++
-	}
-	if recs == nil {
-		return s.syncBadger()
 	}
 	l.buf = nil // a group of batches may be large: keep what a usual one needs
 	if cap(recs) <= maxBatchBytes {
@@ -320,9 +317,7 @@ func (s *Store) syncBadger() error {
 	if err := s.syncCommitted(); err != nil {
 		return err
 	}
-	if s.clog != nil {
-		s.clog.rewind()
-	}
+	s.clog.rewind()
 	return nil
 }
 

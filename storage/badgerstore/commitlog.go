@@ -41,9 +41,9 @@ import (
 // is not logged: the key Badger holds would not prove that the value
 // survived, so its batch syncs Badger instead.
 //
-// The file grows in chunks of zeros (a MiB) up to its size, then starts again at
-// its beginning: the store first syncs Badger (DB.Sync and the sealed
-// logs), which makes every record in the log redundant. A record is read
+// The file grows in chunks of zeros (a MiB) up to its size, then starts
+// again at its beginning: the store first syncs Badger (DB.Sync and the
+// sealed logs), which makes every record in the log redundant. A record is read
 // only if its checksum holds and its number follows the one before, so
 // the older records left after the newer ones end the scan.
 

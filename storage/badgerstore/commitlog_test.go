@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,23 +54,11 @@ func TestScanRecords(t *testing.T) {
 			for _, r := range scanRecords(tt.data) {
 				got = append(got, r.seq)
 			}
-			if !slicesEqual(got, tt.want) {
+			if !slices.Equal(got, tt.want) {
 				t.Fatalf("records %v, want %v", got, tt.want)
 			}
 		})
 	}
-}
-
-func slicesEqual(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestBatchRoundTrip(t *testing.T) {
@@ -305,14 +294,7 @@ func TestReplaySkipsExpiredCommits(t *testing.T) {
 	s := openAt(t, Options{Dir: t.TempDir()})
 	now := time.Now()
 	at := now.Add(-2 * time.Hour)
-	commit := func(retention time.Duration) *pending {
-		ev := webhook.Event{ID: webhook.NewID("evt_", at), Name: "order.created", Time: at, Data: json.RawMessage(`{}`)}
-		val, err := ev.AppendJSON(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &pending{events: []webhook.Event{ev}, vals: [][]byte{val}, set: storage.Settings{Retention: retention, Durability: webhook.Sync}}
-	}
+	commit := func(retention time.Duration) *pending { return logged(t, at, 1, retention)[0] }
 	if err := s.PutSubscription(context.Background(), &webhook.Subscription{ID: "sub_a", URL: "http://x", Events: []string{"*"}, IsActive: true, Signature: "standard"}); err != nil {
 		t.Fatal(err)
 	}
@@ -343,12 +325,8 @@ func TestReplaySkipsExpiredCommits(t *testing.T) {
 func TestReplaySkipsUnreadableRecord(t *testing.T) {
 	s := openAt(t, Options{Dir: t.TempDir()})
 	now := time.Now()
-	ev := webhook.Event{ID: webhook.NewID("evt_", now), Name: "order.created", Time: now, Data: json.RawMessage(`{}`)}
-	val, err := ev.AppendJSON(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := &pending{events: []webhook.Event{ev}, vals: [][]byte{val}, set: storage.Settings{Durability: webhook.Sync}}
+	good := logged(t, now, 1, 0)[0]
+	ev := good.events[0]
 	recs := []logRecord{{seq: 1, payload: []byte{0xff}}, {seq: 2, payload: appendBatch(nil, now, []*pending{good})}}
 	if err := s.replayCommits(recs, func() time.Time { return now }); err != nil {
 		t.Fatal(err)

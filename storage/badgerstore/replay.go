@@ -241,9 +241,9 @@ func (s *Store) writeLost(lost []*pending) (int, error) {
 	return 0, nil
 }
 
-// lostCommits returns those of batch's commits (made at time at) that Badger
-// does not hold and that are still within their retention, which is
-// shortened by the time gone since. clock is read after each lookup:
+// lostCommits returns those of batch's commits (made at time at) that
+// Badger does not hold and that are still within their retention, which
+// is shortened by the time gone since. clock is read after each lookup:
 // Badger judged the record's expiry at an earlier time.
 func (s *Store) lostCommits(at time.Time, batch []*pending, clock func() time.Time) ([]*pending, error) {
 	var lost []*pending
@@ -271,10 +271,10 @@ func (s *Store) lostCommits(at time.Time, batch []*pending, clock func() time.Ti
 	return lost, nil
 }
 
-// within reports whether a commit made at time at is within its retention at
-// now, and shortens the retention by the time gone since. Badger expires
-// a record at the whole second after the time it was written (later than
-// at) plus the retention.
+// within reports whether a commit made at time at is within its
+// retention at now, and shortens the retention by the time gone since.
+// Badger expires a record at the whole second after the time it was
+// written (later than at) plus the retention.
 func (p *pending) within(at, now time.Time) bool {
 	ret := p.set.Retention
 	if ret <= 0 {

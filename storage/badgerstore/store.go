@@ -250,8 +250,9 @@ func badgerOptions(opts Options) badger.Options {
 		// Commits are not fsynced one by one: synced events go to the
 		// commit log (commitlog.go), and what else must be durable (an
 		// admin change, a full commit log) calls syncCommitted, which
-		// covers every commit made so far with one fsync. Delivery bookkeeping
-		// is not synced: lost on a crash, it means a delivery sent again.
+		// covers every commit made so far with one fsync. Delivery
+		// bookkeeping is not synced: lost on a crash, it means a
+		// delivery sent again.
 		WithSyncWrites(false).
 		WithLogger(badgerLogger{opts.Logger.Named("badger").Sugar()}).
 		// The defaults are sized for large databases (64 MiB memtables,
