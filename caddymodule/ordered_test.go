@@ -145,7 +145,7 @@ func testOrderedDelivery(t *testing.T, backend string) {
 	// The troubled order's first event is retried every 250 ms for 15 s.
 	retry := strings.TrimSpace(strings.Repeat("250ms ", 60))
 	port := testbed.FreePort(t)
-	testbed.StartCaddy(t, dir, testbed.GlobalStorage(storage, fmt.Sprintf(`allow_private_targets
+	caddy := testbed.StartCaddy(t, dir, testbed.GlobalStorage(storage, fmt.Sprintf(`allow_private_targets
 		retry %s
 		rate_limit 10000/s
 		disable_after 1000
@@ -156,6 +156,13 @@ func testOrderedDelivery(t *testing.T, backend string) {
 			ordered
 		}`, retry, recv.URL))+testbed.Site(port, rulePath, up.Listener.Addr()))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	t.Cleanup(func() { // registered after StartCaddy's: runs before Caddy stops
+		if t.Failed() {
+			rc.mu.Lock()
+			defer rc.mu.Unlock()
+			t.Logf("attempts per order: %v\nCaddy's output:\n%s", rc.attempts, caddy.Output())
+		}
+	})
 
 	var wg sync.WaitGroup
 	for w := range 4 { // 4 clients, each changing its orders one change at a time
