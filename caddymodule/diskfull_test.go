@@ -149,6 +149,12 @@ func TestDiskFull(t *testing.T) {
 	reserve := storeReserve(t)
 	fill(t, disk, reserve+4<<20)
 	c := testbed.StartCaddy(t, dir, cfg)
+	t.Cleanup(func() { // registered after StartCaddy's: runs before Caddy stops
+		if t.Failed() {
+			out := c.Output() + c.Logs()
+			t.Logf("Caddy's output and log, their last 8000 bytes:\n%s", out[max(0, len(out)-8000):])
+		}
+	})
 	if h := health(t, c); h.Status != "ok" {
 		t.Fatalf("store at start: %+v", h)
 	}
@@ -167,7 +173,7 @@ func TestDiskFull(t *testing.T) {
 		return string(orderID.FindSubmatch(got)[1])
 	}
 	first := create()
-	testbed.Eventually(t, 10*time.Second, "the first order delivered", func() bool { return rc.has(first) })
+	testbed.Eventually(t, 15*time.Second, "the first order delivered", func() bool { return rc.has(first) })
 	for i := 0; health(t, c).Status == "ok"; i++ {
 		if i > 3000 {
 			t.Fatalf("the store never stopped: %+v", health(t, c))

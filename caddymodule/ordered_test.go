@@ -160,7 +160,7 @@ func testOrderedDelivery(t *testing.T, backend string) {
 		if t.Failed() {
 			rc.mu.Lock()
 			defer rc.mu.Unlock()
-			t.Logf("attempts per order: %v\nCaddy's output:\n%s", rc.attempts, caddy.Output())
+			t.Logf("attempts per order: %v\nCaddy's output and log:\n%s", rc.attempts, caddy.Output()+caddy.Logs())
 		}
 	})
 
