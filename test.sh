@@ -141,8 +141,37 @@ done
 # of FuzzCheck (internal/jsonbody) stalled its 15 s at ~40k executions, and
 # once a run ended in the middle of it ("context deadline exceeded"). With
 # 2 s it made 570k executions in 20 s (one run), without a stall.
+#
+# fuzz_one MOD PKG TARGET: a run that fails with a bare "context deadline
+# exceeded" and writes no failing input is a race in Go's fuzzing
+# coordinator at the end of -fuzztime (golang/go#75804, fixed in Go 1.27),
+# not a finding: that run is made once more. Any other failure, or a
+# failing input written to testdata/fuzz, fails at once.
+inputs() { # inputs DIR: how many files DIR holds (0 if none)
+	local f
+	shopt -s nullglob
+	f=("$1"/*)
+	shopt -u nullglob
+	echo ${#f[@]}
+}
+fuzz_one() {
+	local mod=$1 pkg=$2 target=$3 out corpus before try
+	out=$(mktemp)
+	corpus="$(go -C "$mod" list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$target"
+	for try in 1 2; do
+		before=$(inputs "$corpus")
+		if go -C "$mod" test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" 2>&1 | tee "$out"; then
+			rm -f "$out"
+			return 0
+		fi
+		if ((try == 2)) || ! grep -qx '    context deadline exceeded' "$out" || (($(inputs "$corpus") != before)); then
+			rm -f "$out"
+			return 1
+		fi
+		echo "fuzz: a bare 'context deadline exceeded' with no failing input (golang/go#75804): once more"
+	done
+}
 for pt in "${targets[@]}"; do
 	read -r mod pkg target <<<"$pt"
-	phase "fuzz $pkg $target ($FUZZTIME)" \
-		go -C "$mod" test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg"
+	phase "fuzz $pkg $target ($FUZZTIME)" fuzz_one "$mod" "$pkg" "$target"
 done
