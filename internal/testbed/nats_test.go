@@ -42,10 +42,20 @@ func TestNATSCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context() // each request has the client's timeout, each wait its own
-	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Asked again until it answers: on a loaded machine the cluster's
+	// meta leader can still be settling when the servers report ready,
+	// and a request then times out (a CI run of every package at once).
+	// Creating a stream with the same config again returns it.
+	var stream jetstream.Stream
+	Eventually(t, 60*time.Second, "stream T created", func() bool {
+		try, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		stream, err = js.CreateStream(try, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage})
+		if err != nil {
+			t.Logf("creating stream T: %v; trying again", err)
+		}
+		return err == nil
+	})
 	publish := func(i int) {
 		t.Helper()
 		// Retried with the same id until acknowledged: an election
