@@ -239,9 +239,11 @@ func (a *App) adopt(sh *shared) error {
 	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 	defer cancel()
 	if err := a.syncSubscriptions(ctx, store); errors.Is(err, webhook.ErrUnavailable) {
-		// Short of space: the config still serves; its subscriptions
-		// are synced by the next reload.
-		a.logger.Error("config subscriptions not synced: the store takes no writes", zap.Error(err))
+		// Short of space, or a cluster not answering yet: the config
+		// still serves, and its subscriptions are synced once the store
+		// takes writes again.
+		a.logger.Error("config subscriptions not synced yet: the store takes no writes; trying again", zap.Error(err))
+		go a.syncLater(store, syncRetryFirst)
 	} else if err != nil {
 		return err // Caddy then cleans up, releasing the store
 	}
@@ -317,6 +319,8 @@ func (a *App) Stop() error {
 		store.Configure(active.storeSettings())
 		ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 		defer cancel()
+		subsSyncMu.Lock() // after a late sync of this config (syncLater), not during it
+		defer subsSyncMu.Unlock()
 		if err := active.syncSubscriptions(ctx, store); err != nil {
 			return fmt.Errorf("webhooks: restoring the running config's subscriptions: %w", err)
 		}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/caddy-webhooks/caddy-webhooks/payload"
 	"github.com/caddy-webhooks/caddy-webhooks/signer"
@@ -111,6 +113,63 @@ func (a *App) validateSubscriptions(known func(string) bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// syncRetryFirst and syncRetryMost bound the wait between tries of
+// syncLater: a NATS cluster elects its leaders in seconds, a full disk
+// takes longer to clear.
+const (
+	syncRetryFirst = time.Second
+	syncRetryMost  = 30 * time.Second
+)
+
+// subsSyncMu orders a late sync of a config's subscriptions (syncLater)
+// with the sync that Stop makes for the config running after a reload, so
+// that an old config's late sync cannot land after it.
+var subsSyncMu sync.Mutex
+
+// syncLater syncs the config's subscriptions once the store takes writes:
+// a store out of reach when the config started (a NATS cluster still
+// electing its leaders, a full disk) would otherwise leave them as they
+// were until the next reload, and events would go to no subscriber or to
+// old settings. It tries again, waiting longer each time, and gives up
+// once the config is unloaded or replaced (the replacing one syncs its
+// own), or on an error other than the store's being unavailable.
+func (a *App) syncLater(store storage.Store, wait time.Duration) {
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, syncRetryMost)
+		done, err := a.syncIfActive(store)
+		switch {
+		case done && err == nil:
+			a.logger.Info("config subscriptions synced, now that the store takes writes")
+			return
+		case !done:
+			return
+		case !errors.Is(err, webhook.ErrUnavailable):
+			a.logger.Error("config subscriptions not synced", zap.Error(err))
+			return
+		}
+	}
+}
+
+// syncIfActive syncs the config's subscriptions while it is the one
+// running (a config that has not finished starting counts: Caddy makes it
+// the running one once all its apps started); done is false when it is
+// not.
+func (a *App) syncIfActive(store storage.Store) (done bool, err error) {
+	subsSyncMu.Lock()
+	defer subsSyncMu.Unlock()
+	if active := Active(); active != nil && active != a && !active.startedAt.Before(a.startedAt) {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, syncTimeout)
+	defer cancel()
+	return true, a.syncSubscriptions(ctx, store)
 }
 
 // syncSubscriptions makes the store's config subscriptions those of this
