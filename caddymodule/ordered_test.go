@@ -164,6 +164,17 @@ func testOrderedDelivery(t *testing.T, backend string) {
 		}
 	})
 
+	// A subscription gets the events inferred once it is stored: a
+	// cluster that did not answer at start gets it a moment later.
+	testbed.Eventually(t, 30*time.Second, "the config subscription stored", func() bool {
+		resp, err := http.Get("http://" + caddy.AdminAddr + "/webhooks/subscriptions/sub_partner")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
 	var wg sync.WaitGroup
 	for w := range 4 { // 4 clients, each changing its orders one change at a time
 		wg.Go(func() {
