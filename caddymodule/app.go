@@ -238,7 +238,10 @@ func (a *App) adopt(sh *shared) error {
 	store.Configure(a.storeSettings())
 	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 	defer cancel()
-	if err := a.syncSubscriptions(ctx, store); errors.Is(err, webhook.ErrUnavailable) {
+	subsSync.Lock()
+	err := a.syncRecorded(ctx, store)
+	subsSync.Unlock()
+	if errors.Is(err, webhook.ErrUnavailable) {
 		// Short of space, or a cluster not answering yet: the config
 		// still serves, and its subscriptions are synced once the store
 		// takes writes again.
@@ -319,9 +322,9 @@ func (a *App) Stop() error {
 		store.Configure(active.storeSettings())
 		ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
 		defer cancel()
-		subsSyncMu.Lock() // after a late sync of this config (syncLater), not during it
-		defer subsSyncMu.Unlock()
-		if err := active.syncSubscriptions(ctx, store); err != nil {
+		subsSync.Lock()
+		defer subsSync.Unlock()
+		if err := active.syncRecorded(ctx, store); err != nil {
 			return fmt.Errorf("webhooks: restoring the running config's subscriptions: %w", err)
 		}
 	}

@@ -123,10 +123,23 @@ const (
 	syncRetryMost  = 30 * time.Second
 )
 
-// subsSyncMu orders a late sync of a config's subscriptions (syncLater)
-// with the sync that Stop makes for the config running after a reload, so
-// that an old config's late sync cannot land after it.
-var subsSyncMu sync.Mutex
+// subsSync orders the syncs of config subscriptions across configs, so
+// that a late sync of an old config (syncLater) cannot land after a newer
+// config's: of is the start time of the config last synced.
+var subsSync struct {
+	sync.Mutex
+	of time.Time
+}
+
+// syncRecorded syncs the config's subscriptions and records it in
+// subsSync, whose lock the caller holds.
+func (a *App) syncRecorded(ctx context.Context, store storage.Store) error {
+	if err := a.syncSubscriptions(ctx, store); err != nil {
+		return err
+	}
+	subsSync.of = a.startedAt
+	return nil
+}
 
 // syncLater syncs the config's subscriptions once the store takes writes:
 // a store out of reach when the config started (a NATS cluster still
@@ -157,19 +170,19 @@ func (a *App) syncLater(store storage.Store, wait time.Duration) {
 	}
 }
 
-// syncIfActive syncs the config's subscriptions while it is the one
-// running (a config that has not finished starting counts: Caddy makes it
-// the running one once all its apps started); done is false when it is
-// not.
+// syncIfActive syncs the config's subscriptions unless a newer config
+// synced its own or runs (a config that has not finished starting counts
+// as running: Caddy makes it the running one once all its apps started);
+// done is false when it did not.
 func (a *App) syncIfActive(store storage.Store) (done bool, err error) {
-	subsSyncMu.Lock()
-	defer subsSyncMu.Unlock()
-	if active := Active(); active != nil && active != a && !active.startedAt.Before(a.startedAt) {
+	subsSync.Lock()
+	defer subsSync.Unlock()
+	if active := Active(); subsSync.of.After(a.startedAt) || active != nil && active.startedAt.After(a.startedAt) {
 		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, syncTimeout)
 	defer cancel()
-	return true, a.syncSubscriptions(ctx, store)
+	return true, a.syncRecorded(ctx, store)
 }
 
 // syncSubscriptions makes the store's config subscriptions those of this

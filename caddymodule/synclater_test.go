@@ -43,7 +43,7 @@ func syncLaterApp(t *testing.T, refuse int32) (*App, *unavailableStore, context.
 	store.refuse.Store(refuse)
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
-	app := &App{ctx: ctx, logger: zap.NewNop(), Subscriptions: map[string]*SubscriptionConfig{
+	app := &App{ctx: ctx, logger: zap.NewNop(), startedAt: time.Now(), Subscriptions: map[string]*SubscriptionConfig{
 		"partner": {URL: "https://partner.example/hook", Events: []string{"*"}, Signature: "standard", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
 	}}
 	return app, store, cancel
@@ -81,5 +81,27 @@ func TestSyncLaterStopsWithItsConfig(t *testing.T) {
 	})
 	if subs, err := store.Subscriptions(t.Context()); err != nil || len(subs) != 0 {
 		t.Fatalf("subscriptions after the config was unloaded: %v (%v), want none", subs, err)
+	}
+}
+
+// TestSyncLaterYieldsToANewerConfig: after a reload whose config synced
+// its subscriptions, the old config's late sync writes nothing.
+func TestSyncLaterYieldsToANewerConfig(t *testing.T) {
+	old, store, _ := syncLaterApp(t, 0)
+	newer := &App{ctx: old.ctx, logger: zap.NewNop(), startedAt: old.startedAt.Add(time.Millisecond), Subscriptions: map[string]*SubscriptionConfig{
+		"other": {URL: "https://other.example/hook", Events: []string{"*"}, Signature: "standard", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+	}}
+	subsSync.Lock()
+	err := newer.syncRecorded(t.Context(), store)
+	subsSync.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done, err := old.syncIfActive(store); done || err != nil {
+		t.Fatalf("the old config's late sync: done %v (%v), want given up", done, err)
+	}
+	subs, err := store.Subscriptions(t.Context())
+	if err != nil || len(subs) != 1 || subs[0].AppName != "other" {
+		t.Fatalf("subscriptions: %v (%v), want the newer config's alone", subs, err)
 	}
 }
